@@ -1,0 +1,3 @@
+//! Rules of the governance domain: pure functions and types, no I/O.
+
+pub mod territory;

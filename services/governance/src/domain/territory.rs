@@ -1,0 +1,260 @@
+//! Territories of the classifier and the rules a registry entry must satisfy.
+
+use aimaq_error::{Error, Violations};
+use aimaq_types::Kato;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TerritoryKind {
+    Region,
+    CityOfRepublicanSignificance,
+    CityAdministration,
+    District,
+    CityOfRegionalSignificance,
+    CityOfDistrictSignificance,
+    RuralDistrict,
+    Village,
+    Settlement,
+    Other,
+}
+
+impl TerritoryKind {
+    pub const ALL: [TerritoryKind; 10] = [
+        TerritoryKind::Region,
+        TerritoryKind::CityOfRepublicanSignificance,
+        TerritoryKind::CityAdministration,
+        TerritoryKind::District,
+        TerritoryKind::CityOfRegionalSignificance,
+        TerritoryKind::CityOfDistrictSignificance,
+        TerritoryKind::RuralDistrict,
+        TerritoryKind::Village,
+        TerritoryKind::Settlement,
+        TerritoryKind::Other,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TerritoryKind::Region => "region",
+            TerritoryKind::CityOfRepublicanSignificance => "city_of_republican_significance",
+            TerritoryKind::CityAdministration => "city_administration",
+            TerritoryKind::District => "district",
+            TerritoryKind::CityOfRegionalSignificance => "city_of_regional_significance",
+            TerritoryKind::CityOfDistrictSignificance => "city_of_district_significance",
+            TerritoryKind::RuralDistrict => "rural_district",
+            TerritoryKind::Village => "village",
+            TerritoryKind::Settlement => "settlement",
+            TerritoryKind::Other => "other",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TerritoryKind> {
+        TerritoryKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+
+    /// Whether a unit of this kind may sit at a code's structural level. The
+    /// classifier places cities and city districts at several levels, so those
+    /// kinds fit more than one; regions and republican cities only the first,
+    /// rural districts only the third.
+    pub fn fits_level(self, level: u8) -> bool {
+        use TerritoryKind::*;
+        match level {
+            1 => matches!(self, Region | CityOfRepublicanSignificance),
+            2 => matches!(
+                self,
+                District | CityAdministration | CityOfRegionalSignificance | Other
+            ),
+            3 => matches!(
+                self,
+                RuralDistrict
+                    | District
+                    | CityOfRegionalSignificance
+                    | CityOfDistrictSignificance
+                    | Village
+                    | Settlement
+                    | Other
+            ),
+            4 => matches!(
+                self,
+                Village | Settlement | CityOfDistrictSignificance | District | Other
+            ),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    pub kk: String,
+    pub ru: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrowthPoints {
+    /// Empty when the territory belongs to no agglomeration.
+    pub agglomeration: String,
+    pub single_industry_town: bool,
+    pub support_village: bool,
+    pub special_economic_zone: bool,
+}
+
+/// What a caller may set on a territory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerritoryDraft {
+    pub kato: Kato,
+    pub kind: TerritoryKind,
+    pub names: Names,
+    pub rural: bool,
+    pub population: i64,
+    pub growth_points: GrowthPoints,
+}
+
+/// A territory as registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Territory {
+    pub draft: TerritoryDraft,
+    pub parent: Option<Kato>,
+    pub version: i64,
+    pub updated_at_micros: i64,
+}
+
+pub const MAX_NAME: usize = 200;
+
+/// Checks a draft's own fields (the API layer has already parsed the code and
+/// kind); `field` is the proto path of the territory in the request.
+pub fn check_draft(draft: &TerritoryDraft, field: &str) -> Result<(), Error> {
+    let mut violations = Violations::new();
+    let level = draft.kato.level();
+    violations.check(
+        draft.kind.fits_level(level),
+        format!("{field}.kind"),
+        format!(
+            "a {} cannot have a level-{level} code such as {}",
+            draft.kind.as_str(),
+            draft.kato
+        ),
+    );
+    violations.check(
+        !draft.names.ru.trim().is_empty(),
+        format!("{field}.name.ru"),
+        "the Russian name is required",
+    );
+    for (language, name) in [
+        ("kk", &draft.names.kk),
+        ("ru", &draft.names.ru),
+        ("en", &draft.names.en),
+    ] {
+        violations.check(
+            name.chars().count() <= MAX_NAME,
+            format!("{field}.name.{language}"),
+            format!("at most {MAX_NAME} characters"),
+        );
+    }
+    violations.check(
+        draft.population >= 0,
+        format!("{field}.population"),
+        "must not be negative",
+    );
+    violations.check(
+        draft.growth_points.agglomeration.chars().count() <= MAX_NAME,
+        format!("{field}.growth_points.agglomeration"),
+        format!("at most {MAX_NAME} characters"),
+    );
+    violations.into_result()
+}
+
+/// The parent of a new code given the codes that exist, or the refusal naming the
+/// candidates that were looked for.
+pub fn resolve_parent(kato: Kato, exists: impl Fn(Kato) -> bool) -> Result<Option<Kato>, Error> {
+    if kato.level() == 1 {
+        return Ok(None);
+    }
+    kato.parent_in(&exists).map(Some).ok_or_else(|| {
+        let candidates: Vec<String> = kato.parent_candidates().map(|k| k.to_string()).collect();
+        Error::precondition(
+            "PARENT_EXISTS",
+            format!("territories/{kato}"),
+            format!(
+                "no parent territory of {kato} is registered (looked for {})",
+                candidates.join(", ")
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(code: &str, kind: TerritoryKind) -> TerritoryDraft {
+        TerritoryDraft {
+            kato: Kato::parse(code).unwrap(),
+            kind,
+            names: Names {
+                ru: "с.Агыбет".into(),
+                ..Names::default()
+            },
+            rural: true,
+            population: 1200,
+            growth_points: GrowthPoints::default(),
+        }
+    }
+
+    #[test]
+    fn kinds_fit_their_levels() {
+        assert!(check_draft(&draft("610000000", TerritoryKind::Region), "t").is_ok());
+        assert!(check_draft(&draft("613633000", TerritoryKind::RuralDistrict), "t").is_ok());
+        assert!(check_draft(&draft("613633100", TerritoryKind::Village), "t").is_ok());
+        let Err(Error::InvalidArgument(violations)) =
+            check_draft(&draft("613633100", TerritoryKind::Region), "territory")
+        else {
+            panic!("a village code cannot be a region");
+        };
+        assert_eq!(violations[0].field, "territory.kind");
+        assert!(!TerritoryKind::RuralDistrict.fits_level(2));
+    }
+
+    #[test]
+    fn every_violation_is_reported() {
+        let mut bad = draft("613633100", TerritoryKind::Village);
+        bad.names.ru = " ".into();
+        bad.population = -1;
+        bad.names.en = "x".repeat(MAX_NAME + 1);
+        let Err(Error::InvalidArgument(violations)) = check_draft(&bad, "territory") else {
+            panic!("expected violations");
+        };
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "territory.name.ru",
+                "territory.name.en",
+                "territory.population"
+            ]
+        );
+    }
+
+    #[test]
+    fn parent_is_the_nearest_registered_candidate() {
+        let registry = ["610000000", "613600000"].map(|c| Kato::parse(c).unwrap());
+        let exists = |k: Kato| registry.contains(&k);
+        let village = Kato::parse("613633100").unwrap();
+        assert_eq!(resolve_parent(village, exists).unwrap(), Some(registry[1]));
+        assert_eq!(resolve_parent(registry[0], exists).unwrap(), None);
+        let orphan = Kato::parse("623633100").unwrap();
+        let Err(Error::FailedPrecondition { message, .. }) = resolve_parent(orphan, exists) else {
+            panic!("an orphan has no parent");
+        };
+        assert!(message.contains("623633000"));
+    }
+
+    #[test]
+    fn kinds_round_trip_their_stored_names() {
+        for kind in TerritoryKind::ALL {
+            assert_eq!(TerritoryKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(TerritoryKind::parse("galaxy"), None);
+    }
+}

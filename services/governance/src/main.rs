@@ -1,0 +1,19 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Aimaq governance service: territories, akims, direct akim elections, local
+/// budgets and development indicators.
+#[derive(Parser)]
+#[command(name = "aimaq-governance", version)]
+struct Cli {
+    #[command(flatten)]
+    server: aimaq_config::ServerConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    aimaq_runtime::main("governance", cli.server, |config, listener| {
+        aimaq_governance::run(config, listener, aimaq_server::termination_signal())
+    })
+}

@@ -1,0 +1,260 @@
+//! Bearer-token authentication for every Aimaq server: Ed25519-signed JWTs that
+//! name the calling system (`sub`), its agency, its scopes and optionally a KATO
+//! prefix limiting where it may write. Each server verifies tokens itself
+//! ([`Authenticator`] as a tonic interceptor); handlers then ask the [`Caller`]
+//! for the scope and territory they need.
+
+mod keys;
+mod scope;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use aimaq_error::Error;
+use aimaq_types::Kato;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tonic::service::Interceptor;
+use tonic::{Request, Status};
+
+pub use keys::{DevKeys, KeyError, SecretPem};
+pub use scope::Scope;
+
+/// The claims of an Aimaq token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The calling system.
+    pub sub: String,
+    pub agency: String,
+    pub scopes: Vec<String>,
+    /// Digits a KATO code must start with for the caller to write there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kato_prefix: Option<String>,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+/// Who is calling, once the token is verified. Handlers find it in the request's
+/// extensions ([`Caller::of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub agency: String,
+    scopes: HashSet<Scope>,
+    kato_prefix: Option<String>,
+}
+
+impl Caller {
+    /// The verified caller of a request that passed the [`Authenticator`].
+    pub fn of<T>(request: &Request<T>) -> Result<&Caller, Error> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .ok_or_else(|| Error::Unauthenticated("the request carries no verified token".into()))
+    }
+
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+
+    /// PERMISSION_DENIED unless the token grants `scope` (or admin).
+    pub fn require(&self, scope: Scope) -> Result<(), Error> {
+        if self.has(scope) {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "the token of {} lacks the scope {scope}",
+                self.subject
+            )))
+        }
+    }
+
+    pub fn kato_prefix(&self) -> Option<&str> {
+        self.kato_prefix.as_deref()
+    }
+
+    /// PERMISSION_DENIED when the token limits writes to a KATO prefix and `kato`
+    /// lies outside it.
+    pub fn require_write_at(&self, kato: Kato) -> Result<(), Error> {
+        match &self.kato_prefix {
+            Some(prefix) if !kato.has_prefix(prefix) => Err(Error::PermissionDenied(format!(
+                "the token of {} may write only under KATO prefix {prefix}; {kato} is outside it",
+                self.subject
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Verifies tokens: signature (EdDSA only), issuer, audience, expiry, and the
+/// presence of `sub`.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    pub fn new(
+        public_key_pem: &[u8],
+        issuer: &str,
+        audience: &str,
+    ) -> Result<TokenVerifier, KeyError> {
+        let key = DecodingKey::from_ed_pem(public_key_pem).map_err(KeyError::Jwt)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        Ok(TokenVerifier { key, validation })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Caller, Error> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|error| Error::Unauthenticated(describe_jwt_error(error.kind())))?;
+        let claims = data.claims;
+        if claims.sub.trim().is_empty() {
+            return Err(Error::Unauthenticated(
+                "the token names no subject (sub)".into(),
+            ));
+        }
+        if let Some(prefix) = &claims.kato_prefix
+            && (prefix.is_empty()
+                || prefix.len() > 9
+                || !prefix.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(Error::Unauthenticated(
+                "the token's kato_prefix must be 1 to 9 digits".into(),
+            ));
+        }
+        Ok(Caller {
+            subject: claims.sub,
+            agency: claims.agency,
+            scopes: claims
+                .scopes
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+            kato_prefix: claims.kato_prefix,
+        })
+    }
+
+    /// Verifies the `authorization: Bearer …` metadata of a request.
+    pub fn verify_metadata(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Caller, Error> {
+        let value = metadata.get("authorization").ok_or_else(|| {
+            Error::Unauthenticated(
+                "missing bearer token: send `authorization: Bearer <token>`".into(),
+            )
+        })?;
+        let text = value
+            .to_str()
+            .map_err(|_| Error::Unauthenticated("the authorization header is not text".into()))?;
+        let token = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                Error::Unauthenticated("the authorization header must be `Bearer <token>`".into())
+            })?;
+        self.verify(token.trim())
+    }
+}
+
+fn describe_jwt_error(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::ExpiredSignature => "the token has expired".into(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet".into(),
+        ErrorKind::InvalidSignature => "the token's signature is invalid".into(),
+        ErrorKind::InvalidAudience => "the token is not meant for this audience".into(),
+        ErrorKind::InvalidIssuer => "the token comes from an unknown issuer".into(),
+        ErrorKind::InvalidAlgorithm => "the token must be signed with EdDSA".into(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the token lacks the claim {claim}"),
+        _ => "the token is malformed".into(),
+    }
+}
+
+/// A tonic interceptor that verifies the bearer token of every call and puts the
+/// [`Caller`] in the request's extensions.
+#[derive(Clone)]
+pub struct Authenticator(Arc<TokenVerifier>);
+
+impl Authenticator {
+    pub fn new(verifier: TokenVerifier) -> Authenticator {
+        Authenticator(Arc::new(verifier))
+    }
+
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.0
+    }
+}
+
+impl Interceptor for Authenticator {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let caller = self.0.verify_metadata(request.metadata())?;
+        request.extensions_mut().insert(caller);
+        Ok(request)
+    }
+}
+
+/// What a minted token grants.
+#[derive(Debug, Clone)]
+pub struct TokenSpec {
+    pub subject: String,
+    pub agency: String,
+    pub scopes: Vec<Scope>,
+    pub kato_prefix: Option<String>,
+    pub ttl: std::time::Duration,
+}
+
+/// Signs tokens: for development, the launcher and tests. Production tokens come
+/// from the agencies' identity provider with the same claims.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    key: EncodingKey,
+    issuer: String,
+    audience: String,
+}
+
+impl TokenIssuer {
+    pub fn new(
+        private_key: &SecretPem,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<TokenIssuer, KeyError> {
+        let key =
+            EncodingKey::from_ed_pem(private_key.expose().as_bytes()).map_err(KeyError::Jwt)?;
+        Ok(TokenIssuer {
+            key,
+            issuer: issuer.into(),
+            audience: audience.into(),
+        })
+    }
+
+    pub fn mint(&self, spec: &TokenSpec) -> Result<String, KeyError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        self.mint_claims(&Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: spec.subject.clone(),
+            agency: spec.agency.clone(),
+            scopes: spec.scopes.iter().map(|s| s.to_string()).collect(),
+            kato_prefix: spec.kato_prefix.clone(),
+            iat: now,
+            exp: now.saturating_add(spec.ttl.as_secs()),
+        })
+    }
+
+    /// Signs arbitrary claims (tests use it for expired and foreign tokens).
+    pub fn mint_claims(&self, claims: &Claims) -> Result<String, KeyError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &self.key)
+            .map_err(KeyError::Jwt)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! Configuration of an Aimaq server, read from flags or `AIMAQ_*` environment
+//! variables (flags win), documented by `--help`. Services flatten
+//! [`ServerConfig`] into their own argument struct; tests and the all-in-one
+//! launcher build it as a value instead of touching the process environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// When database migrations run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MigrateMode {
+    /// Migrate at start, then serve (the default).
+    Auto,
+    /// Migrate and exit: for a Kubernetes Job run before a rollout.
+    Only,
+    /// Do not migrate: the schema is managed by a Job.
+    Skip,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Logs, traces and metrics.
+#[derive(Clone, Debug, Args)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC endpoint for traces (for example http://otel-collector:4317);
+    /// traces are not exported when unset.
+    #[arg(long, env = "AIMAQ_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Address of the Prometheus `/metrics` endpoint; none when unset.
+    #[arg(long, env = "AIMAQ_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    #[arg(long, env = "AIMAQ_LOG_FORMAT", value_enum, default_value = "json")]
+    pub log_format: LogFormat,
+
+    /// Log filter in `RUST_LOG` syntax.
+    #[arg(long, env = "AIMAQ_LOG", default_value = "info")]
+    pub log_filter: String,
+}
+
+/// Token verification.
+#[derive(Clone, Debug, Args)]
+pub struct AuthConfig {
+    /// Path of the Ed25519 public key (PEM, SubjectPublicKeyInfo) that verifies
+    /// bearer tokens.
+    #[arg(long, env = "AIMAQ_TOKEN_PUBLIC_KEY")]
+    pub token_public_key: PathBuf,
+
+    /// Expected `iss` of tokens.
+    #[arg(long, env = "AIMAQ_TOKEN_ISSUER", default_value = "aimaq")]
+    pub token_issuer: String,
+
+    /// Expected `aud` of tokens.
+    #[arg(long, env = "AIMAQ_TOKEN_AUDIENCE", default_value = "aimaq")]
+    pub token_audience: String,
+}
+
+/// Protective limits of the gRPC server.
+#[derive(Clone, Debug, Args)]
+pub struct LimitsConfig {
+    /// Longest a call may run when the caller sets no shorter deadline.
+    #[arg(long, env = "AIMAQ_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Calls served at once; beyond it calls are shed with UNAVAILABLE, not queued.
+    #[arg(long, env = "AIMAQ_CONCURRENCY_LIMIT", default_value_t = 512)]
+    pub concurrency_limit: usize,
+
+    /// Largest request or response message, in bytes.
+    #[arg(long, env = "AIMAQ_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// How long in-flight calls may take to finish after SIGTERM.
+    #[arg(long, env = "AIMAQ_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Pause between reporting NOT_SERVING and refusing new connections, so load
+    /// balancers notice first.
+    #[arg(long, env = "AIMAQ_SHUTDOWN_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub shutdown_delay: Duration,
+}
+
+/// Everything a backend server needs.
+#[derive(Clone, Debug, Args)]
+pub struct ServerConfig {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "AIMAQ_LISTEN")]
+    pub listen: SocketAddr,
+
+    /// Database URL: `sqlite://path/to/file.sqlite?mode=rwc` (embedded) or
+    /// `postgres://user@host/db` (production).
+    #[arg(long, env = "AIMAQ_DATABASE_URL")]
+    pub database_url: String,
+
+    #[arg(long, env = "AIMAQ_MIGRATE", value_enum, default_value = "auto")]
+    pub migrate: MigrateMode,
+
+    #[command(flatten)]
+    pub auth: AuthConfig,
+
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+
+    #[command(flatten)]
+    pub telemetry: TelemetryConfig,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        LimitsConfig {
+            request_timeout: Duration::from_secs(30),
+            concurrency_limit: 512,
+            max_message_bytes: 4 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(20),
+            shutdown_delay: Duration::ZERO,
+        }
+    }
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> TelemetryConfig {
+        TelemetryConfig {
+            otlp_endpoint: None,
+            metrics_listen: None,
+            log_format: LogFormat::Json,
+            log_filter: "info".into(),
+        }
+    }
+}
+
+/// Parses `250ms`, `30s`, `5m` or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 250ms, 30s or 5m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "" | "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        _ => Err(format!("{text:?}: unit must be ms, s or m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        server: ServerConfig,
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn flags_with_defaults() {
+        let cli = Cli::try_parse_from([
+            "svc",
+            "--listen",
+            "127.0.0.1:50051",
+            "--database-url",
+            "sqlite://x.sqlite?mode=rwc",
+            "--token-public-key",
+            "key.pem",
+            "--migrate",
+            "only",
+        ])
+        .unwrap();
+        assert_eq!(cli.server.migrate, MigrateMode::Only);
+        assert_eq!(cli.server.limits.concurrency_limit, 512);
+        assert_eq!(cli.server.auth.token_audience, "aimaq");
+        assert!(cli.server.telemetry.otlp_endpoint.is_none());
+    }
+
+    #[test]
+    fn missing_required_flag_is_reported() {
+        let error = Cli::try_parse_from(["svc", "--listen", "127.0.0.1:1"])
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("--database-url"));
+    }
+}

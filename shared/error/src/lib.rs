@@ -1,0 +1,376 @@
+//! One error vocabulary for every Aimaq service. Domain and store code return
+//! [`Error`]; the API edge turns it into a `tonic::Status` with rich error details
+//! (`google.rpc.BadRequest`, `PreconditionFailure`, `ResourceInfo`, `RetryInfo`)
+//! in one place, [`Error::into_status`].
+
+use std::fmt;
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// A field of the request that is wrong, and why. `field` is the proto path
+/// (`territory.kato`, `polling_stations[2].registered_voters`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+/// A state of the system that the request needs and does not find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreconditionViolation {
+    /// Kind of check, for example `HEADROOM`, `STATUS`, `QUOTA`.
+    pub kind: String,
+    /// What was checked, for example `allocations/AUYL_EL_BESIGI/2024/610000000`.
+    pub subject: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("invalid request: {}", describe_fields(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{resource_type} {name:?} not found")]
+    NotFound { resource_type: String, name: String },
+    #[error("{message}")]
+    AlreadyExists {
+        resource_type: String,
+        name: String,
+        message: String,
+    },
+    #[error("{message}")]
+    FailedPrecondition {
+        message: String,
+        violations: Vec<PreconditionViolation>,
+    },
+    /// A concurrent change won: the caller re-reads and retries.
+    #[error("{0}")]
+    Aborted(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{message}")]
+    ResourceExhausted {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// A dependency (database, another service) cannot be reached; retryable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault of ours. The text is logged, never sent to the caller.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The transaction lost a race it can win by running again; never leaves the
+    /// storage layer's retry loop unless retries are exhausted.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
+}
+
+fn describe_fields(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Error {
+        Error::InvalidArgument(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+
+    pub fn not_found(resource_type: impl Into<String>, name: impl fmt::Display) -> Error {
+        Error::NotFound {
+            resource_type: resource_type.into(),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn already_exists(
+        resource_type: impl Into<String>,
+        name: impl fmt::Display,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::AlreadyExists {
+            resource_type: resource_type.into(),
+            name: name.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// A failed precondition with one violation; the message repeats its description.
+    pub fn precondition(
+        kind: impl Into<String>,
+        subject: impl fmt::Display,
+        description: impl Into<String>,
+    ) -> Error {
+        let description = description.into();
+        Error::FailedPrecondition {
+            message: description.clone(),
+            violations: vec![PreconditionViolation {
+                kind: kind.into(),
+                subject: subject.to_string(),
+                description,
+            }],
+        }
+    }
+
+    /// A stale `expected_version`.
+    pub fn stale_version(name: impl fmt::Display, expected: i64, current: i64) -> Error {
+        Error::Aborted(format!(
+            "{name} is at version {current}, the request expected version {expected}: re-read and retry"
+        ))
+    }
+
+    pub fn internal(message: impl fmt::Display) -> Error {
+        Error::Internal(message.to_string())
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidArgument(_) => Code::InvalidArgument,
+            Error::NotFound { .. } => Code::NotFound,
+            Error::AlreadyExists { .. } => Code::AlreadyExists,
+            Error::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Error::Aborted(_) | Error::Conflict(_) => Code::Aborted,
+            Error::Unauthenticated(_) => Code::Unauthenticated,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::ResourceExhausted { .. } => Code::ResourceExhausted,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The status sent to the caller. Internal faults are logged here and answered
+    /// with a generic message, so no database text ever reaches a reply.
+    pub fn into_status(self) -> Status {
+        let code = self.code();
+        match self {
+            Error::InvalidArgument(violations) => {
+                let message = format!("invalid request: {}", describe_fields(&violations));
+                let details = ErrorDetails::with_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                        .collect::<Vec<_>>(),
+                );
+                Status::with_error_details(code, message, details)
+            }
+            Error::NotFound {
+                resource_type,
+                name,
+            } => {
+                let message = format!("{resource_type} {name:?} not found");
+                let details =
+                    ErrorDetails::with_resource_info(resource_type, name, "", message.clone());
+                Status::with_error_details(code, message, details)
+            }
+            Error::AlreadyExists {
+                resource_type,
+                name,
+                message,
+            } => {
+                let details =
+                    ErrorDetails::with_resource_info(resource_type, name, "", message.clone());
+                Status::with_error_details(code, message, details)
+            }
+            Error::FailedPrecondition {
+                message,
+                violations,
+            } => {
+                let details = ErrorDetails::with_precondition_failure(
+                    violations
+                        .into_iter()
+                        .map(|v| {
+                            tonic_types::PreconditionViolation::new(
+                                v.kind,
+                                v.subject,
+                                v.description,
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                Status::with_error_details(code, message, details)
+            }
+            Error::ResourceExhausted {
+                message,
+                retry_after,
+            } => Status::with_error_details(
+                code,
+                message,
+                ErrorDetails::with_retry_info(retry_after),
+            ),
+            Error::Internal(message) => {
+                tracing::error!(error = %message, "internal error");
+                Status::internal("internal error; it has been logged")
+            }
+            Error::Conflict(message) => {
+                tracing::warn!(error = %message, "transaction conflict persisted after retries");
+                Status::aborted("the request conflicted with concurrent changes; retry it")
+            }
+            Error::Aborted(message)
+            | Error::Unauthenticated(message)
+            | Error::PermissionDenied(message)
+            | Error::Unavailable(message) => Status::new(code, message),
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Status {
+        error.into_status()
+    }
+}
+
+/// Collects every field violation of a request so the caller sees them all at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Violations {
+        Violations::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// Records a violation when `ok` is false.
+    pub fn check(&mut self, ok: bool, field: impl Into<String>, description: impl Into<String>) {
+        if !ok {
+            self.add(field, description);
+        }
+    }
+
+    /// Keeps the value of `result`, recording its error as a violation of `field`.
+    pub fn take<T, E: fmt::Display>(
+        &mut self,
+        field: impl Into<String>,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(field, error.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_result(self) -> Result<(), Error> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(self.0))
+        }
+    }
+}
+
+#[cfg(feature = "db")]
+impl From<sea_orm::DbErr> for Error {
+    /// Serialization failures and deadlocks become [`Error::Conflict`] (the write
+    /// loop runs the transaction again); lost connections are UNAVAILABLE
+    /// (retryable by the caller); anything else is our fault and stays internal.
+    fn from(error: sea_orm::DbErr) -> Error {
+        use sea_orm::{DbErr, RuntimeErr, sqlx};
+        let sqlx_error = match &error {
+            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => {
+                tracing::warn!(error = %error, "database unavailable");
+                return Error::Unavailable("the database is unavailable; retry later".into());
+            }
+            DbErr::Exec(RuntimeErr::SqlxError(inner))
+            | DbErr::Query(RuntimeErr::SqlxError(inner)) => inner.as_ref(),
+            _ => return Error::Internal(error.to_string()),
+        };
+        match sqlx_error {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %error, "database unavailable");
+                Error::Unavailable("the database is unavailable; retry later".into())
+            }
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                // PostgreSQL serialization failure, deadlock, and a unique key
+                // taken by a concurrent transaction (running again sees it and
+                // answers properly); SQLite busy, busy snapshot and locked.
+                Some("40001" | "40P01" | "23505" | "5" | "517" | "6") => {
+                    Error::Conflict(db.message().to_owned())
+                }
+                _ => Error::Internal(error.to_string()),
+            },
+            _ => Error::Internal(error.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_violations_become_bad_request_details() {
+        let mut violations = Violations::new();
+        violations.check(false, "territory.kato", "must be 9 digits");
+        violations.check(true, "territory.name", "unused");
+        violations.add("request_id", "must not be empty");
+        let status = violations.into_result().unwrap_err().into_status();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status
+                .message()
+                .contains("territory.kato: must be 9 digits")
+        );
+        let details = status.get_error_details();
+        let bad = details.bad_request().unwrap();
+        assert_eq!(bad.field_violations.len(), 2);
+        assert_eq!(bad.field_violations[1].field, "request_id");
+    }
+
+    #[test]
+    fn precondition_carries_subject_and_numbers() {
+        let status = Error::precondition(
+            "HEADROOM",
+            "allocations/X/2024/610000000",
+            "asked 5.00 KZT, headroom 1.00 KZT",
+        )
+        .into_status();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let details = status.get_error_details();
+        let failure = details.precondition_failure().unwrap();
+        assert_eq!(
+            failure.violations[0].subject,
+            "allocations/X/2024/610000000"
+        );
+    }
+
+    #[test]
+    fn internal_text_never_reaches_the_caller() {
+        let status = Error::internal("relation \"secret_table\" does not exist").into_status();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn resource_exhausted_has_retry_delay() {
+        let status = Error::ResourceExhausted {
+            message: "rate limit".into(),
+            retry_after: Some(Duration::from_millis(1500)),
+        }
+        .into_status();
+        let details = status.get_error_details();
+        assert_eq!(
+            details.retry_info().unwrap().retry_delay,
+            Some(Duration::from_millis(1500))
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! Generates the gRPC code and the encoded descriptor set from `proto/`, with
+//! `protox` as the compiler so no system `protoc` is needed.
+
+use std::path::PathBuf;
+
+use prost::Message;
+
+const FILES: &[&str] = &[
+    "aimaq/common/v1/common.proto",
+    "aimaq/governance/v1/governance.proto",
+    "aimaq/budget/v1/budget.proto",
+    "aimaq/grants/v1/grants.proto",
+    "aimaq/gateway/v1/gateway.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    println!("cargo:rerun-if-changed={}", root.display());
+    for file in FILES {
+        println!("cargo:rerun-if-changed={}", root.join(file).display());
+    }
+
+    let descriptors = protox::compile(FILES, [&root])?;
+    std::fs::write(
+        out_dir.join("aimaq_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
+    tonic_prost_build::configure()
+        // RPCs a later change implements answer UNIMPLEMENTED until then.
+        .generate_default_stubs(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

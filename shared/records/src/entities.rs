@@ -1,0 +1,93 @@
+//! Tables of the record keeping, one module per table.
+
+pub mod idempotency_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        pub method: String,
+        pub request_digest: String,
+        pub response: Vec<u8>,
+        pub actor: String,
+        pub created_at_micros: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit_record {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sequence: i64,
+        pub occurred_at_micros: i64,
+        pub actor: String,
+        pub agency: String,
+        pub method: String,
+        pub resource_type: String,
+        pub resource_name: String,
+        pub request_id: String,
+        pub request_digest: String,
+        pub prev_hash: String,
+        pub hash: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod change_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "change_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sequence: i64,
+        pub resource_type: String,
+        pub resource_name: String,
+        pub action: i32,
+        pub resource_version: i64,
+        pub method: String,
+        pub request_id: String,
+        pub actor: String,
+        pub commit_time_micros: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The single row every writer locks last: where the audit chain and the change
+/// feed end.
+pub mod record_head {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "record_heads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub audit_sequence: i64,
+        pub audit_hash: String,
+        pub change_sequence: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

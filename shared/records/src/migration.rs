@@ -1,0 +1,98 @@
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, blob, integer, string, string_len};
+
+/// Creates the record-keeping tables; every service lists it first in its migrator.
+pub struct CreateRecordTables;
+
+impl MigrationName for CreateRecordTables {
+    fn name(&self) -> &str {
+        "m0000_create_record_tables"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateRecordTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("idempotency_keys")
+                    .col(string_len("request_id", 128).primary_key())
+                    .col(string("method"))
+                    .col(string_len("request_digest", 64))
+                    .col(blob("response"))
+                    .col(string("actor"))
+                    .col(big_integer("created_at_micros"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("audit_log")
+                    .col(big_integer("sequence").primary_key())
+                    .col(big_integer("occurred_at_micros"))
+                    .col(string("actor"))
+                    .col(string("agency"))
+                    .col(string("method"))
+                    .col(string("resource_type"))
+                    .col(string("resource_name"))
+                    .col(string_len("request_id", 128))
+                    .col(string_len("request_digest", 64))
+                    .col(string_len("prev_hash", 64))
+                    .col(string_len("hash", 64))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("change_events")
+                    .col(big_integer("sequence").primary_key())
+                    .col(string("resource_type"))
+                    .col(string("resource_name"))
+                    .col(integer("action"))
+                    .col(big_integer("resource_version"))
+                    .col(string("method"))
+                    .col(string_len("request_id", 128))
+                    .col(string("actor"))
+                    .col(big_integer("commit_time_micros"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("record_heads")
+                    .col(integer("id").primary_key())
+                    .col(big_integer("audit_sequence"))
+                    .col(string_len("audit_hash", 64))
+                    .col(big_integer("change_sequence"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .exec_stmt(
+                Query::insert()
+                    .into_table("record_heads")
+                    .columns(["id", "audit_sequence", "audit_hash", "change_sequence"])
+                    .values_panic([1.into(), 0i64.into(), "".into(), 0i64.into()])
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            "record_heads",
+            "change_events",
+            "audit_log",
+            "idempotency_keys",
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+use std::future::Future;
+
+use aimaq_auth::Caller;
+use aimaq_error::Error;
+use aimaq_proto::common::v1::ChangeAction;
+use aimaq_storage::Database;
+use aimaq_telemetry::RpcMethod;
+use prost::Message;
+use sea_orm::{
+    ActiveValue::Set, DatabaseTransaction, EntityTrait, QuerySelect, sea_query::OnConflict,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tonic::Request;
+
+use crate::audit::{AuditFields, chain_hash};
+use crate::entities::{audit_record, change_event, idempotency_key, record_head};
+use crate::feed::ChangeFeed;
+
+/// One accepted mutation as the API layer describes it before running it.
+#[derive(Debug, Clone)]
+pub struct Mutation {
+    /// Full gRPC method, for example `/aimaq.governance.v1.GovernanceService/UpsertTerritory`.
+    pub method: String,
+    pub request_id: String,
+    /// Hex SHA-256 of the method and the encoded request.
+    pub request_digest: String,
+    pub actor: String,
+    pub agency: String,
+}
+
+/// A resource the mutation changed; the first one is the audit record's resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub resource_type: &'static str,
+    pub resource_name: String,
+    pub action: ChangeAction,
+    pub version: i64,
+}
+
+const MAX_REQUEST_ID: usize = 128;
+
+impl Mutation {
+    /// Describes the mutation a verified request asks for; INVALID_ARGUMENT naming
+    /// `request_id` when it is missing or malformed.
+    pub fn of<M: Message>(request: &Request<M>, request_id: &str) -> Result<Mutation, Error> {
+        let caller = Caller::of(request)?;
+        let method = request
+            .extensions()
+            .get::<RpcMethod>()
+            .map(|method| method.0.clone())
+            .ok_or_else(|| Error::internal("the request carries no gRPC method"))?;
+        let well_formed = !request_id.is_empty()
+            && request_id.len() <= MAX_REQUEST_ID
+            && request_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        if !well_formed {
+            return Err(Error::invalid(
+                "request_id",
+                "required: 1 to 128 characters of letters, digits and . _ : -",
+            ));
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(method.as_bytes());
+        hasher.update([0]);
+        hasher.update(request.get_ref().encode_to_vec());
+        Ok(Mutation {
+            method,
+            request_id: request_id.to_owned(),
+            request_digest: hex::encode(hasher.finalize()),
+            actor: caller.subject.clone(),
+            agency: caller.agency.clone(),
+        })
+    }
+}
+
+/// Runs `work` on a borrowed transaction and hands the transaction back with the
+/// result: the shape [`Records::apply`] and [`Database::write`] expect.
+pub async fn within<T>(
+    transaction: DatabaseTransaction,
+    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Error>,
+) -> (DatabaseTransaction, Result<T, Error>) {
+    let result = work(&transaction).await;
+    (transaction, result)
+}
+
+/// A service's record keeping: applies mutations with their records and feeds the
+/// change stream.
+#[derive(Clone)]
+pub struct Records {
+    database: Database,
+    committed: watch::Sender<u64>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Records {
+    /// `shutdown` turning true ends the live change streams, so a draining server
+    /// is not held open by them.
+    pub async fn new(
+        database: Database,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Records, Error> {
+        let head = record_head::Entity::find_by_id(1)
+            .one(database.connection())
+            .await?
+            .ok_or_else(|| Error::internal("record_heads is empty: migrations did not run"))?;
+        let (committed, _) = watch::channel(u64::try_from(head.change_sequence).unwrap_or(0));
+        Ok(Records {
+            database,
+            committed,
+            shutdown,
+        })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The change feed of this service.
+    pub fn feed(&self) -> ChangeFeed {
+        ChangeFeed::new(
+            self.database.clone(),
+            self.committed.subscribe(),
+            self.shutdown.clone(),
+        )
+    }
+
+    /// Applies a mutation once. In one transaction: a stored answer for the same
+    /// `request_id` is returned as it was (ALREADY_EXISTS if the request differs);
+    /// otherwise `work` runs, and its response, audit record and change events are
+    /// stored with it. `work` may run more than once if the transaction loses a
+    /// race, so it must do nothing outside the transaction.
+    pub async fn apply<R, F, Fut>(&self, mutation: &Mutation, work: F) -> Result<R, Error>
+    where
+        R: Message + Default,
+        F: Fn(DatabaseTransaction) -> Fut,
+        Fut: Future<Output = (DatabaseTransaction, Result<(R, Vec<Change>), Error>)>,
+    {
+        let work = &work;
+        let (response, last_sequence) = self
+            .database
+            .write(|transaction| async move {
+                match stored_answer(&transaction, mutation).await {
+                    Ok(Some(bytes)) => {
+                        let replay = R::decode(bytes.as_slice())
+                            .map(|response| (response, None))
+                            .map_err(|e| Error::internal(format!("stored response: {e}")));
+                        return (transaction, replay);
+                    }
+                    Ok(None) => {}
+                    Err(error) => return (transaction, Err(error)),
+                }
+                let (transaction, outcome) = work(transaction).await;
+                match outcome {
+                    Ok((response, changes)) => {
+                        let recorded = record(&transaction, mutation, &response, &changes).await;
+                        (
+                            transaction,
+                            recorded.map(|sequence| (response, Some(sequence))),
+                        )
+                    }
+                    Err(error) => (transaction, Err(error)),
+                }
+            })
+            .await?;
+        if let Some(sequence) = last_sequence {
+            self.committed.send_if_modified(|current| {
+                let newer = sequence > *current;
+                if newer {
+                    *current = sequence;
+                }
+                newer
+            });
+        }
+        Ok(response)
+    }
+}
+
+/// The stored response for the request id, if the same request was applied before.
+async fn stored_answer(
+    transaction: &DatabaseTransaction,
+    mutation: &Mutation,
+) -> Result<Option<Vec<u8>>, Error> {
+    let Some(stored) = idempotency_key::Entity::find_by_id(mutation.request_id.clone())
+        .one(transaction)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if stored.method != mutation.method || stored.request_digest != mutation.request_digest {
+        return Err(Error::already_exists(
+            "request",
+            &mutation.request_id,
+            format!(
+                "request_id {:?} was already used for a different request ({}); choose a new id",
+                mutation.request_id, stored.method
+            ),
+        ));
+    }
+    tracing::info!(request_id = %mutation.request_id, "replaying the stored answer of a retried request");
+    Ok(Some(stored.response))
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Stores the idempotency key, the audit record and the change events; returns the
+/// last change sequence.
+async fn record<R: Message>(
+    transaction: &DatabaseTransaction,
+    mutation: &Mutation,
+    response: &R,
+    changes: &[Change],
+) -> Result<u64, Error> {
+    let now = now_micros();
+    // A concurrent duplicate may have committed the same id since we looked: then
+    // nothing is inserted, and running again returns its answer.
+    let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+        request_id: Set(mutation.request_id.clone()),
+        method: Set(mutation.method.clone()),
+        request_digest: Set(mutation.request_digest.clone()),
+        response: Set(response.encode_to_vec()),
+        actor: Set(mutation.actor.clone()),
+        created_at_micros: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(idempotency_key::Column::RequestId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(transaction)
+    .await?;
+    if inserted == 0 {
+        return Err(Error::Conflict(format!(
+            "request_id {} committed concurrently",
+            mutation.request_id
+        )));
+    }
+
+    let head = record_head::Entity::find_by_id(1)
+        .lock_exclusive()
+        .one(transaction)
+        .await?
+        .ok_or_else(|| Error::internal("record_heads is empty"))?;
+    let (resource_type, resource_name) = changes
+        .first()
+        .map(|c| (c.resource_type.to_owned(), c.resource_name.clone()))
+        .unwrap_or_default();
+    let fields = AuditFields {
+        sequence: head.audit_sequence + 1,
+        occurred_at_micros: now,
+        actor: mutation.actor.clone(),
+        agency: mutation.agency.clone(),
+        method: mutation.method.clone(),
+        resource_type,
+        resource_name,
+        request_id: mutation.request_id.clone(),
+        request_digest: mutation.request_digest.clone(),
+    };
+    let hash = chain_hash(&head.audit_hash, &fields);
+    audit_record::Entity::insert(audit_record::ActiveModel {
+        sequence: Set(fields.sequence),
+        occurred_at_micros: Set(fields.occurred_at_micros),
+        actor: Set(fields.actor),
+        agency: Set(fields.agency),
+        method: Set(fields.method),
+        resource_type: Set(fields.resource_type),
+        resource_name: Set(fields.resource_name),
+        request_id: Set(fields.request_id),
+        request_digest: Set(fields.request_digest),
+        prev_hash: Set(head.audit_hash.clone()),
+        hash: Set(hash.clone()),
+    })
+    .exec_without_returning(transaction)
+    .await?;
+
+    let mut sequence = head.change_sequence;
+    if !changes.is_empty() {
+        let events = changes.iter().map(|change| {
+            sequence += 1;
+            change_event::ActiveModel {
+                sequence: Set(sequence),
+                resource_type: Set(change.resource_type.to_owned()),
+                resource_name: Set(change.resource_name.clone()),
+                action: Set(change.action as i32),
+                resource_version: Set(change.version),
+                method: Set(mutation.method.clone()),
+                request_id: Set(mutation.request_id.clone()),
+                actor: Set(mutation.actor.clone()),
+                commit_time_micros: Set(now),
+            }
+        });
+        change_event::Entity::insert_many(events.collect::<Vec<_>>())
+            .exec_without_returning(transaction)
+            .await?;
+    }
+
+    record_head::Entity::update(record_head::ActiveModel {
+        id: Set(1),
+        audit_sequence: Set(head.audit_sequence + 1),
+        audit_hash: Set(hash),
+        change_sequence: Set(sequence),
+    })
+    .exec(transaction)
+    .await?;
+    Ok(u64::try_from(sequence).unwrap_or(0))
+}

@@ -1,0 +1,163 @@
+//! The start-up every backend service shares: connect its database, migrate it,
+//! open its record keeping, load the token key, and serve its API behind token
+//! verification. A service's `run` is this plus its own API value.
+
+use std::convert::Infallible;
+use std::future::Future;
+
+use aimaq_auth::{Authenticator, TokenVerifier};
+use aimaq_config::{MigrateMode, ServerConfig};
+use aimaq_records::Records;
+use aimaq_server::GrpcServer;
+use aimaq_storage::Database;
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(aimaq_error::Error),
+    #[error("token public key {path}: {message}")]
+    TokenKey { path: String, message: String },
+    #[error(transparent)]
+    Server(#[from] aimaq_server::ServerError),
+}
+
+/// A backend ready to serve: its database, record keeping and server.
+pub struct Backend {
+    pub database: Database,
+    pub records: Records,
+    server: GrpcServer,
+    authenticator: Authenticator,
+    listener: TcpListener,
+}
+
+/// Prepares a backend named `name` on `listener`. Returns `None` when the
+/// configuration asks only for migrations (they have run).
+pub async fn prepare<M: MigratorTrait>(
+    name: &'static str,
+    config: &ServerConfig,
+    listener: TcpListener,
+) -> Result<Option<Backend>, StartError> {
+    let authenticator = authenticator(config)?;
+    let database = Database::connect(&config.database_url)
+        .await
+        .map_err(StartError::Database)?;
+    if config.migrate != MigrateMode::Skip {
+        database
+            .migrate::<M>()
+            .await
+            .map_err(StartError::Database)?;
+        tracing::info!(service = name, "database migrated");
+    }
+    if config.migrate == MigrateMode::Only {
+        database.close().await;
+        return Ok(None);
+    }
+    let server = GrpcServer::new(name, config.limits.clone());
+    let records = Records::new(database.clone(), server.draining())
+        .await
+        .map_err(StartError::Database)?;
+    Ok(Some(Backend {
+        database,
+        records,
+        server,
+        authenticator,
+        listener,
+    }))
+}
+
+fn authenticator(config: &ServerConfig) -> Result<Authenticator, StartError> {
+    let path = &config.auth.token_public_key;
+    let key_error = |message: String| StartError::TokenKey {
+        path: path.display().to_string(),
+        message,
+    };
+    let pem = std::fs::read(path).map_err(|e| key_error(e.to_string()))?;
+    let verifier = TokenVerifier::new(&pem, &config.auth.token_issuer, &config.auth.token_audience)
+        .map_err(|e| key_error(e.to_string()))?;
+    Ok(Authenticator::new(verifier))
+}
+
+impl Backend {
+    /// Largest message the service accepts or sends, for its generated server.
+    pub fn max_message_bytes(&self) -> usize {
+        self.server.limits().max_message_bytes
+    }
+
+    /// Serves `service` (every call verified by token) until `shutdown`, then drains
+    /// and closes the database.
+    pub async fn serve<S>(
+        self,
+        service: S,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), StartError>
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let Backend {
+            database,
+            server,
+            authenticator,
+            listener,
+            ..
+        } = self;
+        let result = server
+            .add_service(InterceptedService::new(service, authenticator))
+            .serve(listener, shutdown)
+            .await;
+        database.close().await;
+        result.map_err(StartError::from)
+    }
+}
+
+/// The `main` of a backend binary: telemetry, the listener, the service's `run`
+/// until SIGTERM or Ctrl-C, and an exit code.
+pub fn main<F, Fut>(name: &'static str, config: ServerConfig, run: F) -> std::process::ExitCode
+where
+    F: FnOnce(ServerConfig, TcpListener) -> Fut,
+    Fut: Future<Output = Result<(), StartError>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{name}: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let _telemetry = match aimaq_telemetry::init(name, &config.telemetry) {
+            Ok(guard) => guard,
+            Err(error) => {
+                eprintln!("{name}: telemetry: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        let listener = match TcpListener::bind(config.listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%error, listen = %config.listen, "cannot listen");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        match run(config, listener).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "stopped with an error");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,197 @@
+//! One server assembly for every Aimaq service: the service's gRPC API behind
+//! token verification, `grpc.health.v1`, server reflection (v1 and v1alpha),
+//! tower layers for telemetry, load shedding, a concurrency limit and request
+//! timeouts, and a graceful shutdown that reports NOT_SERVING, stops accepting and
+//! drains in-flight calls within a bounded grace period.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Duration;
+
+use aimaq_config::LimitsConfig;
+use aimaq_telemetry::RpcTelemetryLayer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::{Service, ServiceBuilder};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("reflection: {0}")]
+    Reflection(String),
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A gRPC server being assembled.
+pub struct GrpcServer {
+    name: &'static str,
+    limits: LimitsConfig,
+    routes: RoutesBuilder,
+    service_names: Vec<&'static str>,
+    draining: watch::Sender<bool>,
+}
+
+impl GrpcServer {
+    /// `name` labels logs and metrics (`governance`, `budget`, …).
+    pub fn new(name: &'static str, limits: LimitsConfig) -> GrpcServer {
+        let (draining, _) = watch::channel(false);
+        GrpcServer {
+            name,
+            limits,
+            routes: RoutesBuilder::default(),
+            service_names: Vec::new(),
+            draining,
+        }
+    }
+
+    /// Turns true when the server starts draining: long-lived streams (change
+    /// feeds) end on it so they do not hold the drain open.
+    pub fn draining(&self) -> watch::Receiver<bool> {
+        self.draining.subscribe()
+    }
+
+    pub fn limits(&self) -> &LimitsConfig {
+        &self.limits
+    }
+
+    /// Adds a service; health reports it SERVING while the server runs.
+    pub fn add_service<S>(mut self, service: S) -> GrpcServer
+    where
+        S: Service<http::Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        for service in &self.service_names {
+            health
+                .set_service_status(*service, ServingStatus::Serving)
+                .await;
+        }
+        health.set_service_status("", ServingStatus::Serving).await;
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(aimaq_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(aimaq_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+
+        let mut routes = self.routes;
+        routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+
+        let layers = ServiceBuilder::new()
+            .layer(RpcTelemetryLayer::new(self.name))
+            .layer(LoadShedLayer::new())
+            .layer(GlobalConcurrencyLimitLayer::new(
+                self.limits.concurrency_limit,
+            ));
+
+        let address = listener.local_addr().ok();
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = Server::builder()
+            .timeout(self.limits.request_timeout)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            // Connections are recycled so that new replicas receive load.
+            .max_connection_age(Duration::from_secs(300))
+            .max_connection_age_grace(Duration::from_secs(30))
+            .layer(layers)
+            .add_routes(routes.routes())
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            });
+        tracing::info!(server = self.name, ?address, "serving");
+
+        let mut server = std::pin::pin!(server);
+        tokio::select! {
+            result = &mut server => {
+                result?;
+                return Ok(());
+            }
+            () = shutdown => {}
+        }
+
+        tracing::info!(server = self.name, "shutting down: reporting NOT_SERVING");
+        for service in &self.service_names {
+            health
+                .set_service_status(*service, ServingStatus::NotServing)
+                .await;
+        }
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        tokio::time::sleep(self.limits.shutdown_delay).await;
+        let _ = stop_accepting.send(());
+        self.draining.send_replace(true);
+        match tokio::time::timeout(self.limits.shutdown_grace, server).await {
+            Ok(result) => {
+                tracing::info!(server = self.name, "drained; stopped");
+                result.map_err(ServerError::from)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    server = self.name,
+                    grace = ?self.limits.shutdown_grace,
+                    "calls still running after the grace period were cut off"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Completes on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+pub async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,160 @@
+//! Storage shared by every service: connect to SQLite (embedded default) or
+//! PostgreSQL (production) by URL, run migrations safely, and run write
+//! transactions that serialise correctly on both backends.
+//!
+//! Writers: on SQLite a write transaction starts `IMMEDIATE`, taking the database
+//! write lock up front (the busy timeout queues the others). On PostgreSQL it runs
+//! at READ COMMITTED and the code inside locks the rows its checks depend on
+//! (`SELECT … FOR UPDATE`, which sea-orm's `lock_exclusive` emits there and omits
+//! on SQLite). Serialization failures, deadlocks and lost idempotency races come
+//! back as [`Error::Conflict`] and the transaction runs again, a bounded number of
+//! times.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use aimaq_error::Error;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+pub use sea_orm;
+
+/// How many times a conflicting transaction is run before the caller gets ABORTED.
+const WRITE_ATTEMPTS: u32 = 8;
+
+/// A service's database.
+#[derive(Clone, Debug)]
+pub struct Database {
+    connection: DatabaseConnection,
+}
+
+impl Database {
+    /// Connects by URL: `sqlite://file.sqlite?mode=rwc`, `sqlite::memory:` or
+    /// `postgres://…`. SQLite runs in WAL mode with a busy timeout and foreign keys.
+    pub async fn connect(url: &str) -> Result<Database, Error> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10));
+        if url.starts_with("sqlite:") {
+            // Validate before handing over: sqlx would otherwise report a vague error.
+            SqliteConnectOptions::from_str(url)
+                .map_err(|e| Error::internal(format!("invalid SQLite URL {url:?}: {e}")))?;
+            options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+            // An in-memory database exists per connection: keep exactly one.
+            if url.contains(":memory:") {
+                options.max_connections(1).min_connections(1);
+            }
+        } else {
+            options.max_connections(32);
+        }
+        let connection = sea_orm::Database::connect(options).await.map_err(|error| {
+            tracing::error!(%error, "cannot connect to the database");
+            Error::Unavailable(format!("cannot connect to the database: {error}"))
+        })?;
+        Ok(Database { connection })
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.connection
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.connection.get_database_backend()
+    }
+
+    /// Applies pending migrations. On PostgreSQL an advisory lock makes replicas
+    /// that start together migrate one after another.
+    pub async fn migrate<M: MigratorTrait>(&self) -> Result<(), Error> {
+        let postgres = self.backend() == DatabaseBackend::Postgres;
+        // One connection for lock, migration and unlock: advisory locks are per session.
+        let session = self.connection.begin().await?;
+        if postgres {
+            session
+                .execute_unprepared("SELECT pg_advisory_xact_lock(7423160419)")
+                .await?;
+        }
+        let result = M::up(&session, None).await;
+        match result {
+            Ok(()) => session.commit().await.map_err(Error::from),
+            Err(error) => {
+                session.rollback().await.ok();
+                Err(Error::internal(format!("migration failed: {error}")))
+            }
+        }
+    }
+
+    /// Runs `work` in a write transaction, committing on `Ok` and rolling back on
+    /// `Err`. `work` runs again (up to a bound) when it loses a race
+    /// ([`Error::Conflict`]), so it must not have effects outside the transaction.
+    pub async fn write<T, F, Fut>(&self, mut work: F) -> Result<T, Error>
+    where
+        F: FnMut(DatabaseTransaction) -> Fut,
+        Fut: Future<Output = (DatabaseTransaction, Result<T, Error>)>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let transaction = self.begin_write().await?;
+            let (transaction, outcome) = work(transaction).await;
+            let outcome = match outcome {
+                Ok(value) => transaction
+                    .commit()
+                    .await
+                    .map(|()| value)
+                    .map_err(Error::from),
+                Err(error) => {
+                    transaction.rollback().await.ok();
+                    Err(error)
+                }
+            };
+            match outcome {
+                Err(Error::Conflict(reason)) if attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(attempt, %reason, "transaction conflict; running it again");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn begin_write(&self) -> Result<DatabaseTransaction, Error> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.connection.begin_with_options(options).await?)
+    }
+
+    /// Closes the pool, for a clean exit.
+    pub async fn close(self) {
+        if let Err(error) = self.connection.close().await {
+            tracing::warn!(%error, "closing the database");
+        }
+    }
+}
+
+/// Jittered exponential backoff: 2, 4, 8 … ms, up to 128 ms, times 0.5–1.5.
+fn backoff(attempt: u32) -> Duration {
+    let base = 1u64 << attempt.min(7);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0);
+    let jitter = 500 + nanos % 1000;
+    Duration::from_micros(base * jitter)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,167 @@
+use std::sync::Arc;
+
+use aimaq_testing::{Backend, TestDatabase, on_both_backends};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
+
+use super::*;
+
+async fn value(tx: &DatabaseTransaction, backend: Backend) -> Result<i64, Error> {
+    let sql = match backend {
+        Backend::Postgres => "SELECT value FROM counter WHERE id = 1 FOR UPDATE",
+        Backend::Sqlite => "SELECT value FROM counter WHERE id = 1",
+    };
+    let row = tx
+        .query_one_raw(Statement::from_string(tx.get_database_backend(), sql))
+        .await?
+        .ok_or_else(|| Error::internal("no counter row"))?;
+    Ok(row.try_get::<i64>("", "value")?)
+}
+
+async fn increment(tx: &DatabaseTransaction, backend: Backend) -> Result<i64, Error> {
+    let current = value(tx, backend).await?;
+    // Yield between read and write so unserialised writers would interleave.
+    tokio::task::yield_now().await;
+    tx.execute_unprepared(&format!(
+        "UPDATE counter SET value = {} WHERE id = 1",
+        current + 1
+    ))
+    .await?;
+    Ok(current + 1)
+}
+
+/// Read-modify-write from many tasks at once loses no update.
+async fn writers_are_serialised(test: TestDatabase) {
+    let database = Arc::new(Database::connect(&test.url).await.unwrap());
+    let connection = database.connection();
+    connection
+        .execute_unprepared("CREATE TABLE counter (id INTEGER PRIMARY KEY, value BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    connection
+        .execute_unprepared("INSERT INTO counter (id, value) VALUES (1, 0)")
+        .await
+        .unwrap();
+    let backend = test.backend;
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let database = database.clone();
+            tokio::spawn(async move {
+                database
+                    .write(|tx| async move {
+                        let result = increment(&tx, backend).await;
+                        (tx, result)
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let total = database
+        .write(|tx| async move {
+            let result = value(&tx, backend).await;
+            (tx, result)
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 40);
+}
+
+/// An error rolls the whole transaction back.
+async fn errors_roll_back(test: TestDatabase) {
+    let database = Database::connect(&test.url).await.unwrap();
+    database
+        .connection()
+        .execute_unprepared("CREATE TABLE note (id INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+    let outcome: Result<(), Error> = database
+        .write(|tx| async move {
+            let inserted = tx
+                .execute_unprepared("INSERT INTO note (id) VALUES (1)")
+                .await;
+            assert!(inserted.is_ok());
+            (tx, Err(Error::invalid("field", "refused after a write")))
+        })
+        .await;
+    assert!(matches!(outcome, Err(Error::InvalidArgument(_))));
+    let rows = database
+        .connection()
+        .query_all_raw(Statement::from_string(
+            database.backend(),
+            "SELECT id FROM note",
+        ))
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+}
+
+/// A conflict is retried until it succeeds; a persistent one ends as Conflict.
+async fn conflicts_are_retried_a_bounded_number_of_times(test: TestDatabase) {
+    let database = Database::connect(&test.url).await.unwrap();
+    let mut runs = 0;
+    let value = database
+        .write(|tx| {
+            runs += 1;
+            let run = runs;
+            async move {
+                let result = if run < 3 {
+                    Err(Error::Conflict("lost a race".into()))
+                } else {
+                    Ok(run)
+                };
+                (tx, result)
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(value, 3);
+
+    let mut runs = 0;
+    let outcome: Result<(), Error> = database
+        .write(|tx| {
+            runs += 1;
+            async move { (tx, Err(Error::Conflict("always".into()))) }
+        })
+        .await;
+    assert!(matches!(outcome, Err(Error::Conflict(_))));
+    assert_eq!(runs, WRITE_ATTEMPTS);
+}
+
+on_both_backends!(
+    writers_are_serialised,
+    errors_roll_back,
+    conflicts_are_retried_a_bounded_number_of_times
+);
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+    let test = TestDatabase::sqlite().await;
+    let database = Database::connect(&test.url).await.unwrap();
+    let pragma = |name: &'static str| {
+        let connection = database.connection().clone();
+        async move {
+            let row = connection
+                .query_one_raw(Statement::from_string(
+                    DatabaseBackend::Sqlite,
+                    format!("PRAGMA {name}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+                .unwrap()
+        }
+    };
+    assert_eq!(pragma("journal_mode").await, "wal");
+    assert_eq!(pragma("foreign_keys").await, "1");
+    assert_eq!(pragma("busy_timeout").await, "10000");
+}
+
+#[tokio::test]
+async fn unreachable_database_is_unavailable() {
+    let outcome = Database::connect("postgres://nobody@127.0.0.1:1/none").await;
+    assert!(matches!(outcome, Err(Error::Unavailable(_))));
+}

@@ -1,0 +1,40 @@
+// A test harness fails loudly: a panic here is a failed test, not a server fault.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+//! Test harness shared by every crate: a fresh database per test on SQLite and on
+//! PostgreSQL, development tokens, and the macro that runs one test body on both
+//! backends.
+//!
+//! PostgreSQL tests use `AIMAQ_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) to create a uniquely named database,
+//! dropped afterwards. When the server is unreachable they skip with a message —
+//! unless `AIMAQ_REQUIRE_POSTGRES=1` (set by `.ci/run`), where they fail.
+
+mod database;
+mod server;
+mod tokens;
+
+pub use database::{Backend, TestDatabase};
+pub use server::{ShutdownSignal, TestServer, init_logs, test_config, with_token};
+pub use tokens::TestTokens;
+
+/// Runs an async test body `fn(TestDatabase)` as two tests, `<name>::sqlite` and
+/// `<name>::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($body:ident),+ $(,)?) => {$(
+        mod $body {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::TestDatabase::sqlite().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(database) = $crate::TestDatabase::postgres().await {
+                    super::$body(database).await;
+                }
+            }
+        }
+    )+};
+}

@@ -1,0 +1,165 @@
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use aimaq_config::{AuthConfig, LimitsConfig, MigrateMode, ServerConfig, TelemetryConfig};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::{TestDatabase, TestTokens};
+
+/// A shutdown future handed to a server under test.
+pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A service running in this process on an ephemeral port, with its own database
+/// and the test key pair. Dropping it stops the server.
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub database: TestDatabase,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    _key_dir: tempfile::TempDir,
+}
+
+/// Configuration for a server under test: its database, the test public key, a
+/// short drain.
+pub fn test_config(database_url: &str, public_key_path: &std::path::Path) -> ServerConfig {
+    ServerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: database_url.to_owned(),
+        migrate: MigrateMode::Auto,
+        auth: AuthConfig {
+            token_public_key: public_key_path.to_path_buf(),
+            token_issuer: "aimaq".into(),
+            token_audience: "aimaq".into(),
+        },
+        limits: LimitsConfig {
+            shutdown_grace: Duration::from_secs(5),
+            ..LimitsConfig::default()
+        },
+        telemetry: TelemetryConfig::default(),
+    }
+}
+
+impl TestServer {
+    /// Starts `run` (a service's `run` function) and waits until its health check
+    /// answers SERVING.
+    pub async fn start<F, Fut, E>(database: TestDatabase, tokens: &TestTokens, run: F) -> TestServer
+    where
+        F: FnOnce(ServerConfig, TcpListener, ShutdownSignal) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        init_logs();
+        let key_dir = tempfile::tempdir().expect("key directory");
+        let key_path = key_dir.path().join("token-public-key.pem");
+        std::fs::write(&key_path, &tokens.keys.public_pem).expect("write the public key");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let address = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown: ShutdownSignal = Box::pin(async move {
+            let _ = stopped.await;
+        });
+        let served = run(test_config(&database.url, &key_path), listener, shutdown);
+        let task = tokio::spawn(async move {
+            if let Err(error) = served.await {
+                panic!("server under test failed: {error}");
+            }
+        });
+        let server = TestServer {
+            address,
+            database,
+            stop: Some(stop),
+            task: Some(task),
+            _key_dir: key_dir,
+        };
+        server.wait_until_serving().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Endpoint::from_shared(self.url())
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect to the server under test")
+    }
+
+    async fn wait_until_serving(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(channel) = Endpoint::from_shared(self.url())
+                .expect("endpoint")
+                .connect()
+                .await
+            {
+                let answer = HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await;
+                if answer.is_ok_and(|a| a.get_ref().status == ServingStatus::Serving as i32) {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "server did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A request carrying `token` as its bearer token.
+pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", TestTokens::bearer(token));
+    request
+}
+
+/// Logs of servers under test go to the test's captured output (shown when it
+/// fails); `RUST_LOG` chooses the level, `warn` by default.
+pub fn init_logs() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}

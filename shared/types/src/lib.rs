@@ -1,0 +1,11 @@
+//! Value types every Aimaq service speaks in: [`Money`] (exact tiyn), [`Kato`]
+//! (territory codes) and [`Iin`] / [`Bin`] (person and legal-entity numbers).
+//! Pure: no I/O, no async, no gRPC.
+
+mod iin;
+mod kato;
+mod money;
+
+pub use iin::{Bin, Iin, IinError, Sex};
+pub use kato::{Kato, KatoError};
+pub use money::{Money, MoneyError, basis_points};
