@@ -1,1 +1,35 @@
+//! The budget service: programmes and their yearly envelopes, the allocation tree
+//! over KATO, projects, regional standards and execution reports.
+//!
+//! `api` maps proto ↔ domain and errors ↔ status; `store` holds the tables,
+//! queries and migrations.
 
+mod api;
+mod store;
+
+use std::future::Future;
+
+use aimaq_config::ServerConfig;
+use aimaq_proto::budget::v1::budget_service_server::BudgetServiceServer;
+use aimaq_runtime::StartError;
+use tokio::net::TcpListener;
+
+pub use api::BudgetApi;
+pub use store::Migrator;
+
+/// Runs the service on `listener` until `shutdown` completes.
+pub async fn run(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let Some(backend) = aimaq_runtime::prepare::<Migrator>("budget", &config, listener).await?
+    else {
+        return Ok(());
+    };
+    let limit = backend.max_message_bytes();
+    let service = BudgetServiceServer::new(BudgetApi::new(backend.records.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    backend.serve(service, shutdown).await
+}

@@ -1,1 +1,19 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Aimaq gateway: one address for every agency.
+#[derive(Parser)]
+#[command(name = "aimaq-gateway", version)]
+struct Cli {
+    #[command(flatten)]
+    gateway: aimaq_gateway::GatewayConfig,
+}
+
+fn main() -> ExitCode {
+    let config = Cli::parse().gateway;
+    let (listen, telemetry) = (config.listen, config.telemetry.clone());
+    aimaq_server::main("gateway", listen, &telemetry, |listener| {
+        aimaq_gateway::run(config, listener, aimaq_server::termination_signal())
+    })
+}

@@ -12,8 +12,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    aimaq_runtime::main("governance", cli.server, |config, listener| {
+    let config = Cli::parse().server;
+    let (listen, telemetry) = (config.listen, config.telemetry.clone());
+    aimaq_server::main("governance", listen, &telemetry, |listener| {
         aimaq_governance::run(config, listener, aimaq_server::termination_signal())
     })
 }

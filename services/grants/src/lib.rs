@@ -1,1 +1,35 @@
+//! The grants service: 'With a diploma – to the village!' — dated programme terms
+//! and MCI values, applications, decisions, payments, loan schedules.
+//!
+//! `api` maps proto ↔ domain and errors ↔ status; `store` holds the tables,
+//! queries and migrations.
 
+mod api;
+mod store;
+
+use std::future::Future;
+
+use aimaq_config::ServerConfig;
+use aimaq_proto::grants::v1::grants_service_server::GrantsServiceServer;
+use aimaq_runtime::StartError;
+use tokio::net::TcpListener;
+
+pub use api::GrantsApi;
+pub use store::Migrator;
+
+/// Runs the service on `listener` until `shutdown` completes.
+pub async fn run(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let Some(backend) = aimaq_runtime::prepare::<Migrator>("grants", &config, listener).await?
+    else {
+        return Ok(());
+    };
+    let limit = backend.max_message_bytes();
+    let service = GrantsServiceServer::new(GrantsApi::new(backend.records.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    backend.serve(service, shutdown).await
+}

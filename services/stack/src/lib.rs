@@ -1,1 +1,373 @@
+//! The all-in-one launcher: governance, budget, grants and the gateway in one
+//! process, each with its own SQLite file under a data directory, verifying tokens
+//! signed by a development key pair generated there on first start.
 
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aimaq_auth::{DevKeys, Scope, TokenIssuer, TokenSpec};
+use aimaq_config::{
+    AuthConfig, LimitsConfig, LogFormat, MigrateMode, ServerConfig, TelemetryConfig,
+};
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Runs the whole Aimaq system in one process, for development and demos.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "aimaq-stack", version)]
+pub struct StackOptions {
+    /// Directory of the SQLite databases and the development key pair.
+    #[arg(long, env = "AIMAQ_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Address the four servers listen on.
+    #[arg(long, env = "AIMAQ_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    #[arg(long, default_value_t = 50050)]
+    pub gateway_port: u16,
+
+    #[arg(long, default_value_t = 50051)]
+    pub governance_port: u16,
+
+    #[arg(long, default_value_t = 50052)]
+    pub budget_port: u16,
+
+    #[arg(long, default_value_t = 50053)]
+    pub grants_port: u16,
+
+    /// Validity of the printed development admin token, in hours.
+    #[arg(long, default_value_t = 24)]
+    pub token_hours: u64,
+
+    /// OTLP/gRPC trace collector, if any.
+    #[arg(long, env = "AIMAQ_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Address of the Prometheus `/metrics` endpoint, if any.
+    #[arg(long, env = "AIMAQ_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    #[arg(long, env = "AIMAQ_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    #[arg(long, env = "AIMAQ_LOG", default_value = "info,sea_orm_migration=warn")]
+    pub log_filter: String,
+}
+
+impl StackOptions {
+    pub fn telemetry(&self) -> TelemetryConfig {
+        TelemetryConfig {
+            otlp_endpoint: self.otlp_endpoint.clone(),
+            metrics_listen: self.metrics_listen,
+            log_format: self.log_format,
+            log_filter: self.log_filter.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("development keys: {0}")]
+    Keys(#[from] aimaq_auth::KeyError),
+    #[error("{service}: cannot listen on {address}: {source}")]
+    Listen {
+        service: &'static str,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{service} stopped: {message}")]
+    Service {
+        service: &'static str,
+        message: String,
+    },
+    #[error("{0} did not report SERVING within 60 s")]
+    NotReady(&'static str),
+}
+
+/// One running server of the stack.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub service: &'static str,
+    pub grpc_service: &'static str,
+    pub address: SocketAddr,
+}
+
+/// The running system.
+pub struct Stack {
+    pub endpoints: Vec<Endpoint>,
+    pub admin_token: String,
+    data_dir: PathBuf,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<(&'static str, Result<(), String>)>,
+}
+
+fn database_url(data_dir: &Path, service: &str) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join(format!("{service}.sqlite")).display()
+    )
+}
+
+async fn bind(service: &'static str, address: SocketAddr) -> Result<TcpListener, StackError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| StackError::Listen {
+            service,
+            address,
+            source,
+        })
+}
+
+impl Stack {
+    /// Starts the four servers and returns once each reports SERVING.
+    pub async fn start(options: &StackOptions) -> Result<Stack, StackError> {
+        let data_dir = &options.data_dir;
+        std::fs::create_dir_all(data_dir).map_err(|source| StackError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let keys = DevKeys::load_or_generate(data_dir)?;
+        let auth = AuthConfig {
+            token_public_key: DevKeys::public_key_path(data_dir),
+            token_issuer: "aimaq".into(),
+            token_audience: "aimaq".into(),
+        };
+        let limits = LimitsConfig {
+            shutdown_grace: Duration::from_secs(5),
+            ..LimitsConfig::default()
+        };
+        let backend_config = |service: &str, listen: SocketAddr| ServerConfig {
+            listen,
+            database_url: database_url(data_dir, service),
+            migrate: MigrateMode::Auto,
+            auth: auth.clone(),
+            limits: limits.clone(),
+            telemetry: options.telemetry(),
+        };
+
+        let (stop, _) = watch::channel(false);
+        let stopped = |stop: &watch::Sender<bool>| {
+            let mut receiver = stop.subscribe();
+            async move {
+                let _ = receiver.wait_for(|stopped| *stopped).await;
+            }
+        };
+        let mut tasks = JoinSet::new();
+        let mut endpoints = Vec::new();
+        let host = options.host;
+
+        for (service, grpc_service, port) in [
+            (
+                "governance",
+                "aimaq.governance.v1.GovernanceService",
+                options.governance_port,
+            ),
+            (
+                "budget",
+                "aimaq.budget.v1.BudgetService",
+                options.budget_port,
+            ),
+            (
+                "grants",
+                "aimaq.grants.v1.GrantsService",
+                options.grants_port,
+            ),
+        ] {
+            let listener = bind(service, SocketAddr::new(host, port)).await?;
+            let address = listener.local_addr().map_err(|source| StackError::Listen {
+                service,
+                address: SocketAddr::new(host, port),
+                source,
+            })?;
+            let config = backend_config(service, address);
+            let shutdown = stopped(&stop);
+            tasks.spawn(async move {
+                let result = match service {
+                    "governance" => aimaq_governance::run(config, listener, shutdown).await,
+                    "budget" => aimaq_budget::run(config, listener, shutdown).await,
+                    _ => aimaq_grants::run(config, listener, shutdown).await,
+                };
+                (service, result.map_err(|e| e.to_string()))
+            });
+            endpoints.push(Endpoint {
+                service,
+                grpc_service,
+                address,
+            });
+        }
+
+        let gateway_address = SocketAddr::new(host, options.gateway_port);
+        let listener = bind("gateway", gateway_address).await?;
+        let address = listener.local_addr().map_err(|source| StackError::Listen {
+            service: "gateway",
+            address: gateway_address,
+            source,
+        })?;
+        let gateway = aimaq_gateway::GatewayConfig {
+            listen: address,
+            auth: auth.clone(),
+            limits: limits.clone(),
+            telemetry: options.telemetry(),
+        };
+        let shutdown = stopped(&stop);
+        tasks.spawn(async move {
+            let result = aimaq_gateway::run(gateway, listener, shutdown).await;
+            ("gateway", result.map_err(|e| e.to_string()))
+        });
+        endpoints.insert(
+            0,
+            Endpoint {
+                service: "gateway",
+                grpc_service: "aimaq.gateway.v1.GatewayService",
+                address,
+            },
+        );
+
+        let issuer = TokenIssuer::new(&keys.private_pem, "aimaq", "aimaq")?;
+        let admin_token = issuer.mint(&TokenSpec {
+            subject: "aimaq-stack-admin".into(),
+            agency: "development".into(),
+            scopes: vec![Scope::Admin],
+            kato_prefix: None,
+            ttl: Duration::from_secs(options.token_hours * 3600),
+        })?;
+
+        let mut stack = Stack {
+            endpoints,
+            admin_token,
+            data_dir: data_dir.clone(),
+            stop,
+            tasks,
+        };
+        stack.wait_until_serving().await?;
+        Ok(stack)
+    }
+
+    async fn wait_until_serving(&mut self) -> Result<(), StackError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        for endpoint in self.endpoints.clone() {
+            loop {
+                if serving(endpoint.address, endpoint.grpc_service).await {
+                    break;
+                }
+                // A server that failed to start ends its task: report why.
+                if let Some(Ok((service, result))) = self.tasks.try_join_next() {
+                    return Err(StackError::Service {
+                        service,
+                        message: result.err().unwrap_or_else(|| "exited".into()),
+                    });
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(StackError::NotReady(endpoint.service));
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a developer needs to call the system.
+    pub fn banner(&self) -> String {
+        let mut text = format!("Aimaq is running (data in {}):\n", self.data_dir.display());
+        for endpoint in &self.endpoints {
+            text.push_str(&format!(
+                "  {:<11} {:<22} {}\n",
+                endpoint.service, endpoint.address, endpoint.grpc_service
+            ));
+        }
+        text.push_str("\nDevelopment admin token (send as `authorization: Bearer <token>`):\n");
+        text.push_str(&self.admin_token);
+        text.push_str("\n\nPress Ctrl-C to stop.");
+        text
+    }
+
+    /// Stops every server (each drains its calls) and reports the first failure.
+    pub async fn stop(mut self) -> Result<(), StackError> {
+        self.stop.send_replace(true);
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let (service, message) = match joined {
+                Ok((_, Ok(()))) => continue,
+                Ok((service, Err(message))) => (service, message),
+                Err(error) => ("stack", error.to_string()),
+            };
+            first_error.get_or_insert(StackError::Service { service, message });
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Whether the server at `address` reports `service` SERVING.
+pub async fn serving(address: SocketAddr, service: &str) -> bool {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{address}")) else {
+        return false;
+    };
+    let Ok(channel) = endpoint
+        .connect_timeout(Duration::from_secs(1))
+        .connect()
+        .await
+    else {
+        return false;
+    };
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .is_ok_and(|answer| answer.get_ref().status == ServingStatus::Serving as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_stack_starts_serves_and_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StackOptions::try_parse_from([
+            "aimaq-stack",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--gateway-port",
+            "0",
+            "--governance-port",
+            "0",
+            "--budget-port",
+            "0",
+            "--grants-port",
+            "0",
+        ])
+        .unwrap();
+        let stack = Stack::start(&options).await.unwrap();
+        assert_eq!(stack.endpoints.len(), 4);
+        for endpoint in &stack.endpoints {
+            assert!(
+                serving(endpoint.address, endpoint.grpc_service).await,
+                "{endpoint:?}"
+            );
+        }
+        assert!(stack.banner().contains(&stack.admin_token));
+        assert!(dir.path().join("governance.sqlite").exists());
+        let public_key = std::fs::read_to_string(DevKeys::public_key_path(dir.path())).unwrap();
+        stack.stop().await.unwrap();
+
+        // A second start reuses the key pair and the databases.
+        let again = Stack::start(&options).await.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(DevKeys::public_key_path(dir.path())).unwrap(),
+            public_key
+        );
+        again.stop().await.unwrap();
+    }
+}

@@ -188,6 +188,21 @@ impl Authenticator {
         Authenticator(Arc::new(verifier))
     }
 
+    /// Reads the public key (PEM) from `path`.
+    pub fn load(
+        path: &std::path::Path,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Authenticator, KeyError> {
+        let pem = std::fs::read(path).map_err(|source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Authenticator::new(TokenVerifier::new(
+            &pem, issuer, audience,
+        )?))
+    }
+
     pub fn verifier(&self) -> &TokenVerifier {
         &self.0
     }

@@ -63,7 +63,7 @@ const PAGE: u64 = 1000;
 
 /// Recomputes the whole chain, a page at a time, and reports the first record that
 /// does not match its content, its predecessor, or the recorded head.
-pub async fn verify_audit_log(database: &Database) -> Result<AuditVerification, Error> {
+pub(crate) async fn verify_audit_log(database: &Database) -> Result<AuditVerification, Error> {
     let connection = database.connection();
     let mut previous_hash = String::new();
     let mut previous_sequence = 0i64;

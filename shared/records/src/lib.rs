@@ -19,9 +19,75 @@ mod feed;
 mod migration;
 mod mutation;
 
-pub use audit::verify_audit_log;
 pub use feed::ChangeFeed;
 pub use migration::CreateRecordTables;
 pub use mutation::{Change, Mutation, Records, within};
 
 pub use aimaq_proto::common::v1::ChangeAction;
+
+/// Implements the two platform RPCs, `WatchChanges` and `VerifyAuditLog`, inside a
+/// backend's `#[tonic::async_trait]` service impl: the same code for every service,
+/// typed by its own proto package. Needs `self.records: Records` and the package's
+/// `WatchChanges*` / `VerifyAuditLog*` messages in scope. The methods are written
+/// in the form `async_trait` gives them, since it does not see inside macros.
+#[macro_export]
+macro_rules! platform_rpcs {
+    ($read_scope:expr) => {
+        fn watch_changes<'life0, 'async_trait>(
+            &'life0 self,
+            request: ::tonic::Request<WatchChangesRequest>,
+        ) -> ::std::pin::Pin<
+            Box<
+                dyn ::std::future::Future<
+                        Output = Result<
+                            ::tonic::Response<::tonic::codegen::BoxStream<WatchChangesResponse>>,
+                            ::tonic::Status,
+                        >,
+                    > + Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            Box::pin(async move {
+                let body = request.get_ref();
+                let stream = self.records.watch(
+                    ::aimaq_auth::Caller::of(&request)?,
+                    $read_scope,
+                    body.after_sequence,
+                    body.resource_types.clone(),
+                    |event| WatchChangesResponse { event: Some(event) },
+                )?;
+                Ok(::tonic::Response::new(
+                    Box::pin(stream) as ::tonic::codegen::BoxStream<WatchChangesResponse>
+                ))
+            })
+        }
+
+        fn verify_audit_log<'life0, 'async_trait>(
+            &'life0 self,
+            request: ::tonic::Request<VerifyAuditLogRequest>,
+        ) -> ::std::pin::Pin<
+            Box<
+                dyn ::std::future::Future<
+                        Output = Result<::tonic::Response<VerifyAuditLogResponse>, ::tonic::Status>,
+                    > + Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            Box::pin(async move {
+                let caller = ::aimaq_auth::Caller::of(&request)?;
+                let verification = self.records.verify_audit_log(caller).await?;
+                Ok(::tonic::Response::new(VerifyAuditLogResponse {
+                    verification: Some(verification),
+                }))
+            })
+        }
+    };
+}

@@ -1,8 +1,8 @@
 use std::future::Future;
 
-use aimaq_auth::Caller;
+use aimaq_auth::{Caller, Scope};
 use aimaq_error::Error;
-use aimaq_proto::common::v1::ChangeAction;
+use aimaq_proto::common::v1::{AuditVerification, ChangeAction, ChangeEvent};
 use aimaq_storage::Database;
 use aimaq_telemetry::RpcMethod;
 use prost::Message;
@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
 
 use crate::audit::{AuditFields, chain_hash};
@@ -124,6 +125,28 @@ impl Records {
             self.committed.subscribe(),
             self.shutdown.clone(),
         )
+    }
+
+    /// `WatchChanges` for a caller holding `read_scope` (or `audit`): events after
+    /// `after_sequence`, wrapped in the service's response message.
+    pub fn watch<T: Send + 'static>(
+        &self,
+        caller: &Caller,
+        read_scope: Scope,
+        after_sequence: u64,
+        resource_types: Vec<String>,
+        wrap: fn(ChangeEvent) -> T,
+    ) -> Result<ReceiverStream<Result<T, tonic::Status>>, Error> {
+        if !caller.has(Scope::Audit) {
+            caller.require(read_scope)?;
+        }
+        Ok(self.feed().watch(after_sequence, resource_types, wrap))
+    }
+
+    /// `VerifyAuditLog` for a caller holding the `audit` scope.
+    pub async fn verify_audit_log(&self, caller: &Caller) -> Result<AuditVerification, Error> {
+        caller.require(Scope::Audit)?;
+        crate::audit::verify_audit_log(&self.database).await
     }
 
     /// Applies a mutation once. In one transaction: a stored answer for the same

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 
-use aimaq_auth::{Authenticator, TokenVerifier};
+use aimaq_auth::Authenticator;
 use aimaq_config::{MigrateMode, ServerConfig};
 use aimaq_records::Records;
 use aimaq_server::GrpcServer;
@@ -71,15 +71,16 @@ pub async fn prepare<M: MigratorTrait>(
 }
 
 fn authenticator(config: &ServerConfig) -> Result<Authenticator, StartError> {
-    let path = &config.auth.token_public_key;
-    let key_error = |message: String| StartError::TokenKey {
-        path: path.display().to_string(),
-        message,
-    };
-    let pem = std::fs::read(path).map_err(|e| key_error(e.to_string()))?;
-    let verifier = TokenVerifier::new(&pem, &config.auth.token_issuer, &config.auth.token_audience)
-        .map_err(|e| key_error(e.to_string()))?;
-    Ok(Authenticator::new(verifier))
+    let auth = &config.auth;
+    Authenticator::load(
+        &auth.token_public_key,
+        &auth.token_issuer,
+        &auth.token_audience,
+    )
+    .map_err(|error| StartError::TokenKey {
+        path: auth.token_public_key.display().to_string(),
+        message: error.to_string(),
+    })
 }
 
 impl Backend {
@@ -118,46 +119,4 @@ impl Backend {
         database.close().await;
         result.map_err(StartError::from)
     }
-}
-
-/// The `main` of a backend binary: telemetry, the listener, the service's `run`
-/// until SIGTERM or Ctrl-C, and an exit code.
-pub fn main<F, Fut>(name: &'static str, config: ServerConfig, run: F) -> std::process::ExitCode
-where
-    F: FnOnce(ServerConfig, TcpListener) -> Fut,
-    Fut: Future<Output = Result<(), StartError>>,
-{
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("{name}: cannot start the async runtime: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let _telemetry = match aimaq_telemetry::init(name, &config.telemetry) {
-            Ok(guard) => guard,
-            Err(error) => {
-                eprintln!("{name}: telemetry: {error}");
-                return std::process::ExitCode::FAILURE;
-            }
-        };
-        let listener = match TcpListener::bind(config.listen).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::error!(%error, listen = %config.listen, "cannot listen");
-                return std::process::ExitCode::FAILURE;
-            }
-        };
-        match run(config, listener).await {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(error) => {
-                tracing::error!(%error, "stopped with an error");
-                std::process::ExitCode::FAILURE
-            }
-        }
-    })
 }

@@ -195,3 +195,51 @@ pub async fn termination_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+/// The `main` of a service binary: telemetry, the listener, the service's `run`
+/// until it returns, and an exit code.
+pub fn main<F, Fut, E>(
+    name: &'static str,
+    listen: std::net::SocketAddr,
+    telemetry: &aimaq_config::TelemetryConfig,
+    run: F,
+) -> std::process::ExitCode
+where
+    F: FnOnce(TcpListener) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{name}: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let _telemetry = match aimaq_telemetry::init(name, telemetry) {
+            Ok(guard) => guard,
+            Err(error) => {
+                eprintln!("{name}: telemetry: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        let listener = match TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%error, %listen, "cannot listen");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        match run(listener).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "stopped with an error");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    })
+}

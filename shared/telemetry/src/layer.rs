@@ -161,9 +161,12 @@ impl Completion {
             "method" => self.method.clone(),
         )
         .record(seconds);
+        // Probes and tooling call health and reflection constantly: keep them quiet.
+        let routine = self.method.starts_with("/grpc.");
         self.span.in_scope(|| {
             let millis = seconds * 1000.0;
             match code {
+                Code::Ok if routine => tracing::debug!(code = %code_name, millis, "rpc completed"),
                 Code::Ok => tracing::info!(code = %code_name, millis, "rpc completed"),
                 Code::Internal | Code::Unknown | Code::DataLoss => {
                     tracing::error!(code = %code_name, millis, "rpc failed")

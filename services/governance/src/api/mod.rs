@@ -8,7 +8,6 @@ use aimaq_auth::{Caller, Scope};
 use aimaq_proto::governance::v1::governance_service_server::GovernanceService;
 use aimaq_proto::governance::v1::*;
 use aimaq_records::Records;
-use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 #[derive(Clone)]
@@ -43,27 +42,5 @@ impl GovernanceService for GovernanceApi {
         ))
     }
 
-    async fn watch_changes(
-        &self,
-        request: Request<WatchChangesRequest>,
-    ) -> Result<Response<BoxStream<WatchChangesResponse>>, Status> {
-        Caller::of(&request)?.require(Scope::GovernanceRead)?;
-        let request = request.into_inner();
-        Ok(Response::new(Box::pin(self.records.feed().watch(
-            request.after_sequence,
-            request.resource_types,
-            |event| WatchChangesResponse { event: Some(event) },
-        ))))
-    }
-
-    async fn verify_audit_log(
-        &self,
-        request: Request<VerifyAuditLogRequest>,
-    ) -> Result<Response<VerifyAuditLogResponse>, Status> {
-        Caller::of(&request)?.require(Scope::Audit)?;
-        let verification = aimaq_records::verify_audit_log(self.records.database()).await?;
-        Ok(Response::new(VerifyAuditLogResponse {
-            verification: Some(verification),
-        }))
-    }
+    aimaq_records::platform_rpcs!(Scope::GovernanceRead);
 }
