@@ -135,3 +135,47 @@ pub(crate) async fn verify_audit_log(database: &Database) -> Result<AuditVerific
         head_hash: previous_hash,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> AuditFields {
+        AuditFields {
+            sequence: 7,
+            occurred_at_micros: 1_700_000_000_000_000,
+            actor: "akimat-61".into(),
+            agency: "Turkestan region akimat".into(),
+            method: "/aimaq.governance.v1.GovernanceService/UpsertTerritory".into(),
+            resource_type: "territory".into(),
+            resource_name: "territories/613633100".into(),
+            request_id: "r-1".into(),
+            request_digest: "ab".repeat(32),
+        }
+    }
+
+    #[test]
+    fn the_hash_covers_every_field_and_the_predecessor() {
+        let base = chain_hash("prev", &fields());
+        assert_eq!(base, chain_hash("prev", &fields()), "deterministic");
+        assert_eq!(base.len(), 64);
+        assert_ne!(base, chain_hash("other", &fields()));
+        let mut changed = fields();
+        changed.actor = "mallory".into();
+        assert_ne!(base, chain_hash("prev", &changed));
+        let mut changed = fields();
+        changed.occurred_at_micros += 1;
+        assert_ne!(base, chain_hash("prev", &changed));
+    }
+
+    #[test]
+    fn moving_text_between_fields_changes_the_hash() {
+        let mut a = fields();
+        a.actor = "ab".into();
+        a.agency = "c".into();
+        let mut b = fields();
+        b.actor = "a".into();
+        b.agency = "bc".into();
+        assert_ne!(chain_hash("", &a), chain_hash("", &b));
+    }
+}

@@ -28,6 +28,8 @@ pub enum ServerError {
     Reflection(String),
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("server task: {0}")]
+    Task(String),
 }
 
 /// A gRPC server being assembled.
@@ -134,12 +136,10 @@ impl GrpcServer {
             });
         tracing::info!(server = self.name, ?address, "serving");
 
-        let mut server = std::pin::pin!(server);
+        // Spawned, so that it keeps accepting while health reports NOT_SERVING.
+        let mut server = tokio::spawn(server);
         tokio::select! {
-            result = &mut server => {
-                result?;
-                return Ok(());
-            }
+            joined = &mut server => return flatten(joined),
             () = shutdown => {}
         }
 
@@ -155,20 +155,30 @@ impl GrpcServer {
         tokio::time::sleep(self.limits.shutdown_delay).await;
         let _ = stop_accepting.send(());
         self.draining.send_replace(true);
-        match tokio::time::timeout(self.limits.shutdown_grace, server).await {
-            Ok(result) => {
+        match tokio::time::timeout(self.limits.shutdown_grace, &mut server).await {
+            Ok(joined) => {
                 tracing::info!(server = self.name, "drained; stopped");
-                result.map_err(ServerError::from)
+                flatten(joined)
             }
             Err(_) => {
+                server.abort();
                 tracing::warn!(
                     server = self.name,
                     grace = ?self.limits.shutdown_grace,
-                    "calls still running after the grace period were cut off"
+                    "calls still running after the grace period are cut off"
                 );
                 Ok(())
             }
         }
+    }
+}
+
+fn flatten(
+    joined: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
+) -> Result<(), ServerError> {
+    match joined {
+        Ok(result) => result.map_err(ServerError::from),
+        Err(error) => Err(ServerError::Task(error.to_string())),
     }
 }
 

@@ -1,0 +1,228 @@
+//! The whole system as the launcher starts it: every server healthy, reflective,
+//! guarded by tokens, and measured.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use aimaq_proto::gateway::v1::GetNationalDashboardRequest;
+use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
+use aimaq_stack::{Stack, StackOptions};
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+async fn start(dir: &tempfile::TempDir) -> Stack {
+    let options = StackOptions::try_parse_from([
+        "aimaq-stack",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--gateway-port",
+        "0",
+        "--governance-port",
+        "0",
+        "--budget-port",
+        "0",
+        "--grants-port",
+        "0",
+    ])
+    .unwrap();
+    Stack::start(&options).await.unwrap()
+}
+
+async fn channel(address: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn authorized<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+async fn listed_services_v1(channel: Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    match answers.message().await.unwrap().unwrap().message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+async fn listed_services_v1alpha(channel: Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    match answers.message().await.unwrap().unwrap().message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_server_is_healthy_and_reflective() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = start(&dir).await;
+    for endpoint in &stack.endpoints {
+        let channel = channel(endpoint.address).await;
+        for service in [endpoint.grpc_service, ""] {
+            let status = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status;
+            assert_eq!(
+                status,
+                ServingStatus::Serving as i32,
+                "{} {service:?}",
+                endpoint.service
+            );
+        }
+        for listed in [
+            listed_services_v1(channel.clone()).await,
+            listed_services_v1alpha(channel.clone()).await,
+        ] {
+            assert!(
+                listed.iter().any(|s| s == endpoint.grpc_service),
+                "{listed:?}"
+            );
+            assert!(
+                listed.iter().any(|s| s == "grpc.health.v1.Health"),
+                "{listed:?}"
+            );
+        }
+    }
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_checks_tokens_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = start(&dir).await;
+    let gateway = stack
+        .endpoints
+        .iter()
+        .find(|e| e.service == "gateway")
+        .unwrap();
+    let mut client = GatewayServiceClient::new(channel(gateway.address).await);
+    let refused = client
+        .get_national_dashboard(Request::new(GetNationalDashboardRequest { year: 2026 }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    let garbage = client
+        .get_national_dashboard(authorized(
+            GetNationalDashboardRequest { year: 2026 },
+            "x.y.z",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(garbage.code(), Code::Unauthenticated);
+    let accepted = client
+        .get_national_dashboard(authorized(
+            GetNationalDashboardRequest { year: 2026 },
+            &stack.admin_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        accepted.code(),
+        Code::Unimplemented,
+        "past the token check: {accepted:?}"
+    );
+    stack.stop().await.unwrap();
+}
+
+async fn scrape(address: SocketAddr) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpc_metrics_are_exported_per_method_and_code() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics = free.local_addr().unwrap();
+    drop(free);
+    aimaq_telemetry::install_metrics(metrics).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let stack = start(&dir).await;
+    let gateway = stack
+        .endpoints
+        .iter()
+        .find(|e| e.service == "gateway")
+        .unwrap();
+    let mut client = GatewayServiceClient::new(channel(gateway.address).await);
+    for _ in 0..3 {
+        let _ = client
+            .get_national_dashboard(Request::new(GetNationalDashboardRequest { year: 2026 }))
+            .await;
+    }
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = scrape(metrics).await;
+        if text.contains("GetNationalDashboard") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let counted = text
+        .lines()
+        .find(|line| {
+            line.starts_with("rpc_server_requests_total")
+                && line.contains("GetNationalDashboard")
+                && line.contains("code=\"Unauthenticated\"")
+        })
+        .unwrap_or_else(|| panic!("no request counter in:\n{text}"));
+    assert!(counted.ends_with(" 3"), "{counted}");
+    assert!(
+        text.contains("rpc_server_duration_seconds_bucket"),
+        "{text}"
+    );
+    stack.stop().await.unwrap();
+}
