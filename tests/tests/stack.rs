@@ -9,30 +9,14 @@ use std::time::Duration;
 use aimaq_proto::gateway::v1::GetNationalDashboardRequest;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use aimaq_stack::{Stack, StackOptions};
-use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 async fn start(dir: &tempfile::TempDir) -> Stack {
-    let options = StackOptions::try_parse_from([
-        "aimaq-stack",
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "--gateway-port",
-        "0",
-        "--governance-port",
-        "0",
-        "--budget-port",
-        "0",
-        "--grants-port",
-        "0",
-    ])
-    .unwrap();
-    Stack::start(&options).await.unwrap()
+    Stack::start(&StackOptions::ephemeral(dir.path()))
+        .await
+        .unwrap()
 }
 
 async fn channel(address: SocketAddr) -> Channel {
@@ -51,48 +35,32 @@ fn authorized<T>(message: T, token: &str) -> Request<T> {
     request
 }
 
-async fn listed_services_v1(channel: Channel) -> Vec<String> {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut answers = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    match answers.message().await.unwrap().unwrap().message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
+/// The services a server lists through one version of the reflection protocol
+/// (`v1` or `v1alpha`: the same messages in two packages).
+macro_rules! listed_services {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version::ServerReflectionRequest;
+        use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        match answers.message().await.unwrap().unwrap().message_response {
+            Some(MessageResponse::ListServicesResponse(list)) => list
+                .service
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<String>>(),
+            other => panic!("unexpected reflection answer {other:?}"),
         }
-        other => panic!("unexpected reflection answer {other:?}"),
-    }
-}
-
-async fn listed_services_v1alpha(channel: Channel) -> Vec<String> {
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut answers = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    match answers.message().await.unwrap().unwrap().message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
-        }
-        other => panic!("unexpected reflection answer {other:?}"),
-    }
+    }};
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,24 +70,15 @@ async fn every_server_is_healthy_and_reflective() {
     for endpoint in &stack.endpoints {
         let channel = channel(endpoint.address).await;
         for service in [endpoint.grpc_service, ""] {
-            let status = HealthClient::new(channel.clone())
-                .check(HealthCheckRequest {
-                    service: service.into(),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .status;
-            assert_eq!(
-                status,
-                ServingStatus::Serving as i32,
+            assert!(
+                aimaq_server::is_serving(&endpoint.url(), service).await,
                 "{} {service:?}",
                 endpoint.service
             );
         }
         for listed in [
-            listed_services_v1(channel.clone()).await,
-            listed_services_v1alpha(channel.clone()).await,
+            listed_services!(v1, channel.clone()),
+            listed_services!(v1alpha, channel.clone()),
         ] {
             assert!(
                 listed.iter().any(|s| s == endpoint.grpc_service),

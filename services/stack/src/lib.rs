@@ -59,6 +59,17 @@ pub struct StackOptions {
 }
 
 impl StackOptions {
+    /// The defaults with every server on an ephemeral port: for tests.
+    pub fn ephemeral(data_dir: &Path) -> StackOptions {
+        let mut options = StackOptions::parse_from(["aimaq-stack"]);
+        options.data_dir = data_dir.to_path_buf();
+        options.gateway_port = 0;
+        options.governance_port = 0;
+        options.budget_port = 0;
+        options.grants_port = 0;
+        options
+    }
+
     pub fn telemetry(&self) -> TelemetryConfig {
         TelemetryConfig {
             otlp_endpoint: self.otlp_endpoint.clone(),
@@ -99,6 +110,12 @@ pub struct Endpoint {
     pub service: &'static str,
     pub grpc_service: &'static str,
     pub address: SocketAddr,
+}
+
+impl Endpoint {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
 }
 
 /// The running system.
@@ -256,7 +273,7 @@ impl Stack {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         for endpoint in self.endpoints.clone() {
             loop {
-                if serving(endpoint.address, endpoint.grpc_service).await {
+                if aimaq_server::is_serving(&endpoint.url(), endpoint.grpc_service).await {
                     break;
                 }
                 // A server that failed to start ends its task: report why.
@@ -306,28 +323,6 @@ impl Stack {
     }
 }
 
-/// Whether the server at `address` reports `service` SERVING.
-pub async fn serving(address: SocketAddr, service: &str) -> bool {
-    use tonic_health::pb::health_client::HealthClient;
-    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
-    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{address}")) else {
-        return false;
-    };
-    let Ok(channel) = endpoint
-        .connect_timeout(Duration::from_secs(1))
-        .connect()
-        .await
-    else {
-        return false;
-    };
-    HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.to_owned(),
-        })
-        .await
-        .is_ok_and(|answer| answer.get_ref().status == ServingStatus::Serving as i32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,25 +330,12 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_stack_starts_serves_and_stops() {
         let dir = tempfile::tempdir().unwrap();
-        let options = StackOptions::try_parse_from([
-            "aimaq-stack",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--gateway-port",
-            "0",
-            "--governance-port",
-            "0",
-            "--budget-port",
-            "0",
-            "--grants-port",
-            "0",
-        ])
-        .unwrap();
+        let options = StackOptions::ephemeral(dir.path());
         let stack = Stack::start(&options).await.unwrap();
         assert_eq!(stack.endpoints.len(), 4);
         for endpoint in &stack.endpoints {
             assert!(
-                serving(endpoint.address, endpoint.grpc_service).await,
+                aimaq_server::is_serving(&endpoint.url(), endpoint.grpc_service).await,
                 "{endpoint:?}"
             );
         }

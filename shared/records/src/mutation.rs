@@ -24,7 +24,7 @@ pub struct Mutation {
     /// Full gRPC method, for example `/aimaq.governance.v1.GovernanceService/UpsertTerritory`.
     pub method: String,
     pub request_id: String,
-    /// Hex SHA-256 of the method and the encoded request.
+    /// Hex SHA-256 of the method, the caller and the encoded request.
     pub request_digest: String,
     pub actor: String,
     pub agency: String,
@@ -62,9 +62,13 @@ impl Mutation {
                 "required: 1 to 128 characters of letters, digits and . _ : -",
             ));
         }
+        // The caller is part of the request: another system reusing an id neither
+        // replays nor sees the first caller's answer.
         let mut hasher = Sha256::new();
-        hasher.update(method.as_bytes());
-        hasher.update([0]);
+        for part in [method.as_bytes(), caller.subject.as_bytes()] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
         hasher.update(request.get_ref().encode_to_vec());
         Ok(Mutation {
             method,
@@ -174,6 +178,9 @@ impl Records {
                     Ok(None) => {}
                     Err(error) => return (transaction, Err(error)),
                 }
+                if let Err(error) = claim(&transaction, mutation).await {
+                    return (transaction, Err(error));
+                }
                 let (transaction, outcome) = work(transaction).await;
                 match outcome {
                     Ok((response, changes)) => {
@@ -225,28 +232,18 @@ async fn stored_answer(
     Ok(Some(stored.response))
 }
 
-fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
-/// Stores the idempotency key, the audit record and the change events; returns the
-/// last change sequence.
-async fn record<R: Message>(
-    transaction: &DatabaseTransaction,
-    mutation: &Mutation,
-    response: &R,
-    changes: &[Change],
-) -> Result<u64, Error> {
-    let now = now_micros();
-    // A concurrent duplicate may have committed the same id since we looked: then
-    // nothing is inserted, and running again returns its answer.
+/// Takes the request id before the work runs. A concurrent request with the same
+/// id waits here (PostgreSQL holds the new key until commit) and then finds it
+/// taken: it runs again and replays the stored answer, rather than racing the
+/// work itself.
+async fn claim(transaction: &DatabaseTransaction, mutation: &Mutation) -> Result<(), Error> {
     let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
         request_id: Set(mutation.request_id.clone()),
         method: Set(mutation.method.clone()),
         request_digest: Set(mutation.request_digest.clone()),
-        response: Set(response.encode_to_vec()),
+        response: Set(Vec::new()),
         actor: Set(mutation.actor.clone()),
-        created_at_micros: Set(now),
+        created_at_micros: Set(now_micros()),
     })
     .on_conflict(
         OnConflict::column(idempotency_key::Column::RequestId)
@@ -257,10 +254,33 @@ async fn record<R: Message>(
     .await?;
     if inserted == 0 {
         return Err(Error::Conflict(format!(
-            "request_id {} committed concurrently",
+            "request_id {} was taken concurrently",
             mutation.request_id
         )));
     }
+    Ok(())
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Stores the response under the claimed request id, the audit record and the
+/// change events; returns the last change sequence.
+async fn record<R: Message>(
+    transaction: &DatabaseTransaction,
+    mutation: &Mutation,
+    response: &R,
+    changes: &[Change],
+) -> Result<u64, Error> {
+    let now = now_micros();
+    idempotency_key::Entity::update(idempotency_key::ActiveModel {
+        request_id: Set(mutation.request_id.clone()),
+        response: Set(response.encode_to_vec()),
+        ..Default::default()
+    })
+    .exec(transaction)
+    .await?;
 
     let head = record_head::Entity::find_by_id(1)
         .lock_exclusive()

@@ -4,12 +4,15 @@
 //! timeouts, and a graceful shutdown that reports NOT_SERVING, stops accepting and
 //! drains in-flight calls within a bounded grace period.
 
+mod deadline;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
 use aimaq_config::LimitsConfig;
 use aimaq_telemetry::RpcTelemetryLayer;
+use deadline::DeadlineLayer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::body::Body;
@@ -20,6 +23,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
+use tower::util::MapErrLayer;
 use tower::{Service, ServiceBuilder};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +85,17 @@ impl GrpcServer {
         self
     }
 
+    /// Reflection over every Aimaq proto, listing only what this server serves.
+    fn reflection(&self) -> tonic_reflection::server::Builder<'static> {
+        self.service_names.iter().fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(aimaq_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .with_service_name("grpc.health.v1.Health"),
+            |builder, name| builder.with_service_name(*name),
+        )
+    }
+
     /// Serves on `listener` until `shutdown` completes, then drains.
     pub async fn serve(
         self,
@@ -95,14 +110,12 @@ impl GrpcServer {
         }
         health.set_service_status("", ServingStatus::Serving).await;
 
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(aimaq_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        let reflection_v1 = self
+            .reflection()
             .build_v1()
             .map_err(|e| ServerError::Reflection(e.to_string()))?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(aimaq_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        let reflection_v1alpha = self
+            .reflection()
             .build_v1alpha()
             .map_err(|e| ServerError::Reflection(e.to_string()))?;
 
@@ -114,6 +127,8 @@ impl GrpcServer {
 
         let layers = ServiceBuilder::new()
             .layer(RpcTelemetryLayer::new(self.name))
+            .layer(MapErrLayer::new(overload_as_unavailable))
+            .layer(DeadlineLayer::new(self.limits.request_timeout))
             .layer(LoadShedLayer::new())
             .layer(GlobalConcurrencyLimitLayer::new(
                 self.limits.concurrency_limit,
@@ -123,7 +138,6 @@ impl GrpcServer {
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = Server::builder()
-            .timeout(self.limits.request_timeout)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             // Connections are recycled so that new replicas receive load.
@@ -173,6 +187,18 @@ impl GrpcServer {
     }
 }
 
+/// A shed call is the server's overload, not the caller's quota: UNAVAILABLE, which
+/// clients retry with backoff (tonic would say RESOURCE_EXHAUSTED).
+fn overload_as_unavailable(error: tower::BoxError) -> tower::BoxError {
+    if error.is::<tower::load_shed::error::Overloaded>() {
+        Box::new(tonic::Status::unavailable(
+            "the server is at its concurrency limit; retry with backoff",
+        ))
+    } else {
+        error
+    }
+}
+
 fn flatten(
     joined: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
 ) -> Result<(), ServerError> {
@@ -180,6 +206,29 @@ fn flatten(
         Ok(result) => result.map_err(ServerError::from),
         Err(error) => Err(ServerError::Task(error.to_string())),
     }
+}
+
+/// Whether the server at `url` (`http://host:port`) reports `service` SERVING
+/// (`""`: the server as a whole). A probe for launchers and tests.
+pub async fn is_serving(url: &str, service: &str) -> bool {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(url.to_owned()) else {
+        return false;
+    };
+    let Ok(channel) = endpoint
+        .connect_timeout(Duration::from_secs(1))
+        .connect()
+        .await
+    else {
+        return false;
+    };
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .is_ok_and(|answer| answer.get_ref().status == ServingStatus::Serving as i32)
 }
 
 /// Completes on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).

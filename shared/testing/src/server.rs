@@ -8,9 +8,6 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 use crate::{TestDatabase, TestTokens};
 
@@ -23,7 +20,7 @@ pub struct TestServer {
     pub address: SocketAddr,
     pub database: TestDatabase,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    _task: JoinHandle<()>,
     _key_dir: tempfile::TempDir,
 }
 
@@ -78,7 +75,7 @@ impl TestServer {
             address,
             database,
             stop: Some(stop),
-            task: Some(task),
+            _task: task,
             _key_dir: key_dir,
         };
         server.wait_until_serving().await;
@@ -99,36 +96,12 @@ impl TestServer {
 
     async fn wait_until_serving(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(channel) = Endpoint::from_shared(self.url())
-                .expect("endpoint")
-                .connect()
-                .await
-            {
-                let answer = HealthClient::new(channel)
-                    .check(HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await;
-                if answer.is_ok_and(|a| a.get_ref().status == ServingStatus::Serving as i32) {
-                    return;
-                }
-            }
+        while !aimaq_server::is_serving(&self.url(), "").await {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "server did not become ready"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Stops the server and waits for it to drain.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task");
         }
     }
 }

@@ -1,60 +1,78 @@
-//! The real binary: configured from the environment, serving, and stopping on
-//! SIGTERM within its grace period while a change-feed stream is open.
+//! The real binary: configured from the environment only, migrating on request,
+//! serving, and stopping on SIGTERM within its grace period while a change-feed
+//! stream is open.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aimaq_proto::governance::v1::WatchChangesRequest;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_testing::{TestTokens, with_token};
+use sea_orm::ConnectionTrait;
 use tonic::transport::Endpoint;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 async fn serving(url: &str) -> bool {
-    let Ok(channel) = Endpoint::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-    else {
-        return false;
-    };
-    HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: "aimaq.governance.v1.GovernanceService".into(),
-        })
-        .await
-        .is_ok_and(|a| a.get_ref().status == ServingStatus::Serving as i32)
+    aimaq_server::is_serving(url, "aimaq.governance.v1.GovernanceService").await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_drains_and_exits_within_the_grace_period() {
-    let dir = tempfile::tempdir().unwrap();
-    let tokens = TestTokens::new();
-    let key = dir.path().join("public.pem");
+fn database_url(dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join("g.sqlite").display())
+}
+
+/// The binary configured by environment variables, on a free port.
+fn binary(dir: &Path, tokens: &TestTokens) -> (Command, String) {
+    let key = dir.join("public.pem");
     std::fs::write(&key, &tokens.keys.public_pem).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aimaq-governance"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aimaq-governance"));
+    command
         .env("AIMAQ_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "AIMAQ_DATABASE_URL",
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("g.sqlite").display()
-            ),
-        )
+        .env("AIMAQ_DATABASE_URL", database_url(dir))
         .env("AIMAQ_TOKEN_PUBLIC_KEY", &key)
         .env("AIMAQ_SHUTDOWN_GRACE", "3s")
         .env("AIMAQ_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
+        .stdout(Stdio::null());
+    (command, format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_only_creates_the_schema_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut command, url) = binary(dir.path(), &TestTokens::new());
+    let status = command.env("AIMAQ_MIGRATE", "only").status().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!serving(&url).await, "a migration run serves nothing");
+    let db = sea_orm::Database::connect(database_url(dir.path()))
+        .await
         .unwrap();
+    for table in [
+        "territories",
+        "audit_log",
+        "change_events",
+        "idempotency_keys",
+    ] {
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{table}'"),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{table} exists");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_exits_within_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = TestTokens::new();
+    let (mut command, url) = binary(dir.path(), &tokens);
+    let mut child = command.spawn().unwrap();
 
     let started = Instant::now();
     while !serving(&url).await {

@@ -158,6 +158,15 @@ async fn retries_return_the_first_answer(database: TestDatabase) {
     assert_eq!(status.code(), Code::AlreadyExists);
     assert!(status.message().contains("retry-1"), "{status:?}");
 
+    // Another system reusing the id gets no replay of the first caller's answer.
+    let other = harness.writer(None);
+    let status = harness
+        .client
+        .upsert_territory(with_token(request.clone(), &other))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+
     // The same new request sent eight times at once is applied once.
     let request = create(
         "retry-2",

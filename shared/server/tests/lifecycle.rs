@@ -1,5 +1,6 @@
-//! Graceful shutdown: NOT_SERVING first, then no new connections, while a call in
-//! flight runs to completion within the grace period.
+//! The protective layers and the lifecycle of the server assembly: load shedding,
+//! request timeouts, and a graceful shutdown (NOT_SERVING first, then no new
+//! connections, while a call in flight runs to completion within the grace period).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -80,15 +81,30 @@ async fn health(url: &str) -> Option<i32> {
     Some(answer.get_ref().status)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_flight_calls_finish_and_new_ones_are_refused() {
+async fn sleep_call(
+    channel: tonic::transport::Channel,
+) -> Result<Response<HealthCheckResponse>, Status> {
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await.unwrap();
+    client
+        .unary::<_, HealthCheckResponse, _>(
+            Request::new(HealthCheckRequest::default()),
+            PathAndQuery::from_static("/aimaq.test.v1.SlowService/Sleep"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+}
+
+/// Serves the slow service with `limits` until the returned sender fires.
+async fn serve(
+    limits: LimitsConfig,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), aimaq_server::ServerError>>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let limits = LimitsConfig {
-        shutdown_grace: Duration::from_secs(5),
-        shutdown_delay: Duration::from_millis(500),
-        ..LimitsConfig::default()
-    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
         GrpcServer::new("test", limits)
@@ -100,23 +116,64 @@ async fn in_flight_calls_finish_and_new_ones_are_refused() {
     while health(&url).await != Some(ServingStatus::Serving as i32) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    (url, stop, server)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_concurrency_limit_are_shed_not_queued() {
+    let (url, stop, server) = serve(LimitsConfig {
+        concurrency_limit: 1,
+        ..LimitsConfig::default()
+    })
+    .await;
+    let channel = Endpoint::from_shared(url).unwrap().connect().await.unwrap();
+    let first = tokio::spawn(sleep_call(channel.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let shed = sleep_call(channel).await.unwrap_err();
+    assert_eq!(shed.code(), tonic::Code::Unavailable, "{shed:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused at once"
+    );
+    assert!(first.await.unwrap().is_ok());
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_longer_than_the_request_timeout_are_ended() {
+    let (url, stop, server) = serve(LimitsConfig {
+        request_timeout: Duration::from_millis(200),
+        ..LimitsConfig::default()
+    })
+    .await;
+    let channel = Endpoint::from_shared(url).unwrap().connect().await.unwrap();
+    let started = Instant::now();
+    let ended = sleep_call(channel).await.unwrap_err();
+    assert_eq!(ended.code(), tonic::Code::DeadlineExceeded, "{ended:?}");
+    assert!(
+        started.elapsed() < SLOW,
+        "ended before the handler finished"
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_calls_finish_and_new_ones_are_refused() {
+    let (url, stop, server) = serve(LimitsConfig {
+        shutdown_grace: Duration::from_secs(5),
+        shutdown_delay: Duration::from_millis(500),
+        ..LimitsConfig::default()
+    })
+    .await;
     let channel = Endpoint::from_shared(url.clone())
         .unwrap()
         .connect()
         .await
         .unwrap();
-    let slow_call = tokio::spawn(async move {
-        let mut client = tonic::client::Grpc::new(channel);
-        client.ready().await.unwrap();
-        client
-            .unary::<_, HealthCheckResponse, _>(
-                Request::new(HealthCheckRequest::default()),
-                PathAndQuery::from_static("/aimaq.test.v1.SlowService/Sleep"),
-                tonic_prost::ProstCodec::default(),
-            )
-            .await
-    });
+    let slow_call = tokio::spawn(sleep_call(channel));
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let signalled = Instant::now();
@@ -150,35 +207,13 @@ async fn in_flight_calls_finish_and_new_ones_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_returns_within_the_grace_period() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let limits = LimitsConfig {
+    let (url, stop, server) = serve(LimitsConfig {
         shutdown_grace: Duration::from_millis(300),
         ..LimitsConfig::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        GrpcServer::new("test", limits)
-            .add_service(SlowService)
-            .serve(listener, async {
-                let _ = stopped.await;
-            }),
-    );
-    while health(&url).await != Some(ServingStatus::Serving as i32) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     let channel = Endpoint::from_shared(url).unwrap().connect().await.unwrap();
-    let slow_call = tokio::spawn(async move {
-        let mut client = tonic::client::Grpc::new(channel);
-        client.ready().await.unwrap();
-        client
-            .unary::<_, HealthCheckResponse, _>(
-                Request::new(HealthCheckRequest::default()),
-                PathAndQuery::from_static("/aimaq.test.v1.SlowService/Sleep"),
-                tonic_prost::ProstCodec::default(),
-            )
-            .await
-    });
+    let slow_call = tokio::spawn(sleep_call(channel));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let signalled = Instant::now();
     stop.send(()).unwrap();
