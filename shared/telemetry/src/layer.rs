@@ -229,3 +229,66 @@ impl Body for ObservedBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use opentelemetry::trace::{TraceId, TracerProvider as _};
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tower::ServiceExt;
+    use tracing_subscriber::prelude::*;
+
+    use super::*;
+
+    /// The server span continues the caller's trace from `traceparent`, and the
+    /// handler sees the method it serves.
+    #[tokio::test(flavor = "current_thread")]
+    async fn server_spans_continue_the_callers_trace() {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let handler = tower::service_fn(|request: http::Request<()>| async move {
+            let trace_id = tracing::Span::current()
+                .context()
+                .span()
+                .span_context()
+                .trace_id();
+            let method = request.extensions().get::<RpcMethod>().cloned();
+            let mut response = http::Response::new(tonic::body::Body::empty());
+            response
+                .headers_mut()
+                .insert("x-trace", trace_id.to_string().parse().unwrap());
+            response.headers_mut().insert(
+                "x-method",
+                method.map(|m| m.0).unwrap_or_default().parse().unwrap(),
+            );
+            response
+                .headers_mut()
+                .insert("grpc-status", "0".parse().unwrap());
+            Ok::<_, Infallible>(response)
+        });
+        let service = RpcTelemetryLayer::new("test").layer(handler);
+        let request = http::Request::builder()
+            .uri("/aimaq.test.v1.Test/Call")
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .body(())
+            .unwrap();
+        let response = service.oneshot(request).await.unwrap();
+        assert_eq!(
+            response.headers()["x-trace"],
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736")
+                .unwrap()
+                .to_string()
+                .as_str()
+        );
+        assert_eq!(response.headers()["x-method"], "/aimaq.test.v1.Test/Call");
+    }
+}
