@@ -39,6 +39,11 @@ pub struct StackOptions {
     #[arg(long, default_value_t = 50053)]
     pub grants_port: u16,
 
+    /// Only make sure the development key pair exists and print an admin token,
+    /// then exit (for containers and clusters that verify with its public key).
+    #[arg(long)]
+    pub keys_only: bool,
+
     /// Validity of the printed development admin token, in hours.
     #[arg(long, default_value_t = 24)]
     pub token_hours: u64,
@@ -127,6 +132,25 @@ pub struct Stack {
     tasks: JoinSet<(&'static str, Result<(), String>)>,
 }
 
+/// Generates the development key pair in the data directory on first use and
+/// mints an admin token signed with it.
+pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
+    let data_dir = &options.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| StackError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
+    let keys = DevKeys::load_or_generate(data_dir)?;
+    let issuer = TokenIssuer::new(&keys.private_pem, "aimaq", "aimaq")?;
+    Ok(issuer.mint(&TokenSpec {
+        subject: "aimaq-stack-admin".into(),
+        agency: "development".into(),
+        scopes: vec![Scope::Admin],
+        kato_prefix: None,
+        ttl: Duration::from_secs(options.token_hours * 3600),
+    })?)
+}
+
 fn database_url(data_dir: &Path, service: &str) -> String {
     format!(
         "sqlite://{}?mode=rwc",
@@ -148,11 +172,7 @@ impl Stack {
     /// Starts the four servers and returns once each reports SERVING.
     pub async fn start(options: &StackOptions) -> Result<Stack, StackError> {
         let data_dir = &options.data_dir;
-        std::fs::create_dir_all(data_dir).map_err(|source| StackError::DataDir {
-            path: data_dir.clone(),
-            source,
-        })?;
-        let keys = DevKeys::load_or_generate(data_dir)?;
+        let admin_token = development_token(options)?;
         let auth = AuthConfig {
             token_public_key: DevKeys::public_key_path(data_dir),
             token_issuer: "aimaq".into(),
@@ -248,15 +268,6 @@ impl Stack {
                 address,
             },
         );
-
-        let issuer = TokenIssuer::new(&keys.private_pem, "aimaq", "aimaq")?;
-        let admin_token = issuer.mint(&TokenSpec {
-            subject: "aimaq-stack-admin".into(),
-            agency: "development".into(),
-            scopes: vec![Scope::Admin],
-            kato_prefix: None,
-            ttl: Duration::from_secs(options.token_hours * 3600),
-        })?;
 
         let mut stack = Stack {
             endpoints,

@@ -4,6 +4,18 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let options = aimaq_stack::StackOptions::parse();
+    if options.keys_only {
+        return match aimaq_stack::development_token(&options) {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("aimaq-stack: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -93,29 +93,60 @@ impl Caller {
 /// presence of `sub`.
 #[derive(Clone)]
 pub struct TokenVerifier {
-    key: DecodingKey,
+    keys: Vec<DecodingKey>,
     validation: Validation,
 }
 
+const PEM_BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
+
 impl TokenVerifier {
+    /// `public_keys_pem` holds one or more Ed25519 public keys (PEM blocks one
+    /// after another): while keys are rotated, tokens signed by the old and the new
+    /// key are both accepted.
     pub fn new(
-        public_key_pem: &[u8],
+        public_keys_pem: &[u8],
         issuer: &str,
         audience: &str,
     ) -> Result<TokenVerifier, KeyError> {
-        let key = DecodingKey::from_ed_pem(public_key_pem).map_err(KeyError::Jwt)?;
+        let text = std::str::from_utf8(public_keys_pem)
+            .map_err(|_| KeyError::Encode("the public key file is not PEM text".into()))?;
+        let keys = text
+            .split(PEM_BEGIN)
+            .filter(|block| !block.trim().is_empty())
+            .map(|block| DecodingKey::from_ed_pem(format!("{PEM_BEGIN}{block}").as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(KeyError::Jwt)?;
+        if keys.is_empty() {
+            return Err(KeyError::Encode("no public key in the file".into()));
+        }
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
-        Ok(TokenVerifier { key, validation })
+        Ok(TokenVerifier { keys, validation })
+    }
+
+    /// Claims of a token signed by one of the keys; a signature that no key
+    /// verifies is refused, and so is any other fault found with a matching key.
+    fn decode(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        let mut last = None;
+        for key in &self.keys {
+            match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
+                Ok(data) => return Ok(data.claims),
+                Err(error) if matches!(error.kind(), ErrorKind::InvalidSignature) => {
+                    last = Some(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last.unwrap_or_else(|| ErrorKind::InvalidSignature.into()))
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, Error> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let claims = self
+            .decode(token)
             .map_err(|error| Error::Unauthenticated(describe_jwt_error(error.kind())))?;
-        let claims = data.claims;
         if claims.sub.trim().is_empty() {
             return Err(Error::Unauthenticated(
                 "the token names no subject (sub)".into(),

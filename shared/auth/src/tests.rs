@@ -143,3 +143,21 @@ fn dev_keys_persist_and_stay_private() {
         assert_eq!(mode & 0o077, 0);
     }
 }
+
+#[test]
+fn during_rotation_old_and_new_keys_are_accepted() {
+    let old = DevKeys::generate().unwrap();
+    let new = DevKeys::generate().unwrap();
+    let both = format!("{}{}", old.public_pem, new.public_pem);
+    let verifier = TokenVerifier::new(both.as_bytes(), "aimaq", "aimaq").unwrap();
+    for keys in [&old, &new] {
+        let issuer = TokenIssuer::new(&keys.private_pem, "aimaq", "aimaq").unwrap();
+        let token = issuer.mint(&spec(&[Scope::Admin], None)).unwrap();
+        assert!(verifier.verify(&token).is_ok());
+    }
+    let (stranger, _) = pair();
+    let token = stranger.mint(&spec(&[Scope::Admin], None)).unwrap();
+    assert!(unauthenticated_message(verifier.verify(&token)).contains("signature"));
+    assert!(TokenVerifier::new(b"", "aimaq", "aimaq").is_err());
+    assert!(TokenVerifier::new(b"not a key", "aimaq", "aimaq").is_err());
+}

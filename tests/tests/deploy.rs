@@ -1,0 +1,361 @@
+//! The deployment manifests keep their security and lifecycle properties: every
+//! overlay is rendered with `kubectl kustomize` and checked here, so a later change
+//! cannot silently drop a probe, a limit or a policy. (Schema validation against
+//! Kubernetes 1.30 runs in `.ci/run`.) Without kubectl these tests skip, unless
+//! `AIMAQ_REQUIRE_KUBECTL=1`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The rendered overlay's objects, or `None` when kubectl is not installed.
+fn render(overlay: &str) -> Option<Vec<Value>> {
+    let required = std::env::var("AIMAQ_REQUIRE_KUBECTL").is_ok_and(|v| v == "1");
+    let dir = repo().join("deploy/k8s/overlays").join(overlay);
+    let output = match Command::new("kubectl").arg("kustomize").arg(&dir).output() {
+        Ok(output) => output,
+        Err(error) if !required => {
+            eprintln!("SKIPPED: manifest checks: kubectl is not available ({error})");
+            return None;
+        }
+        Err(error) => panic!("kubectl is required (AIMAQ_REQUIRE_KUBECTL=1): {error}"),
+    };
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    Some(
+        serde_yaml_ng::Deserializer::from_str(&text)
+            .map(|document| Value::deserialize(document).unwrap())
+            .filter(|value| !value.is_null())
+            .collect(),
+    )
+}
+
+fn kind(object: &Value) -> &str {
+    object["kind"].as_str().unwrap_or_default()
+}
+
+fn name(object: &Value) -> &str {
+    object["metadata"]["name"].as_str().unwrap_or_default()
+}
+
+fn of_kind<'a>(objects: &'a [Value], wanted: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| kind(o) == wanted).collect()
+}
+
+/// The pod template of a workload.
+fn pod(object: &Value) -> &Value {
+    &object["spec"]["template"]["spec"]
+}
+
+const SERVERS: [&str; 4] = ["gateway", "governance", "budget", "grants"];
+const BACKENDS: [&str; 3] = ["governance", "budget", "grants"];
+
+fn check_common(objects: &[Value]) {
+    let workloads: Vec<&Value> = objects
+        .iter()
+        .filter(|o| matches!(kind(o), "Deployment" | "StatefulSet" | "Job"))
+        .collect();
+    assert!(workloads.len() >= 8, "workloads: {}", workloads.len());
+    for workload in &workloads {
+        let label = format!("{} {}", kind(workload), name(workload));
+        let pod = pod(workload);
+        assert_eq!(
+            pod["securityContext"]["runAsNonRoot"],
+            Value::Bool(true),
+            "{label}"
+        );
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"].as_str(),
+            Some("RuntimeDefault"),
+            "{label}"
+        );
+        assert_eq!(
+            pod["automountServiceAccountToken"],
+            Value::Bool(false),
+            "{label}"
+        );
+        let containers = pod["containers"].as_sequence().unwrap();
+        for container in containers {
+            let label = format!("{label} container {}", container["name"].as_str().unwrap());
+            let security = &container["securityContext"];
+            assert_eq!(
+                security["readOnlyRootFilesystem"],
+                Value::Bool(true),
+                "{label}"
+            );
+            assert_eq!(
+                security["allowPrivilegeEscalation"],
+                Value::Bool(false),
+                "{label}"
+            );
+            assert_eq!(security["runAsNonRoot"], Value::Bool(true), "{label}");
+            assert!(
+                security["capabilities"]["drop"]
+                    .as_sequence()
+                    .is_some_and(|drop| drop.iter().any(|c| c.as_str() == Some("ALL"))),
+                "{label}: capabilities not dropped"
+            );
+            for bound in ["requests", "limits"] {
+                for resource in ["cpu", "memory"] {
+                    assert!(
+                        !container["resources"][bound][resource].is_null(),
+                        "{label}: no {bound}.{resource}"
+                    );
+                }
+            }
+            if kind(workload) != "Job" {
+                for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+                    assert!(!container[probe].is_null(), "{label}: no {probe}");
+                }
+            }
+        }
+    }
+
+    for service_account in of_kind(objects, "ServiceAccount") {
+        assert_eq!(
+            service_account["automountServiceAccountToken"],
+            Value::Bool(false),
+            "{}",
+            name(service_account)
+        );
+    }
+
+    for server in SERVERS {
+        let deployment = objects
+            .iter()
+            .find(|o| kind(o) == "Deployment" && name(o) == server)
+            .unwrap_or_else(|| panic!("no Deployment {server}"));
+        let pod = pod(deployment);
+        let container = &pod["containers"][0];
+        for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+            assert!(
+                !container[probe]["grpc"].is_null(),
+                "{server}: {probe} is not gRPC"
+            );
+        }
+        assert!(
+            !container["readinessProbe"]["grpc"]["service"].is_null(),
+            "{server}: readiness asks about its own service"
+        );
+        assert!(
+            !container["lifecycle"]["preStop"].is_null(),
+            "{server}: no preStop pause"
+        );
+        // preStop (5 s) + NOT_SERVING delay + drain must fit in the grace period.
+        let grace = pod["terminationGracePeriodSeconds"].as_i64().unwrap();
+        assert!(
+            grace > 30,
+            "{server}: terminationGracePeriodSeconds {grace}"
+        );
+        for kind_wanted in ["HorizontalPodAutoscaler", "PodDisruptionBudget"] {
+            assert!(
+                objects
+                    .iter()
+                    .any(|o| kind(o) == kind_wanted && name(o) == server),
+                "{server}: no {kind_wanted}"
+            );
+        }
+    }
+
+    for backend in BACKENDS {
+        let service = objects
+            .iter()
+            .find(|o| kind(o) == "Service" && name(o) == backend)
+            .unwrap();
+        assert_eq!(
+            service["spec"]["clusterIP"].as_str(),
+            Some("None"),
+            "{backend} is headless"
+        );
+        let job = objects
+            .iter()
+            .find(|o| kind(o) == "Job" && name(o) == format!("{backend}-migrate"))
+            .unwrap_or_else(|| panic!("no migration Job for {backend}"));
+        let command: Vec<&str> = pod(job)["containers"][0]["command"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(command.ends_with(&["--migrate", "only"]), "{command:?}");
+    }
+
+    let policies = of_kind(objects, "NetworkPolicy");
+    let deny = policies
+        .iter()
+        .find(|p| name(p) == "default-deny")
+        .expect("a default-deny NetworkPolicy");
+    assert_eq!(
+        deny["spec"]["podSelector"],
+        serde_yaml_ng::from_str::<Value>("{}").unwrap()
+    );
+    assert_eq!(deny["spec"]["policyTypes"].as_sequence().unwrap().len(), 2);
+    for wanted in [
+        "gateway-ingress",
+        "backends-ingress",
+        "aimaq-egress",
+        "allow-dns",
+    ] {
+        assert!(
+            policies.iter().any(|p| name(p) == wanted),
+            "no NetworkPolicy {wanted}"
+        );
+    }
+    // Only the gateway accepts traffic from outside: every other ingress rule names
+    // its peers.
+    for policy in &policies {
+        if name(policy) == "gateway-ingress" {
+            continue;
+        }
+        for rule in policy["spec"]["ingress"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            assert!(!rule["from"].is_null(), "{} admits anyone", name(policy));
+            for peer in rule["from"].as_sequence().unwrap() {
+                assert!(
+                    peer["ipBlock"].is_null(),
+                    "{} admits an address block",
+                    name(policy)
+                );
+                assert!(
+                    peer["namespaceSelector"].is_null(),
+                    "{} admits other namespaces",
+                    name(policy)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dev_overlay_is_secure_and_complete() {
+    let Some(objects) = render("dev") else { return };
+    check_common(&objects);
+    let postgres = objects
+        .iter()
+        .find(|o| kind(o) == "StatefulSet" && name(o) == "postgres")
+        .expect("an in-cluster PostgreSQL");
+    assert!(!postgres["spec"]["volumeClaimTemplates"].is_null());
+    for deployment in of_kind(&objects, "Deployment") {
+        assert_eq!(
+            deployment["spec"]["replicas"].as_i64(),
+            Some(1),
+            "{}",
+            name(deployment)
+        );
+    }
+    // Database URLs come from Secrets, and no Secret carries a password.
+    for secret in of_kind(&objects, "Secret") {
+        let text = serde_yaml_ng::to_string(secret).unwrap();
+        assert!(
+            !text.to_lowercase().contains("password"),
+            "{}",
+            name(secret)
+        );
+    }
+}
+
+#[test]
+fn prod_overlay_is_secure_and_spread() {
+    let Some(objects) = render("prod") else {
+        return;
+    };
+    check_common(&objects);
+    assert!(
+        of_kind(&objects, "StatefulSet").is_empty(),
+        "prod uses an external database"
+    );
+    assert!(
+        of_kind(&objects, "Secret").is_empty(),
+        "prod Secrets are created by the operator"
+    );
+    for server in SERVERS {
+        let deployment = objects
+            .iter()
+            .find(|o| kind(o) == "Deployment" && name(o) == server)
+            .unwrap();
+        assert_eq!(deployment["spec"]["replicas"].as_i64(), Some(3), "{server}");
+        let spread = pod(deployment)["topologySpreadConstraints"]
+            .as_sequence()
+            .unwrap();
+        assert!(
+            spread
+                .iter()
+                .any(|c| c["topologyKey"].as_str() == Some("topology.kubernetes.io/zone")),
+            "{server} is spread over zones"
+        );
+    }
+    let ingress = of_kind(&objects, "Ingress");
+    assert_eq!(ingress.len(), 1);
+    assert!(
+        !ingress[0]["spec"]["tls"].is_null(),
+        "the gateway is served over TLS"
+    );
+    assert_eq!(
+        ingress[0]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"].as_str(),
+        Some("gateway")
+    );
+}
+
+#[test]
+fn compose_runs_the_servers_locked_down() {
+    let text = std::fs::read_to_string(repo().join("deploy/compose.yaml")).unwrap();
+    let compose: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let services = compose["services"].as_mapping().unwrap();
+    for wanted in [
+        "postgres",
+        "otel-collector",
+        "gateway",
+        "governance",
+        "budget",
+        "grants",
+    ] {
+        assert!(services.contains_key(wanted), "compose lacks {wanted}");
+    }
+    // YAML merge keys are resolved by compose; look at the shared server block.
+    let server = &compose["x-server"];
+    assert_eq!(server["read_only"], Value::Bool(true));
+    assert_eq!(server["user"].as_str(), Some("65532:65532"));
+    assert_eq!(server["cap_drop"][0].as_str(), Some("ALL"));
+    assert!(!compose["services"]["postgres"]["healthcheck"].is_null());
+}
+
+#[test]
+fn the_image_runs_as_non_root_without_a_shell() {
+    let dockerfile = std::fs::read_to_string(repo().join("deploy/docker/Dockerfile")).unwrap();
+    let last_from = dockerfile
+        .lines()
+        .rfind(|line| line.starts_with("FROM "))
+        .unwrap();
+    assert!(last_from.contains("distroless"), "{last_from}");
+    assert!(
+        dockerfile
+            .lines()
+            .any(|line| line.starts_with("USER 65532"))
+    );
+    assert!(dockerfile.contains("HEALTHCHECK"));
+    for binary in [
+        "aimaq-governance",
+        "aimaq-budget",
+        "aimaq-grants",
+        "aimaq-gateway",
+        "aimaq-probe",
+    ] {
+        assert!(dockerfile.contains(binary), "the image lacks {binary}");
+    }
+}
