@@ -5,6 +5,7 @@
 //! I/O; `store` holds the tables, queries and migrations.
 
 mod api;
+pub mod classifier;
 mod domain;
 mod store;
 

@@ -10,6 +10,7 @@ use aimaq_auth::{DevKeys, Scope, TokenIssuer, TokenSpec};
 use aimaq_config::{
     AuthConfig, LimitsConfig, LogFormat, MigrateMode, ServerConfig, TelemetryConfig,
 };
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -43,6 +44,15 @@ pub struct StackOptions {
     /// then exit (for containers and clusters that verify with its public key).
     #[arg(long)]
     pub keys_only: bool,
+
+    /// The national territory classifier loaded into the demo registry; skipped
+    /// with a warning when the file is missing.
+    #[arg(
+        long,
+        env = "AIMAQ_CLASSIFIER",
+        default_value = "../shared/data/kato-2022.csv"
+    )]
+    pub classifier: PathBuf,
 
     /// Validity of the printed development admin token, in hours.
     #[arg(long, default_value_t = 24)]
@@ -107,6 +117,8 @@ pub enum StackError {
     },
     #[error("{0} did not report SERVING within 60 s")]
     NotReady(&'static str),
+    #[error("demo data: {0}")]
+    Demo(String),
 }
 
 /// One running server of the stack.
@@ -127,6 +139,8 @@ impl Endpoint {
 pub struct Stack {
     pub endpoints: Vec<Endpoint>,
     pub admin_token: String,
+    /// What the demo data holds, a line each.
+    pub demo: Vec<String>,
     data_dir: PathBuf,
     stop: watch::Sender<bool>,
     tasks: JoinSet<(&'static str, Result<(), String>)>,
@@ -272,11 +286,13 @@ impl Stack {
         let mut stack = Stack {
             endpoints,
             admin_token,
+            demo: Vec::new(),
             data_dir: data_dir.clone(),
             stop,
             tasks,
         };
         stack.wait_until_serving().await?;
+        stack.demo = stack.seed(options).await?;
         Ok(stack)
     }
 
@@ -303,6 +319,51 @@ impl Stack {
         Ok(())
     }
 
+    fn endpoint(&self, service: &str) -> Result<&Endpoint, StackError> {
+        self.endpoints
+            .iter()
+            .find(|e| e.service == service)
+            .ok_or_else(|| StackError::Demo(format!("no {service} endpoint")))
+    }
+
+    /// Loads the demo data through the services' own APIs. Every request has a
+    /// fixed id, so a restart on the same data directory changes nothing.
+    async fn seed(&self, options: &StackOptions) -> Result<Vec<String>, StackError> {
+        let mut lines = Vec::new();
+        if options.classifier.exists() {
+            let rows = aimaq_governance::classifier::read(&options.classifier)
+                .map_err(|e| StackError::Demo(e.to_string()))?;
+            let channel =
+                tonic::transport::Endpoint::from_shared(self.endpoint("governance")?.url())
+                    .map_err(|e| StackError::Demo(e.to_string()))?
+                    .connect()
+                    .await
+                    .map_err(|e| StackError::Demo(e.to_string()))?;
+            let mut client = GovernanceServiceClient::new(channel);
+            let answer = aimaq_governance::classifier::import(
+                &mut client,
+                &self.admin_token,
+                "demo-kato-2022",
+                rows,
+            )
+            .await
+            .map_err(|e| StackError::Demo(e.to_string()))?;
+            lines.push(format!(
+                "territories: {} from {} ({} rejected)",
+                answer.created + answer.updated + answer.unchanged,
+                options.classifier.display(),
+                answer.rejected
+            ));
+        } else {
+            tracing::warn!(path = %options.classifier.display(), "classifier file not found; no territories loaded");
+            lines.push(format!(
+                "territories: none ({} not found)",
+                options.classifier.display()
+            ));
+        }
+        Ok(lines)
+    }
+
     /// What a developer needs to call the system.
     pub fn banner(&self) -> String {
         let mut text = format!("Aimaq is running (data in {}):\n", self.data_dir.display());
@@ -311,6 +372,12 @@ impl Stack {
                 "  {:<11} {:<22} {}\n",
                 endpoint.service, endpoint.address, endpoint.grpc_service
             ));
+        }
+        if !self.demo.is_empty() {
+            text.push_str("\nDemo data:\n");
+            for line in &self.demo {
+                text.push_str(&format!("  {line}\n"));
+            }
         }
         text.push_str("\nDevelopment admin token (send as `authorization: Bearer <token>`):\n");
         text.push_str(&self.admin_token);

@@ -40,11 +40,17 @@ pub struct Change {
 }
 
 const MAX_REQUEST_ID: usize = 128;
+const CHANGE_EVENTS_PER_STATEMENT: usize = 1000;
 
 impl Mutation {
-    /// Describes the mutation a verified request asks for; INVALID_ARGUMENT naming
+    /// Describes the mutation a verified request asks for: `body` is what the
+    /// request asks (for a stream, its messages combined). INVALID_ARGUMENT naming
     /// `request_id` when it is missing or malformed.
-    pub fn of<M: Message>(request: &Request<M>, request_id: &str) -> Result<Mutation, Error> {
+    pub fn of<T, M: Message>(
+        request: &Request<T>,
+        body: &M,
+        request_id: &str,
+    ) -> Result<Mutation, Error> {
         let caller = Caller::of(request)?;
         let method = request
             .extensions()
@@ -69,7 +75,7 @@ impl Mutation {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part);
         }
-        hasher.update(request.get_ref().encode_to_vec());
+        hasher.update(body.encode_to_vec());
         Ok(Mutation {
             method,
             request_id: request_id.to_owned(),
@@ -335,9 +341,13 @@ async fn record<R: Message>(
                 commit_time_micros: Set(now),
             }
         });
-        change_event::Entity::insert_many(events.collect::<Vec<_>>())
-            .exec_without_returning(transaction)
-            .await?;
+        // Bounded statements: databases cap the parameters of one statement.
+        let events: Vec<_> = events.collect();
+        for chunk in events.chunks(CHANGE_EVENTS_PER_STATEMENT) {
+            change_event::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(transaction)
+                .await?;
+        }
     }
 
     record_head::Entity::update(record_head::ActiveModel {

@@ -10,6 +10,8 @@
 //! back as [`Error::Conflict`] and the transaction runs again, a bounded number of
 //! times.
 
+pub mod paging;
+
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;

@@ -83,6 +83,19 @@ impl Kato {
         Kato(self.0 - self.0 % 10_000_000)
     }
 
+    /// The digits every descendant of this code starts with: the code without its
+    /// last k digits, for the largest k among 2, 3, 5, 7 whose digits are all zero
+    /// (a descendant has this code among its parent candidates). `None` when no
+    /// code can descend from it.
+    pub fn descendant_prefix(self) -> Option<String> {
+        let digits = PARENT_ZEROED_DIGITS
+            .into_iter()
+            .rev()
+            .find(|k| self.0.is_multiple_of(10u32.pow(*k)))?;
+        let text = self.to_string();
+        Some(text[..Self::DIGITS - digits as usize].to_owned())
+    }
+
     /// Whether the code starts with `prefix` (a string of up to 9 digits), the form
     /// in which a token limits where its holder may write.
     pub fn has_prefix(self, prefix: &str) -> bool {
@@ -159,6 +172,18 @@ mod tests {
     }
 
     #[test]
+    fn descendants_share_a_prefix() {
+        let prefix = |code: &str| kato(code).descendant_prefix();
+        assert_eq!(prefix("610000000").as_deref(), Some("61"));
+        assert_eq!(prefix("613600000").as_deref(), Some("6136"));
+        assert_eq!(prefix("613633000").as_deref(), Some("613633"));
+        assert_eq!(prefix("613633100").as_deref(), Some("6136331"));
+        // Four trailing zeros: only the last three can be zeroed by the rule.
+        assert_eq!(prefix("101010000").as_deref(), Some("101010"));
+        assert_eq!(prefix("613633110"), None);
+    }
+
+    #[test]
     fn candidates_skip_the_code_itself() {
         let got: Vec<String> = kato("613633000")
             .parent_candidates()
@@ -196,6 +221,8 @@ mod tests {
             assert_eq!(got, expected, "parent of {code}");
             if let Some(parent) = expected {
                 assert!(parent.is_ancestor_of(*code));
+                let prefix = parent.descendant_prefix().unwrap();
+                assert!(code.has_prefix(&prefix), "{code} under {parent}");
             }
         }
     }

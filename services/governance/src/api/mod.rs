@@ -1,7 +1,8 @@
 //! The gRPC face of the service: checks the caller, maps proto ↔ domain, runs the
 //! domain rules and the store in one recorded transaction, maps errors to status.
 
-mod convert;
+pub(crate) mod convert;
+mod import;
 mod territories;
 
 use aimaq_auth::{Caller, Scope};
@@ -31,6 +32,23 @@ impl GovernanceService for GovernanceApi {
         Ok(Response::new(
             territories::get(&self.records, request.get_ref()).await?,
         ))
+    }
+
+    async fn list_territories(
+        &self,
+        request: Request<ListTerritoriesRequest>,
+    ) -> Result<Response<ListTerritoriesResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            territories::list(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn import_territories(
+        &self,
+        request: Request<tonic::Streaming<ImportTerritoriesRequest>>,
+    ) -> Result<Response<ImportTerritoriesResponse>, Status> {
+        Ok(Response::new(import::import(&self.records, request).await?))
     }
 
     async fn upsert_territory(

@@ -2,14 +2,17 @@
 
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::Error;
+use aimaq_error::Violations;
 use aimaq_proto::governance::v1::{
-    GetTerritoryRequest, GetTerritoryResponse, UpsertTerritoryRequest, UpsertTerritoryResponse,
+    self as pb, GetTerritoryRequest, GetTerritoryResponse, ListTerritoriesRequest,
+    ListTerritoriesResponse, TerritoryScope, UpsertTerritoryRequest, UpsertTerritoryResponse,
 };
 use aimaq_records::{Change, ChangeAction, Mutation, Records, within};
+use aimaq_storage::paging::Page;
 use aimaq_types::Kato;
 use tonic::Request;
 
-use super::convert::{draft_from_proto, kato, territory_to_proto};
+use super::convert::{draft_from_proto, kato, kind_from_proto, territory_to_proto};
 use crate::domain::territory::{self, Territory, TerritoryDraft};
 use crate::store;
 
@@ -39,6 +42,55 @@ pub async fn get(
     })
 }
 
+pub async fn list(
+    records: &Records,
+    request: &ListTerritoriesRequest,
+) -> Result<ListTerritoriesResponse, Error> {
+    let mut violations = Violations::new();
+    let parent = if request.parent_kato.is_empty() {
+        None
+    } else {
+        violations.take("parent_kato", Kato::parse(&request.parent_kato))
+    };
+    let subtree = match TerritoryScope::try_from(request.scope) {
+        Ok(TerritoryScope::Unspecified | TerritoryScope::Children) => false,
+        Ok(TerritoryScope::Subtree) => true,
+        Err(_) => {
+            violations.add("scope", "not a TerritoryScope value");
+            false
+        }
+    };
+    let mut kinds = Vec::new();
+    for (index, kind) in request.kinds.iter().enumerate() {
+        match pb::TerritoryKind::try_from(*kind)
+            .ok()
+            .and_then(kind_from_proto)
+        {
+            Some(kind) => kinds.push(kind),
+            None => violations.add(format!("kinds[{index}]"), "not a TerritoryKind value"),
+        }
+    }
+    violations.into_result()?;
+    let page = Page::from_request(request.page_size, &request.page_token)?;
+    let filter = store::territory::TerritoryFilter {
+        parent,
+        subtree,
+        kinds,
+        rural: request.rural,
+        support_village: request.support_village,
+        single_industry_town: request.single_industry_town,
+        special_economic_zone: request.special_economic_zone,
+        agglomeration: (!request.agglomeration.is_empty()).then(|| request.agglomeration.clone()),
+    };
+    let (territories, next_page_token, total) =
+        store::territory::list(records.database().connection(), &filter, &page).await?;
+    Ok(ListTerritoriesResponse {
+        territories: territories.iter().map(territory_to_proto).collect(),
+        next_page_token,
+        total_size: i64::try_from(total).unwrap_or(i64::MAX),
+    })
+}
+
 pub async fn upsert(
     records: &Records,
     request: &Request<UpsertTerritoryRequest>,
@@ -52,7 +104,7 @@ pub async fn upsert(
         return Err(Error::invalid("expected_version", "must not be negative"));
     }
     caller.require_write_at(draft.kato)?;
-    let mutation = Mutation::of(request, &body.request_id)?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
     let (draft, expected_version) = (&draft, body.expected_version);
     records
         .apply(&mutation, |tx| {

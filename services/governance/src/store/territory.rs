@@ -202,3 +202,112 @@ pub async fn adopt_children(
     }
     Ok(adopted)
 }
+
+/// Which territories a list covers.
+#[derive(Debug, Clone, Default)]
+pub struct TerritoryFilter {
+    /// `None`: the top-level units.
+    pub parent: Option<Kato>,
+    pub subtree: bool,
+    pub kinds: Vec<TerritoryKind>,
+    pub rural: Option<bool>,
+    pub support_village: Option<bool>,
+    pub single_industry_town: Option<bool>,
+    pub special_economic_zone: Option<bool>,
+    /// `Some("*")`: any agglomeration; `Some(name)`: that one.
+    pub agglomeration: Option<String>,
+}
+
+impl TerritoryFilter {
+    fn condition(&self) -> sea_orm::Condition {
+        use sea_orm::Condition;
+        let mut condition = Condition::all();
+        condition = match (self.parent, self.subtree) {
+            (None, false) => condition.add(Column::ParentKato.is_null()),
+            (None, true) => condition,
+            (Some(parent), false) => condition.add(Column::ParentKato.eq(parent.to_string())),
+            (Some(parent), true) => match parent.descendant_prefix() {
+                Some(prefix) => condition
+                    .add(Column::Kato.starts_with(prefix))
+                    .add(Column::Kato.ne(parent.to_string())),
+                // No code can descend from it.
+                None => condition.add(Column::Kato.is_null()),
+            },
+        };
+        if !self.kinds.is_empty() {
+            condition = condition.add(Column::Kind.is_in(self.kinds.iter().map(|k| k.as_str())));
+        }
+        for (column, wanted) in [
+            (Column::Rural, self.rural),
+            (Column::SupportVillage, self.support_village),
+            (Column::SingleIndustryTown, self.single_industry_town),
+            (Column::SpecialEconomicZone, self.special_economic_zone),
+        ] {
+            if let Some(wanted) = wanted {
+                condition = condition.add(column.eq(wanted));
+            }
+        }
+        match self.agglomeration.as_deref() {
+            None => condition,
+            Some("*") => condition.add(Column::Agglomeration.ne("")),
+            Some(name) => condition.add(Column::Agglomeration.eq(name)),
+        }
+    }
+}
+
+/// One page of the territories matching `filter`, in code order, and how many
+/// match in all.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &TerritoryFilter,
+    page: &aimaq_storage::paging::Page,
+) -> Result<(Vec<Territory>, String, u64), Error> {
+    use sea_orm::{PaginatorTrait, QueryOrder};
+    let condition = filter.condition();
+    let total = Entity::find().filter(condition.clone()).count(db).await?;
+    let mut query = Entity::find().filter(condition);
+    if let Some(after) = &page.after {
+        query = query.filter(Column::Kato.gt(after.clone()));
+    }
+    let rows = query
+        .order_by_asc(Column::Kato)
+        .limit(page.fetch_limit())
+        .all(db)
+        .await?;
+    let (rows, next) = page.finish(rows, |row| row.kato.clone());
+    let territories = rows
+        .into_iter()
+        .map(Territory::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((territories, next, total))
+}
+
+/// Every registered territory, by code.
+pub async fn all(
+    db: &impl ConnectionTrait,
+) -> Result<std::collections::HashMap<Kato, Territory>, Error> {
+    Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| Territory::try_from(row).map(|t| (t.draft.kato, t)))
+        .collect()
+}
+
+const ROWS_PER_INSERT: usize = 500;
+
+/// Writes an import plan: new rows in bounded multi-row inserts, then updates.
+pub async fn apply_plan(
+    db: &impl ConnectionTrait,
+    plan: &crate::domain::import::ImportPlan,
+) -> Result<(), Error> {
+    for chunk in plan.create.chunks(ROWS_PER_INSERT) {
+        Entity::insert_many(chunk.iter().map(active_model).collect::<Vec<_>>())
+            .exec_without_returning(db)
+            .await?;
+    }
+    for territory in &plan.update {
+        update(db, territory).await?;
+    }
+    Ok(())
+}

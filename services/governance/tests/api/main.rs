@@ -4,6 +4,7 @@
 //! The governance API through a real gRPC client against a real server on an
 //! ephemeral port, on SQLite and on PostgreSQL.
 
+mod classifier;
 mod lifecycle;
 mod platform;
 mod territories;

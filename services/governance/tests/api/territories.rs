@@ -1,7 +1,7 @@
 //! GetTerritory and UpsertTerritory.
 
 use aimaq_proto::governance::v1::{
-    GetTerritoryRequest, ListTerritoriesRequest, TerritoryKind, UpsertTerritoryRequest,
+    GetRevenueSummaryRequest, GetTerritoryRequest, TerritoryKind, UpsertTerritoryRequest,
 };
 use aimaq_testing::{TestDatabase, on_both_backends, with_token};
 use tonic::Code;
@@ -204,7 +204,7 @@ async fn later_rpcs_answer_unimplemented(database: TestDatabase) {
     let token = harness.admin();
     let status = harness
         .client
-        .list_territories(with_token(ListTerritoriesRequest::default(), &token))
+        .get_revenue_summary(with_token(GetRevenueSummaryRequest::default(), &token))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);

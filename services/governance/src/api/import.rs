@@ -1,0 +1,146 @@
+//! ImportTerritories: a stream of batches applied as one recorded mutation.
+
+use aimaq_auth::{Caller, Scope};
+use aimaq_error::Error;
+use aimaq_proto::governance::v1::{
+    ImportRejection, ImportTerritoriesRequest, ImportTerritoriesResponse, TerritoryInput,
+};
+use aimaq_records::{Change, ChangeAction, Mutation, Records, within};
+use tonic::{Request, Streaming};
+
+use super::convert::draft_from_proto;
+use crate::domain::import::plan_import;
+use crate::domain::territory::{TerritoryDraft, check_draft};
+use crate::store;
+
+/// Most rows one import may carry, and in one message.
+const MAX_ROWS: usize = 100_000;
+const MAX_BATCH_ROWS: usize = 10_000;
+/// Rejections listed in the answer (all are counted).
+const MAX_LISTED_REJECTIONS: usize = 1000;
+
+pub async fn import(
+    records: &Records,
+    mut request: Request<Streaming<ImportTerritoriesRequest>>,
+) -> Result<ImportTerritoriesResponse, Error> {
+    let caller = Caller::of(&request)?.clone();
+    caller.require(Scope::GovernanceWrite)?;
+
+    // The whole stream first: it is applied in one transaction.
+    let mut request_id = String::new();
+    let mut rows: Vec<(i32, TerritoryInput)> = Vec::new();
+    let mut expected_batch = 0;
+    while let Some(message) = request.get_mut().message().await.map_err(|status| {
+        Error::invalid("stream", format!("the stream broke: {}", status.message()))
+    })? {
+        if message.batch != expected_batch {
+            return Err(Error::invalid(
+                "batch",
+                format!(
+                    "batches are numbered from 0 in order; expected {expected_batch}, got {}",
+                    message.batch
+                ),
+            ));
+        }
+        if expected_batch == 0 {
+            request_id = message.request_id.clone();
+        } else if !message.request_id.is_empty() && message.request_id != request_id {
+            return Err(Error::invalid(
+                "request_id",
+                "every batch carries the first batch's request_id",
+            ));
+        }
+        if message.territories.len() > MAX_BATCH_ROWS {
+            return Err(Error::invalid(
+                "territories",
+                format!("at most {MAX_BATCH_ROWS} rows a batch"),
+            ));
+        }
+        if rows.len() + message.territories.len() > MAX_ROWS {
+            return Err(Error::invalid(
+                "territories",
+                format!("at most {MAX_ROWS} rows an import"),
+            ));
+        }
+        rows.extend(
+            message
+                .territories
+                .into_iter()
+                .map(|row| (message.batch, row)),
+        );
+        expected_batch += 1;
+    }
+    if rows.is_empty() {
+        return Err(Error::invalid("territories", "the import carries no rows"));
+    }
+
+    let mut rejections = Vec::new();
+    let mut drafts: Vec<TerritoryDraft> = Vec::with_capacity(rows.len());
+    for (index, (batch, row)) in rows.iter().enumerate() {
+        match draft_from_proto(Some(row))
+            .and_then(|draft| check_draft(&draft, &format!("territories[{index}]")).map(|()| draft))
+        {
+            Ok(draft) => {
+                caller.require_write_at(draft.kato)?;
+                drafts.push(draft);
+            }
+            Err(error) => rejections.push(ImportRejection {
+                kato: row.kato.clone(),
+                batch: *batch,
+                reason: error.to_string(),
+            }),
+        }
+    }
+
+    let batch_of: std::collections::HashMap<String, i32> = rows
+        .iter()
+        .map(|(batch, row)| (row.kato.clone(), *batch))
+        .collect();
+    let combined = ImportTerritoriesRequest {
+        request_id: request_id.clone(),
+        batch: 0,
+        territories: rows.into_iter().map(|(_, row)| row).collect(),
+    };
+    let mutation = Mutation::of(&request, &combined, &request_id)?;
+    let (drafts, rejections, batch_of) = (&drafts, &rejections, &batch_of);
+    records
+        .apply(&mutation, |tx| {
+            within(tx, async move |tx| {
+                let now = chrono::Utc::now().timestamp_micros();
+                let existing = store::territory::all(tx).await?;
+                let plan = plan_import(&existing, drafts.clone(), now);
+                store::territory::apply_plan(tx, &plan).await?;
+                let changes: Vec<Change> = plan
+                    .create
+                    .iter()
+                    .map(|t| (t, ChangeAction::Created))
+                    .chain(plan.update.iter().map(|t| (t, ChangeAction::Updated)))
+                    .map(|(territory, action)| Change {
+                        resource_type: "territory",
+                        resource_name: format!("territories/{}", territory.draft.kato),
+                        action,
+                        version: territory.version,
+                    })
+                    .collect();
+                let mut all_rejections = rejections.clone();
+                all_rejections.extend(plan.rejected.iter().map(|(kato, reason)| ImportRejection {
+                    kato: kato.to_string(),
+                    batch: batch_of.get(&kato.to_string()).copied().unwrap_or_default(),
+                    reason: reason.clone(),
+                }));
+                let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+                let response = ImportTerritoriesResponse {
+                    created: count(plan.create.len()),
+                    updated: count(plan.update.len()),
+                    unchanged: count(plan.unchanged),
+                    rejected: count(all_rejections.len()),
+                    rejections: all_rejections
+                        .into_iter()
+                        .take(MAX_LISTED_REJECTIONS)
+                        .collect(),
+                };
+                Ok((response, changes))
+            })
+        })
+        .await
+}
