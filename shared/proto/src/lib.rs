@@ -42,3 +42,22 @@ pub fn timestamp_from_micros(micros: i64) -> prost_types::Timestamp {
         nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1000).unwrap_or(0),
     }
 }
+
+/// A calendar date on the wire.
+pub fn date_to_proto(date: chrono::NaiveDate) -> common::v1::Date {
+    use chrono::Datelike;
+    common::v1::Date {
+        year: date.year(),
+        month: i32::try_from(date.month()).unwrap_or(0),
+        day: i32::try_from(date.day()).unwrap_or(0),
+    }
+}
+
+/// A calendar date from the wire, `None` when it is not a real date.
+pub fn date_from_proto(date: &common::v1::Date) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::from_ymd_opt(
+        date.year,
+        u32::try_from(date.month).ok()?,
+        u32::try_from(date.day).ok()?,
+    )
+}

@@ -79,6 +79,17 @@ fn two(d: &[u8; 12], at: usize) -> u32 {
 }
 
 impl Iin {
+    /// The IIN whose first eleven digits are given, with its check digit computed;
+    /// `None` when those digits admit no valid number (the rule yields 10 twice) or
+    /// are no birth date. For generating test and demo data.
+    pub fn complete(first_eleven: &str) -> Option<Iin> {
+        let mut d = digits(&format!("{first_eleven}0")).ok()?;
+        d[11] = check_digit(&d)?;
+        let iin = Iin(d);
+        iin.birth_date().ok()?;
+        Some(iin)
+    }
+
     /// Parses and validates the check digit, the century digit and the birth date.
     pub fn parse(text: &str) -> Result<Iin, IinError> {
         let iin = Iin(checked(text)?);
@@ -178,6 +189,19 @@ mod tests {
         assert_eq!(bin.registration_month(), (94, 1));
         // A BIN is not a person: its seventh digit is no century digit.
         assert_eq!(Iin::parse("940140000385"), Err(IinError::Century(0)));
+    }
+
+    #[test]
+    fn complete_computes_the_check_digit() {
+        assert_eq!(
+            Iin::complete("90010130000").unwrap().to_string(),
+            "900101300007"
+        );
+        assert_eq!(
+            Iin::complete("90010130081").unwrap().to_string(),
+            "900101300811"
+        );
+        assert!(Iin::complete("94014000038").is_none(), "not a birth date");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The gRPC face of the service: checks the caller, maps proto ↔ domain, runs the
 //! domain rules and the store in one recorded transaction, maps errors to status.
 
+mod akims;
 pub(crate) mod convert;
+mod elections;
 mod import;
 mod territories;
 
@@ -57,6 +59,119 @@ impl GovernanceService for GovernanceApi {
     ) -> Result<Response<UpsertTerritoryResponse>, Status> {
         Ok(Response::new(
             territories::upsert(&self.records, &request).await?,
+        ))
+    }
+
+    async fn appoint_akim(
+        &self,
+        request: Request<AppointAkimRequest>,
+    ) -> Result<Response<AppointAkimResponse>, Status> {
+        Ok(Response::new(
+            akims::appoint(&self.records, &request).await?,
+        ))
+    }
+
+    async fn get_akim(
+        &self,
+        request: Request<GetAkimRequest>,
+    ) -> Result<Response<GetAkimResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            akims::get(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn schedule_election(
+        &self,
+        request: Request<ScheduleElectionRequest>,
+    ) -> Result<Response<ScheduleElectionResponse>, Status> {
+        Ok(Response::new(
+            elections::schedule(&self.records, &request).await?,
+        ))
+    }
+
+    async fn get_election(
+        &self,
+        request: Request<GetElectionRequest>,
+    ) -> Result<Response<GetElectionResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            elections::get(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn list_elections(
+        &self,
+        request: Request<ListElectionsRequest>,
+    ) -> Result<Response<ListElectionsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            elections::list(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn add_polling_station(
+        &self,
+        request: Request<AddPollingStationRequest>,
+    ) -> Result<Response<AddPollingStationResponse>, Status> {
+        Ok(Response::new(
+            elections::add_station(&self.records, &request).await?,
+        ))
+    }
+
+    async fn close_polling_station(
+        &self,
+        request: Request<ClosePollingStationRequest>,
+    ) -> Result<Response<ClosePollingStationResponse>, Status> {
+        Ok(Response::new(
+            elections::close_station(&self.records, &request).await?,
+        ))
+    }
+
+    async fn register_candidate(
+        &self,
+        request: Request<RegisterCandidateRequest>,
+    ) -> Result<Response<RegisterCandidateResponse>, Status> {
+        Ok(Response::new(
+            elections::register_candidate(&self.records, &request).await?,
+        ))
+    }
+
+    async fn submit_protocol(
+        &self,
+        request: Request<SubmitProtocolRequest>,
+    ) -> Result<Response<SubmitProtocolResponse>, Status> {
+        Ok(Response::new(
+            elections::submit_protocol(&self.records, &request).await?,
+        ))
+    }
+
+    async fn list_protocols(
+        &self,
+        request: Request<ListProtocolsRequest>,
+    ) -> Result<Response<ListProtocolsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            elections::list_protocols(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn get_election_results(
+        &self,
+        request: Request<GetElectionResultsRequest>,
+    ) -> Result<Response<GetElectionResultsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            elections::get_results(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn certify_election(
+        &self,
+        request: Request<CertifyElectionRequest>,
+    ) -> Result<Response<CertifyElectionResponse>, Status> {
+        Ok(Response::new(
+            elections::certify(&self.records, &request).await?,
         ))
     }
 

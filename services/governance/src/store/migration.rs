@@ -1,7 +1,8 @@
 use aimaq_records::CreateRecordTables;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, boolean, integer, string, string_len, string_len_null,
+    big_integer, big_integer_null, boolean, date, date_null, integer, pk_auto, string, string_len,
+    string_len_null, text,
 };
 
 pub struct Migrator;
@@ -9,7 +10,11 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateRecordTables), Box::new(CreateTerritories)]
+        vec![
+            Box::new(CreateRecordTables),
+            Box::new(CreateTerritories),
+            Box::new(CreateElections),
+        ]
     }
 }
 
@@ -62,5 +67,168 @@ impl MigrationTrait for CreateTerritories {
         manager
             .drop_table(Table::drop().table("territories").to_owned())
             .await
+    }
+}
+
+struct CreateElections;
+
+impl MigrationName for CreateElections {
+    fn name(&self) -> &str {
+        "m0002_create_elections_and_akims"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateElections {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("elections")
+                    .col(pk_auto("id").big_integer())
+                    .col(string_len("territory_kato", 9))
+                    .col(string_len("office", 20))
+                    .col(date("call_date"))
+                    .col(date("voting_date"))
+                    .col(date("nomination_close_date"))
+                    .col(string_len("winner_rule", 20))
+                    .col(boolean("pilot"))
+                    .col(big_integer_null("previous_election"))
+                    .col(integer("round"))
+                    .col(string_len("status", 20))
+                    .col(text("outcome"))
+                    .col(big_integer("version"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("elections_territory")
+                    .table("elections")
+                    .col("territory_kato")
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("polling_stations")
+                    .col(big_integer("election_id"))
+                    .col(integer("number"))
+                    .col(string("address"))
+                    .col(big_integer("registered_voters"))
+                    .col(boolean("closed"))
+                    .col(string("close_reason"))
+                    .col(big_integer("protocol_version"))
+                    .primary_key(Index::create().col("election_id").col("number"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("polling_stations", "election_id")
+                            .to("elections", "id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("candidates")
+                    .col(pk_auto("id").big_integer())
+                    .col(big_integer("election_id"))
+                    .col(string_len("iin", 12))
+                    .col(string("full_name"))
+                    .col(date("birth_date"))
+                    .col(string_len("nomination", 10))
+                    .col(string("party"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("candidates", "election_id")
+                            .to("elections", "id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("candidates_once_per_election")
+                    .table("candidates")
+                    .col("election_id")
+                    .col("iin")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("protocols")
+                    .col(big_integer("election_id"))
+                    .col(integer("station_number"))
+                    .col(big_integer("version"))
+                    .col(big_integer("ballots_issued"))
+                    .col(big_integer("against_all"))
+                    .col(big_integer("spoiled"))
+                    .col(text("votes"))
+                    .col(text("correction_reason"))
+                    .col(string("submitted_by"))
+                    .col(big_integer("submitted_at_micros"))
+                    .primary_key(
+                        Index::create()
+                            .col("election_id")
+                            .col("station_number")
+                            .col("version"),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("protocols", ("election_id", "station_number"))
+                            .to("polling_stations", ("election_id", "number")),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("akims")
+                    .col(pk_auto("id").big_integer())
+                    .col(string_len("territory_kato", 9))
+                    .col(string_len("iin", 12))
+                    .col(string("full_name"))
+                    .col(string_len("mandate", 10))
+                    .col(date("term_start"))
+                    .col(date_null("term_end"))
+                    .col(date_null("left_office"))
+                    .col(big_integer_null("election_id"))
+                    .col(big_integer("version"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("akims_post")
+                    .table("akims")
+                    .col("territory_kato")
+                    .col("term_start")
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            "akims",
+            "protocols",
+            "candidates",
+            "polling_stations",
+            "elections",
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }

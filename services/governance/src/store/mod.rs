@@ -1,5 +1,7 @@
 //! Tables, queries and migrations of the governance service.
 
+pub mod akim;
+pub mod election;
 mod migration;
 pub mod territory;
 

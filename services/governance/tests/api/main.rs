@@ -5,6 +5,7 @@
 //! ephemeral port, on SQLite and on PostgreSQL.
 
 mod classifier;
+mod elections;
 mod lifecycle;
 mod platform;
 mod territories;

@@ -1,0 +1,511 @@
+//! Direct akim elections: who may be elected where, when an election may be
+//! called, what a polling station's protocol must add up to, and who wins.
+
+use std::collections::{HashMap, HashSet};
+
+use aimaq_error::{Error, Violations};
+use aimaq_types::Iin;
+use chrono::{Datelike, NaiveDate};
+
+use super::territory::TerritoryKind;
+
+/// Days between the call and voting day, at the least.
+pub const MIN_CALL_TO_VOTING_DAYS: i64 = 40;
+/// Nominations close this many days before voting day unless set otherwise.
+pub const DEFAULT_NOMINATION_CLOSE_DAYS: i64 = 10;
+pub const MIN_CANDIDATE_AGE: u32 = 25;
+pub const ELECTED_TERM_YEARS: i32 = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Office {
+    /// Akim of a rural district, village or settlement (elected since 2021).
+    Rural,
+    /// Akim of a district (elected since the 2023 pilot).
+    District,
+    /// Akim of a city of regional significance (elected since the 2023 pilot).
+    City,
+}
+
+impl Office {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Office::Rural => "rural_akim",
+            Office::District => "district_akim",
+            Office::City => "city_akim",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Office> {
+        [Office::Rural, Office::District, Office::City]
+            .into_iter()
+            .find(|office| office.as_str() == text)
+    }
+
+    /// Whether the office is that of a territory of this kind.
+    pub fn fits(self, kind: TerritoryKind) -> bool {
+        match self {
+            Office::Rural => matches!(
+                kind,
+                TerritoryKind::RuralDistrict
+                    | TerritoryKind::Village
+                    | TerritoryKind::Settlement
+                    | TerritoryKind::CityOfDistrictSignificance
+            ),
+            Office::District => kind == TerritoryKind::District,
+            Office::City => kind == TerritoryKind::CityOfRegionalSignificance,
+        }
+    }
+
+    /// The first year the office was filled by direct election.
+    pub fn elected_since(self) -> i32 {
+        match self {
+            Office::Rural => 2021,
+            Office::District | Office::City => 2023,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WinnerRule {
+    /// Most votes wins if more than "against all" and not tied; otherwise a repeat.
+    #[default]
+    Plurality,
+    /// More than half of the ballots cast wins; otherwise a runoff of the top two.
+    AbsoluteMajority,
+}
+
+impl WinnerRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WinnerRule::Plurality => "plurality",
+            WinnerRule::AbsoluteMajority => "absolute_majority",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<WinnerRule> {
+        [WinnerRule::Plurality, WinnerRule::AbsoluteMajority]
+            .into_iter()
+            .find(|rule| rule.as_str() == text)
+    }
+}
+
+/// The dates of an election, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calendar {
+    pub call: NaiveDate,
+    pub voting: NaiveDate,
+    pub nomination_close: NaiveDate,
+}
+
+/// Checks the calendar of a new election; the nomination close date defaults to
+/// ten days before voting day.
+pub fn check_calendar(
+    office: Office,
+    call: NaiveDate,
+    voting: NaiveDate,
+    nomination_close: Option<NaiveDate>,
+) -> Result<Calendar, Error> {
+    let mut violations = Violations::new();
+    let days = (voting - call).num_days();
+    violations.check(
+        days >= MIN_CALL_TO_VOTING_DAYS,
+        "voting_date",
+        format!(
+            "must be at least {MIN_CALL_TO_VOTING_DAYS} days after the call date ({call}); it is {days}"
+        ),
+    );
+    violations.check(
+        voting.year() >= office.elected_since(),
+        "voting_date",
+        format!(
+            "the office of {} is elected since {}",
+            office.as_str(),
+            office.elected_since()
+        ),
+    );
+    let nomination_close = nomination_close
+        .unwrap_or(voting - chrono::Days::new(DEFAULT_NOMINATION_CLOSE_DAYS as u64));
+    violations.check(
+        call <= nomination_close && nomination_close < voting,
+        "nomination_close_date",
+        "must fall on or after the call date and before voting day",
+    );
+    violations.into_result()?;
+    Ok(Calendar {
+        call,
+        voting,
+        nomination_close,
+    })
+}
+
+/// Checks a candidate's age on voting day (from the IIN).
+pub fn check_candidate_age(iin: Iin, voting: NaiveDate) -> Result<(), Error> {
+    let age = iin.age_on(voting);
+    if age < MIN_CANDIDATE_AGE {
+        return Err(Error::invalid(
+            "iin",
+            format!(
+                "the candidate is {age} on voting day ({voting}); the minimum is {MIN_CANDIDATE_AGE}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A polling station's counts as submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    pub ballots_issued: i64,
+    /// Votes by candidate id, in submission order.
+    pub votes: Vec<(i64, i64)>,
+    pub against_all: i64,
+    pub spoiled: i64,
+}
+
+impl Counts {
+    pub fn ballots_cast(&self) -> i64 {
+        self.votes.iter().map(|(_, v)| v).sum::<i64>() + self.against_all + self.spoiled
+    }
+}
+
+/// Checks a protocol against the station's registered voters and the election's
+/// candidates: every count non-negative, every candidate once, and
+/// votes + against all + spoiled = ballots cast ≤ ballots issued ≤ registered.
+pub fn check_counts(
+    counts: &Counts,
+    registered_voters: i64,
+    candidates: &HashSet<i64>,
+) -> Result<(), Error> {
+    let mut violations = Violations::new();
+    let mut seen = HashSet::new();
+    for (index, (candidate, votes)) in counts.votes.iter().enumerate() {
+        violations.check(
+            candidates.contains(candidate),
+            format!("candidate_votes[{index}].candidate"),
+            "not a candidate of this election",
+        );
+        violations.check(
+            seen.insert(*candidate),
+            format!("candidate_votes[{index}].candidate"),
+            "listed more than once",
+        );
+        violations.check(
+            *votes >= 0,
+            format!("candidate_votes[{index}].votes"),
+            "must not be negative",
+        );
+    }
+    for missing in candidates.iter().filter(|c| !seen.contains(c)) {
+        violations.add("candidate_votes", format!("candidate {missing} is missing"));
+    }
+    violations.check(
+        counts.against_all >= 0,
+        "against_all",
+        "must not be negative",
+    );
+    violations.check(counts.spoiled >= 0, "spoiled", "must not be negative");
+    violations.check(
+        counts.ballots_issued >= 0,
+        "ballots_issued",
+        "must not be negative",
+    );
+    let cast = counts.ballots_cast();
+    violations.check(
+        cast <= counts.ballots_issued,
+        "ballots_issued",
+        format!(
+            "votes + against all + spoiled = {cast} ballots cast, more than the {} issued",
+            counts.ballots_issued
+        ),
+    );
+    violations.check(
+        counts.ballots_issued <= registered_voters,
+        "ballots_issued",
+        format!(
+            "{} ballots issued, more than the station's {registered_voters} registered voters",
+            counts.ballots_issued
+        ),
+    );
+    violations.into_result()
+}
+
+/// The outcome of the count under an election's rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Winner(i64),
+    Runoff(i64, i64),
+    /// No winner: a repeat election is needed.
+    Repeat(String),
+}
+
+/// Totals over the reporting stations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Votes by candidate id.
+    pub votes: HashMap<i64, i64>,
+    pub against_all: i64,
+    pub spoiled: i64,
+}
+
+impl Tally {
+    pub fn add(&mut self, counts: &Counts) {
+        for (candidate, votes) in &counts.votes {
+            *self.votes.entry(*candidate).or_default() += votes;
+        }
+        self.against_all += counts.against_all;
+        self.spoiled += counts.spoiled;
+    }
+
+    pub fn ballots_cast(&self) -> i64 {
+        self.votes.values().sum::<i64>() + self.against_all + self.spoiled
+    }
+
+    /// Candidates by votes, most first; equal votes by id, for a stable order.
+    pub fn ranking(&self) -> Vec<(i64, i64)> {
+        let mut ranking: Vec<(i64, i64)> = self.votes.iter().map(|(c, v)| (*c, *v)).collect();
+        ranking.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranking
+    }
+}
+
+/// Who wins under `rule`. PLURALITY: the leader wins if no one ties them and they
+/// have more votes than "against all". ABSOLUTE_MAJORITY: more than half of the
+/// ballots cast wins; otherwise the top two meet in a runoff, unless "against
+/// all" has the majority or second place is tied (then a repeat).
+pub fn outcome(rule: WinnerRule, tally: &Tally) -> Outcome {
+    let ranking = tally.ranking();
+    let Some(&(leader, leading_votes)) = ranking.first() else {
+        return Outcome::Repeat("no candidates".into());
+    };
+    let tied = ranking.iter().filter(|(_, v)| *v == leading_votes).count();
+    match rule {
+        WinnerRule::Plurality => {
+            if leading_votes == 0 {
+                Outcome::Repeat("no votes for any candidate".into())
+            } else if tied > 1 {
+                Outcome::Repeat(format!(
+                    "tie between {tied} candidates with {leading_votes} votes"
+                ))
+            } else if tally.against_all >= leading_votes {
+                Outcome::Repeat(format!(
+                    "\"against all\" ({}) is not behind the leader ({leading_votes})",
+                    tally.against_all
+                ))
+            } else {
+                Outcome::Winner(leader)
+            }
+        }
+        WinnerRule::AbsoluteMajority => {
+            let cast = tally.ballots_cast();
+            if tied == 1 && leading_votes * 2 > cast {
+                return Outcome::Winner(leader);
+            }
+            if tally.against_all * 2 > cast {
+                return Outcome::Repeat(format!(
+                    "\"against all\" has the majority ({} of {cast})",
+                    tally.against_all
+                ));
+            }
+            match ranking.as_slice() {
+                [(first, _), (second, second_votes), rest @ ..]
+                    if rest.first().is_none_or(|(_, v)| v < second_votes) && *second_votes > 0 =>
+                {
+                    Outcome::Runoff(*first, *second)
+                }
+                [_] => Outcome::Repeat("the only candidate has no majority".into()),
+                _ => Outcome::Repeat("second place is tied or empty: no runoff pair".into()),
+            }
+        }
+    }
+}
+
+/// Checks that a person may take another elected term on a post: at most two
+/// consecutive elected terms. `history` is the post's holders, oldest first, as
+/// (IIN, elected).
+pub fn check_term_limit(history: &[(String, bool)], iin: &str) -> Result<(), Error> {
+    let consecutive = history
+        .iter()
+        .rev()
+        .take_while(|(holder, elected)| holder == iin && *elected)
+        .count();
+    if consecutive >= 2 {
+        return Err(Error::precondition(
+            "TERM_LIMIT",
+            format!("akims/{iin}"),
+            format!(
+                "{iin} has already served {consecutive} consecutive elected terms on this post; the limit is 2"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The end of an elected term that starts on `start`.
+pub fn elected_term_end(start: NaiveDate) -> NaiveDate {
+    start
+        .with_year(start.year() + ELECTED_TERM_YEARS)
+        .unwrap_or(start + chrono::Days::new(4 * 365 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn tally(votes: &[(i64, i64)], against_all: i64, spoiled: i64) -> Tally {
+        Tally {
+            votes: votes.iter().copied().collect(),
+            against_all,
+            spoiled,
+        }
+    }
+
+    #[test]
+    fn plurality() {
+        let rule = WinnerRule::Plurality;
+        assert_eq!(
+            outcome(rule, &tally(&[(1, 500), (2, 300)], 100, 10)),
+            Outcome::Winner(1)
+        );
+        assert!(matches!(
+            outcome(rule, &tally(&[(1, 400), (2, 400)], 10, 0)),
+            Outcome::Repeat(reason) if reason.contains("tie")
+        ));
+        assert!(matches!(
+            outcome(rule, &tally(&[(1, 400), (2, 300)], 450, 0)),
+            Outcome::Repeat(reason) if reason.contains("against all")
+        ));
+        assert!(matches!(
+            outcome(rule, &tally(&[(1, 400)], 400, 0)),
+            Outcome::Repeat(_)
+        ));
+        assert!(matches!(
+            outcome(rule, &tally(&[], 0, 0)),
+            Outcome::Repeat(_)
+        ));
+    }
+
+    #[test]
+    fn absolute_majority() {
+        let rule = WinnerRule::AbsoluteMajority;
+        assert_eq!(
+            outcome(rule, &tally(&[(1, 510), (2, 400)], 80, 10)),
+            Outcome::Winner(1)
+        );
+        // Exactly half is not a majority.
+        assert_eq!(
+            outcome(rule, &tally(&[(1, 500), (2, 400)], 90, 10)),
+            Outcome::Runoff(1, 2)
+        );
+        assert_eq!(
+            outcome(rule, &tally(&[(3, 300), (1, 350), (2, 200)], 100, 50)),
+            Outcome::Runoff(1, 3)
+        );
+        assert!(matches!(
+            outcome(rule, &tally(&[(1, 300), (2, 200), (3, 200)], 100, 0)),
+            Outcome::Repeat(reason) if reason.contains("second place")
+        ));
+        assert!(matches!(
+            outcome(rule, &tally(&[(1, 100), (2, 50)], 600, 0)),
+            Outcome::Repeat(reason) if reason.contains("majority")
+        ));
+    }
+
+    #[test]
+    fn protocol_arithmetic() {
+        let candidates: HashSet<i64> = [1, 2].into();
+        let good = Counts {
+            ballots_issued: 900,
+            votes: vec![(1, 500), (2, 300)],
+            against_all: 50,
+            spoiled: 20,
+        };
+        assert!(check_counts(&good, 1000, &candidates).is_ok());
+        let fields = |counts: &Counts, registered: i64| -> Vec<String> {
+            match check_counts(counts, registered, &candidates) {
+                Err(Error::InvalidArgument(v)) => v.into_iter().map(|v| v.field).collect(),
+                other => panic!("expected violations, got {other:?}"),
+            }
+        };
+        let mut over_issued = good.clone();
+        over_issued.ballots_issued = 800;
+        assert_eq!(fields(&over_issued, 1000), ["ballots_issued"]);
+        assert_eq!(fields(&good, 850), ["ballots_issued"]);
+        let mut negative = good.clone();
+        negative.spoiled = -1;
+        assert_eq!(fields(&negative, 1000), ["spoiled"]);
+        let mut stranger = good.clone();
+        stranger.votes[1] = (9, 300);
+        assert_eq!(
+            fields(&stranger, 1000),
+            ["candidate_votes[1].candidate", "candidate_votes"]
+        );
+        let mut twice = good.clone();
+        twice.votes = vec![(1, 500), (1, 300)];
+        let got = fields(&twice, 1000);
+        assert!(
+            got.contains(&"candidate_votes[1].candidate".to_owned()),
+            "{got:?}"
+        );
+        assert!(got.contains(&"candidate_votes".to_owned()), "{got:?}");
+        assert_eq!(good.ballots_cast(), 870);
+    }
+
+    #[test]
+    fn calendar() {
+        let ok =
+            check_calendar(Office::District, date(2023, 7, 1), date(2023, 8, 10), None).unwrap();
+        assert_eq!(ok.nomination_close, date(2023, 7, 31));
+        assert!(
+            check_calendar(Office::District, date(2023, 7, 1), date(2023, 8, 9), None).is_err()
+        );
+        assert!(
+            check_calendar(Office::District, date(2022, 7, 1), date(2022, 9, 1), None).is_err()
+        );
+        assert!(check_calendar(Office::Rural, date(2021, 6, 1), date(2021, 7, 25), None).is_ok());
+        assert!(
+            check_calendar(
+                Office::Rural,
+                date(2021, 6, 1),
+                date(2021, 7, 25),
+                Some(date(2021, 7, 25))
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn candidates_are_at_least_25_on_voting_day() {
+        let iin = Iin::parse("900101300007").unwrap();
+        assert!(check_candidate_age(iin, date(2015, 1, 1)).is_ok());
+        assert!(check_candidate_age(iin, date(2014, 12, 31)).is_err());
+    }
+
+    #[test]
+    fn offices_fit_territories() {
+        assert!(Office::Rural.fits(TerritoryKind::RuralDistrict));
+        assert!(Office::District.fits(TerritoryKind::District));
+        assert!(!Office::District.fits(TerritoryKind::Village));
+        assert!(Office::City.fits(TerritoryKind::CityOfRegionalSignificance));
+    }
+
+    #[test]
+    fn at_most_two_consecutive_elected_terms() {
+        let a = "900101300007".to_owned();
+        let b = "900101300811".to_owned();
+        assert!(check_term_limit(&[(a.clone(), true)], &a).is_ok());
+        assert!(check_term_limit(&[(a.clone(), true), (a.clone(), true)], &a).is_err());
+        assert!(
+            check_term_limit(
+                &[(a.clone(), true), (b.clone(), true), (a.clone(), true)],
+                &a
+            )
+            .is_ok()
+        );
+        assert!(check_term_limit(&[(a.clone(), false), (a.clone(), true)], &a).is_ok());
+        assert_eq!(elected_term_end(date(2023, 8, 11)), date(2027, 8, 11));
+    }
+}

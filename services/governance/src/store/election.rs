@@ -1,0 +1,415 @@
+//! Elections, their polling stations, candidates and protocols.
+
+use std::collections::HashMap;
+
+use aimaq_error::Error;
+use chrono::NaiveDate;
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, NotSet, QueryOrder, QuerySelect};
+
+use crate::domain::election::Counts;
+
+pub mod elections {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "elections")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub territory_kato: String,
+        pub office: String,
+        pub call_date: Date,
+        pub voting_date: Date,
+        pub nomination_close_date: Date,
+        pub winner_rule: String,
+        pub pilot: bool,
+        pub previous_election: Option<i64>,
+        pub round: i32,
+        /// scheduled, counting, certified.
+        pub status: String,
+        /// The certified outcome, in words.
+        pub outcome: String,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod polling_stations {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "polling_stations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub election_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub number: i32,
+        pub address: String,
+        pub registered_voters: i64,
+        pub closed: bool,
+        pub close_reason: String,
+        pub protocol_version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod candidates {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "candidates")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub election_id: i64,
+        pub iin: String,
+        pub full_name: String,
+        pub birth_date: Date,
+        /// party or self.
+        pub nomination: String,
+        pub party: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod protocols {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "protocols")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub election_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub station_number: i32,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        pub ballots_issued: i64,
+        pub against_all: i64,
+        pub spoiled: i64,
+        /// Candidate votes as `id:votes` pairs, comma-separated, in submission order.
+        pub votes: String,
+        pub correction_reason: String,
+        pub submitted_by: String,
+        pub submitted_at_micros: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// An election with its stations and candidates.
+#[derive(Debug, Clone)]
+pub struct ElectionRecord {
+    pub election: elections::Model,
+    pub stations: Vec<polling_stations::Model>,
+    pub candidates: Vec<candidates::Model>,
+}
+
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: i64,
+    lock: bool,
+) -> Result<Option<ElectionRecord>, Error> {
+    let mut query = elections::Entity::find_by_id(id);
+    if lock {
+        query = query.lock_exclusive();
+    }
+    let Some(election) = query.one(db).await? else {
+        return Ok(None);
+    };
+    let stations = polling_stations::Entity::find()
+        .filter(polling_stations::Column::ElectionId.eq(id))
+        .order_by_asc(polling_stations::Column::Number)
+        .all(db)
+        .await?;
+    let candidates = candidates::Entity::find()
+        .filter(candidates::Column::ElectionId.eq(id))
+        .order_by_asc(candidates::Column::Id)
+        .all(db)
+        .await?;
+    Ok(Some(ElectionRecord {
+        election,
+        stations,
+        candidates,
+    }))
+}
+
+pub struct NewElection {
+    pub territory_kato: String,
+    pub office: &'static str,
+    pub call: NaiveDate,
+    pub voting: NaiveDate,
+    pub nomination_close: NaiveDate,
+    pub winner_rule: &'static str,
+    pub pilot: bool,
+    pub previous_election: Option<i64>,
+    pub round: i32,
+    /// (number, address, registered voters)
+    pub stations: Vec<(i32, String, i64)>,
+}
+
+pub async fn insert(db: &impl ConnectionTrait, new: NewElection) -> Result<i64, Error> {
+    let inserted = elections::Entity::insert(elections::ActiveModel {
+        id: NotSet,
+        territory_kato: Set(new.territory_kato),
+        office: Set(new.office.to_owned()),
+        call_date: Set(new.call),
+        voting_date: Set(new.voting),
+        nomination_close_date: Set(new.nomination_close),
+        winner_rule: Set(new.winner_rule.to_owned()),
+        pilot: Set(new.pilot),
+        previous_election: Set(new.previous_election),
+        round: Set(new.round),
+        status: Set("scheduled".into()),
+        outcome: Set(String::new()),
+        version: Set(1),
+    })
+    .exec(db)
+    .await?;
+    let id = inserted.last_insert_id;
+    for (number, address, registered) in new.stations {
+        insert_station(db, id, number, address, registered).await?;
+    }
+    Ok(id)
+}
+
+pub async fn insert_station(
+    db: &impl ConnectionTrait,
+    election_id: i64,
+    number: i32,
+    address: String,
+    registered_voters: i64,
+) -> Result<(), Error> {
+    polling_stations::Entity::insert(polling_stations::ActiveModel {
+        election_id: Set(election_id),
+        number: Set(number),
+        address: Set(address),
+        registered_voters: Set(registered_voters),
+        closed: Set(false),
+        close_reason: Set(String::new()),
+        protocol_version: Set(0),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Bumps the election's version (and sets its status/outcome when given).
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    current: &elections::Model,
+    status: Option<&str>,
+    outcome: Option<String>,
+) -> Result<elections::Model, Error> {
+    let mut model: elections::ActiveModel = current.clone().into();
+    model.version = Set(current.version + 1);
+    if let Some(status) = status {
+        model.status = Set(status.to_owned());
+    }
+    if let Some(outcome) = outcome {
+        model.outcome = Set(outcome);
+    }
+    Ok(model.update(db).await?)
+}
+
+pub async fn close_station(
+    db: &impl ConnectionTrait,
+    station: &polling_stations::Model,
+    reason: &str,
+) -> Result<(), Error> {
+    let mut model: polling_stations::ActiveModel = station.clone().into();
+    model.closed = Set(true);
+    model.close_reason = Set(reason.to_owned());
+    model.update(db).await?;
+    Ok(())
+}
+
+pub async fn insert_candidate(
+    db: &impl ConnectionTrait,
+    candidate: candidates::Model,
+) -> Result<candidates::Model, Error> {
+    let mut model: candidates::ActiveModel = candidate.into();
+    model.id = NotSet;
+    Ok(model.insert(db).await?)
+}
+
+fn encode_votes(votes: &[(i64, i64)]) -> String {
+    votes
+        .iter()
+        .map(|(candidate, count)| format!("{candidate}:{count}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn decode_votes(text: &str) -> Result<Vec<(i64, i64)>, Error> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|pair| {
+            let (candidate, count) = pair
+                .split_once(':')
+                .ok_or_else(|| Error::internal("stored protocol votes are malformed"))?;
+            Ok((
+                candidate
+                    .parse()
+                    .map_err(|_| Error::internal("stored candidate id"))?,
+                count
+                    .parse()
+                    .map_err(|_| Error::internal("stored vote count"))?,
+            ))
+        })
+        .collect()
+}
+
+pub fn counts(protocol: &protocols::Model) -> Result<Counts, Error> {
+    Ok(Counts {
+        ballots_issued: protocol.ballots_issued,
+        votes: decode_votes(&protocol.votes)?,
+        against_all: protocol.against_all,
+        spoiled: protocol.spoiled,
+    })
+}
+
+/// Stores a new protocol version for a station and points the station at it.
+pub async fn insert_protocol(
+    db: &impl ConnectionTrait,
+    station: &polling_stations::Model,
+    counts: &Counts,
+    correction_reason: &str,
+    submitted_by: &str,
+    now_micros: i64,
+) -> Result<protocols::Model, Error> {
+    let version = station.protocol_version + 1;
+    let model = protocols::Model {
+        election_id: station.election_id,
+        station_number: station.number,
+        version,
+        ballots_issued: counts.ballots_issued,
+        against_all: counts.against_all,
+        spoiled: counts.spoiled,
+        votes: encode_votes(&counts.votes),
+        correction_reason: correction_reason.to_owned(),
+        submitted_by: submitted_by.to_owned(),
+        submitted_at_micros: now_micros,
+    };
+    protocols::Entity::insert::<protocols::ActiveModel>(model.clone().into())
+        .exec_without_returning(db)
+        .await?;
+    let mut station_model: polling_stations::ActiveModel = station.clone().into();
+    station_model.protocol_version = Set(version);
+    station_model.update(db).await?;
+    Ok(model)
+}
+
+/// The accepted (latest) protocol of every station that has one.
+pub async fn current_protocols(
+    db: &impl ConnectionTrait,
+    record: &ElectionRecord,
+) -> Result<Vec<protocols::Model>, Error> {
+    let wanted: HashMap<i32, i64> = record
+        .stations
+        .iter()
+        .filter(|s| s.protocol_version > 0)
+        .map(|s| (s.number, s.protocol_version))
+        .collect();
+    Ok(protocols::Entity::find()
+        .filter(protocols::Column::ElectionId.eq(record.election.id))
+        .order_by_asc(protocols::Column::StationNumber)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|p| wanted.get(&p.station_number) == Some(&p.version))
+        .collect())
+}
+
+/// Protocols of an election, optionally one station's, optionally with history.
+pub async fn protocols(
+    db: &impl ConnectionTrait,
+    record: &ElectionRecord,
+    station_number: Option<i32>,
+    include_history: bool,
+    page: &aimaq_storage::paging::Page,
+) -> Result<(Vec<protocols::Model>, String), Error> {
+    let mut query =
+        protocols::Entity::find().filter(protocols::Column::ElectionId.eq(record.election.id));
+    if let Some(number) = station_number {
+        query = query.filter(protocols::Column::StationNumber.eq(number));
+    }
+    let rows: Vec<protocols::Model> = query
+        .order_by_asc(protocols::Column::StationNumber)
+        .order_by_asc(protocols::Column::Version)
+        .all(db)
+        .await?;
+    let current: HashMap<i32, i64> = record
+        .stations
+        .iter()
+        .map(|s| (s.number, s.protocol_version))
+        .collect();
+    let key = |p: &protocols::Model| format!("{:010}:{:010}", p.station_number, p.version);
+    let rows: Vec<protocols::Model> = rows
+        .into_iter()
+        .filter(|p| include_history || current.get(&p.station_number) == Some(&p.version))
+        .filter(|p| page.after.as_ref().is_none_or(|after| key(p) > *after))
+        .take(usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX))
+        .collect();
+    Ok(page.finish(rows, key))
+}
+
+/// Elections matching a filter, by id.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    kato_prefix: Option<String>,
+    status: Option<&str>,
+    year: Option<i32>,
+    pilot_only: bool,
+    page: &aimaq_storage::paging::Page,
+) -> Result<(Vec<elections::Model>, String), Error> {
+    let mut query = elections::Entity::find();
+    if let Some(prefix) = kato_prefix {
+        query = query.filter(elections::Column::TerritoryKato.starts_with(prefix));
+    }
+    if let Some(status) = status {
+        query = query.filter(elections::Column::Status.eq(status));
+    }
+    if let Some(year) = year {
+        let first = NaiveDate::from_ymd_opt(year, 1, 1)
+            .ok_or_else(|| Error::invalid("year", "out of range"))?;
+        let last = NaiveDate::from_ymd_opt(year, 12, 31)
+            .ok_or_else(|| Error::invalid("year", "out of range"))?;
+        query = query
+            .filter(elections::Column::VotingDate.gte(first))
+            .filter(elections::Column::VotingDate.lte(last));
+    }
+    if pilot_only {
+        query = query.filter(elections::Column::Pilot.eq(true));
+    }
+    if let Some(after) = &page.after {
+        let after: i64 = after
+            .parse()
+            .map_err(|_| Error::invalid("page_token", "malformed"))?;
+        query = query.filter(elections::Column::Id.gt(after));
+    }
+    let rows = query
+        .order_by_asc(elections::Column::Id)
+        .limit(page.fetch_limit())
+        .all(db)
+        .await?;
+    Ok(page.finish(rows, |row| row.id.to_string()))
+}
