@@ -5,6 +5,7 @@ mod akims;
 pub(crate) mod convert;
 mod elections;
 mod import;
+mod local_budget;
 mod territories;
 
 use aimaq_auth::{Caller, Scope};
@@ -172,6 +173,44 @@ impl GovernanceService for GovernanceApi {
     ) -> Result<Response<CertifyElectionResponse>, Status> {
         Ok(Response::new(
             elections::certify(&self.records, &request).await?,
+        ))
+    }
+
+    async fn record_revenue(
+        &self,
+        request: Request<RecordRevenueRequest>,
+    ) -> Result<Response<RecordRevenueResponse>, Status> {
+        Ok(Response::new(
+            local_budget::record_revenue(&self.records, &request).await?,
+        ))
+    }
+
+    async fn get_revenue_summary(
+        &self,
+        request: Request<GetRevenueSummaryRequest>,
+    ) -> Result<Response<GetRevenueSummaryResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            local_budget::revenue_summary(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn record_indicator(
+        &self,
+        request: Request<RecordIndicatorRequest>,
+    ) -> Result<Response<RecordIndicatorResponse>, Status> {
+        Ok(Response::new(
+            local_budget::record_indicator(&self.records, &request).await?,
+        ))
+    }
+
+    async fn list_indicators(
+        &self,
+        request: Request<ListIndicatorsRequest>,
+    ) -> Result<Response<ListIndicatorsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            local_budget::list_indicators(&self.records, request.get_ref()).await?,
         ))
     }
 

@@ -3,4 +3,5 @@
 pub mod classifier;
 pub mod election;
 pub mod import;
+pub mod local_budget;
 pub mod territory;

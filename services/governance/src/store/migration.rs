@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateRecordTables),
             Box::new(CreateTerritories),
             Box::new(CreateElections),
+            Box::new(CreateLocalBudgets),
         ]
     }
 }
@@ -225,6 +226,74 @@ impl MigrationTrait for CreateElections {
             "polling_stations",
             "elections",
         ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+struct CreateLocalBudgets;
+
+impl MigrationName for CreateLocalBudgets {
+    fn name(&self) -> &str {
+        "m0003_create_revenues_and_indicators"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateLocalBudgets {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("revenues")
+                    .col(pk_auto("id").big_integer())
+                    .col(string_len("territory_kato", 9))
+                    .col(integer("fiscal_year"))
+                    .col(string_len("source", 30))
+                    .col(big_integer("amount_tiyn"))
+                    .col(text("note"))
+                    .col(big_integer("recorded_at_micros"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("revenues_territory_year")
+                    .table("revenues")
+                    .col("territory_kato")
+                    .col("fiscal_year")
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("indicators")
+                    .col(string_len("territory_kato", 9))
+                    .col(string_len("kind", 40))
+                    .col(string_len("figure", 10))
+                    .col(integer("year"))
+                    .col(big_integer("value_bp"))
+                    .col(text("source"))
+                    .col(big_integer("version"))
+                    .primary_key(
+                        Index::create()
+                            .col("territory_kato")
+                            .col("kind")
+                            .col("figure")
+                            .col("year"),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["indicators", "revenues"] {
             manager
                 .drop_table(Table::drop().table(table).to_owned())
                 .await?;

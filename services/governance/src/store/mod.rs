@@ -2,6 +2,7 @@
 
 pub mod akim;
 pub mod election;
+pub mod local_budget;
 mod migration;
 pub mod territory;
 

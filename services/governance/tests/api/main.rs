@@ -7,6 +7,7 @@
 mod classifier;
 mod elections;
 mod lifecycle;
+mod local_budget;
 mod platform;
 mod territories;
 

@@ -1,8 +1,6 @@
 //! GetTerritory and UpsertTerritory.
 
-use aimaq_proto::governance::v1::{
-    GetRevenueSummaryRequest, GetTerritoryRequest, TerritoryKind, UpsertTerritoryRequest,
-};
+use aimaq_proto::governance::v1::{GetTerritoryRequest, TerritoryKind, UpsertTerritoryRequest};
 use aimaq_testing::{TestDatabase, on_both_backends, with_token};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -199,21 +197,9 @@ async fn a_new_code_adopts_the_descendants_below_it(database: TestDatabase) {
     assert_eq!(child.version, 2);
 }
 
-async fn later_rpcs_answer_unimplemented(database: TestDatabase) {
-    let mut harness = start(database).await;
-    let token = harness.admin();
-    let status = harness
-        .client
-        .get_revenue_summary(with_token(GetRevenueSummaryRequest::default(), &token))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
-}
-
 on_both_backends!(
     territories_are_registered_with_their_parents,
     bad_input_names_every_field,
     parents_must_exist_and_versions_must_match,
     a_new_code_adopts_the_descendants_below_it,
-    later_rpcs_answer_unimplemented,
 );

@@ -1,0 +1,385 @@
+//! RecordRevenue, GetRevenueSummary, RecordIndicator, ListIndicators.
+
+use aimaq_auth::{Caller, Scope};
+use aimaq_error::{Error, Violations};
+use aimaq_proto::governance::v1::{self as pb, *};
+use aimaq_records::{Change, ChangeAction, Mutation, Records, within};
+use aimaq_storage::paging::Page;
+use aimaq_types::Kato;
+use tonic::Request;
+
+use super::convert::kato;
+use crate::domain::local_budget::{RevenueSource, summarize};
+use crate::domain::territory::TerritoryKind;
+use crate::store;
+use crate::store::local_budget::{indicators, revenues};
+
+const FIRST_YEAR: i32 = 1991;
+const LAST_YEAR: i32 = 2100;
+
+fn source_from_proto(value: i32) -> Option<RevenueSource> {
+    Some(match pb::RevenueSource::try_from(value).ok()? {
+        pb::RevenueSource::PersonalIncomeTax => RevenueSource::PersonalIncomeTax,
+        pb::RevenueSource::PropertyTax => RevenueSource::PropertyTax,
+        pb::RevenueSource::LandTax => RevenueSource::LandTax,
+        pb::RevenueSource::VehicleTax => RevenueSource::VehicleTax,
+        pb::RevenueSource::OtherOwn => RevenueSource::OtherOwn,
+        pb::RevenueSource::Transfers => RevenueSource::Transfers,
+        pb::RevenueSource::Unspecified => return None,
+    })
+}
+
+fn source_to_proto(source: RevenueSource) -> pb::RevenueSource {
+    match source {
+        RevenueSource::PersonalIncomeTax => pb::RevenueSource::PersonalIncomeTax,
+        RevenueSource::PropertyTax => pb::RevenueSource::PropertyTax,
+        RevenueSource::LandTax => pb::RevenueSource::LandTax,
+        RevenueSource::VehicleTax => pb::RevenueSource::VehicleTax,
+        RevenueSource::OtherOwn => pb::RevenueSource::OtherOwn,
+        RevenueSource::Transfers => pb::RevenueSource::Transfers,
+    }
+}
+
+fn check_year(violations: &mut Violations, field: &str, year: i32) {
+    violations.check(
+        (FIRST_YEAR..=LAST_YEAR).contains(&year),
+        field,
+        format!("must be a year from {FIRST_YEAR} to {LAST_YEAR}"),
+    );
+}
+
+pub async fn record_revenue(
+    records: &Records,
+    request: &Request<RecordRevenueRequest>,
+) -> Result<RecordRevenueResponse, Error> {
+    let caller = Caller::of(request)?;
+    caller.require(Scope::GovernanceWrite)?;
+    let body = request.get_ref();
+    let mut violations = Violations::new();
+    let territory = violations.take("territory_kato", Kato::parse(&body.territory_kato));
+    check_year(&mut violations, "fiscal_year", body.fiscal_year);
+    let source = source_from_proto(body.source);
+    violations.check(
+        source.is_some(),
+        "source",
+        "required: one of the RevenueSource values",
+    );
+    violations.check(body.amount_tiyn != 0, "amount_tiyn", "must not be zero");
+    violations.check(
+        body.amount_tiyn > 0 || !body.note.trim().is_empty(),
+        "note",
+        "required for a negative (correcting) amount",
+    );
+    violations.check(
+        body.note.chars().count() <= 500,
+        "note",
+        "at most 500 characters",
+    );
+    violations.into_result()?;
+    let (Some(territory), Some(source)) = (territory, source) else {
+        return Err(Error::internal("checked fields missing"));
+    };
+    caller.require_write_at(territory)?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
+    records
+        .apply(&mutation, |tx| {
+            within(tx, async move |tx| {
+                let place = store::territory::find(tx, territory)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::not_found("territory", format!("territories/{territory}"))
+                    })?;
+                if place.draft.kind != TerritoryKind::RuralDistrict {
+                    return Err(Error::invalid(
+                        "territory_kato",
+                        format!(
+                            "revenue is recorded for rural districts; {territory} is a {}",
+                            place.draft.kind.as_str()
+                        ),
+                    ));
+                }
+                let now = chrono::Utc::now().timestamp_micros();
+                let saved = store::local_budget::insert_revenue(
+                    tx,
+                    revenues::Model {
+                        id: 0,
+                        territory_kato: territory.to_string(),
+                        fiscal_year: body.fiscal_year,
+                        source: source.as_str().to_owned(),
+                        amount_tiyn: body.amount_tiyn,
+                        note: body.note.trim().to_owned(),
+                        recorded_at_micros: now,
+                    },
+                )
+                .await?;
+                let name = format!("revenues/{}", saved.id);
+                Ok((
+                    RecordRevenueResponse {
+                        revenue: Some(RevenueRecord {
+                            name: name.clone(),
+                            territory_kato: saved.territory_kato,
+                            fiscal_year: saved.fiscal_year,
+                            source: source_to_proto(source) as i32,
+                            amount_tiyn: saved.amount_tiyn,
+                            record_time: Some(aimaq_proto::timestamp_from_micros(now)),
+                        }),
+                    },
+                    vec![Change {
+                        resource_type: "revenue",
+                        resource_name: name,
+                        action: ChangeAction::Created,
+                        version: 1,
+                    }],
+                ))
+            })
+        })
+        .await
+}
+
+pub async fn revenue_summary(
+    records: &Records,
+    request: &GetRevenueSummaryRequest,
+) -> Result<GetRevenueSummaryResponse, Error> {
+    let territory = kato("territory_kato", &request.territory_kato)?;
+    let mut violations = Violations::new();
+    check_year(&mut violations, "from_year", request.from_year);
+    check_year(&mut violations, "to_year", request.to_year);
+    violations.check(
+        request.from_year <= request.to_year,
+        "to_year",
+        "must not be before from_year",
+    );
+    violations.check(
+        request.to_year - request.from_year < 50,
+        "to_year",
+        "at most 50 years at once",
+    );
+    violations.into_result()?;
+    let db = records.database().connection();
+    if store::territory::find(db, territory).await?.is_none() {
+        return Err(Error::not_found(
+            "territory",
+            format!("territories/{territory}"),
+        ));
+    }
+    // The territory itself and its subtree.
+    let prefix = territory
+        .descendant_prefix()
+        .unwrap_or_else(|| territory.to_string());
+    let rows = store::local_budget::revenue_by_year_and_source(
+        db,
+        &prefix,
+        request.from_year,
+        request.to_year,
+    )
+    .await?;
+    let rows: Vec<(i32, RevenueSource, i64)> = rows
+        .into_iter()
+        .map(|(year, source, amount)| {
+            RevenueSource::parse(&source)
+                .map(|source| (year, source, amount))
+                .ok_or_else(|| Error::internal(format!("stored revenue source {source:?}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let summary = summarize(&rows, request.from_year, request.to_year);
+    let counted =
+        store::local_budget::revenue_territories(db, &prefix, request.from_year, request.to_year)
+            .await?;
+    Ok(GetRevenueSummaryResponse {
+        territory_kato: territory.to_string(),
+        years: summary
+            .years
+            .iter()
+            .map(|year| RevenueYear {
+                fiscal_year: year.year,
+                total_tiyn: year.total,
+                own_revenue_tiyn: year.own,
+                transfers_tiyn: year.transfers,
+                own_revenue_share_bp: i32::try_from(year.own_share_bp).unwrap_or(i32::MAX),
+                by_source: year
+                    .by_source
+                    .iter()
+                    .map(|(source, amount)| RevenueBySource {
+                        source: source_to_proto(*source) as i32,
+                        amount_tiyn: *amount,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        growth_factor_bp: summary.growth_factor_bp,
+        rural_districts_counted: i32::try_from(counted).unwrap_or(i32::MAX),
+    })
+}
+
+const KIND_PREFIX: &str = "INDICATOR_KIND_";
+const FIGURE_PREFIX: &str = "INDICATOR_FIGURE_";
+
+/// The stored name of an indicator kind: its proto name without the prefix.
+fn kind_name(value: i32) -> Option<&'static str> {
+    pb::IndicatorKind::try_from(value)
+        .ok()
+        .filter(|kind| *kind != pb::IndicatorKind::Unspecified)
+        .and_then(|kind| kind.as_str_name().strip_prefix(KIND_PREFIX))
+}
+
+fn figure_name(value: i32) -> Option<&'static str> {
+    pb::IndicatorFigure::try_from(value)
+        .ok()
+        .filter(|figure| *figure != pb::IndicatorFigure::Unspecified)
+        .and_then(|figure| figure.as_str_name().strip_prefix(FIGURE_PREFIX))
+}
+
+fn indicator_to_proto(model: &indicators::Model) -> Indicator {
+    Indicator {
+        territory_kato: model.territory_kato.clone(),
+        kind: pb::IndicatorKind::from_str_name(&format!("{KIND_PREFIX}{}", model.kind))
+            .unwrap_or_default() as i32,
+        figure: pb::IndicatorFigure::from_str_name(&format!("{FIGURE_PREFIX}{}", model.figure))
+            .unwrap_or_default() as i32,
+        year: model.year,
+        value_bp: model.value_bp,
+        source: model.source.clone(),
+        version: model.version,
+    }
+}
+
+/// Values beyond ±1000% are no share or rate any indicator measures.
+const MAX_INDICATOR_BP: i64 = 10_000_000;
+
+pub async fn record_indicator(
+    records: &Records,
+    request: &Request<RecordIndicatorRequest>,
+) -> Result<RecordIndicatorResponse, Error> {
+    let caller = Caller::of(request)?;
+    caller.require(Scope::GovernanceWrite)?;
+    let body = request.get_ref();
+    let mut violations = Violations::new();
+    let territory = violations.take("territory_kato", Kato::parse(&body.territory_kato));
+    let kind = kind_name(body.kind);
+    violations.check(
+        kind.is_some(),
+        "kind",
+        "required: one of the IndicatorKind values",
+    );
+    let figure = figure_name(body.figure);
+    violations.check(figure.is_some(), "figure", "required: ACTUAL or TARGET");
+    check_year(&mut violations, "year", body.year);
+    violations.check(
+        body.value_bp.abs() <= MAX_INDICATOR_BP,
+        "value_bp",
+        format!("must be within ±{MAX_INDICATOR_BP} basis points"),
+    );
+    violations.check(
+        body.source.chars().count() <= 500,
+        "source",
+        "at most 500 characters",
+    );
+    violations.check(
+        body.expected_version >= 0,
+        "expected_version",
+        "must not be negative",
+    );
+    violations.into_result()?;
+    let (Some(territory), Some(kind), Some(figure)) = (territory, kind, figure) else {
+        return Err(Error::internal("checked fields missing"));
+    };
+    caller.require_write_at(territory)?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
+    records
+        .apply(&mutation, |tx| {
+            within(tx, async move |tx| {
+                if store::territory::find(tx, territory).await?.is_none() {
+                    return Err(Error::not_found(
+                        "territory",
+                        format!("territories/{territory}"),
+                    ));
+                }
+                let code = territory.to_string();
+                let name = format!("indicators/{code}/{kind}/{figure}/{}", body.year);
+                let current =
+                    store::local_budget::find_indicator(tx, (&code, kind, figure, body.year))
+                        .await?;
+                let version = match (&current, body.expected_version) {
+                    (None, 0) => 1,
+                    (None, _) => return Err(Error::not_found("indicator", name)),
+                    (Some(current), 0) => {
+                        return Err(Error::already_exists(
+                            "indicator",
+                            &name,
+                            format!(
+                                "{name} is recorded at version {}; send it to replace the figure",
+                                current.version
+                            ),
+                        ));
+                    }
+                    (Some(current), expected) if expected != current.version => {
+                        return Err(Error::stale_version(&name, expected, current.version));
+                    }
+                    (Some(current), _) => current.version + 1,
+                };
+                let model = indicators::Model {
+                    territory_kato: code,
+                    kind: kind.to_owned(),
+                    figure: figure.to_owned(),
+                    year: body.year,
+                    value_bp: body.value_bp,
+                    source: body.source.trim().to_owned(),
+                    version,
+                };
+                store::local_budget::save_indicator(tx, model.clone(), current.is_none()).await?;
+                Ok((
+                    RecordIndicatorResponse {
+                        indicator: Some(indicator_to_proto(&model)),
+                    },
+                    vec![Change {
+                        resource_type: "indicator",
+                        resource_name: name,
+                        action: if version == 1 {
+                            ChangeAction::Created
+                        } else {
+                            ChangeAction::Updated
+                        },
+                        version,
+                    }],
+                ))
+            })
+        })
+        .await
+}
+
+pub async fn list_indicators(
+    records: &Records,
+    request: &ListIndicatorsRequest,
+) -> Result<ListIndicatorsResponse, Error> {
+    let territory = kato("territory_kato", &request.territory_kato)?;
+    let mut violations = Violations::new();
+    let mut kinds = Vec::new();
+    for (index, kind) in request.kinds.iter().enumerate() {
+        match kind_name(*kind) {
+            Some(name) => kinds.push(name),
+            None => violations.add(format!("kinds[{index}]"), "not an IndicatorKind value"),
+        }
+    }
+    violations.into_result()?;
+    let page = Page::from_request(request.page_size, &request.page_token)?;
+    let rows = store::local_budget::list_indicators(
+        records.database().connection(),
+        &territory.to_string(),
+        &kinds,
+        (request.from_year != 0).then_some(request.from_year),
+        (request.to_year != 0).then_some(request.to_year),
+    )
+    .await?;
+    // A territory has few indicators: page over the ordered list in memory.
+    let key = |m: &indicators::Model| format!("{}|{:04}|{}", m.kind, m.year, m.figure);
+    let rows: Vec<indicators::Model> = rows
+        .into_iter()
+        .filter(|m| page.after.as_ref().is_none_or(|after| key(m) > *after))
+        .take(usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX))
+        .collect();
+    let (rows, next_page_token) = page.finish(rows, key);
+    Ok(ListIndicatorsResponse {
+        indicators: rows.iter().map(indicator_to_proto).collect(),
+        next_page_token,
+    })
+}

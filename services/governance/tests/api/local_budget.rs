@@ -1,0 +1,269 @@
+//! Akims, rural-district revenue and development indicators.
+
+use aimaq_proto::common::v1::Date;
+use aimaq_proto::governance::v1::*;
+use aimaq_testing::{TestDatabase, on_both_backends, with_token};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use super::start;
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+async fn akims_are_appointed_and_succeeded(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.seed_chain().await;
+    let token = harness.admin();
+    let appoint = |id: &str, iin: &str, start: i32| AppointAkimRequest {
+        request_id: id.into(),
+        territory_kato: "613633000".into(),
+        iin: iin.into(),
+        full_name: "Akim".into(),
+        mandate: AkimMandate::Appointed as i32,
+        term_start: date(start, 1, 10),
+        ..AppointAkimRequest::default()
+    };
+    let first = harness
+        .client
+        .appoint_akim(with_token(appoint("a-1", "900101300007", 2019), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(first.predecessor.is_none());
+    let second = harness
+        .client
+        .appoint_akim(with_token(appoint("a-2", "900101300811", 2021), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let predecessor = second.predecessor.unwrap();
+    assert_eq!(predecessor.left_office, date(2021, 1, 10));
+    assert_eq!(predecessor.version, 2);
+    let post = harness
+        .client
+        .get_akim(with_token(
+            GetAkimRequest {
+                territory_kato: "613633000".into(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(post.current.unwrap().iin, "900101300811");
+    assert_eq!(post.history.len(), 2);
+
+    // An elected akim needs a certified election that they stood in.
+    let mut elected = appoint("a-3", "900101300007", 2023);
+    elected.mandate = AkimMandate::Elected as i32;
+    let missing = harness
+        .client
+        .appoint_akim(with_token(elected.clone(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations[0]
+            .field,
+        "election"
+    );
+    elected.election = "elections/77".into();
+    let unknown = harness
+        .client
+        .appoint_akim(with_token(elected, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let bad = AppointAkimRequest {
+        request_id: "a-4".into(),
+        territory_kato: "613633000".into(),
+        iin: "900101300008".into(),
+        ..AppointAkimRequest::default()
+    };
+    let status = harness
+        .client
+        .appoint_akim(with_token(bad, &token))
+        .await
+        .unwrap_err();
+    let fields: Vec<String> = status
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
+    assert_eq!(fields, ["iin", "full_name", "mandate", "term_start"]);
+}
+
+async fn revenue_growth_is_summarised(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.seed_chain().await;
+    let token = harness.admin();
+    let record = |id: &str, kato: &str, year: i32, source: RevenueSource, amount: i64| {
+        RecordRevenueRequest {
+            request_id: id.into(),
+            territory_kato: kato.into(),
+            fiscal_year: year,
+            source: source as i32,
+            amount_tiyn: amount,
+            note: String::new(),
+        }
+    };
+    for (id, year, source, amount) in [
+        ("r-1", 2019, RevenueSource::LandTax, 6_000_000),
+        ("r-2", 2019, RevenueSource::Transfers, 4_000_000),
+        ("r-3", 2023, RevenueSource::LandTax, 20_000_000),
+        ("r-4", 2023, RevenueSource::PersonalIncomeTax, 10_000_000),
+        ("r-5", 2023, RevenueSource::Transfers, 5_000_000),
+    ] {
+        harness
+            .client
+            .record_revenue(with_token(
+                record(id, "613633000", year, source, amount),
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+    let not_rural = harness
+        .client
+        .record_revenue(with_token(
+            record("r-x", "613600000", 2023, RevenueSource::LandTax, 1),
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(not_rural.code(), Code::InvalidArgument);
+    let zero = harness
+        .client
+        .record_revenue(with_token(
+            record("r-0", "613633000", 2023, RevenueSource::LandTax, 0),
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert!(zero.message().contains("amount_tiyn"));
+
+    let summary = harness
+        .client
+        .get_revenue_summary(with_token(
+            GetRevenueSummaryRequest {
+                territory_kato: "610000000".into(),
+                from_year: 2019,
+                to_year: 2023,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summary.years.len(), 5);
+    assert_eq!(summary.years[0].total_tiyn, 10_000_000);
+    assert_eq!(summary.years[4].total_tiyn, 35_000_000);
+    assert_eq!(summary.years[4].own_revenue_share_bp, 8571);
+    assert_eq!(summary.growth_factor_bp, 35_000, "3.5-fold");
+    assert_eq!(summary.rural_districts_counted, 1);
+}
+
+async fn indicators_are_recorded_with_targets(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.seed_chain().await;
+    let token = harness.admin();
+    let record = |id: &str, figure: IndicatorFigure, year: i32, value: i64, version: i64| {
+        RecordIndicatorRequest {
+            request_id: id.into(),
+            territory_kato: "610000000".into(),
+            kind: IndicatorKind::StandardsSufficiency as i32,
+            figure: figure as i32,
+            year,
+            value_bp: value,
+            source: "national report".into(),
+            expected_version: version,
+        }
+    };
+    for request in [
+        record("i-1", IndicatorFigure::Actual, 2026, 6400, 0),
+        record("i-2", IndicatorFigure::Target, 2028, 7000, 0),
+    ] {
+        harness
+            .client
+            .record_indicator(with_token(request, &token))
+            .await
+            .unwrap();
+    }
+    let twice = harness
+        .client
+        .record_indicator(with_token(
+            record("i-3", IndicatorFigure::Actual, 2026, 6500, 0),
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::AlreadyExists);
+    let stale = harness
+        .client
+        .record_indicator(with_token(
+            record("i-4", IndicatorFigure::Actual, 2026, 6500, 3),
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let updated = harness
+        .client
+        .record_indicator(with_token(
+            record("i-5", IndicatorFigure::Actual, 2026, 6500, 1),
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .indicator
+        .unwrap();
+    assert_eq!((updated.value_bp, updated.version), (6500, 2));
+
+    let listed = harness
+        .client
+        .list_indicators(with_token(
+            ListIndicatorsRequest {
+                territory_kato: "610000000".into(),
+                page_size: 1,
+                ..ListIndicatorsRequest::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.indicators.len(), 1);
+    let rest = harness
+        .client
+        .list_indicators(with_token(
+            ListIndicatorsRequest {
+                territory_kato: "610000000".into(),
+                page_size: 10,
+                page_token: listed.next_page_token,
+                ..ListIndicatorsRequest::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.indicators.len(), 1);
+    assert_eq!(rest.indicators[0].figure, IndicatorFigure::Target as i32);
+    assert!(rest.next_page_token.is_empty());
+}
+
+on_both_backends!(
+    akims_are_appointed_and_succeeded,
+    revenue_growth_is_summarised,
+    indicators_are_recorded_with_targets,
+);
