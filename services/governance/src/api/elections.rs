@@ -140,6 +140,7 @@ pub fn election_to_proto(record: &ElectionRecord) -> Election {
             .collect(),
         candidates: record.candidates.iter().map(candidate_to_proto).collect(),
         version: e.version,
+        archival: e.archival,
     }
 }
 
@@ -281,9 +282,12 @@ pub async fn schedule(
     } else {
         Some(election_id("previous_election", &body.previous_election)?)
     };
+    if body.archival {
+        caller.require(Scope::Admin)?;
+    }
     caller.require_write_at(territory)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
-    let (stations, pilot) = (&stations, body.pilot);
+    let (stations, pilot, archival) = (&stations, body.pilot, body.archival);
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
@@ -327,6 +331,7 @@ pub async fn schedule(
                         pilot,
                         previous_election: previous,
                         round,
+                        archival,
                         stations: stations.clone(),
                     },
                 )
@@ -543,7 +548,8 @@ pub async fn register_candidate(
                 let record = load(tx, id, true).await?;
                 refuse_if_certified(&record)?;
                 let election = &record.election;
-                if election.status != "scheduled" || today > election.nomination_close_date {
+                let closed_by_date = !election.archival && today > election.nomination_close_date;
+                if election.status != "scheduled" || closed_by_date {
                     return Err(Error::precondition(
                         "NOMINATION_OPEN",
                         election_name(id),
@@ -622,6 +628,14 @@ pub async fn submit_protocol(
             .iter()
             .find(|s| s.number == body.station_number)
             .ok_or_else(|| Error::invalid("station_number", "not a station of this election"))?;
+        let today = chrono::Utc::now().date_naive();
+        if !record.election.archival && today < record.election.voting_date {
+            return Err(Error::precondition(
+                "VOTING_HELD",
+                election_name(id),
+                format!("voting day is {}: protocols come after it", record.election.voting_date),
+            ));
+        }
         if station.closed {
             return Err(Error::precondition(
                 "STATION_OPEN",

@@ -28,6 +28,8 @@ pub mod elections {
         pub round: i32,
         /// scheduled, counting, certified.
         pub status: String,
+        /// Recorded from an archive: date rules do not apply to today.
+        pub archival: bool,
         /// The certified outcome, in words.
         pub outcome: String,
         pub version: i64,
@@ -160,6 +162,7 @@ pub struct NewElection {
     pub pilot: bool,
     pub previous_election: Option<i64>,
     pub round: i32,
+    pub archival: bool,
     /// (number, address, registered voters)
     pub stations: Vec<(i32, String, i64)>,
 }
@@ -177,6 +180,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewElection) -> Result<i64, 
         previous_election: Set(new.previous_election),
         round: Set(new.round),
         status: Set("scheduled".into()),
+        archival: Set(new.archival),
         outcome: Set(String::new()),
         version: Set(1),
     })

@@ -97,6 +97,7 @@ impl MigrationTrait for CreateElections {
                     .col(big_integer_null("previous_election"))
                     .col(integer("round"))
                     .col(string_len("status", 20))
+                    .col(boolean("archival"))
                     .col(text("outcome"))
                     .col(big_integer("version"))
                     .to_owned(),

@@ -51,14 +51,16 @@ impl Harness {
         )
     }
 
+    /// An election of the 2023 pilot round, recorded from the archive (so that
+    /// candidates and protocols can be entered whatever today's date is).
     async fn schedule(&mut self, id: &str, rule: WinnerRule, stations: &[i64]) -> String {
-        let token = self.officer();
+        let token = self.admin();
         let request = ScheduleElectionRequest {
             request_id: id.into(),
             territory_kato: "613600000".into(),
             office: ElectionOffice::DistrictAkim as i32,
-            call_date: Some(proto_date(today())),
-            voting_date: Some(proto_date(today() + Days::new(60))),
+            call_date: Some(proto_date(NaiveDate::from_ymd_opt(2023, 6, 1).unwrap())),
+            voting_date: Some(proto_date(NaiveDate::from_ymd_opt(2023, 8, 10).unwrap())),
             nomination_close_date: None,
             winner_rule: rule as i32,
             pilot: true,
@@ -73,6 +75,7 @@ impl Harness {
                 })
                 .collect(),
             previous_election: String::new(),
+            archival: true,
         };
         self.client
             .schedule_election(with_token(request, &token))
@@ -545,7 +548,82 @@ async fn scheduling_is_checked(database: TestDatabase) {
     assert_eq!(outside.code(), Code::PermissionDenied);
 }
 
+/// A live election follows today's date: nominations close, protocols wait for
+/// voting day; recording from the archive needs the admin scope.
+async fn live_elections_follow_the_calendar(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.seed_chain().await;
+    let token = harness.officer();
+    let live = |id: &str, call: NaiveDate, voting: NaiveDate| ScheduleElectionRequest {
+        request_id: id.into(),
+        territory_kato: "613600000".into(),
+        office: ElectionOffice::DistrictAkim as i32,
+        call_date: Some(proto_date(call)),
+        voting_date: Some(proto_date(voting)),
+        polling_stations: vec![PollingStation {
+            number: 1,
+            registered_voters: 100,
+            ..PollingStation::default()
+        }],
+        ..ScheduleElectionRequest::default()
+    };
+    let upcoming = harness
+        .client
+        .schedule_election(with_token(
+            live("live-1", today(), today() + Days::new(45)),
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .election
+        .unwrap();
+    assert!(!upcoming.archival);
+    let candidate = harness
+        .register(&upcoming.name, "live-c", &iin("800101", 0), None)
+        .await
+        .unwrap();
+    let early = Election {
+        name: upcoming.name.clone(),
+        candidates: vec![candidate],
+    };
+    let status = harness
+        .protocol(&early, "live-p", 1, (10, &[5], 0, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("voting day"), "{status:?}");
+
+    let closing = harness
+        .client
+        .schedule_election(with_token(
+            live("live-2", today() - Days::new(40), today() + Days::new(5)),
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .election
+        .unwrap();
+    let late = harness
+        .register(&closing.name, "late-c", &iin("800101", 0), None)
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    assert!(late.message().contains("nominations closed"), "{late:?}");
+
+    let mut archive = live("archive", today(), today() + Days::new(45));
+    archive.archival = true;
+    let denied = harness
+        .client
+        .schedule_election(with_token(archive, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+}
+
 on_both_backends!(
+    live_elections_follow_the_calendar,
     an_election_runs_to_certification,
     ties_against_all_and_runoffs,
     scheduling_is_checked,
