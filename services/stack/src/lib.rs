@@ -2,6 +2,8 @@
 //! process, each with its own SQLite file under a data directory, verifying tokens
 //! signed by a development key pair generated there on first start.
 
+mod demo;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -344,7 +346,7 @@ impl Stack {
                 &mut client,
                 &self.admin_token,
                 "demo-kato-2022",
-                rows,
+                rows.clone(),
             )
             .await
             .map_err(|e| StackError::Demo(e.to_string()))?;
@@ -354,6 +356,11 @@ impl Stack {
                 options.classifier.display(),
                 answer.rejected
             ));
+            lines.extend(
+                demo::governance(client, &self.admin_token, &rows)
+                    .await
+                    .map_err(|status| StackError::Demo(status.message().to_owned()))?,
+            );
         } else {
             tracing::warn!(path = %options.classifier.display(), "classifier file not found; no territories loaded");
             lines.push(format!(

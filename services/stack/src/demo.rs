@@ -1,0 +1,404 @@
+//! Demo data of the governance service, loaded through its own API from the
+//! facts of the design brief. Every request carries a fixed id, so loading again
+//! on the same data directory changes nothing.
+
+use aimaq_proto::common::v1::{Date, LocalizedText};
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::governance::v1::*;
+use aimaq_types::{Iin, Kato};
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+
+/// Single-industry towns of the classifier.
+const SINGLE_INDUSTRY_TOWNS: [&str; 6] = [
+    "352410000", // Temirtau
+    "392410000", // Rudny
+    "552210000", // Ekibastuz
+    "621010000", // Zhezkazgan
+    "622010000", // Satpayev
+    "156020100", // Khromtau
+];
+
+/// Agglomerations and their members.
+const AGGLOMERATIONS: [(&str, &[&str]); 3] = [
+    (
+        "Almaty",
+        &["750000000", "195200000", "196200000", "196800000"],
+    ),
+    ("Astana", &["710000000", "116600000"]),
+    ("Shymkent", &["790000000"]),
+];
+
+/// Regions whose first village becomes a support village.
+const SUPPORT_VILLAGE_REGIONS: [&str; 6] = ["11", "15", "35", "39", "55", "61"];
+
+/// The new city of Alatau, a special economic zone near Almaty, added after the
+/// 2022 classifier.
+const ALATAU: &str = "192000000";
+
+/// Districts of the 2023 pilot round of direct district akim elections; the last
+/// one ends in a tie and needs a repeat election.
+const PILOT_DISTRICTS: [&str; 5] = [
+    "613600000",
+    "195200000",
+    "116600000",
+    "193600000",
+    "194400000",
+];
+
+struct Demo {
+    client: GovernanceServiceClient<Channel>,
+    token: String,
+}
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+impl Demo {
+    fn request<T>(&self, message: T) -> Result<Request<T>, Status> {
+        let mut request = Request::new(message);
+        let bearer = format!("Bearer {}", self.token)
+            .parse()
+            .map_err(|_| Status::invalid_argument("the token is not ASCII"))?;
+        request.metadata_mut().insert("authorization", bearer);
+        Ok(request)
+    }
+
+    async fn territory(&mut self, kato: &str) -> Result<Territory, Status> {
+        let request = self.request(GetTerritoryRequest {
+            kato: kato.into(),
+            include_ancestors: false,
+        })?;
+        self.client
+            .get_territory(request)
+            .await?
+            .into_inner()
+            .territory
+            .ok_or_else(|| Status::internal("no territory in the answer"))
+    }
+
+    /// Sets growth-point flags on a registered territory unless already set.
+    async fn flag(&mut self, kato: &str, set: impl Fn(&mut GrowthPoints)) -> Result<bool, Status> {
+        let territory = self.territory(kato).await?;
+        let mut growth = territory.growth_points.clone().unwrap_or_default();
+        set(&mut growth);
+        if Some(&growth) == territory.growth_points.as_ref() {
+            return Ok(false);
+        }
+        let request = self.request(UpsertTerritoryRequest {
+            request_id: format!("demo-flags-{kato}-v{}", territory.version),
+            territory: Some(TerritoryInput {
+                kato: territory.kato,
+                kind: territory.kind,
+                name: territory.name,
+                rural: territory.rural,
+                population: territory.population,
+                growth_points: Some(growth),
+            }),
+            expected_version: territory.version,
+        })?;
+        self.client.upsert_territory(request).await?;
+        Ok(true)
+    }
+
+    async fn growth_points(&mut self, villages: &[String]) -> Result<String, Status> {
+        for kato in SINGLE_INDUSTRY_TOWNS {
+            self.flag(kato, |g| g.single_industry_town = true).await?;
+        }
+        for (name, members) in AGGLOMERATIONS {
+            for kato in members {
+                self.flag(kato, |g| g.agglomeration = name.to_owned())
+                    .await?;
+            }
+        }
+        for kato in villages {
+            self.flag(kato, |g| g.support_village = true).await?;
+        }
+        let request = self.request(UpsertTerritoryRequest {
+            request_id: "demo-alatau".into(),
+            territory: Some(TerritoryInput {
+                kato: ALATAU.into(),
+                kind: TerritoryKind::CityOfRegionalSignificance as i32,
+                name: Some(LocalizedText {
+                    kk: "Алатау қаласы".into(),
+                    ru: "г.Алатау".into(),
+                    en: "Alatau".into(),
+                }),
+                rural: false,
+                population: 0,
+                growth_points: Some(GrowthPoints {
+                    agglomeration: "Almaty".into(),
+                    special_economic_zone: true,
+                    ..GrowthPoints::default()
+                }),
+            }),
+            expected_version: 0,
+        })?;
+        self.client.upsert_territory(request).await?;
+        Ok(format!(
+            "growth points: {} single-industry towns, {} agglomerations, {} support villages, Alatau ({ALATAU}, special economic zone)",
+            SINGLE_INDUSTRY_TOWNS.len(),
+            AGGLOMERATIONS.len(),
+            villages.len()
+        ))
+    }
+
+    /// One archival pilot election run to certification.
+    async fn pilot_election(
+        &mut self,
+        index: usize,
+        district: &str,
+        tie: bool,
+    ) -> Result<OutcomeKind, Status> {
+        let id = |step: &str| format!("demo-pilot-{district}-{step}");
+        let stations: Vec<PollingStation> = (1..=3)
+            .map(|number| PollingStation {
+                number,
+                address: format!("school No. {number}"),
+                registered_voters: 1800 + 150 * i64::from(number),
+                ..PollingStation::default()
+            })
+            .collect();
+        let request = self.request(ScheduleElectionRequest {
+            request_id: id("schedule"),
+            territory_kato: district.into(),
+            office: ElectionOffice::DistrictAkim as i32,
+            call_date: date(2023, 6, 1),
+            voting_date: date(2023, 8, 10),
+            nomination_close_date: None,
+            winner_rule: WinnerRule::Plurality as i32,
+            pilot: true,
+            polling_stations: stations.clone(),
+            previous_election: String::new(),
+            archival: true,
+        })?;
+        let election = self
+            .client
+            .schedule_election(request)
+            .await?
+            .into_inner()
+            .election
+            .ok_or_else(|| Status::internal("no election in the answer"))?;
+        let mut candidates = Vec::new();
+        for (n, (party, born)) in [("Amanat", "750314"), ("Ak Zhol", "820607"), ("", "880921")]
+            .into_iter()
+            .enumerate()
+        {
+            let iin = (0..10)
+                .find_map(|s| Iin::complete(&format!("{born}3{:04}", index * 100 + n * 10 + s)))
+                .ok_or_else(|| Status::internal("no IIN"))?;
+            let request = self.request(RegisterCandidateRequest {
+                request_id: id(&format!("candidate-{n}")),
+                election: election.name.clone(),
+                iin: iin.to_string(),
+                full_name: format!("Candidate {} of district {district}", n + 1),
+                nomination: if party.is_empty() {
+                    Nomination::Self_
+                } else {
+                    Nomination::Party
+                } as i32,
+                party: party.into(),
+            })?;
+            let candidate = self
+                .client
+                .register_candidate(request)
+                .await?
+                .into_inner()
+                .candidate
+                .ok_or_else(|| Status::internal("no candidate in the answer"))?;
+            candidates.push(candidate.name);
+        }
+        for station in &stations {
+            let votes: [i64; 3] = if tie {
+                [700, 700, 150]
+            } else {
+                [900 + 40 * index as i64, 500, 200]
+            };
+            let cast = votes.iter().sum::<i64>() + 60 + 25;
+            let request = self.request(SubmitProtocolRequest {
+                request_id: id(&format!("protocol-{}", station.number)),
+                election: election.name.clone(),
+                station_number: station.number,
+                ballots_issued: cast + 10,
+                candidate_votes: candidates
+                    .iter()
+                    .zip(votes)
+                    .map(|(candidate, votes)| CandidateVotes {
+                        candidate: candidate.clone(),
+                        votes,
+                    })
+                    .collect(),
+                against_all: 60,
+                spoiled: 25,
+                expected_version: 0,
+                correction_reason: String::new(),
+            })?;
+            self.client.submit_protocol(request).await?;
+        }
+        let request = self.request(CertifyElectionRequest {
+            request_id: id("certify"),
+            election: election.name,
+            expected_version: 0,
+            term_start: date(2023, 8, 15),
+        })?;
+        let certified = self.client.certify_election(request).await?.into_inner();
+        Ok(certified
+            .results
+            .and_then(|r| r.outcome)
+            .and_then(|o| OutcomeKind::try_from(o.kind).ok())
+            .unwrap_or_default())
+    }
+
+    /// Revenue of rural districts 2019–2024, growing 3.5-fold.
+    async fn revenue(&mut self, rural_districts: &[String]) -> Result<String, Status> {
+        // Tenge per district: own revenue rises 3.5-fold, transfers stay level.
+        let own_by_year = [
+            (2019, 20_000_000),
+            (2020, 26_000_000),
+            (2021, 34_000_000),
+            (2022, 45_000_000),
+            (2023, 58_000_000),
+            (2024, 70_000_000),
+        ];
+        for (d, kato) in rural_districts.iter().enumerate() {
+            for (year, own_tenge) in own_by_year {
+                // Larger districts collect more; every one grows alike.
+                let own_tiyn = own_tenge * (10 + d as i64) / 10 * 100;
+                for (source, share) in [
+                    (RevenueSource::PersonalIncomeTax, 40),
+                    (RevenueSource::PropertyTax, 20),
+                    (RevenueSource::LandTax, 25),
+                    (RevenueSource::VehicleTax, 10),
+                    (RevenueSource::OtherOwn, 5),
+                ] {
+                    let request = self.request(RecordRevenueRequest {
+                        request_id: format!("demo-revenue-{kato}-{year}-{}", source.as_str_name()),
+                        territory_kato: kato.clone(),
+                        fiscal_year: year,
+                        source: source as i32,
+                        amount_tiyn: own_tiyn * share / 100,
+                        note: String::new(),
+                    })?;
+                    self.client.record_revenue(request).await?;
+                }
+            }
+        }
+        Ok(format!(
+            "rural-district revenue 2019-2024 for {} rural districts (3.5-fold growth)",
+            rural_districts.len()
+        ))
+    }
+
+    /// National indicators and their targets, recorded for every top-level unit.
+    async fn indicators(&mut self, regions: &[String]) -> Result<String, Status> {
+        let figures = [
+            (
+                IndicatorKind::StandardsSufficiency,
+                IndicatorFigure::Actual,
+                2026,
+                6400,
+            ),
+            (
+                IndicatorKind::StandardsSufficiency,
+                IndicatorFigure::Target,
+                2028,
+                7000,
+            ),
+            (
+                IndicatorKind::SmeShareOfGdp,
+                IndicatorFigure::Target,
+                2030,
+                4000,
+            ),
+            (
+                IndicatorKind::GreenRenewableEnergyShare,
+                IndicatorFigure::Target,
+                2030,
+                1500,
+            ),
+        ];
+        for kato in regions {
+            for (kind, figure, year, value) in figures {
+                let request = self.request(RecordIndicatorRequest {
+                    request_id: format!(
+                        "demo-indicator-{kato}-{}-{}-{year}",
+                        kind.as_str_name(),
+                        figure.as_str_name()
+                    ),
+                    territory_kato: kato.clone(),
+                    kind: kind as i32,
+                    figure: figure as i32,
+                    year,
+                    value_bp: value,
+                    source: "state programme of regional development".into(),
+                    expected_version: 0,
+                })?;
+                match self.client.record_indicator(request).await {
+                    Ok(_) => {}
+                    // Recorded before under another id: keep it.
+                    Err(status) if status.code() == tonic::Code::AlreadyExists => {}
+                    Err(status) => return Err(status),
+                }
+            }
+        }
+        Ok(format!(
+            "indicators: sufficiency 64% (2026) -> 70% (2028), SME share 40% by 2030, green-energy target, for {} top-level units",
+            regions.len()
+        ))
+    }
+}
+
+/// Loads the governance demo data; `classifier` is what was imported.
+pub async fn governance(
+    client: GovernanceServiceClient<Channel>,
+    token: &str,
+    classifier: &[TerritoryInput],
+) -> Result<Vec<String>, Status> {
+    let mut demo = Demo {
+        client,
+        token: token.to_owned(),
+    };
+    let first_village = |region: &str| {
+        classifier
+            .iter()
+            .find(|t| t.kato.starts_with(region) && t.kind == TerritoryKind::Village as i32)
+            .map(|t| t.kato.clone())
+    };
+    let villages: Vec<String> = SUPPORT_VILLAGE_REGIONS
+        .iter()
+        .filter_map(|r| first_village(r))
+        .collect();
+    let mut lines = vec![demo.growth_points(&villages).await?];
+
+    let mut outcomes = Vec::new();
+    for (index, district) in PILOT_DISTRICTS.iter().enumerate() {
+        let tie = index + 1 == PILOT_DISTRICTS.len();
+        outcomes.push(demo.pilot_election(index, district, tie).await?);
+    }
+    let won = outcomes
+        .iter()
+        .filter(|o| **o == OutcomeKind::Winner)
+        .count();
+    lines.push(format!(
+        "pilot round 2023: {} district akim elections certified, {won} elected, {} needing a repeat",
+        outcomes.len(),
+        outcomes.len() - won
+    ));
+
+    let rural_districts: Vec<String> = classifier
+        .iter()
+        .filter(|t| t.kind == TerritoryKind::RuralDistrict as i32 && t.kato.starts_with("61"))
+        .take(20)
+        .map(|t| t.kato.clone())
+        .collect();
+    lines.push(demo.revenue(&rural_districts).await?);
+
+    let regions: Vec<String> = classifier
+        .iter()
+        .filter(|t| Kato::parse(&t.kato).is_ok_and(|k| k.level() == 1))
+        .map(|t| t.kato.clone())
+        .collect();
+    lines.push(demo.indicators(&regions).await?);
+    Ok(lines)
+}
