@@ -383,10 +383,11 @@ pub async fn list(
     let db = records.database().connection();
     let (rows, next_page_token) =
         store::election::list(db, prefix, status, year, request.pilot_only, &page).await?;
-    let mut elections = Vec::with_capacity(rows.len());
-    for row in rows {
-        elections.push(election_to_proto(&load(db, row.id, false).await?));
-    }
+    let elections = store::election::with_details(db, rows)
+        .await?
+        .iter()
+        .map(election_to_proto)
+        .collect();
     Ok(ListElectionsResponse {
         elections,
         next_page_token,

@@ -123,6 +123,8 @@ pub struct ElectionRecord {
     pub candidates: Vec<candidates::Model>,
 }
 
+/// An election with its stations and candidates; `lock` holds its row for the
+/// rest of the transaction (on PostgreSQL).
 pub async fn find(
     db: &impl ConnectionTrait,
     id: i64,
@@ -135,21 +137,50 @@ pub async fn find(
     let Some(election) = query.one(db).await? else {
         return Ok(None);
     };
-    let stations = polling_stations::Entity::find()
-        .filter(polling_stations::Column::ElectionId.eq(id))
+    Ok(with_details(db, vec![election]).await?.pop())
+}
+
+/// Several elections with their stations and candidates, in three queries.
+pub async fn with_details(
+    db: &impl ConnectionTrait,
+    elections: Vec<elections::Model>,
+) -> Result<Vec<ElectionRecord>, Error> {
+    let ids: Vec<i64> = elections.iter().map(|e| e.id).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut stations: HashMap<i64, Vec<polling_stations::Model>> = HashMap::new();
+    for station in polling_stations::Entity::find()
+        .filter(polling_stations::Column::ElectionId.is_in(ids.clone()))
         .order_by_asc(polling_stations::Column::Number)
         .all(db)
-        .await?;
-    let candidates = candidates::Entity::find()
-        .filter(candidates::Column::ElectionId.eq(id))
+        .await?
+    {
+        stations
+            .entry(station.election_id)
+            .or_default()
+            .push(station);
+    }
+    let mut candidates: HashMap<i64, Vec<candidates::Model>> = HashMap::new();
+    for candidate in candidates::Entity::find()
+        .filter(candidates::Column::ElectionId.is_in(ids))
         .order_by_asc(candidates::Column::Id)
         .all(db)
-        .await?;
-    Ok(Some(ElectionRecord {
-        election,
-        stations,
-        candidates,
-    }))
+        .await?
+    {
+        candidates
+            .entry(candidate.election_id)
+            .or_default()
+            .push(candidate);
+    }
+    Ok(elections
+        .into_iter()
+        .map(|election| ElectionRecord {
+            stations: stations.remove(&election.id).unwrap_or_default(),
+            candidates: candidates.remove(&election.id).unwrap_or_default(),
+            election,
+        })
+        .collect())
 }
 
 pub struct NewElection {

@@ -1,0 +1,289 @@
+//! Governance throughput at 32 concurrent callers, each workload as a ratio to a
+//! trivial RPC (the gRPC health check) on the same server in the same run:
+//! `GetTerritory` and `ListTerritories` (a district's children) with the whole
+//! classifier loaded, and `SubmitProtocol` (one new station protocol per call).
+//!
+//!     cargo bench -p aimaq-governance --bench throughput
+//!
+//! Runs on SQLite, and on PostgreSQL when `AIMAQ_TEST_POSTGRES_URL` (default
+//! postgres://postgres@127.0.0.1:5432/test) is reachable. Prints a Markdown table.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use aimaq_proto::common::v1::Date;
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::governance::v1::*;
+use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
+use aimaq_types::Iin;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+const CALLERS: usize = 32;
+const CONNECTIONS: usize = 4;
+const WARM_UP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(5);
+const STATIONS: i32 = 40_000;
+
+struct Measurement {
+    calls: u64,
+    failures: u64,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Runs `call` from `CALLERS` tasks for the warm-up and the measured window.
+async fn measure<F, Fut>(call: F) -> Measurement
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let call = Arc::new(call);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|caller| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failures = 0;
+                while start.elapsed() < WARM_UP + MEASURE {
+                    let began = Instant::now();
+                    let ok = call(caller).await;
+                    if began >= start + WARM_UP {
+                        if ok {
+                            latencies.push(began.elapsed());
+                        } else {
+                            failures += 1;
+                        }
+                    }
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        let (mut mine, failed) = task.await.unwrap();
+        latencies.append(&mut mine);
+        failures += failed;
+    }
+    latencies.sort();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64) * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    Measurement {
+        calls: latencies.len() as u64,
+        failures,
+        per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
+        p50: at(0.5),
+        p99: at(0.99),
+    }
+}
+
+async fn channels(server: &TestServer) -> Vec<Channel> {
+    let mut channels = Vec::new();
+    for _ in 0..CONNECTIONS {
+        channels.push(server.channel().await);
+    }
+    channels
+}
+
+async fn run(database: TestDatabase, label: &str) {
+    let tokens = TestTokens::new();
+    let token = tokens.admin();
+    let server = TestServer::start(database, &tokens, aimaq_governance::run).await;
+    let channels = channels(&server).await;
+    let mut client = GovernanceServiceClient::new(channels[0].clone());
+
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/kato-2022.csv");
+    let rows = aimaq_governance::classifier::read(&path).unwrap();
+    let imported = Instant::now();
+    let answer = aimaq_governance::classifier::import(&mut client, &token, "bench-kato", rows)
+        .await
+        .unwrap();
+    let import_time = imported.elapsed();
+    assert_eq!(answer.created, 16_264);
+
+    // An archival election with many stations, for one protocol per call.
+    let election = client
+        .schedule_election(with_token(
+            ScheduleElectionRequest {
+                request_id: "bench-election".into(),
+                territory_kato: "613600000".into(),
+                office: ElectionOffice::DistrictAkim as i32,
+                call_date: Some(Date {
+                    year: 2023,
+                    month: 6,
+                    day: 1,
+                }),
+                voting_date: Some(Date {
+                    year: 2023,
+                    month: 8,
+                    day: 10,
+                }),
+                archival: true,
+                polling_stations: (1..=STATIONS)
+                    .map(|number| PollingStation {
+                        number,
+                        registered_voters: 1000,
+                        ..PollingStation::default()
+                    })
+                    .collect(),
+                ..ScheduleElectionRequest::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .election
+        .unwrap();
+    let mut candidates = Vec::new();
+    for (n, serial) in [1000u32, 2000].into_iter().enumerate() {
+        let iin = (serial..serial + 10)
+            .find_map(|s| Iin::complete(&format!("8001013{s:04}")))
+            .unwrap();
+        let candidate = client
+            .register_candidate(with_token(
+                RegisterCandidateRequest {
+                    request_id: format!("bench-candidate-{n}"),
+                    election: election.name.clone(),
+                    iin: iin.to_string(),
+                    full_name: format!("Candidate {n}"),
+                    nomination: Nomination::Self_ as i32,
+                    party: String::new(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .candidate
+            .unwrap();
+        candidates.push(candidate.name);
+    }
+
+    let pick = {
+        let channels = channels.clone();
+        move |caller: usize| channels[caller % CONNECTIONS].clone()
+    };
+    let health = {
+        let pick = pick.clone();
+        measure(move |caller| {
+            let mut client = HealthClient::new(pick(caller));
+            async move { client.check(HealthCheckRequest::default()).await.is_ok() }
+        })
+        .await
+    };
+    let get = {
+        let (pick, token) = (pick.clone(), token.clone());
+        measure(move |caller| {
+            let mut client = GovernanceServiceClient::new(pick(caller));
+            let request = with_token(
+                GetTerritoryRequest {
+                    kato: "613633100".into(),
+                    include_ancestors: false,
+                },
+                &token,
+            );
+            async move { client.get_territory(request).await.is_ok() }
+        })
+        .await
+    };
+    let list = {
+        let (pick, token) = (pick.clone(), token.clone());
+        measure(move |caller| {
+            let mut client = GovernanceServiceClient::new(pick(caller));
+            let request = with_token(
+                ListTerritoriesRequest {
+                    parent_kato: "613600000".into(),
+                    page_size: 100,
+                    ..ListTerritoriesRequest::default()
+                },
+                &token,
+            );
+            async move { client.list_territories(request).await.is_ok() }
+        })
+        .await
+    };
+    let next_station = Arc::new(AtomicI32::new(1));
+    let submit = {
+        let (pick, token) = (pick.clone(), token.clone());
+        let (election, candidates) = (election.name.clone(), candidates.clone());
+        measure(move |caller| {
+            let mut client = GovernanceServiceClient::new(pick(caller));
+            let station = next_station.fetch_add(1, Ordering::Relaxed);
+            let request = with_token(
+                SubmitProtocolRequest {
+                    request_id: format!("bench-protocol-{station}"),
+                    election: election.clone(),
+                    station_number: station,
+                    ballots_issued: 900,
+                    candidate_votes: candidates
+                        .iter()
+                        .map(|c| CandidateVotes {
+                            candidate: c.clone(),
+                            votes: 400,
+                        })
+                        .collect(),
+                    against_all: 50,
+                    spoiled: 10,
+                    ..SubmitProtocolRequest::default()
+                },
+                &token,
+            );
+            async move { station <= STATIONS && client.submit_protocol(request).await.is_ok() }
+        })
+        .await
+    };
+
+    println!("\n### {label}\n");
+    println!(
+        "Classifier import: 16,264 territories in {:.2} s.\n",
+        import_time.as_secs_f64()
+    );
+    println!(
+        "| workload ({CALLERS} callers, {CONNECTIONS} connections) | calls | calls/s | ratio to health check | p50 | p99 | failures |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, m) in [
+        ("health check (baseline)", &health),
+        ("GetTerritory", &get),
+        ("ListTerritories (district's children, 100)", &list),
+        ("SubmitProtocol", &submit),
+    ] {
+        println!(
+            "| {name} | {} | {:.0} | {:.2} | {:.2} ms | {:.2} ms | {} |",
+            m.calls,
+            m.per_second,
+            m.per_second / health.per_second,
+            m.p50.as_secs_f64() * 1000.0,
+            m.p99.as_secs_f64() * 1000.0,
+            m.failures
+        );
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        run(TestDatabase::sqlite().await, "SQLite").await;
+        match TestDatabase::postgres().await {
+            Some(database) => run(database, "PostgreSQL").await,
+            None => println!("\nPostgreSQL unreachable: skipped."),
+        }
+    });
+}
