@@ -144,9 +144,15 @@ impl TokenVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, Error> {
+        self.verify_with_expiry(token).map(|(caller, _)| caller)
+    }
+
+    /// The caller and the token's expiry (seconds since the epoch).
+    fn verify_with_expiry(&self, token: &str) -> Result<(Caller, u64), Error> {
         let claims = self
             .decode(token)
             .map_err(|error| Error::Unauthenticated(describe_jwt_error(error.kind())))?;
+        let expires = claims.exp;
         if claims.sub.trim().is_empty() {
             return Err(Error::Unauthenticated(
                 "the token names no subject (sub)".into(),
@@ -161,7 +167,7 @@ impl TokenVerifier {
                 "the token's kato_prefix must be 1 to 9 digits".into(),
             ));
         }
-        Ok(Caller {
+        let caller = Caller {
             subject: claims.sub,
             agency: claims.agency,
             scopes: claims
@@ -170,7 +176,8 @@ impl TokenVerifier {
                 .filter_map(|s| s.parse().ok())
                 .collect(),
             kato_prefix: claims.kato_prefix,
-        })
+        };
+        Ok((caller, expires))
     }
 
     /// Verifies the `authorization: Bearer …` metadata of a request.
@@ -178,22 +185,25 @@ impl TokenVerifier {
         &self,
         metadata: &tonic::metadata::MetadataMap,
     ) -> Result<Caller, Error> {
-        let value = metadata.get("authorization").ok_or_else(|| {
-            Error::Unauthenticated(
-                "missing bearer token: send `authorization: Bearer <token>`".into(),
-            )
-        })?;
-        let text = value
-            .to_str()
-            .map_err(|_| Error::Unauthenticated("the authorization header is not text".into()))?;
-        let token = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                Error::Unauthenticated("the authorization header must be `Bearer <token>`".into())
-            })?;
-        self.verify(token.trim())
+        self.verify(bearer_token(metadata)?)
     }
+}
+
+/// The token of an `authorization: Bearer …` header.
+fn bearer_token(metadata: &tonic::metadata::MetadataMap) -> Result<&str, Error> {
+    let value = metadata.get("authorization").ok_or_else(|| {
+        Error::Unauthenticated("missing bearer token: send `authorization: Bearer <token>`".into())
+    })?;
+    let text = value
+        .to_str()
+        .map_err(|_| Error::Unauthenticated("the authorization header is not text".into()))?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .ok_or_else(|| {
+            Error::Unauthenticated("the authorization header must be `Bearer <token>`".into())
+        })?;
+    Ok(token.trim())
 }
 
 fn describe_jwt_error(kind: &ErrorKind) -> String {
@@ -211,12 +221,44 @@ fn describe_jwt_error(kind: &ErrorKind) -> String {
 
 /// A tonic interceptor that verifies the bearer token of every call and puts the
 /// [`Caller`] in the request's extensions.
+///
+/// Agencies' systems send the same token with many calls: a verified token is
+/// remembered until it expires, so its signature is checked once, not per call.
 #[derive(Clone)]
-pub struct Authenticator(Arc<TokenVerifier>);
+pub struct Authenticator(Arc<TokenVerifier>, Arc<std::sync::Mutex<VerifiedTokens>>);
+
+/// Tokens already verified, with their expiry (seconds since the epoch).
+#[derive(Default)]
+struct VerifiedTokens(std::collections::HashMap<String, (Caller, u64)>);
+
+/// Verified tokens remembered at most; the memory is cleared when it is full.
+const REMEMBERED_TOKENS: usize = 10_000;
 
 impl Authenticator {
     pub fn new(verifier: TokenVerifier) -> Authenticator {
-        Authenticator(Arc::new(verifier))
+        Authenticator(Arc::new(verifier), Arc::default())
+    }
+
+    /// The caller of a bearer token, from memory while it is unexpired.
+    fn caller(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Caller, Error> {
+        let token = bearer_token(metadata)?;
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Ok(remembered) = self.1.lock()
+            && let Some((caller, expires)) = remembered.0.get(token)
+            && now < *expires
+        {
+            return Ok(caller.clone());
+        }
+        let (caller, expires) = self.0.verify_with_expiry(token)?;
+        if let Ok(mut remembered) = self.1.lock() {
+            if remembered.0.len() >= REMEMBERED_TOKENS {
+                remembered.0.clear();
+            }
+            remembered
+                .0
+                .insert(token.to_owned(), (caller.clone(), expires));
+        }
+        Ok(caller)
     }
 
     /// Reads the public key (PEM) from `path`.
@@ -241,7 +283,7 @@ impl Authenticator {
 
 impl Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let caller = self.0.verify_metadata(request.metadata())?;
+        let caller = self.caller(request.metadata())?;
         request.extensions_mut().insert(caller);
         Ok(request)
     }

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use tonic::service::Interceptor;
+
 use super::*;
 
 fn pair() -> (TokenIssuer, TokenVerifier) {
@@ -160,4 +162,57 @@ fn during_rotation_old_and_new_keys_are_accepted() {
     assert!(unauthenticated_message(verifier.verify(&token)).contains("signature"));
     assert!(TokenVerifier::new(b"", "aimaq", "aimaq").is_err());
     assert!(TokenVerifier::new(b"not a key", "aimaq", "aimaq").is_err());
+}
+
+#[test]
+fn the_interceptor_remembers_verified_tokens_until_they_expire() {
+    let (issuer, verifier) = pair();
+    let mut authenticator = Authenticator::new(verifier);
+    let token = issuer.mint(&spec(&[Scope::GovernanceRead], None)).unwrap();
+    let request = || {
+        let mut request = Request::new(());
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request
+    };
+    for _ in 0..3 {
+        let accepted = authenticator.call(request()).unwrap();
+        assert_eq!(Caller::of(&accepted).unwrap().subject, "akimat-61");
+    }
+    assert_eq!(authenticator.1.lock().unwrap().0.len(), 1);
+    // A remembered token past its expiry is verified again, and refused.
+    authenticator
+        .1
+        .lock()
+        .unwrap()
+        .0
+        .values_mut()
+        .for_each(|(_, expires)| *expires = 0);
+    let now = jsonwebtoken::get_current_timestamp();
+    let expired = issuer
+        .mint_claims(&Claims {
+            iss: "aimaq".into(),
+            aud: "aimaq".into(),
+            sub: "late".into(),
+            agency: "a".into(),
+            scopes: vec![],
+            kato_prefix: None,
+            iat: now - 7200,
+            exp: now - 3600,
+        })
+        .unwrap();
+    let mut late = Request::new(());
+    late.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {expired}").parse().unwrap(),
+    );
+    assert_eq!(
+        authenticator.call(late).unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    assert!(
+        authenticator.call(request()).is_ok(),
+        "re-verified after its memory expired"
+    );
 }

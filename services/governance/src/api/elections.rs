@@ -20,7 +20,7 @@ use crate::domain::election::{
     check_counts, elected_term_end,
 };
 use crate::store;
-use crate::store::election::{ElectionRecord, candidates, protocols};
+use crate::store::election::{ElectionRecord, candidates, elections, protocols};
 
 const RESOURCE: &str = "election";
 
@@ -144,16 +144,9 @@ pub fn election_to_proto(record: &ElectionRecord) -> Election {
     }
 }
 
-fn protocol_to_proto(
-    record: &ElectionRecord,
-    protocol: &protocols::Model,
-) -> Result<Protocol, Error> {
+/// A protocol as answered; `registered` is its station's registered voters.
+fn protocol_to_proto(registered: i64, protocol: &protocols::Model) -> Result<Protocol, Error> {
     let counts = store::election::counts(protocol)?;
-    let registered = record
-        .stations
-        .iter()
-        .find(|s| s.number == protocol.station_number)
-        .map_or(0, |s| s.registered_voters);
     Ok(Protocol {
         election: election_name(protocol.election_id),
         station_number: protocol.station_number,
@@ -198,11 +191,11 @@ fn check_version(record: &ElectionRecord, expected: i64) -> Result<(), Error> {
     Ok(())
 }
 
-fn refuse_if_certified(record: &ElectionRecord) -> Result<(), Error> {
-    if record.election.status == "certified" {
+fn refuse_if_certified(election: &elections::Model) -> Result<(), Error> {
+    if election.status == "certified" {
         return Err(Error::precondition(
             "STATUS",
-            election_name(record.election.id),
+            election_name(election.id),
             "the election is certified: its records are frozen",
         ));
     }
@@ -216,6 +209,20 @@ fn election_change(record: &ElectionRecord, action: ChangeAction) -> Change {
         action,
         version: record.election.version,
     }
+}
+
+/// Bumps the election's version after a change to its stations; returns it as it
+/// now stands, with its change event.
+async fn bump(
+    tx: &impl sea_orm::ConnectionTrait,
+    record: &ElectionRecord,
+) -> Result<(Election, Vec<Change>), Error> {
+    store::election::touch(tx, &record.election, None, None).await?;
+    let record = load(tx, record.election.id, false).await?;
+    Ok((
+        election_to_proto(&record),
+        vec![election_change(&record, ChangeAction::Updated)],
+    ))
 }
 
 fn stations_from_proto(
@@ -405,8 +412,10 @@ async fn election_mutation<M: prost::Message>(
 ) -> Result<Mutation, Error> {
     let caller = Caller::of(request)?;
     caller.require(Scope::ElectionsRun)?;
-    let record = load(records.database().connection(), election, false).await?;
-    let territory = Kato::parse(&record.election.territory_kato).map_err(Error::internal)?;
+    let row = store::election::find_row(records.database().connection(), election, false)
+        .await?
+        .ok_or_else(|| Error::not_found(RESOURCE, election_name(election)))?;
+    let territory = Kato::parse(&row.territory_kato).map_err(Error::internal)?;
     caller.require_write_at(territory)?;
     Mutation::of(request, request.get_ref(), request_id)
 }
@@ -428,7 +437,7 @@ pub async fn add_station(
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
                 let record = load(tx, id, true).await?;
-                refuse_if_certified(&record)?;
+                refuse_if_certified(&record.election)?;
                 check_version(&record, body.expected_version)?;
                 if record.stations.iter().any(|s| s.number == station.number) {
                     return Err(Error::already_exists(
@@ -439,14 +448,12 @@ pub async fn add_station(
                 }
                 let (number, address, registered) = stations[0].clone();
                 store::election::insert_station(tx, id, number, address, registered).await?;
-                store::election::touch(tx, &record.election, None, None).await?;
-                let record = load(tx, id, false).await?;
-                let change = election_change(&record, ChangeAction::Updated);
+                let (election, changes) = bump(tx, &record).await?;
                 Ok((
                     AddPollingStationResponse {
-                        election: Some(election_to_proto(&record)),
+                        election: Some(election),
                     },
-                    vec![change],
+                    changes,
                 ))
             })
         })
@@ -470,7 +477,7 @@ pub async fn close_station(
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
                 let record = load(tx, id, true).await?;
-                refuse_if_certified(&record)?;
+                refuse_if_certified(&record.election)?;
                 check_version(&record, body.expected_version)?;
                 let station = record
                     .stations
@@ -487,14 +494,12 @@ pub async fn close_station(
                     ));
                 }
                 store::election::close_station(tx, station, &body.reason).await?;
-                store::election::touch(tx, &record.election, None, None).await?;
-                let record = load(tx, id, false).await?;
-                let change = election_change(&record, ChangeAction::Updated);
+                let (election, changes) = bump(tx, &record).await?;
                 Ok((
                     ClosePollingStationResponse {
-                        election: Some(election_to_proto(&record)),
+                        election: Some(election),
                     },
-                    vec![change],
+                    changes,
                 ))
             })
         })
@@ -546,9 +551,11 @@ pub async fn register_candidate(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                let record = load(tx, id, true).await?;
-                refuse_if_certified(&record)?;
-                let election = &record.election;
+                let election = store::election::find_row(tx, id, true)
+                    .await?
+                    .ok_or_else(|| Error::not_found(RESOURCE, election_name(id)))?;
+                refuse_if_certified(&election)?;
+                let election = &election;
                 let closed_by_date = !election.archival && today > election.nomination_close_date;
                 if election.status != "scheduled" || closed_by_date {
                     return Err(Error::precondition(
@@ -558,7 +565,8 @@ pub async fn register_candidate(
                     ));
                 }
                 check_candidate_age(iin, election.voting_date)?;
-                if record.candidates.iter().any(|c| c.iin == iin.to_string()) {
+                let candidates = store::election::candidates_of(tx, id).await?;
+                if candidates.iter().any(|c| c.iin == iin.to_string()) {
                     return Err(Error::already_exists(
                         "candidate",
                         iin,
@@ -578,7 +586,7 @@ pub async fn register_candidate(
                     },
                 )
                 .await?;
-                let election = store::election::touch(tx, &record.election, None, None).await?;
+                let election = store::election::touch(tx, election, None, None).await?;
                 Ok((
                     RegisterCandidateResponse {
                         candidate: Some(candidate_to_proto(&candidate)),
@@ -622,19 +630,22 @@ pub async fn submit_protocol(
     let caller = &caller;
     let mutation = election_mutation(records, request, &body.request_id, id).await?;
     records.apply(&mutation, |tx| within(tx, async move |tx| {
-        let record = load(tx, id, true).await?;
-        refuse_if_certified(&record)?;
-        let station = record
-            .stations
-            .iter()
-            .find(|s| s.number == body.station_number)
+        // Only what a protocol needs: the election row (locked against a
+        // concurrent certification), the station and the candidates.
+        let election = store::election::find_row(tx, id, true)
+            .await?
+            .ok_or_else(|| Error::not_found(RESOURCE, election_name(id)))?;
+        refuse_if_certified(&election)?;
+        let station = store::election::find_station(tx, id, body.station_number)
+            .await?
             .ok_or_else(|| Error::invalid("station_number", "not a station of this election"))?;
+        let station = &station;
         let today = chrono::Utc::now().date_naive();
-        if !record.election.archival && today < record.election.voting_date {
+        if !election.archival && today < election.voting_date {
             return Err(Error::precondition(
                 "VOTING_HELD",
                 election_name(id),
-                format!("voting day is {}: protocols come after it", record.election.voting_date),
+                format!("voting day is {}: protocols come after it", election.voting_date),
             ));
         }
         if station.closed {
@@ -672,7 +683,11 @@ pub async fn submit_protocol(
             against_all: body.against_all,
             spoiled: body.spoiled,
         };
-        let candidates: HashSet<i64> = record.candidates.iter().map(|c| c.id).collect();
+        let candidates: HashSet<i64> = store::election::candidates_of(tx, id)
+            .await?
+            .iter()
+            .map(|c| c.id)
+            .collect();
         check_counts(&counts, station.registered_voters, &candidates)?;
         let now = chrono::Utc::now().timestamp_micros();
         let protocol = store::election::insert_protocol(
@@ -684,12 +699,11 @@ pub async fn submit_protocol(
             now,
         )
         .await?;
-        let status = (record.election.status == "scheduled").then_some("counting");
-        let election = store::election::touch(tx, &record.election, status, None).await?;
-        let record = load(tx, id, false).await?;
+        let status = (election.status == "scheduled").then_some("counting");
+        let election = store::election::touch(tx, &election, status, None).await?;
         Ok((
             SubmitProtocolResponse {
-                protocol: Some(protocol_to_proto(&record, &protocol)?),
+                protocol: Some(protocol_to_proto(station.registered_voters, &protocol)?),
             },
             vec![
                 Change {
@@ -728,7 +742,14 @@ pub async fn list_protocols(
     Ok(ListProtocolsResponse {
         protocols: rows
             .iter()
-            .map(|p| protocol_to_proto(&record, p))
+            .map(|p| {
+                let registered = record
+                    .stations
+                    .iter()
+                    .find(|s| s.number == p.station_number)
+                    .map_or(0, |s| s.registered_voters);
+                protocol_to_proto(registered, p)
+            })
             .collect::<Result<_, _>>()?,
         next_page_token,
     })

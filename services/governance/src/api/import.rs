@@ -12,6 +12,7 @@ use super::convert::draft_from_proto;
 use crate::domain::import::plan_import;
 use crate::domain::territory::{TerritoryDraft, check_draft};
 use crate::store;
+use crate::store::territory_cache::TerritoryCache;
 
 /// Most rows one import may carry, and in one message.
 const MAX_ROWS: usize = 100_000;
@@ -21,6 +22,7 @@ const MAX_LISTED_REJECTIONS: usize = 1000;
 
 pub async fn import(
     records: &Records,
+    cache: &TerritoryCache,
     mut request: Request<Streaming<ImportTerritoriesRequest>>,
 ) -> Result<ImportTerritoriesResponse, Error> {
     let caller = Caller::of(&request)?.clone();
@@ -103,7 +105,7 @@ pub async fn import(
     };
     let mutation = Mutation::of(&request, &combined, &request_id)?;
     let (drafts, rejections, batch_of) = (&drafts, &rejections, &batch_of);
-    records
+    let answer = records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
                 let now = chrono::Utc::now().timestamp_micros();
@@ -142,5 +144,7 @@ pub async fn import(
                 Ok((response, changes))
             })
         })
-        .await
+        .await;
+    cache.clear();
+    answer
 }

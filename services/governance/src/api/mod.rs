@@ -11,17 +11,25 @@ mod territories;
 use aimaq_auth::{Caller, Scope};
 use aimaq_proto::governance::v1::governance_service_server::GovernanceService;
 use aimaq_proto::governance::v1::*;
+use std::sync::Arc;
+
 use aimaq_records::Records;
 use tonic::{Request, Response, Status};
+
+use crate::store::territory_cache::TerritoryCache;
 
 #[derive(Clone)]
 pub struct GovernanceApi {
     records: Records,
+    territories: Arc<TerritoryCache>,
 }
 
 impl GovernanceApi {
     pub fn new(records: Records) -> GovernanceApi {
-        GovernanceApi { records }
+        GovernanceApi {
+            records,
+            territories: Arc::default(),
+        }
     }
 }
 
@@ -33,7 +41,7 @@ impl GovernanceService for GovernanceApi {
     ) -> Result<Response<GetTerritoryResponse>, Status> {
         Caller::of(&request)?.require(Scope::GovernanceRead)?;
         Ok(Response::new(
-            territories::get(&self.records, request.get_ref()).await?,
+            territories::get(&self.records, &self.territories, request.get_ref()).await?,
         ))
     }
 
@@ -51,7 +59,9 @@ impl GovernanceService for GovernanceApi {
         &self,
         request: Request<tonic::Streaming<ImportTerritoriesRequest>>,
     ) -> Result<Response<ImportTerritoriesResponse>, Status> {
-        Ok(Response::new(import::import(&self.records, request).await?))
+        Ok(Response::new(
+            import::import(&self.records, &self.territories, request).await?,
+        ))
     }
 
     async fn upsert_territory(
@@ -59,7 +69,7 @@ impl GovernanceService for GovernanceApi {
         request: Request<UpsertTerritoryRequest>,
     ) -> Result<Response<UpsertTerritoryResponse>, Status> {
         Ok(Response::new(
-            territories::upsert(&self.records, &request).await?,
+            territories::upsert(&self.records, &self.territories, &request).await?,
         ))
     }
 

@@ -15,6 +15,7 @@ use tonic::Request;
 use super::convert::{draft_from_proto, kato, kind_from_proto, territory_to_proto};
 use crate::domain::territory::{self, Territory, TerritoryDraft};
 use crate::store;
+use crate::store::territory_cache::TerritoryCache;
 
 const RESOURCE: &str = "territory";
 
@@ -24,13 +25,21 @@ fn resource_name(kato: Kato) -> String {
 
 pub async fn get(
     records: &Records,
+    cache: &TerritoryCache,
     request: &GetTerritoryRequest,
 ) -> Result<GetTerritoryResponse, Error> {
     let code = kato("kato", &request.kato)?;
     let db = records.database().connection();
-    let territory = store::territory::find(db, code)
-        .await?
-        .ok_or_else(|| Error::not_found(RESOURCE, resource_name(code)))?;
+    let territory = match cache.get(code) {
+        Some(territory) => territory,
+        None => {
+            let territory = store::territory::find(db, code)
+                .await?
+                .ok_or_else(|| Error::not_found(RESOURCE, resource_name(code)))?;
+            cache.put(&territory);
+            territory
+        }
+    };
     let ancestors = if request.include_ancestors {
         store::territory::ancestors(db, &territory).await?
     } else {
@@ -93,6 +102,7 @@ pub async fn list(
 
 pub async fn upsert(
     records: &Records,
+    cache: &TerritoryCache,
     request: &Request<UpsertTerritoryRequest>,
 ) -> Result<UpsertTerritoryResponse, Error> {
     let caller = Caller::of(request)?;
@@ -106,11 +116,14 @@ pub async fn upsert(
     caller.require_write_at(draft.kato)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let (draft, expected_version) = (&draft, body.expected_version);
-    records
+    let answer = records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| write(tx, draft, expected_version).await)
         })
-        .await
+        .await;
+    // The code and any it adopted have changed: forget them all under it.
+    cache.clear();
+    answer
 }
 
 /// Creates or updates the territory and re-parents the codes it now stands above.

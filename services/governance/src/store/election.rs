@@ -130,14 +130,44 @@ pub async fn find(
     id: i64,
     lock: bool,
 ) -> Result<Option<ElectionRecord>, Error> {
+    let Some(election) = find_row(db, id, lock).await? else {
+        return Ok(None);
+    };
+    Ok(with_details(db, vec![election]).await?.pop())
+}
+
+/// The election's own row; `lock` holds it for the rest of the transaction.
+pub async fn find_row(
+    db: &impl ConnectionTrait,
+    id: i64,
+    lock: bool,
+) -> Result<Option<elections::Model>, Error> {
     let mut query = elections::Entity::find_by_id(id);
     if lock {
         query = query.lock_exclusive();
     }
-    let Some(election) = query.one(db).await? else {
-        return Ok(None);
-    };
-    Ok(with_details(db, vec![election]).await?.pop())
+    Ok(query.one(db).await?)
+}
+
+pub async fn find_station(
+    db: &impl ConnectionTrait,
+    election_id: i64,
+    number: i32,
+) -> Result<Option<polling_stations::Model>, Error> {
+    Ok(polling_stations::Entity::find_by_id((election_id, number))
+        .one(db)
+        .await?)
+}
+
+pub async fn candidates_of(
+    db: &impl ConnectionTrait,
+    election_id: i64,
+) -> Result<Vec<candidates::Model>, Error> {
+    Ok(candidates::Entity::find()
+        .filter(candidates::Column::ElectionId.eq(election_id))
+        .order_by_asc(candidates::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// Several elections with their stations and candidates, in three queries.

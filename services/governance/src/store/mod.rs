@@ -5,5 +5,6 @@ pub mod election;
 pub mod local_budget;
 mod migration;
 pub mod territory;
+pub mod territory_cache;
 
 pub use migration::Migrator;

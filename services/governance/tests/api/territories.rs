@@ -148,6 +148,26 @@ async fn parents_must_exist_and_versions_must_match(database: TestDatabase) {
         territory: Some(renamed.clone()),
         expected_version: version,
     };
+    let read = |harness: &mut super::Harness| {
+        let mut client = harness.client.clone();
+        let token = token.clone();
+        async move {
+            client
+                .get_territory(with_token(
+                    GetTerritoryRequest {
+                        kato: "613633100".into(),
+                        include_ancestors: false,
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .territory
+                .unwrap()
+        }
+    };
+    assert_eq!(read(&mut harness).await.version, 1);
     let stale = harness
         .client
         .upsert_territory(with_token(update("stale", 7), &token))
@@ -160,6 +180,9 @@ async fn parents_must_exist_and_versions_must_match(database: TestDatabase) {
     let territory = updated.territory.unwrap();
     assert_eq!((territory.version, territory.population), (2, 2450));
     assert_eq!(territory.parent_kato, "613633000");
+    // A read right after the write sees it, though the first read was remembered.
+    let fresh = read(&mut harness).await;
+    assert_eq!((fresh.version, fresh.population), (2, 2450));
 }
 
 async fn a_new_code_adopts_the_descendants_below_it(database: TestDatabase) {
