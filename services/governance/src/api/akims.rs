@@ -115,9 +115,7 @@ pub async fn appoint(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                if store::territory::find(tx, territory).await?.is_none() {
-                    return Err(Error::not_found("territory", format!("territories/{territory}")));
-                }
+                store::territory::require(tx, territory).await?;
                 let code = territory.to_string();
                 if let Some(id) = election {
                     let record = store::election::find(tx, id, false)

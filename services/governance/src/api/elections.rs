@@ -298,11 +298,7 @@ pub async fn schedule(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                let place = store::territory::find(tx, territory)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::not_found("territory", format!("territories/{territory}"))
-                    })?;
+                let place = store::territory::require(tx, territory).await?;
                 if !office.fits(place.draft.kind) {
                     return Err(Error::invalid(
                         "office",

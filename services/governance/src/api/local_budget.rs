@@ -84,11 +84,7 @@ pub async fn record_revenue(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                let place = store::territory::find(tx, territory)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::not_found("territory", format!("territories/{territory}"))
-                    })?;
+                let place = store::territory::require(tx, territory).await?;
                 if place.draft.kind != TerritoryKind::RuralDistrict {
                     return Err(Error::invalid(
                         "territory_kato",
@@ -156,12 +152,7 @@ pub async fn revenue_summary(
     );
     violations.into_result()?;
     let db = records.database().connection();
-    if store::territory::find(db, territory).await?.is_none() {
-        return Err(Error::not_found(
-            "territory",
-            format!("territories/{territory}"),
-        ));
-    }
+    store::territory::require(db, territory).await?;
     // The territory itself and its subtree.
     let prefix = territory
         .descendant_prefix()
@@ -288,12 +279,7 @@ pub async fn record_indicator(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                if store::territory::find(tx, territory).await?.is_none() {
-                    return Err(Error::not_found(
-                        "territory",
-                        format!("territories/{territory}"),
-                    ));
-                }
+                store::territory::require(tx, territory).await?;
                 let code = territory.to_string();
                 let name = format!("indicators/{code}/{kind}/{figure}/{}", body.year);
                 let current =

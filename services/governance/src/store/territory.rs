@@ -311,3 +311,10 @@ pub async fn apply_plan(
     }
     Ok(())
 }
+
+/// The registered territory, or NOT_FOUND naming it.
+pub async fn require(db: &impl ConnectionTrait, kato: Kato) -> Result<Territory, Error> {
+    find(db, kato)
+        .await?
+        .ok_or_else(|| Error::not_found("territory", format!("territories/{kato}")))
+}
