@@ -80,7 +80,7 @@ impl Database {
     /// that start together migrate one after another.
     pub async fn migrate<M: MigratorTrait>(&self) -> Result<(), Error> {
         let postgres = self.backend() == DatabaseBackend::Postgres;
-        // One connection for lock, migration and unlock: advisory locks are per session.
+        // One transaction: the lock is held through the migrations and released at commit.
         let session = self.connection.begin().await?;
         if postgres {
             session

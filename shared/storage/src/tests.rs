@@ -165,3 +165,56 @@ async fn unreachable_database_is_unavailable() {
     let outcome = Database::connect("postgres://nobody@127.0.0.1:1/none").await;
     assert!(matches!(outcome, Err(Error::Unavailable(_))));
 }
+
+/// Replicas that start together migrate one after another, not in a race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_apply_once() {
+    use sea_orm_migration::prelude::*;
+
+    struct CreateNote;
+
+    impl MigrationName for CreateNote {
+        fn name(&self) -> &str {
+            "m0000_create_note"
+        }
+    }
+
+    #[sea_orm_migration::async_trait::async_trait]
+    impl MigrationTrait for CreateNote {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .create_table(
+                    Table::create()
+                        .table("note")
+                        .col(ColumnDef::new("id").integer().primary_key())
+                        .to_owned(),
+                )
+                .await
+        }
+    }
+
+    struct Migrator;
+
+    #[sea_orm_migration::async_trait::async_trait]
+    impl MigratorTrait for Migrator {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(CreateNote)]
+        }
+    }
+
+    let Some(test) = TestDatabase::postgres().await else {
+        return;
+    };
+    let replicas: Vec<_> = (0..4)
+        .map(|_| {
+            let url = test.url.clone();
+            tokio::spawn(async move {
+                let database = Database::connect(&url).await.unwrap();
+                database.migrate::<Migrator>().await
+            })
+        })
+        .collect();
+    for replica in replicas {
+        replica.await.unwrap().unwrap();
+    }
+}
