@@ -17,7 +17,7 @@ use super::akims::akim_to_proto;
 use super::convert::kato;
 use crate::domain::election::{
     self as rules, Counts, Office, Outcome, Tally, WinnerRule, check_calendar, check_candidate_age,
-    check_counts, elected_term_end,
+    check_counts, elected_term_end, today_in_kazakhstan,
 };
 use crate::store;
 use crate::store::election::{ElectionRecord, candidates, elections, protocols};
@@ -542,7 +542,7 @@ pub async fn register_candidate(
     let birth_date = iin
         .birth_date()
         .map_err(|e| Error::invalid("iin", e.to_string()))?;
-    let today = chrono::Utc::now().date_naive();
+    let today = today_in_kazakhstan();
     let mutation = election_mutation(records, request, &body.request_id, id).await?;
     records
         .apply(&mutation, |tx| {
@@ -636,7 +636,7 @@ pub async fn submit_protocol(
             .await?
             .ok_or_else(|| Error::invalid("station_number", "not a station of this election"))?;
         let station = &station;
-        let today = chrono::Utc::now().date_naive();
+        let today = today_in_kazakhstan();
         if !election.archival && today < election.voting_date {
             return Err(Error::precondition(
                 "VOTING_HELD",
@@ -927,8 +927,8 @@ pub async fn certify(
                                 .map(|a| (a.iin, a.mandate == "elected"))
                                 .collect();
                         rules::check_term_limit(&history, &candidate.iin)?;
-                        let start = term_start
-                            .unwrap_or(chrono::Utc::now().date_naive() + chrono::Days::new(1));
+                        let start =
+                            term_start.unwrap_or(today_in_kazakhstan() + chrono::Days::new(1));
                         let (akim, predecessor) = store::akim::appoint(
                             tx,
                             store::akim::NewAkim {

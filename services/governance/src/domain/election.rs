@@ -340,6 +340,19 @@ pub fn check_term_limit(history: &[(String, bool)], iin: &str) -> Result<(), Err
     Ok(())
 }
 
+/// Kazakhstan's time (UTC+5 across the country since March 2024).
+const KAZAKHSTAN_UTC_OFFSET_SECONDS: i32 = 5 * 3600;
+
+/// Today's date where the elections take place: the calendar rules (nominations,
+/// voting day) count days in Kazakhstan, not on the server's clock zone.
+pub fn today_in_kazakhstan() -> NaiveDate {
+    let now = chrono::Utc::now();
+    chrono::FixedOffset::east_opt(KAZAKHSTAN_UTC_OFFSET_SECONDS).map_or_else(
+        || now.date_naive(),
+        |offset| now.with_timezone(&offset).date_naive(),
+    )
+}
+
 /// The end of an elected term that starts on `start`.
 pub fn elected_term_end(start: NaiveDate) -> NaiveDate {
     start
@@ -482,6 +495,13 @@ mod tests {
         let iin = Iin::parse("900101300007").unwrap();
         assert!(check_candidate_age(iin, date(2015, 1, 1)).is_ok());
         assert!(check_candidate_age(iin, date(2014, 12, 31)).is_err());
+    }
+
+    #[test]
+    fn today_is_counted_in_kazakhstan() {
+        let utc = chrono::Utc::now().date_naive();
+        let local = today_in_kazakhstan();
+        assert!(local == utc || local == utc + chrono::Days::new(1));
     }
 
     #[test]
