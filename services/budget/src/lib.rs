@@ -1,10 +1,11 @@
 //! The budget service: programmes and their yearly envelopes, the allocation tree
 //! over KATO, projects, regional standards and execution reports.
 //!
-//! `api` maps proto ↔ domain and errors ↔ status; `store` holds the tables,
-//! queries and migrations.
+//! `api` maps proto ↔ domain and errors ↔ status; `domain` holds the rules with no
+//! I/O; `store` holds the tables, queries and migrations.
 
 mod api;
+mod domain;
 mod store;
 
 use std::future::Future;

@@ -2,10 +2,13 @@
 //! rules and the store in one recorded transaction, maps errors to status. RPCs
 //! not written here yet answer UNIMPLEMENTED.
 
-use aimaq_auth::Scope;
+mod programs;
+
+use aimaq_auth::{Caller, Scope};
 use aimaq_proto::budget::v1::budget_service_server::BudgetService;
 use aimaq_proto::budget::v1::*;
 use aimaq_records::Records;
+use tonic::{Request, Response, Status};
 
 #[derive(Clone)]
 pub struct BudgetApi {
@@ -20,5 +23,53 @@ impl BudgetApi {
 
 #[tonic::async_trait]
 impl BudgetService for BudgetApi {
+    async fn create_program(
+        &self,
+        request: Request<CreateProgramRequest>,
+    ) -> Result<Response<CreateProgramResponse>, Status> {
+        Ok(Response::new(
+            programs::create(&self.records, &request).await?,
+        ))
+    }
+
+    async fn get_program(
+        &self,
+        request: Request<GetProgramRequest>,
+    ) -> Result<Response<GetProgramResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(
+            programs::get(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn list_programs(
+        &self,
+        request: Request<ListProgramsRequest>,
+    ) -> Result<Response<ListProgramsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(
+            programs::list(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn set_envelope(
+        &self,
+        request: Request<SetEnvelopeRequest>,
+    ) -> Result<Response<SetEnvelopeResponse>, Status> {
+        Ok(Response::new(
+            programs::set_envelope(&self.records, &request).await?,
+        ))
+    }
+
+    async fn get_envelope(
+        &self,
+        request: Request<GetEnvelopeRequest>,
+    ) -> Result<Response<GetEnvelopeResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(
+            programs::get_envelope(&self.records, request.get_ref()).await?,
+        ))
+    }
+
     aimaq_records::platform_rpcs!(Scope::BudgetRead);
 }
