@@ -7,6 +7,7 @@
 mod api;
 mod domain;
 mod store;
+mod territories;
 
 use std::future::Future;
 
@@ -17,19 +18,23 @@ use tokio::net::TcpListener;
 
 pub use api::BudgetApi;
 pub use store::Migrator;
+use territories::TerritoryDirectory;
 
-/// Runs the service on `listener` until `shutdown` completes.
+/// Runs the service on `listener` until `shutdown` completes; territories are
+/// checked with the governance service at `governance_url`.
 pub async fn run(
     config: ServerConfig,
+    governance_url: String,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let territories = TerritoryDirectory::new(&governance_url).map_err(StartError::Database)?;
     let Some(backend) = aimaq_runtime::prepare::<Migrator>("budget", &config, listener).await?
     else {
         return Ok(());
     };
     let limit = backend.max_message_bytes();
-    let service = BudgetServiceServer::new(BudgetApi::new(backend.records.clone()))
+    let service = BudgetServiceServer::new(BudgetApi::new(backend.records.clone(), territories))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     backend.serve(service, shutdown).await

@@ -243,10 +243,14 @@ impl Stack {
             })?;
             let config = backend_config(service, address);
             let shutdown = stopped(&stop);
+            // Governance is started first; the others ask it about territories.
+            let governance_url = endpoints
+                .first()
+                .map_or_else(|| format!("http://{address}"), Endpoint::url);
             tasks.spawn(async move {
                 let result = match service {
                     "governance" => aimaq_governance::run(config, listener, shutdown).await,
-                    "budget" => aimaq_budget::run(config, listener, shutdown).await,
+                    "budget" => aimaq_budget::run(config, governance_url, listener, shutdown).await,
                     _ => aimaq_grants::run(config, listener, shutdown).await,
                 };
                 (service, result.map_err(|e| e.to_string()))

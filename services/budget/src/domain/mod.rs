@@ -1,3 +1,4 @@
 //! Rules of the budget domain: pure functions and types, no I/O.
 
+pub mod allocation;
 pub mod program;

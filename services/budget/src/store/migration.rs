@@ -1,13 +1,17 @@
 use aimaq_records::CreateRecordTables;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, integer, string, string_len};
+use sea_orm_migration::schema::{big_integer, integer, string, string_len, string_len_null};
 
 pub struct Migrator;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateRecordTables), Box::new(CreatePrograms)]
+        vec![
+            Box::new(CreateRecordTables),
+            Box::new(CreatePrograms),
+            Box::new(CreateAllocations),
+        ]
     }
 }
 
@@ -66,5 +70,52 @@ impl MigrationTrait for CreatePrograms {
                 .await?;
         }
         Ok(())
+    }
+}
+
+struct CreateAllocations;
+
+impl MigrationName for CreateAllocations {
+    fn name(&self) -> &str {
+        "m0002_create_allocations"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateAllocations {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("allocations")
+                    .col(string_len("program_code", 64))
+                    .col(integer("fiscal_year"))
+                    .col(string_len("territory_kato", 9))
+                    .col(string_len_null("parent_kato", 9))
+                    .col(big_integer("amount_tiyn"))
+                    .col(big_integer("committed_tiyn"))
+                    .col(big_integer("disbursed_tiyn"))
+                    .col(big_integer("version"))
+                    .col(big_integer("updated_at_micros"))
+                    .primary_key(
+                        Index::create()
+                            .col("program_code")
+                            .col("fiscal_year")
+                            .col("territory_kato"),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("allocations", ("program_code", "fiscal_year"))
+                            .to("envelopes", ("program_code", "fiscal_year")),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("allocations").to_owned())
+            .await
     }
 }

@@ -1,5 +1,6 @@
 //! Tables, queries and migrations of the budget service.
 
+pub mod allocation;
 mod migration;
 pub mod program;
 

@@ -4,24 +4,77 @@
 //! The budget API through a real gRPC client against a real server on an
 //! ephemeral port, on SQLite and on PostgreSQL.
 
+mod allocations;
 mod programs;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
-use aimaq_testing::{TestDatabase, TestServer, TestTokens};
+use aimaq_proto::common::v1::LocalizedText;
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
+use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
 use tonic::transport::Channel;
 
 pub struct Harness {
     pub server: TestServer,
+    pub governance: Option<TestServer>,
     pub tokens: TestTokens,
     pub client: BudgetServiceClient<Channel>,
 }
 
+/// The budget service, asking a governance service (on SQLite) that holds the
+/// Turkestan region with `districts` of its districts and their chains.
 pub async fn start(database: TestDatabase) -> Harness {
     let tokens = TestTokens::new();
-    let server = TestServer::start(database, &tokens, aimaq_budget::run).await;
+    let governance =
+        TestServer::start(TestDatabase::sqlite().await, &tokens, aimaq_governance::run).await;
+    let mut registry = GovernanceServiceClient::new(governance.channel().await);
+    let admin = tokens.admin();
+    for (n, (kato, kind)) in [
+        ("610000000", TerritoryKind::Region),
+        ("613600000", TerritoryKind::District),
+        ("613633000", TerritoryKind::RuralDistrict),
+        ("613633100", TerritoryKind::Village),
+        ("611000000", TerritoryKind::District),
+        ("611200000", TerritoryKind::District),
+        ("611400000", TerritoryKind::District),
+        ("611600000", TerritoryKind::District),
+        ("611800000", TerritoryKind::District),
+        ("612000000", TerritoryKind::District),
+        ("612200000", TerritoryKind::District),
+        ("612400000", TerritoryKind::District),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        registry
+            .upsert_territory(with_token(
+                UpsertTerritoryRequest {
+                    request_id: format!("seed-{n}"),
+                    territory: Some(TerritoryInput {
+                        kato: kato.into(),
+                        kind: kind as i32,
+                        name: Some(LocalizedText {
+                            ru: kato.into(),
+                            ..LocalizedText::default()
+                        }),
+                        ..TerritoryInput::default()
+                    }),
+                    expected_version: 0,
+                },
+                &admin,
+            ))
+            .await
+            .unwrap();
+    }
+    let url = governance.url();
+    let server = TestServer::start(database, &tokens, move |config, listener, shutdown| {
+        aimaq_budget::run(config, url, listener, shutdown)
+    })
+    .await;
     let client = BudgetServiceClient::new(server.channel().await);
     Harness {
         server,
+        governance: Some(governance),
         tokens,
         client,
     }

@@ -1,0 +1,106 @@
+//! The allocation tree: a region's allocation draws on the programme's envelope, a
+//! district's on its region's allocation, and so on down. Nothing drawn may exceed
+//! what it draws on, and nothing may be lowered below what is drawn from it.
+
+use aimaq_error::Error;
+use aimaq_types::Money;
+
+/// What an allocation, or an envelope, holds: its amount and what is committed
+/// below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holding {
+    pub amount: Money,
+    pub committed: Money,
+}
+
+impl Holding {
+    pub fn headroom(self) -> Result<Money, Error> {
+        self.amount
+            .checked_sub(self.committed)
+            .map_err(Error::internal)
+    }
+}
+
+/// Checks that `asked` more can be drawn from `parent` (named `parent_name`).
+pub fn check_draw(parent_name: &str, parent: Holding, asked: Money) -> Result<(), Error> {
+    let headroom = parent.headroom()?;
+    if asked > headroom {
+        return Err(Error::precondition(
+            "HEADROOM",
+            parent_name,
+            format!(
+                "{parent_name} holds {}, of which {} is committed: {asked} asked, {headroom} free",
+                parent.amount, parent.committed
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that an allocation may become `new_amount` given what is committed below it.
+pub fn check_new_amount(name: &str, current: Holding, new_amount: Money) -> Result<(), Error> {
+    if new_amount.is_negative() {
+        return Err(Error::invalid(
+            "delta_tiyn",
+            format!("{name} would become negative ({new_amount})"),
+        ));
+    }
+    if new_amount < current.committed {
+        return Err(Error::precondition(
+            "COMMITTED",
+            name,
+            format!(
+                "{name} cannot go below what is committed below it: asked {new_amount}, committed {}",
+                current.committed
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenge(t: i64) -> Money {
+        Money::from_tenge(t).unwrap()
+    }
+
+    #[test]
+    fn draws_stay_within_headroom() {
+        let parent = Holding {
+            amount: tenge(100),
+            committed: tenge(60),
+        };
+        assert!(check_draw("allocations/P/2024/610000000", parent, tenge(40)).is_ok());
+        let Err(Error::FailedPrecondition {
+            message,
+            violations,
+        }) = check_draw("allocations/P/2024/610000000", parent, tenge(41))
+        else {
+            panic!("over the headroom");
+        };
+        assert!(
+            message.contains("100.00 KZT") && message.contains("41.00 KZT"),
+            "{message}"
+        );
+        assert_eq!(violations[0].subject, "allocations/P/2024/610000000");
+    }
+
+    #[test]
+    fn reductions_stop_at_the_committed_amount() {
+        let current = Holding {
+            amount: tenge(100),
+            committed: tenge(60),
+        };
+        assert!(check_new_amount("a", current, tenge(60)).is_ok());
+        assert!(matches!(
+            check_new_amount("a", current, tenge(59)),
+            Err(Error::FailedPrecondition { .. })
+        ));
+        assert!(matches!(
+            check_new_amount("a", current, tenge(-1)),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

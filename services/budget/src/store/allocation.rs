@@ -1,0 +1,104 @@
+//! Allocations of the tree.
+
+use aimaq_error::Error;
+use sea_orm::entity::prelude::*;
+use sea_orm::{QueryOrder, QuerySelect};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "allocations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub program_code: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub fiscal_year: i32,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub territory_kato: String,
+    /// The territory whose allocation this one draws on; none for a region's (the
+    /// envelope).
+    pub parent_kato: Option<String>,
+    pub amount_tiyn: i64,
+    /// What allocations and projects below draw from it.
+    pub committed_tiyn: i64,
+    pub disbursed_tiyn: i64,
+    pub version: i64,
+    pub updated_at_micros: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+pub fn name(program: &str, year: i32, kato: &str) -> String {
+    format!("allocations/{program}/{year}/{kato}")
+}
+
+/// The allocation, locked for the rest of the transaction when `lock` (on PostgreSQL).
+pub async fn find(
+    db: &impl ConnectionTrait,
+    key: (&str, i32, &str),
+    lock: bool,
+) -> Result<Option<Model>, Error> {
+    let mut query = Entity::find_by_id((key.0.to_owned(), key.1, key.2.to_owned()));
+    if lock {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(db).await?)
+}
+
+/// Writes every column of the allocation (insert when `created`).
+pub async fn save(
+    db: &impl ConnectionTrait,
+    allocation: Model,
+    created: bool,
+) -> Result<(), Error> {
+    let model = ActiveModel::from(allocation).reset_all();
+    if created {
+        Entity::insert(model).exec_without_returning(db).await?;
+    } else {
+        Entity::update(model).exec(db).await?;
+    }
+    Ok(())
+}
+
+/// Allocations of a programme, optionally of a year and under a KATO prefix,
+/// ordered by year and territory.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    program: &str,
+    year: Option<i32>,
+    kato_prefix: Option<String>,
+    page: &aimaq_storage::paging::Page,
+) -> Result<(Vec<Model>, String), Error> {
+    let mut query = Entity::find().filter(Column::ProgramCode.eq(program));
+    if let Some(year) = year {
+        query = query.filter(Column::FiscalYear.eq(year));
+    }
+    if let Some(prefix) = kato_prefix {
+        query = query.filter(Column::TerritoryKato.starts_with(prefix));
+    }
+    if let Some(after) = &page.after {
+        let (year, kato) = after
+            .split_once('/')
+            .and_then(|(y, k)| Some((y.parse::<i32>().ok()?, k.to_owned())))
+            .ok_or_else(|| Error::invalid("page_token", "malformed"))?;
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(Column::FiscalYear.gt(year))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(Column::FiscalYear.eq(year))
+                        .add(Column::TerritoryKato.gt(kato)),
+                ),
+        );
+    }
+    let rows = query
+        .order_by_asc(Column::FiscalYear)
+        .order_by_asc(Column::TerritoryKato)
+        .limit(page.fetch_limit())
+        .all(db)
+        .await?;
+    Ok(page.finish(rows, |row| {
+        format!("{}/{}", row.fiscal_year, row.territory_kato)
+    }))
+}

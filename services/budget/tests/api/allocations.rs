@@ -1,0 +1,304 @@
+//! The allocation tree: draws within headroom, missing parents, reductions,
+//! versions, the governance check, and concurrent allocations.
+
+use aimaq_proto::budget::v1::*;
+use aimaq_testing::{TestDatabase, on_both_backends, with_token};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use super::{Harness, start};
+
+const PROGRAM: &str = "AUYL_EL_BESIGI";
+
+fn tiyn(tenge: i64) -> i64 {
+    tenge * 100
+}
+
+impl Harness {
+    async fn programme(&mut self, envelope_tenge: i64) {
+        let token = self.tokens.admin();
+        self.client
+            .create_program(with_token(
+                CreateProgramRequest {
+                    request_id: "program".into(),
+                    program: Some(Program {
+                        code: PROGRAM.into(),
+                        title: Some(aimaq_proto::common::v1::LocalizedText {
+                            ru: "Ауыл – Ел бесігі".into(),
+                            ..Default::default()
+                        }),
+                        kind: ProgramKind::RuralInfrastructure as i32,
+                        funding_source: FundingSource::NationalBudget as i32,
+                        first_year: 2019,
+                        last_year: 2027,
+                        ..Program::default()
+                    }),
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+        self.client
+            .set_envelope(with_token(
+                SetEnvelopeRequest {
+                    request_id: "envelope".into(),
+                    program_code: PROGRAM.into(),
+                    fiscal_year: 2024,
+                    amount_tiyn: tiyn(envelope_tenge),
+                    expected_version: 0,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+
+    async fn allocate(
+        &mut self,
+        id: &str,
+        kato: &str,
+        tenge: i64,
+    ) -> Result<Allocation, tonic::Status> {
+        let token = self.tokens.admin();
+        self.client
+            .allocate(with_token(
+                AllocateRequest {
+                    request_id: id.into(),
+                    program_code: PROGRAM.into(),
+                    fiscal_year: 2024,
+                    territory_kato: kato.into(),
+                    amount_tiyn: tiyn(tenge),
+                },
+                &token,
+            ))
+            .await
+            .map(|r| r.into_inner().allocation.unwrap())
+    }
+
+    async fn adjust(
+        &mut self,
+        id: &str,
+        kato: &str,
+        delta: i64,
+        version: i64,
+    ) -> Result<Allocation, tonic::Status> {
+        let token = self.tokens.admin();
+        self.client
+            .adjust_allocation(with_token(
+                AdjustAllocationRequest {
+                    request_id: id.into(),
+                    allocation: format!("allocations/{PROGRAM}/2024/{kato}"),
+                    delta_tiyn: tiyn(delta),
+                    expected_version: version,
+                    reason: "revision".into(),
+                },
+                &token,
+            ))
+            .await
+            .map(|r| r.into_inner().allocation.unwrap())
+    }
+
+    async fn allocation(&mut self, kato: &str) -> Allocation {
+        let token = self.tokens.admin();
+        self.client
+            .get_allocation(with_token(
+                GetAllocationRequest {
+                    allocation: format!("allocations/{PROGRAM}/2024/{kato}"),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .allocation
+            .unwrap()
+    }
+}
+
+async fn the_tree_holds_its_sums(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.programme(1000).await;
+
+    let orphan = harness
+        .allocate("orphan", "613600000", 10)
+        .await
+        .unwrap_err();
+    assert_eq!(orphan.code(), Code::FailedPrecondition);
+    let details = orphan.get_error_details();
+    assert_eq!(
+        details.precondition_failure().unwrap().violations[0].subject,
+        format!("allocations/{PROGRAM}/2024/610000000")
+    );
+
+    let over = harness
+        .allocate("region-over", "610000000", 1001)
+        .await
+        .unwrap_err();
+    assert_eq!(over.code(), Code::FailedPrecondition);
+    assert!(over.message().contains("1000.00 KZT"), "{over:?}");
+    let region = harness.allocate("region", "610000000", 600).await.unwrap();
+    assert_eq!(region.parent, "");
+    harness
+        .allocate("district", "613600000", 400)
+        .await
+        .unwrap();
+    harness.allocate("rural", "613633000", 300).await.unwrap();
+    let village = harness.allocate("village", "613633100", 250).await.unwrap();
+    assert_eq!(
+        village.parent,
+        format!("allocations/{PROGRAM}/2024/613633000")
+    );
+
+    let too_much = harness
+        .allocate("district-2", "611000000", 201)
+        .await
+        .unwrap_err();
+    assert_eq!(too_much.code(), Code::FailedPrecondition);
+    assert!(
+        too_much.message().contains("200.00 KZT free"),
+        "{too_much:?}"
+    );
+
+    let region = harness.allocation("610000000").await;
+    assert_eq!(
+        (region.committed_tiyn, region.headroom_tiyn),
+        (tiyn(400), tiyn(200))
+    );
+
+    // Lowering below what is committed below is refused with the numbers. (The
+    // district's version moved when the rural district drew on it.)
+    let district = harness.allocation("613600000").await;
+    assert_eq!(district.version, 2);
+    let below = harness
+        .adjust("cut", "613600000", -101, district.version)
+        .await
+        .unwrap_err();
+    assert_eq!(below.code(), Code::FailedPrecondition);
+    assert!(below.message().contains("300.00 KZT"), "{below:?}");
+    let stale = harness
+        .adjust("stale", "613600000", -50, 7)
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let lowered = harness
+        .adjust("cut-ok", "613600000", -100, district.version)
+        .await
+        .unwrap();
+    assert_eq!(lowered.amount_tiyn, tiyn(300));
+    assert_eq!(
+        harness.allocation("610000000").await.committed_tiyn,
+        tiyn(300)
+    );
+
+    // The envelope cannot go below what the regions hold.
+    let token = harness.tokens.admin();
+    let envelope = harness
+        .client
+        .set_envelope(with_token(
+            SetEnvelopeRequest {
+                request_id: "envelope-cut".into(),
+                program_code: PROGRAM.into(),
+                fiscal_year: 2024,
+                amount_tiyn: tiyn(500),
+                expected_version: 1,
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(envelope.code(), Code::FailedPrecondition);
+    assert!(envelope.message().contains("600.00 KZT"), "{envelope:?}");
+
+    let unknown = harness
+        .allocate("nowhere", "619999000", 1)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let listed = harness
+        .client
+        .list_allocations(with_token(
+            ListAllocationsRequest {
+                program_code: PROGRAM.into(),
+                territory_kato: "613600000".into(),
+                ..ListAllocationsRequest::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let codes: Vec<&str> = listed
+        .allocations
+        .iter()
+        .map(|a| a.territory_kato.as_str())
+        .collect();
+    assert_eq!(codes, ["613600000", "613633000", "613633100"]);
+}
+
+/// Eight districts ask 20 each of a region holding 100 at once: five get it.
+async fn concurrent_allocations_never_exceed_the_parent(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.programme(1000).await;
+    harness.allocate("region", "610000000", 100).await.unwrap();
+    let districts = [
+        "611000000",
+        "611200000",
+        "611400000",
+        "611600000",
+        "611800000",
+        "612000000",
+        "612200000",
+        "612400000",
+    ];
+    let token = harness.tokens.admin();
+    let calls: Vec<_> = districts
+        .iter()
+        .map(|kato| {
+            let mut client = harness.client.clone();
+            let request = with_token(
+                AllocateRequest {
+                    request_id: format!("race-{kato}"),
+                    program_code: PROGRAM.into(),
+                    fiscal_year: 2024,
+                    territory_kato: (*kato).into(),
+                    amount_tiyn: tiyn(20),
+                },
+                &token,
+            );
+            tokio::spawn(async move { client.allocate(request).await })
+        })
+        .collect();
+    let mut granted = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(_) => granted += 1,
+            Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
+        }
+    }
+    assert_eq!(granted, 5);
+    let region = harness.allocation("610000000").await;
+    assert_eq!(
+        (region.committed_tiyn, region.headroom_tiyn),
+        (tiyn(100), 0)
+    );
+}
+
+/// Without governance, an allocation fails UNAVAILABLE instead of guessing.
+async fn governance_unreachable_is_unavailable(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.programme(1000).await;
+    drop(harness.governance.take());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let status = harness
+        .allocate("region", "610000000", 10)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}
+
+on_both_backends!(
+    the_tree_holds_its_sums,
+    concurrent_allocations_never_exceed_the_parent,
+    governance_unreachable_is_unavailable,
+);
