@@ -21,7 +21,7 @@ mod mutation;
 
 pub use feed::ChangeFeed;
 pub use migration::CreateRecordTables;
-pub use mutation::{Change, Mutation, Records, within};
+pub use mutation::{Change, Mutation, Records, next_version, within};
 
 pub use aimaq_proto::common::v1::ChangeAction;
 

@@ -360,3 +360,75 @@ async fn record<R: Message>(
     .await?;
     Ok(u64::try_from(sequence).unwrap_or(0))
 }
+
+impl Change {
+    /// The change of a versioned resource that is now at `version`: created at
+    /// version 1, updated after.
+    pub fn versioned(resource_type: &'static str, resource_name: String, version: i64) -> Change {
+        Change {
+            resource_type,
+            resource_name,
+            action: if version == 1 {
+                ChangeAction::Created
+            } else {
+                ChangeAction::Updated
+            },
+            version,
+        }
+    }
+}
+
+/// The version a create-or-update at `expected` leads to, given the `current` one:
+/// 0 creates (ALREADY_EXISTS when the resource exists), the current version
+/// updates (ABORTED when stale, NOT_FOUND when there is nothing to update).
+pub fn next_version(
+    resource_type: &str,
+    name: &str,
+    current: Option<i64>,
+    expected: i64,
+) -> Result<i64, Error> {
+    match (current, expected) {
+        (None, 0) => Ok(1),
+        (None, _) => Err(Error::not_found(resource_type, name)),
+        (Some(current), 0) => Err(Error::already_exists(
+            resource_type,
+            name,
+            format!("{name} exists at version {current}; send that version to change it"),
+        )),
+        (Some(current), expected) if expected != current => {
+            Err(Error::stale_version(name, expected, current))
+        }
+        (Some(current), _) => Ok(current + 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_of_create_or_update() {
+        assert_eq!(next_version("x", "xs/1", None, 0), Ok(1));
+        assert!(matches!(
+            next_version("x", "xs/1", None, 3),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            next_version("x", "xs/1", Some(2), 0),
+            Err(Error::AlreadyExists { .. })
+        ));
+        assert!(matches!(
+            next_version("x", "xs/1", Some(2), 1),
+            Err(Error::Aborted(_))
+        ));
+        assert_eq!(next_version("x", "xs/1", Some(2), 2), Ok(3));
+        assert_eq!(
+            Change::versioned("x", "xs/1".into(), 1).action,
+            ChangeAction::Created
+        );
+        assert_eq!(
+            Change::versioned("x", "xs/1".into(), 4).action,
+            ChangeAction::Updated
+        );
+    }
+}

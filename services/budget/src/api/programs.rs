@@ -4,7 +4,7 @@ use aimaq_auth::{Caller, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::budget::v1::{self as pb, *};
 use aimaq_proto::common::v1::LocalizedText;
-use aimaq_records::{Change, ChangeAction, Mutation, Records, within};
+use aimaq_records::{Change, ChangeAction, Mutation, Records, next_version, within};
 use aimaq_storage::paging::Page;
 use aimaq_types::Money;
 use tonic::Request;
@@ -241,24 +241,13 @@ pub async fn set_envelope(
                 let current =
                     store::program::envelope_for_update(tx, &program.code, body.fiscal_year)
                         .await?;
-                let (allocated, version) = match (&current, body.expected_version) {
-                    (None, 0) => (0, 1),
-                    (None, _) => return Err(Error::not_found("envelope", name)),
-                    (Some(current), 0) => {
-                        return Err(Error::already_exists(
-                            "envelope",
-                            &name,
-                            format!(
-                                "{name} is set at version {}; send it to change the ceiling",
-                                current.version
-                            ),
-                        ));
-                    }
-                    (Some(current), expected) if expected != current.version => {
-                        return Err(Error::stale_version(&name, expected, current.version));
-                    }
-                    (Some(current), _) => (current.allocated_tiyn, current.version + 1),
-                };
+                let version = next_version(
+                    "envelope",
+                    &name,
+                    current.as_ref().map(|c| c.version),
+                    body.expected_version,
+                )?;
+                let allocated = current.as_ref().map_or(0, |c| c.allocated_tiyn);
                 check_envelope(
                     &program.code,
                     (program.first_year, program.last_year),
@@ -278,16 +267,7 @@ pub async fn set_envelope(
                     SetEnvelopeResponse {
                         envelope: Some(envelope_to_proto(&model)),
                     },
-                    vec![Change {
-                        resource_type: "envelope",
-                        resource_name: name,
-                        action: if version == 1 {
-                            ChangeAction::Created
-                        } else {
-                            ChangeAction::Updated
-                        },
-                        version,
-                    }],
+                    vec![Change::versioned("envelope", name, version)],
                 ))
             })
         })

@@ -3,7 +3,7 @@
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::governance::v1::{self as pb, *};
-use aimaq_records::{Change, ChangeAction, Mutation, Records, within};
+use aimaq_records::{Change, ChangeAction, Mutation, Records, next_version, within};
 use aimaq_storage::paging::Page;
 use aimaq_types::Kato;
 use tonic::Request;
@@ -285,24 +285,12 @@ pub async fn record_indicator(
                 let current =
                     store::local_budget::find_indicator(tx, (&code, kind, figure, body.year))
                         .await?;
-                let version = match (&current, body.expected_version) {
-                    (None, 0) => 1,
-                    (None, _) => return Err(Error::not_found("indicator", name)),
-                    (Some(current), 0) => {
-                        return Err(Error::already_exists(
-                            "indicator",
-                            &name,
-                            format!(
-                                "{name} is recorded at version {}; send it to replace the figure",
-                                current.version
-                            ),
-                        ));
-                    }
-                    (Some(current), expected) if expected != current.version => {
-                        return Err(Error::stale_version(&name, expected, current.version));
-                    }
-                    (Some(current), _) => current.version + 1,
-                };
+                let version = next_version(
+                    "indicator",
+                    &name,
+                    current.as_ref().map(|c| c.version),
+                    body.expected_version,
+                )?;
                 let model = indicators::Model {
                     territory_kato: code,
                     kind: kind.to_owned(),
@@ -317,16 +305,7 @@ pub async fn record_indicator(
                     RecordIndicatorResponse {
                         indicator: Some(indicator_to_proto(&model)),
                     },
-                    vec![Change {
-                        resource_type: "indicator",
-                        resource_name: name,
-                        action: if version == 1 {
-                            ChangeAction::Created
-                        } else {
-                            ChangeAction::Updated
-                        },
-                        version,
-                    }],
+                    vec![Change::versioned("indicator", name, version)],
                 ))
             })
         })
