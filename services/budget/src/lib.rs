@@ -28,7 +28,8 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let territories = TerritoryDirectory::new(&governance_url).map_err(StartError::Database)?;
+    let territories = TerritoryDirectory::new(&governance_url)
+        .map_err(|error| StartError::Config(error.to_string()))?;
     let Some(backend) = aimaq_runtime::prepare::<Migrator>("budget", &config, listener).await?
     else {
         return Ok(());

@@ -24,6 +24,9 @@ pub enum StartError {
     TokenKey { path: String, message: String },
     #[error(transparent)]
     Server(#[from] aimaq_server::ServerError),
+    /// A setting the service cannot work with, such as a malformed URL.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// A backend ready to serve: its database, record keeping and server.
