@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aimaq_error::Error;
-use aimaq_proto::governance::v1::GetTerritoryRequest;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::governance::v1::{GetTerritoryRequest, TerritoryKind};
 use aimaq_types::Kato;
 use tonic::Code;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -26,6 +26,19 @@ const DEADLINE: Duration = Duration::from_secs(2);
 pub struct TerritoryFacts {
     pub kato: Kato,
     pub parent: Option<Kato>,
+    pub kind: TerritoryKind,
+}
+
+impl TerritoryFacts {
+    /// A place people live in, where projects are built and standards are met.
+    pub fn is_settlement(&self) -> bool {
+        matches!(
+            self.kind,
+            TerritoryKind::Village
+                | TerritoryKind::Settlement
+                | TerritoryKind::CityOfDistrictSignificance
+        )
+    }
 }
 
 pub struct TerritoryDirectory {
@@ -87,7 +100,11 @@ impl TerritoryDirectory {
         } else {
             Some(Kato::parse(&territory.parent_kato).map_err(Error::internal)?)
         };
-        let facts = TerritoryFacts { kato, parent };
+        let facts = TerritoryFacts {
+            kato,
+            parent,
+            kind: territory.kind(),
+        };
         if let Ok(mut remembered) = self.remembered.lock() {
             remembered.insert(kato, (Instant::now(), facts));
         }

@@ -83,6 +83,12 @@ impl Kato {
         Kato(self.0 - self.0 % 10_000_000)
     }
 
+    /// The district (second level) the code belongs to, or the region itself for a
+    /// region's code.
+    pub fn district(self) -> Kato {
+        Kato(self.0 - self.0 % 100_000)
+    }
+
     /// The digits every descendant of this code starts with: the code without its
     /// last k digits, for the largest k among 2, 3, 5, 7 whose digits are all zero
     /// (a descendant has this code among its parent candidates). `None` when no
@@ -167,6 +173,8 @@ mod tests {
         assert!(!village.is_ancestor_of(village));
         assert!(!kato("613634000").is_ancestor_of(village));
         assert_eq!(village.region(), region);
+        assert_eq!(village.district(), district);
+        assert_eq!(region.district(), region);
         assert!(village.has_prefix("6136"));
         assert!(!village.has_prefix("6137"));
     }

@@ -43,7 +43,7 @@ fn to_proto(model: &Model) -> Allocation {
 }
 
 /// `allocations/{program}/{year}/{kato}`.
-fn parse_name(text: &str) -> Result<(String, i32, Kato), Error> {
+pub(super) fn parse_name(text: &str) -> Result<(String, i32, Kato), Error> {
     let invalid = || {
         Error::invalid(
             "allocation",
@@ -68,10 +68,10 @@ fn envelope_name(program: &str, year: i32) -> String {
     format!("programs/{program}/envelopes/{year}")
 }
 
-/// What a change of `delta` to an allocation draws on, checked and moved: the
-/// parent allocation, or the envelope for a region. Returns the change event of
-/// the parent.
-async fn move_on_parent(
+/// What a change of `delta` to an allocation (or a project) draws on, checked
+/// and moved: the parent allocation, or the envelope for a region. Returns the
+/// change event of the parent.
+pub(super) async fn move_on_parent(
     tx: &impl ConnectionTrait,
     program: &str,
     year: i32,
@@ -179,12 +179,10 @@ pub async fn allocate(
     violations.into_result()?;
     let kato = kato.ok_or_else(|| Error::internal("checked code missing"))?;
     caller.require_write_at(kato)?;
-    let authorization = request
-        .metadata()
-        .get("authorization")
-        .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?;
     // Asked before the transaction: no lock is held while governance answers.
-    let facts = directory.facts(kato, authorization).await?;
+    let facts = directory
+        .facts(kato, super::authorization(request)?)
+        .await?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let parent = facts.parent.map(|p| p.to_string());
     let parent = parent.as_deref();

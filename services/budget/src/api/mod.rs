@@ -4,13 +4,18 @@
 
 mod allocations;
 mod programs;
+mod projects;
+mod standards;
 
 use aimaq_auth::{Caller, Scope};
+use aimaq_error::Error;
 use aimaq_proto::budget::v1::budget_service_server::BudgetService;
 use aimaq_proto::budget::v1::*;
+use aimaq_types::Kato;
 use std::sync::Arc;
 
 use aimaq_records::Records;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Response, Status};
 
 use crate::territories::TerritoryDirectory;
@@ -27,6 +32,31 @@ impl BudgetApi {
             records,
             territories: Arc::new(territories),
         }
+    }
+}
+
+/// The caller's bearer token, passed on when budget asks governance on its behalf.
+fn authorization<T>(request: &Request<T>) -> Result<&MetadataValue<Ascii>, Error> {
+    request
+        .metadata()
+        .get("authorization")
+        .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))
+}
+
+/// Checks with governance, on the caller's behalf, that `kato` is a settlement.
+async fn require_settlement<T>(
+    directory: &TerritoryDirectory,
+    request: &Request<T>,
+    kato: Kato,
+) -> Result<(), Error> {
+    let facts = directory.facts(kato, authorization(request)?).await?;
+    if facts.is_settlement() {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "settlement_kato",
+            format!("{kato} is a {}, not a settlement", facts.kind.as_str_name()),
+        ))
     }
 }
 
@@ -115,6 +145,80 @@ impl BudgetService for BudgetApi {
         Caller::of(&request)?.require(Scope::BudgetRead)?;
         Ok(Response::new(
             allocations::list(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn create_project(
+        &self,
+        request: Request<CreateProjectRequest>,
+    ) -> Result<Response<CreateProjectResponse>, Status> {
+        Ok(Response::new(
+            projects::create(&self.records, &self.territories, &request).await?,
+        ))
+    }
+
+    async fn get_project(
+        &self,
+        request: Request<GetProjectRequest>,
+    ) -> Result<Response<GetProjectResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(
+            projects::get(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn transition_project(
+        &self,
+        request: Request<TransitionProjectRequest>,
+    ) -> Result<Response<TransitionProjectResponse>, Status> {
+        Ok(Response::new(
+            projects::transition(&self.records, &request).await?,
+        ))
+    }
+
+    async fn record_disbursement(
+        &self,
+        request: Request<RecordDisbursementRequest>,
+    ) -> Result<Response<RecordDisbursementResponse>, Status> {
+        Ok(Response::new(
+            projects::disburse(&self.records, &request).await?,
+        ))
+    }
+
+    async fn list_projects(
+        &self,
+        request: Request<ListProjectsRequest>,
+    ) -> Result<Response<ListProjectsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(
+            projects::list(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn list_standards(
+        &self,
+        request: Request<ListStandardsRequest>,
+    ) -> Result<Response<ListStandardsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(standards::list()))
+    }
+
+    async fn record_standard_status(
+        &self,
+        request: Request<RecordStandardStatusRequest>,
+    ) -> Result<Response<RecordStandardStatusResponse>, Status> {
+        Ok(Response::new(
+            standards::record(&self.records, &self.territories, &request).await?,
+        ))
+    }
+
+    async fn get_sufficiency(
+        &self,
+        request: Request<GetSufficiencyRequest>,
+    ) -> Result<Response<GetSufficiencyResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(
+            standards::sufficiency(&self.records, request.get_ref()).await?,
         ))
     }
 

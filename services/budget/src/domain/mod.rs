@@ -2,3 +2,5 @@
 
 pub mod allocation;
 pub mod program;
+pub mod project;
+pub mod standard;

@@ -1,6 +1,8 @@
 use aimaq_records::CreateRecordTables;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, integer, string, string_len, string_len_null};
+use sea_orm_migration::schema::{
+    big_integer, big_integer_null, boolean, integer, pk_auto, string, string_len, string_len_null,
+};
 
 pub struct Migrator;
 
@@ -11,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateRecordTables),
             Box::new(CreatePrograms),
             Box::new(CreateAllocations),
+            Box::new(CreateProjects),
         ]
     }
 }
@@ -117,5 +120,132 @@ impl MigrationTrait for CreateAllocations {
         manager
             .drop_table(Table::drop().table("allocations").to_owned())
             .await
+    }
+}
+
+struct CreateProjects;
+
+impl MigrationName for CreateProjects {
+    fn name(&self) -> &str {
+        "m0003_create_projects_and_standard_statuses"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateProjects {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("projects")
+                    .col(pk_auto("id").big_integer())
+                    .col(string_len("program_code", 64))
+                    .col(integer("fiscal_year"))
+                    .col(string_len("allocation_kato", 9))
+                    .col(string_len("settlement_kato", 9))
+                    .col(string_len("region_kato", 9))
+                    .col(string_len("district_kato", 9))
+                    .col(string_len("category", 40))
+                    .col(string_len("title", 300))
+                    .col(string_len("borrower_id", 12))
+                    .col(big_integer("cost_tiyn"))
+                    .col(big_integer("disbursed_tiyn"))
+                    .col(string_len("status", 20))
+                    .col(string_len("standard_codes", 400))
+                    .col(big_integer("version"))
+                    .col(big_integer("created_at_micros"))
+                    .col(big_integer("updated_at_micros"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                "projects",
+                                ("program_code", "fiscal_year", "allocation_kato"),
+                            )
+                            .to(
+                                "allocations",
+                                ("program_code", "fiscal_year", "territory_kato"),
+                            ),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // The execution report groups a programme's years by region or district.
+        for (index, grouping) in [
+            ("projects_by_region", "region_kato"),
+            ("projects_by_district", "district_kato"),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(index)
+                        .table("projects")
+                        .col("program_code")
+                        .col("fiscal_year")
+                        .col(grouping)
+                        .col("status")
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_index(
+                Index::create()
+                    .name("projects_by_settlement")
+                    .table("projects")
+                    .col("settlement_kato")
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("disbursements")
+                    .col(pk_auto("id").big_integer())
+                    .col(big_integer("project_id"))
+                    .col(big_integer("amount_tiyn"))
+                    .col(string_len("payment_date", 10))
+                    .col(string_len("payment_reference", 100))
+                    .col(big_integer("recorded_at_micros"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("disbursements", "project_id")
+                            .to("projects", "id"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("disbursements_by_project")
+                    .table("disbursements")
+                    .col("project_id")
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("standard_statuses")
+                    .col(string_len("settlement_kato", 9))
+                    .col(string_len("standard_code", 40))
+                    .col(boolean("applicable"))
+                    .col(boolean("met"))
+                    .col(big_integer_null("project_id"))
+                    .col(big_integer("version"))
+                    .col(big_integer("updated_at_micros"))
+                    .primary_key(Index::create().col("settlement_kato").col("standard_code"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["standard_statuses", "disbursements", "projects"] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -3,5 +3,7 @@
 pub mod allocation;
 mod migration;
 pub mod program;
+pub mod project;
+pub mod standard;
 
 pub use migration::Migrator;

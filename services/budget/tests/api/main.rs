@@ -6,8 +6,10 @@
 
 mod allocations;
 mod programs;
+mod projects;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
+use aimaq_proto::budget::v1::*;
 use aimaq_proto::common::v1::LocalizedText;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
@@ -34,6 +36,7 @@ pub async fn start(database: TestDatabase) -> Harness {
         ("613600000", TerritoryKind::District),
         ("613633000", TerritoryKind::RuralDistrict),
         ("613633100", TerritoryKind::Village),
+        ("613633200", TerritoryKind::Village),
         ("611000000", TerritoryKind::District),
         ("611200000", TerritoryKind::District),
         ("611400000", TerritoryKind::District),
@@ -77,5 +80,112 @@ pub async fn start(database: TestDatabase) -> Harness {
         governance: Some(governance),
         tokens,
         client,
+    }
+}
+
+pub const PROGRAM: &str = "AUYL_EL_BESIGI";
+
+pub fn tiyn(tenge: i64) -> i64 {
+    tenge * 100
+}
+
+impl Harness {
+    pub async fn programme(&mut self, envelope_tenge: i64) {
+        let token = self.tokens.admin();
+        self.client
+            .create_program(with_token(
+                CreateProgramRequest {
+                    request_id: "program".into(),
+                    program: Some(Program {
+                        code: PROGRAM.into(),
+                        title: Some(aimaq_proto::common::v1::LocalizedText {
+                            ru: "Ауыл – Ел бесігі".into(),
+                            ..Default::default()
+                        }),
+                        kind: ProgramKind::RuralInfrastructure as i32,
+                        funding_source: FundingSource::NationalBudget as i32,
+                        first_year: 2019,
+                        last_year: 2027,
+                        ..Program::default()
+                    }),
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+        self.client
+            .set_envelope(with_token(
+                SetEnvelopeRequest {
+                    request_id: "envelope".into(),
+                    program_code: PROGRAM.into(),
+                    fiscal_year: 2024,
+                    amount_tiyn: tiyn(envelope_tenge),
+                    expected_version: 0,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+
+    pub async fn allocate(
+        &mut self,
+        id: &str,
+        kato: &str,
+        tenge: i64,
+    ) -> Result<Allocation, tonic::Status> {
+        let token = self.tokens.admin();
+        self.client
+            .allocate(with_token(
+                AllocateRequest {
+                    request_id: id.into(),
+                    program_code: PROGRAM.into(),
+                    fiscal_year: 2024,
+                    territory_kato: kato.into(),
+                    amount_tiyn: tiyn(tenge),
+                },
+                &token,
+            ))
+            .await
+            .map(|r| r.into_inner().allocation.unwrap())
+    }
+
+    pub async fn adjust(
+        &mut self,
+        id: &str,
+        kato: &str,
+        delta: i64,
+        version: i64,
+    ) -> Result<Allocation, tonic::Status> {
+        let token = self.tokens.admin();
+        self.client
+            .adjust_allocation(with_token(
+                AdjustAllocationRequest {
+                    request_id: id.into(),
+                    allocation: format!("allocations/{PROGRAM}/2024/{kato}"),
+                    delta_tiyn: tiyn(delta),
+                    expected_version: version,
+                    reason: "revision".into(),
+                },
+                &token,
+            ))
+            .await
+            .map(|r| r.into_inner().allocation.unwrap())
+    }
+
+    pub async fn allocation(&mut self, kato: &str) -> Allocation {
+        let token = self.tokens.admin();
+        self.client
+            .get_allocation(with_token(
+                GetAllocationRequest {
+                    allocation: format!("allocations/{PROGRAM}/2024/{kato}"),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .allocation
+            .unwrap()
     }
 }

@@ -1,0 +1,482 @@
+//! CreateProject, GetProject, TransitionProject, RecordDisbursement, ListProjects.
+//! A project commits its cost against its allocation like a child allocation
+//! does, under the allocation's row lock; its disbursements are added up the
+//! allocation chain, child to parent, the same order every change locks in.
+
+use aimaq_auth::{Caller, Scope};
+use aimaq_error::{Error, Violations};
+use aimaq_proto::budget::v1::{self as pb, *};
+use aimaq_records::{Change, ChangeAction, Mutation, Records, within};
+use aimaq_storage::paging::Page;
+use aimaq_types::{Kato, Money};
+use sea_orm::ConnectionTrait;
+use tonic::Request;
+
+use super::allocations::{move_on_parent, parse_name as parse_allocation};
+use super::standards::meet;
+use crate::domain::project::{
+    ProjectCategory, ProjectStatus, check_disbursement, check_new, check_transition, released_by,
+};
+use crate::store;
+use crate::store::allocation;
+use crate::store::project::{Filter, disbursements, name, parse_name, projects};
+use crate::territories::TerritoryDirectory;
+
+/// Longest payment reference accepted.
+const REFERENCE_MAX_CHARS: usize = 100;
+
+pub(super) fn status_from_proto(value: i32) -> Option<ProjectStatus> {
+    Some(match pb::ProjectStatus::try_from(value).ok()? {
+        pb::ProjectStatus::Planned => ProjectStatus::Planned,
+        pb::ProjectStatus::Approved => ProjectStatus::Approved,
+        pb::ProjectStatus::InProgress => ProjectStatus::InProgress,
+        pb::ProjectStatus::Completed => ProjectStatus::Completed,
+        pb::ProjectStatus::Cancelled => ProjectStatus::Cancelled,
+        pb::ProjectStatus::Unspecified => return None,
+    })
+}
+
+pub(super) fn status_to_proto(status: ProjectStatus) -> pb::ProjectStatus {
+    match status {
+        ProjectStatus::Planned => pb::ProjectStatus::Planned,
+        ProjectStatus::Approved => pb::ProjectStatus::Approved,
+        ProjectStatus::InProgress => pb::ProjectStatus::InProgress,
+        ProjectStatus::Completed => pb::ProjectStatus::Completed,
+        ProjectStatus::Cancelled => pb::ProjectStatus::Cancelled,
+    }
+}
+
+fn category_from_proto(value: i32) -> Option<ProjectCategory> {
+    Some(match pb::ProjectCategory::try_from(value).ok()? {
+        pb::ProjectCategory::SocialInfrastructure => ProjectCategory::SocialInfrastructure,
+        pb::ProjectCategory::EngineeringInfrastructure => {
+            ProjectCategory::EngineeringInfrastructure
+        }
+        pb::ProjectCategory::TransportInfrastructure => ProjectCategory::TransportInfrastructure,
+        pb::ProjectCategory::Entrepreneurship => ProjectCategory::Entrepreneurship,
+        pb::ProjectCategory::Unspecified => return None,
+    })
+}
+
+fn category_to_proto(text: &str) -> pb::ProjectCategory {
+    match ProjectCategory::parse(text) {
+        Some(ProjectCategory::SocialInfrastructure) => pb::ProjectCategory::SocialInfrastructure,
+        Some(ProjectCategory::EngineeringInfrastructure) => {
+            pb::ProjectCategory::EngineeringInfrastructure
+        }
+        Some(ProjectCategory::TransportInfrastructure) => {
+            pb::ProjectCategory::TransportInfrastructure
+        }
+        Some(ProjectCategory::Entrepreneurship) => pb::ProjectCategory::Entrepreneurship,
+        None => pb::ProjectCategory::Unspecified,
+    }
+}
+
+pub(super) fn standard_codes(model: &projects::Model) -> impl Iterator<Item = &str> {
+    model
+        .standard_codes
+        .split(',')
+        .filter(|code| !code.is_empty())
+}
+
+fn to_proto(model: &projects::Model) -> Project {
+    Project {
+        name: name(model.id),
+        allocation: allocation::name(
+            &model.program_code,
+            model.fiscal_year,
+            &model.allocation_kato,
+        ),
+        program_code: model.program_code.clone(),
+        fiscal_year: model.fiscal_year,
+        settlement_kato: model.settlement_kato.clone(),
+        category: category_to_proto(&model.category) as i32,
+        title: model.title.clone(),
+        borrower_id: model.borrower_id.clone(),
+        cost_tiyn: model.cost_tiyn,
+        disbursed_tiyn: model.disbursed_tiyn,
+        status: ProjectStatus::parse(&model.status)
+            .map_or(pb::ProjectStatus::Unspecified, status_to_proto) as i32,
+        standard_codes: standard_codes(model).map(str::to_owned).collect(),
+        version: model.version,
+        update_time: Some(aimaq_proto::timestamp_from_micros(model.updated_at_micros)),
+    }
+}
+
+fn status_of(model: &projects::Model) -> Result<ProjectStatus, Error> {
+    ProjectStatus::parse(&model.status)
+        .ok_or_else(|| Error::internal(format!("stored project status {:?}", model.status)))
+}
+
+fn settlement_of(model: &projects::Model) -> Result<Kato, Error> {
+    Kato::parse(&model.settlement_kato).map_err(Error::internal)
+}
+
+/// Commits a new project's cost against its allocation and stores it.
+async fn commit(
+    tx: &impl ConnectionTrait,
+    project: projects::Model,
+) -> Result<(projects::Model, Vec<Change>), Error> {
+    let key = (
+        project.program_code.as_str(),
+        project.fiscal_year,
+        project.allocation_kato.as_str(),
+    );
+    if store::allocation::find(tx, key, true).await?.is_none() {
+        return Err(Error::not_found(
+            "allocation",
+            allocation::name(key.0, key.1, key.2),
+        ));
+    }
+    let drawn = move_on_parent(
+        tx,
+        key.0,
+        key.1,
+        Some(key.2),
+        Money::from_tiyn(project.cost_tiyn),
+        project.updated_at_micros,
+    )
+    .await?;
+    let project = store::project::insert(tx, project).await?;
+    let created = Change {
+        resource_type: "project",
+        resource_name: name(project.id),
+        action: ChangeAction::Created,
+        version: project.version,
+    };
+    Ok((project, vec![created, drawn]))
+}
+
+pub async fn create(
+    records: &Records,
+    directory: &TerritoryDirectory,
+    request: &Request<CreateProjectRequest>,
+) -> Result<CreateProjectResponse, Error> {
+    let caller = Caller::of(request)?;
+    caller.require(Scope::BudgetWrite)?;
+    let body = request.get_ref();
+    let (program, year, allocation_kato) = parse_allocation(&body.allocation)?;
+    let mut violations = Violations::new();
+    let settlement = violations.take("settlement_kato", Kato::parse(&body.settlement_kato));
+    let category = category_from_proto(body.category);
+    check_new(
+        &mut violations,
+        category,
+        &body.title,
+        &body.borrower_id,
+        body.cost_tiyn,
+        &body.standard_codes,
+    );
+    violations.into_result()?;
+    let (Some(settlement), Some(category)) = (settlement, category) else {
+        return Err(Error::internal("checked fields missing"));
+    };
+    if settlement != allocation_kato && !allocation_kato.is_ancestor_of(settlement) {
+        return Err(Error::invalid(
+            "settlement_kato",
+            format!(
+                "{settlement} is outside the territory of {}",
+                body.allocation
+            ),
+        ));
+    }
+    caller.require_write_at(settlement)?;
+    super::require_settlement(directory, request, settlement).await?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let project = projects::Model {
+        id: 0,
+        program_code: program,
+        fiscal_year: year,
+        allocation_kato: allocation_kato.to_string(),
+        settlement_kato: settlement.to_string(),
+        region_kato: settlement.region().to_string(),
+        district_kato: settlement.district().to_string(),
+        category: category.as_str().to_owned(),
+        title: body.title.trim().to_owned(),
+        borrower_id: body.borrower_id.clone(),
+        cost_tiyn: body.cost_tiyn,
+        disbursed_tiyn: 0,
+        status: ProjectStatus::Planned.as_str().to_owned(),
+        standard_codes: body.standard_codes.join(","),
+        version: 1,
+        created_at_micros: now,
+        updated_at_micros: now,
+    };
+    let project = &project;
+    records
+        .apply(&mutation, |tx| {
+            within(tx, async move |tx| {
+                let (project, changes) = commit(tx, project.clone()).await?;
+                Ok((
+                    CreateProjectResponse {
+                        project: Some(to_proto(&project)),
+                    },
+                    changes,
+                ))
+            })
+        })
+        .await
+}
+
+/// The project, locked, after checking the caller may write where it is and
+/// read the version it expects.
+async fn project_for_update(
+    tx: &impl ConnectionTrait,
+    caller: &Caller,
+    id: i64,
+    expected_version: Option<i64>,
+) -> Result<projects::Model, Error> {
+    let this = name(id);
+    let project = store::project::find(tx, id, true)
+        .await?
+        .ok_or_else(|| Error::not_found("project", &this))?;
+    caller.require_write_at(settlement_of(&project)?)?;
+    if let Some(expected) = expected_version
+        && expected != project.version
+    {
+        return Err(Error::stale_version(&this, expected, project.version));
+    }
+    Ok(project)
+}
+
+pub async fn transition(
+    records: &Records,
+    request: &Request<TransitionProjectRequest>,
+) -> Result<TransitionProjectResponse, Error> {
+    let caller = Caller::of(request)?;
+    caller.require(Scope::BudgetWrite)?;
+    let body = request.get_ref();
+    let id = parse_name(&body.project)?;
+    let to = status_from_proto(body.to_status);
+    let mut violations = Violations::new();
+    violations.check(to.is_some(), "to_status", "required");
+    violations.check(
+        body.expected_version > 0,
+        "expected_version",
+        "required: the version read",
+    );
+    violations.into_result()?;
+    let to = to.ok_or_else(|| Error::internal("checked status missing"))?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
+    records
+        .apply(&mutation, |tx| {
+            within(tx, async move |tx| {
+                let current =
+                    project_for_update(tx, caller, id, Some(body.expected_version)).await?;
+                check_transition(&name(id), status_of(&current)?, to)?;
+                let now = chrono::Utc::now().timestamp_micros();
+                let released = released_by(
+                    to,
+                    Money::from_tiyn(current.cost_tiyn),
+                    Money::from_tiyn(current.disbursed_tiyn),
+                )?;
+                let project = projects::Model {
+                    status: to.as_str().to_owned(),
+                    version: current.version + 1,
+                    updated_at_micros: now,
+                    ..current
+                };
+                store::project::update(tx, project.clone()).await?;
+                let mut changes = vec![Change::versioned("project", name(id), project.version)];
+                if released > Money::ZERO {
+                    changes.push(
+                        move_on_parent(
+                            tx,
+                            &project.program_code,
+                            project.fiscal_year,
+                            Some(&project.allocation_kato),
+                            Money::ZERO.checked_sub(released).map_err(Error::internal)?,
+                            now,
+                        )
+                        .await?,
+                    );
+                }
+                if to == ProjectStatus::Completed {
+                    changes.extend(meet(tx, &project, now).await?);
+                }
+                Ok((
+                    TransitionProjectResponse {
+                        project: Some(to_proto(&project)),
+                    },
+                    changes,
+                ))
+            })
+        })
+        .await
+}
+
+/// Adds `amount` to what is disbursed at the allocation of `kato` and every one
+/// above it, child to parent.
+async fn add_disbursed(
+    tx: &impl ConnectionTrait,
+    program: &str,
+    year: i32,
+    kato: &str,
+    amount: Money,
+    now: i64,
+) -> Result<(), Error> {
+    let mut next = Some(kato.to_owned());
+    while let Some(kato) = next {
+        let current = store::allocation::find(tx, (program, year, &kato), true)
+            .await?
+            .ok_or_else(|| Error::internal(format!("allocation chain broken at {kato}")))?;
+        let disbursed = Money::from_tiyn(current.disbursed_tiyn)
+            .checked_add(amount)
+            .map_err(Error::internal)?;
+        next = current.parent_kato.clone();
+        // Disbursed is a running total, not something callers set: it moves no
+        // version, so it never makes an adjustment stale.
+        store::allocation::save(
+            tx,
+            allocation::Model {
+                disbursed_tiyn: disbursed.tiyn(),
+                updated_at_micros: now,
+                ..current
+            },
+            false,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn disburse(
+    records: &Records,
+    request: &Request<RecordDisbursementRequest>,
+) -> Result<RecordDisbursementResponse, Error> {
+    let caller = Caller::of(request)?;
+    caller.require(Scope::BudgetWrite)?;
+    let body = request.get_ref();
+    let id = parse_name(&body.project)?;
+    let mut violations = Violations::new();
+    violations.check(body.amount_tiyn > 0, "amount_tiyn", "must be positive");
+    let payment_date = body
+        .payment_date
+        .as_ref()
+        .and_then(aimaq_proto::date_from_proto);
+    violations.check(
+        payment_date.is_some(),
+        "payment_date",
+        "required: a valid date",
+    );
+    let reference = body.payment_reference.trim();
+    violations.check(!reference.is_empty(), "payment_reference", "required");
+    violations.check(
+        reference.chars().count() <= REFERENCE_MAX_CHARS,
+        "payment_reference",
+        format!("at most {REFERENCE_MAX_CHARS} characters"),
+    );
+    violations.into_result()?;
+    let payment_date = payment_date.ok_or_else(|| Error::internal("checked date missing"))?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
+    records
+        .apply(&mutation, |tx| {
+            within(tx, async move |tx| {
+                let current = project_for_update(tx, caller, id, None).await?;
+                let amount = Money::from_tiyn(body.amount_tiyn);
+                let disbursed = Money::from_tiyn(current.disbursed_tiyn);
+                check_disbursement(
+                    &name(id),
+                    status_of(&current)?,
+                    Money::from_tiyn(current.cost_tiyn),
+                    disbursed,
+                    amount,
+                )?;
+                let now = chrono::Utc::now().timestamp_micros();
+                let project = projects::Model {
+                    disbursed_tiyn: disbursed
+                        .checked_add(amount)
+                        .map_err(Error::internal)?
+                        .tiyn(),
+                    version: current.version + 1,
+                    updated_at_micros: now,
+                    ..current
+                };
+                store::project::update(tx, project.clone()).await?;
+                let disbursement = disbursements::Model {
+                    id: 0,
+                    project_id: id,
+                    amount_tiyn: body.amount_tiyn,
+                    payment_date: payment_date.to_string(),
+                    payment_reference: reference.to_owned(),
+                    recorded_at_micros: now,
+                };
+                store::project::insert_disbursement(tx, disbursement).await?;
+                add_disbursed(
+                    tx,
+                    &project.program_code,
+                    project.fiscal_year,
+                    &project.allocation_kato,
+                    amount,
+                    now,
+                )
+                .await?;
+                Ok((
+                    RecordDisbursementResponse {
+                        disbursement: Some(Disbursement {
+                            project: name(id),
+                            amount_tiyn: body.amount_tiyn,
+                            payment_date: Some(aimaq_proto::date_to_proto(payment_date)),
+                            payment_reference: reference.to_owned(),
+                            record_time: Some(aimaq_proto::timestamp_from_micros(now)),
+                        }),
+                        project: Some(to_proto(&project)),
+                    },
+                    vec![Change::versioned("project", name(id), project.version)],
+                ))
+            })
+        })
+        .await
+}
+
+pub async fn get(
+    records: &Records,
+    request: &GetProjectRequest,
+) -> Result<GetProjectResponse, Error> {
+    let id = parse_name(&request.project)?;
+    let project = store::project::find(records.database().connection(), id, false)
+        .await?
+        .ok_or_else(|| Error::not_found("project", name(id)))?;
+    Ok(GetProjectResponse {
+        project: Some(to_proto(&project)),
+    })
+}
+
+pub async fn list(
+    records: &Records,
+    request: &ListProjectsRequest,
+) -> Result<ListProjectsResponse, Error> {
+    let mut violations = Violations::new();
+    let territory = (!request.territory_kato.is_empty())
+        .then(|| violations.take("territory_kato", Kato::parse(&request.territory_kato)))
+        .flatten();
+    let status = status_from_proto(request.status);
+    violations.check(
+        request.status == 0 || status.is_some(),
+        "status",
+        "not a project status",
+    );
+    let category = category_from_proto(request.category);
+    violations.check(
+        request.category == 0 || category.is_some(),
+        "category",
+        "not a project category",
+    );
+    violations.into_result()?;
+    let page = Page::from_request(request.page_size, &request.page_token)?;
+    let filter = Filter {
+        program: (!request.program_code.is_empty()).then(|| request.program_code.clone()),
+        year: (request.fiscal_year != 0).then_some(request.fiscal_year),
+        kato_prefix: territory
+            .map(|kato| kato.descendant_prefix().unwrap_or_else(|| kato.to_string())),
+        status: status.map(ProjectStatus::as_str),
+        category: category.map(ProjectCategory::as_str),
+    };
+    let (rows, next_page_token) =
+        store::project::list(records.database().connection(), filter, &page).await?;
+    Ok(ListProjectsResponse {
+        projects: rows.iter().map(to_proto).collect(),
+        next_page_token,
+    })
+}

@@ -1,0 +1,206 @@
+//! ListStandards, RecordStandardStatus, GetSufficiency, and the standards a
+//! completed project meets.
+
+use aimaq_auth::{Caller, Scope};
+use aimaq_error::{Error, Violations};
+use aimaq_proto::budget::v1::*;
+use aimaq_proto::common::v1::LocalizedText;
+use aimaq_records::{Change, Mutation, Records, within};
+use aimaq_types::Kato;
+use sea_orm::ConnectionTrait;
+use tonic::Request;
+
+use super::projects::standard_codes;
+use crate::domain::standard::{self, CATALOGUE, sufficiency_bp};
+use crate::store;
+use crate::store::project::projects;
+use crate::store::standard::statuses;
+use crate::territories::TerritoryDirectory;
+
+fn status_name(settlement: &str, code: &str) -> String {
+    format!("settlements/{settlement}/standards/{code}")
+}
+
+fn to_proto(model: &statuses::Model) -> StandardStatus {
+    StandardStatus {
+        settlement_kato: model.settlement_kato.clone(),
+        standard_code: model.standard_code.clone(),
+        applicable: model.applicable,
+        met: model.met,
+        project: model
+            .project_id
+            .map(store::project::name)
+            .unwrap_or_default(),
+        version: model.version,
+    }
+}
+
+pub fn list() -> ListStandardsResponse {
+    ListStandardsResponse {
+        standards: CATALOGUE
+            .iter()
+            .map(|standard| Standard {
+                code: standard.code.to_owned(),
+                title: Some(LocalizedText {
+                    kk: standard.title_kk.to_owned(),
+                    ru: standard.title_ru.to_owned(),
+                    en: standard.title_en.to_owned(),
+                }),
+                applicability: standard.applicability.to_owned(),
+            })
+            .collect(),
+    }
+}
+
+/// Writes `applicable` and `met` for a settlement's standard (met by `project`
+/// when a project's completion met it) and returns its change event.
+async fn set(
+    tx: &impl ConnectionTrait,
+    settlement: &str,
+    code: &str,
+    applicable: bool,
+    met: bool,
+    project: Option<i64>,
+    now: i64,
+) -> Result<(statuses::Model, Change), Error> {
+    let current = store::standard::find_for_update(tx, settlement, code).await?;
+    let created = current.is_none();
+    let version = current.as_ref().map_or(0, |c| c.version) + 1;
+    let status = statuses::Model {
+        settlement_kato: settlement.to_owned(),
+        standard_code: code.to_owned(),
+        applicable,
+        met,
+        project_id: project.or(current.and_then(|c| c.project_id).filter(|_| met)),
+        version,
+        updated_at_micros: now,
+    };
+    store::standard::save(tx, status.clone(), created).await?;
+    let change = Change::versioned("standard_status", status_name(settlement, code), version);
+    Ok((status, change))
+}
+
+/// Marks the standards a completed project satisfies as met for its settlement.
+/// A standard recorded as not applicable there stays so; one with no record
+/// becomes applicable and met.
+pub(super) async fn meet(
+    tx: &impl ConnectionTrait,
+    project: &projects::Model,
+    now: i64,
+) -> Result<Vec<Change>, Error> {
+    let mut changes = Vec::new();
+    for code in standard_codes(project) {
+        let current = store::standard::find_for_update(tx, &project.settlement_kato, code).await?;
+        if current.as_ref().is_some_and(|c| c.met) {
+            continue;
+        }
+        let applicable = current.is_none_or(|c| c.applicable);
+        let (_, change) = set(
+            tx,
+            &project.settlement_kato,
+            code,
+            applicable,
+            true,
+            Some(project.id),
+            now,
+        )
+        .await?;
+        changes.push(change);
+    }
+    Ok(changes)
+}
+
+pub async fn record(
+    records: &Records,
+    directory: &TerritoryDirectory,
+    request: &Request<RecordStandardStatusRequest>,
+) -> Result<RecordStandardStatusResponse, Error> {
+    let caller = Caller::of(request)?;
+    caller.require(Scope::BudgetWrite)?;
+    let body = request.get_ref();
+    let mut violations = Violations::new();
+    let settlement = violations.take("settlement_kato", Kato::parse(&body.settlement_kato));
+    violations.check(
+        standard::find(&body.standard_code).is_some(),
+        "standard_code",
+        format!(
+            "{:?} is not a regional standard; see ListStandards",
+            body.standard_code
+        ),
+    );
+    violations.check(
+        body.applicable || !body.met,
+        "met",
+        "a standard that does not apply cannot be met",
+    );
+    violations.into_result()?;
+    let settlement = settlement.ok_or_else(|| Error::internal("checked code missing"))?;
+    caller.require_write_at(settlement)?;
+    super::require_settlement(directory, request, settlement).await?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
+    let settlement = &settlement.to_string();
+    records
+        .apply(&mutation, |tx| {
+            within(tx, async move |tx| {
+                let now = chrono::Utc::now().timestamp_micros();
+                let (status, change) = set(
+                    tx,
+                    settlement,
+                    &body.standard_code,
+                    body.applicable,
+                    body.met,
+                    None,
+                    now,
+                )
+                .await?;
+                Ok((
+                    RecordStandardStatusResponse {
+                        status: Some(to_proto(&status)),
+                    },
+                    vec![change],
+                ))
+            })
+        })
+        .await
+}
+
+pub async fn sufficiency(
+    records: &Records,
+    request: &GetSufficiencyRequest,
+) -> Result<GetSufficiencyResponse, Error> {
+    let prefix = if request.territory_kato.is_empty() {
+        None
+    } else {
+        let kato = Kato::parse(&request.territory_kato)
+            .map_err(|e| Error::invalid("territory_kato", e.to_string()))?;
+        Some(kato.descendant_prefix().unwrap_or_else(|| kato.to_string()))
+    };
+    let (counts, settlements) =
+        store::standard::counts(records.database().connection(), prefix.as_deref()).await?;
+    let figure = |code: &str, met: i64, applicable: i64| SufficiencyFigure {
+        standard_code: code.to_owned(),
+        met,
+        applicable,
+        sufficiency_bp: sufficiency_bp(met, applicable),
+    };
+    // Every standard of the catalogue, in its order, even where nothing is recorded.
+    let by_standard: Vec<_> = CATALOGUE
+        .iter()
+        .map(|standard| {
+            let found = counts.iter().find(|c| c.standard_code == standard.code);
+            figure(
+                standard.code,
+                found.map_or(0, |c| c.met),
+                found.map_or(0, |c| c.applicable),
+            )
+        })
+        .collect();
+    let met = by_standard.iter().map(|f| f.met).sum();
+    let applicable = by_standard.iter().map(|f| f.applicable).sum();
+    Ok(GetSufficiencyResponse {
+        territory_kato: request.territory_kato.clone(),
+        overall: Some(figure("", met, applicable)),
+        by_standard,
+        settlements_counted: settlements,
+    })
+}

@@ -1,0 +1,114 @@
+//! Each settlement's status against each regional standard, and the counts
+//! sufficiency is computed from.
+
+use aimaq_error::Error;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{FromQueryResult, QuerySelect, StatementBuilder};
+
+pub mod statuses {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "standard_statuses")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub settlement_kato: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub standard_code: String,
+        pub applicable: bool,
+        pub met: bool,
+        /// The project whose completion met it.
+        pub project_id: Option<i64>,
+        pub version: i64,
+        pub updated_at_micros: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The status, locked for the rest of the transaction (on PostgreSQL).
+pub async fn find_for_update(
+    db: &impl ConnectionTrait,
+    settlement: &str,
+    standard: &str,
+) -> Result<Option<statuses::Model>, Error> {
+    Ok(
+        statuses::Entity::find_by_id((settlement.to_owned(), standard.to_owned()))
+            .lock_exclusive()
+            .one(db)
+            .await?,
+    )
+}
+
+pub async fn save(
+    db: &impl ConnectionTrait,
+    status: statuses::Model,
+    created: bool,
+) -> Result<(), Error> {
+    let model = statuses::ActiveModel::from(status).reset_all();
+    if created {
+        statuses::Entity::insert(model)
+            .exec_without_returning(db)
+            .await?;
+    } else {
+        statuses::Entity::update(model).exec(db).await?;
+    }
+    Ok(())
+}
+
+/// Counts of one standard in a subtree.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct Counts {
+    pub standard_code: String,
+    pub applicable: i64,
+    pub met: i64,
+}
+
+/// Met and applicable counts per standard over the settlements whose code starts
+/// with `prefix`, in one grouped query; and how many settlements have a status.
+pub async fn counts(
+    db: &impl ConnectionTrait,
+    prefix: Option<&str>,
+) -> Result<(Vec<Counts>, i64), Error> {
+    use statuses::Column;
+    let scope = |query: &mut sea_orm::sea_query::SelectStatement| {
+        query.from(statuses::Entity);
+        if let Some(prefix) = prefix {
+            query.and_where(Expr::col(Column::SettlementKato).like(format!("{prefix}%")));
+        }
+    };
+    let mut grouped = Query::select();
+    scope(&mut grouped);
+    grouped
+        .column(Column::StandardCode)
+        .expr_as(
+            Expr::cust("SUM(CASE WHEN applicable THEN 1 ELSE 0 END)"),
+            Alias::new("applicable"),
+        )
+        .expr_as(
+            Expr::cust("SUM(CASE WHEN applicable AND met THEN 1 ELSE 0 END)"),
+            Alias::new("met"),
+        )
+        .group_by_col(Column::StandardCode);
+    let backend = db.get_database_backend();
+    let rows = Counts::find_by_statement(StatementBuilder::build(&grouped, &backend))
+        .all(db)
+        .await?;
+    let mut settlements = Query::select();
+    scope(&mut settlements);
+    settlements.expr_as(
+        Expr::cust("COUNT(DISTINCT settlement_kato)"),
+        Alias::new("settlements"),
+    );
+    let settlements = db
+        .query_one_raw(StatementBuilder::build(&settlements, &backend))
+        .await?
+        .map(|row| row.try_get::<i64>("", "settlements"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok((rows, settlements))
+}
