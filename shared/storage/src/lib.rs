@@ -19,8 +19,9 @@ use std::time::Duration;
 use aimaq_error::Error;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    AccessMode, ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, IsolationLevel, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -135,6 +136,22 @@ impl Database {
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
+        };
+        Ok(self.connection.begin_with_options(options).await?)
+    }
+
+    /// A read-only transaction that sees one consistent snapshot for as long as it
+    /// lives, for reads that span many queries (exports): REPEATABLE READ on
+    /// PostgreSQL; on SQLite (WAL) a deferred transaction, whose snapshot is fixed
+    /// by its first read.
+    pub async fn begin_snapshot(&self) -> Result<DatabaseTransaction, Error> {
+        let options = match self.backend() {
+            DatabaseBackend::Postgres => TransactionOptions {
+                isolation_level: Some(IsolationLevel::RepeatableRead),
+                access_mode: Some(AccessMode::ReadOnly),
+                ..TransactionOptions::default()
+            },
+            _ => TransactionOptions::default(),
         };
         Ok(self.connection.begin_with_options(options).await?)
     }

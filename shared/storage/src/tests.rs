@@ -29,9 +29,9 @@ async fn increment(tx: &DatabaseTransaction, backend: Backend) -> Result<i64, Er
     Ok(current + 1)
 }
 
-/// Read-modify-write from many tasks at once loses no update.
-async fn writers_are_serialised(test: TestDatabase) {
-    let database = Arc::new(Database::connect(&test.url).await.unwrap());
+/// A database holding one counter row at 0.
+async fn counter_database(test: &TestDatabase) -> Database {
+    let database = Database::connect(&test.url).await.unwrap();
     let connection = database.connection();
     connection
         .execute_unprepared("CREATE TABLE counter (id INTEGER PRIMARY KEY, value BIGINT NOT NULL)")
@@ -41,6 +41,12 @@ async fn writers_are_serialised(test: TestDatabase) {
         .execute_unprepared("INSERT INTO counter (id, value) VALUES (1, 0)")
         .await
         .unwrap();
+    database
+}
+
+/// Read-modify-write from many tasks at once loses no update.
+async fn writers_are_serialised(test: TestDatabase) {
+    let database = Arc::new(counter_database(&test).await);
     let backend = test.backend;
     let tasks: Vec<_> = (0..40)
         .map(|_| {
@@ -66,6 +72,34 @@ async fn writers_are_serialised(test: TestDatabase) {
         .await
         .unwrap();
     assert_eq!(total, 40);
+}
+
+async fn read(tx: &DatabaseTransaction) -> i64 {
+    let statement = Statement::from_string(
+        tx.get_database_backend(),
+        "SELECT value FROM counter WHERE id = 1",
+    );
+    let row = tx.query_one_raw(statement).await.unwrap().unwrap();
+    row.try_get::<i64>("", "value").unwrap()
+}
+
+/// A snapshot keeps seeing what was there when it first read, while writers go on.
+async fn snapshots_do_not_see_later_writes(test: TestDatabase) {
+    let database = counter_database(&test).await;
+    let snapshot = database.begin_snapshot().await.unwrap();
+    assert_eq!(read(&snapshot).await, 0);
+    let backend = test.backend;
+    database
+        .write(|tx| async move {
+            let result = increment(&tx, backend).await;
+            (tx, result)
+        })
+        .await
+        .unwrap();
+    assert_eq!(read(&snapshot).await, 0);
+    snapshot.commit().await.unwrap();
+    let fresh = database.begin_snapshot().await.unwrap();
+    assert_eq!(read(&fresh).await, 1);
 }
 
 /// An error rolls the whole transaction back.
@@ -131,6 +165,7 @@ async fn conflicts_are_retried_a_bounded_number_of_times(test: TestDatabase) {
 
 on_both_backends!(
     writers_are_serialised,
+    snapshots_do_not_see_later_writes,
     errors_roll_back,
     conflicts_are_retried_a_bounded_number_of_times
 );

@@ -18,7 +18,7 @@ use crate::store::allocation::{Model, name};
 use crate::store::program::envelopes;
 use crate::territories::TerritoryDirectory;
 
-fn to_proto(model: &Model) -> Allocation {
+pub(super) fn to_proto(model: &Model) -> Allocation {
     Allocation {
         name: name(
             &model.program_code,
@@ -355,11 +355,14 @@ pub async fn list(
         Some(kato.descendant_prefix().unwrap_or_else(|| kato.to_string()))
     };
     let page = Page::from_request(request.page_size, &request.page_token)?;
-    let year = (request.fiscal_year != 0).then_some(request.fiscal_year);
+    let years = match request.fiscal_year {
+        0 => i32::MIN..=i32::MAX,
+        year => year..=year,
+    };
     let (rows, next_page_token) = store::allocation::list(
         records.database().connection(),
         &request.program_code,
-        year,
+        years,
         prefix,
         &page,
     )

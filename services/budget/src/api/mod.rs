@@ -5,6 +5,7 @@
 mod allocations;
 mod programs;
 mod projects;
+mod reports;
 mod standards;
 
 use aimaq_auth::{Caller, Scope};
@@ -15,6 +16,7 @@ use aimaq_types::Kato;
 use std::sync::Arc;
 
 use aimaq_records::Records;
+use tonic::codegen::BoxStream;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Response, Status};
 
@@ -145,6 +147,25 @@ impl BudgetService for BudgetApi {
         Caller::of(&request)?.require(Scope::BudgetRead)?;
         Ok(Response::new(
             allocations::list(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn export_allocations(
+        &self,
+        request: Request<ExportAllocationsRequest>,
+    ) -> Result<Response<BoxStream<ExportAllocationsResponse>>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        let stream = reports::export(&self.records, request.get_ref())?;
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn get_execution_report(
+        &self,
+        request: Request<GetExecutionReportRequest>,
+    ) -> Result<Response<GetExecutionReportResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(
+            reports::execution(&self.records, request.get_ref()).await?,
         ))
     }
 

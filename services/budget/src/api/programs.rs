@@ -68,7 +68,7 @@ fn program_to_proto(model: &programs::Model) -> Program {
     }
 }
 
-fn envelope_to_proto(model: &envelopes::Model) -> Envelope {
+pub(super) fn envelope_to_proto(model: &envelopes::Model) -> Envelope {
     Envelope {
         program_code: model.program_code.clone(),
         fiscal_year: model.fiscal_year,

@@ -1,5 +1,7 @@
 //! Allocations of the tree.
 
+use std::ops::RangeInclusive;
+
 use aimaq_error::Error;
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
@@ -61,19 +63,23 @@ pub async fn save(
     Ok(())
 }
 
-/// Allocations of a programme, optionally of a year and under a KATO prefix,
-/// ordered by year and territory.
+/// Where a page of `list` ends: after this allocation.
+pub fn page_key(row: &Model) -> String {
+    format!("{}/{}", row.fiscal_year, row.territory_kato)
+}
+
+/// Allocations of a programme in a range of years, optionally under a KATO
+/// prefix, ordered by year and territory.
 pub async fn list(
     db: &impl ConnectionTrait,
     program: &str,
-    year: Option<i32>,
+    years: RangeInclusive<i32>,
     kato_prefix: Option<String>,
     page: &aimaq_storage::paging::Page,
 ) -> Result<(Vec<Model>, String), Error> {
-    let mut query = Entity::find().filter(Column::ProgramCode.eq(program));
-    if let Some(year) = year {
-        query = query.filter(Column::FiscalYear.eq(year));
-    }
+    let mut query = Entity::find()
+        .filter(Column::ProgramCode.eq(program))
+        .filter(Column::FiscalYear.between(*years.start(), *years.end()));
     if let Some(prefix) = kato_prefix {
         query = query.filter(Column::TerritoryKato.starts_with(prefix));
     }
@@ -98,7 +104,5 @@ pub async fn list(
         .limit(page.fetch_limit())
         .all(db)
         .await?;
-    Ok(page.finish(rows, |row| {
-        format!("{}/{}", row.fiscal_year, row.territory_kato)
-    }))
+    Ok(page.finish(rows, page_key))
 }

@@ -169,7 +169,8 @@ impl MigrationTrait for CreateProjects {
                     .to_owned(),
             )
             .await?;
-        // The execution report groups a programme's years by region or district.
+        // The execution report groups a programme's years by region or district;
+        // these indexes cover both of its queries.
         for (index, grouping) in [
             ("projects_by_region", "region_kato"),
             ("projects_by_district", "district_kato"),
@@ -183,6 +184,7 @@ impl MigrationTrait for CreateProjects {
                         .col("fiscal_year")
                         .col(grouping)
                         .col("status")
+                        .col("settlement_kato")
                         .to_owned(),
                 )
                 .await?;

@@ -7,6 +7,7 @@
 mod allocations;
 mod programs;
 mod projects;
+mod reports;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::*;

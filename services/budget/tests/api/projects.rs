@@ -14,7 +14,7 @@ use super::{Harness, PROGRAM, start, tiyn};
 
 const RURAL_DISTRICT: &str = "allocations/AUYL_EL_BESIGI/2024/613633000";
 
-fn project(id: &str, settlement: &str, tenge: i64, standards: &[&str]) -> CreateProjectRequest {
+pub fn project(id: &str, settlement: &str, tenge: i64, standards: &[&str]) -> CreateProjectRequest {
     CreateProjectRequest {
         request_id: id.into(),
         allocation: RURAL_DISTRICT.into(),
@@ -39,7 +39,10 @@ fn field_of(status: &Status) -> Vec<String> {
 }
 
 impl Harness {
-    async fn create_project(&mut self, request: CreateProjectRequest) -> Result<Project, Status> {
+    pub async fn create_project(
+        &mut self,
+        request: CreateProjectRequest,
+    ) -> Result<Project, Status> {
         let token = self.tokens.admin();
         self.client
             .create_project(with_token(request, &token))
@@ -47,7 +50,7 @@ impl Harness {
             .map(|r| r.into_inner().project.unwrap())
     }
 
-    async fn transition(
+    pub async fn transition(
         &mut self,
         id: &str,
         project: &Project,
@@ -123,7 +126,7 @@ impl Harness {
 
     /// A programme with 1000 on the region, 300 on the district and 200 on the
     /// rural district.
-    async fn tree(&mut self) {
+    pub async fn tree(&mut self) {
         self.programme(1000).await;
         self.allocate("region", "610000000", 500).await.unwrap();
         self.allocate("district", "613600000", 300).await.unwrap();
