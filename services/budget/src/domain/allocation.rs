@@ -37,15 +37,11 @@ pub fn check_draw(parent_name: &str, parent: Holding, asked: Money) -> Result<()
     Ok(())
 }
 
-/// Checks that an allocation may become `new_amount` given what is committed below it.
+/// Checks that an allocation may become `new_amount` given what is committed below
+/// it (never less than nothing). Whether a reduction fits depends on the stored
+/// state, not on the request alone: a precondition, not a bad argument.
 pub fn check_new_amount(name: &str, current: Holding, new_amount: Money) -> Result<(), Error> {
-    if new_amount.is_negative() {
-        return Err(Error::invalid(
-            "delta_tiyn",
-            format!("{name} would become negative ({new_amount})"),
-        ));
-    }
-    if new_amount < current.committed {
+    if new_amount < current.committed || new_amount.is_negative() {
         return Err(Error::precondition(
             "COMMITTED",
             name,
@@ -98,9 +94,14 @@ mod tests {
             check_new_amount("a", current, tenge(59)),
             Err(Error::FailedPrecondition { .. })
         ));
+        let nothing = Holding {
+            amount: tenge(10),
+            committed: Money::ZERO,
+        };
+        assert!(check_new_amount("a", nothing, Money::ZERO).is_ok());
         assert!(matches!(
-            check_new_amount("a", current, tenge(-1)),
-            Err(Error::InvalidArgument(_))
+            check_new_amount("a", nothing, tenge(-1)),
+            Err(Error::FailedPrecondition { .. })
         ));
     }
 }

@@ -5,6 +5,7 @@
 //! ephemeral port, on SQLite and on PostgreSQL.
 
 mod allocations;
+mod concurrency;
 mod programs;
 mod projects;
 mod reports;
