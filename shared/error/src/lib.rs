@@ -265,6 +265,26 @@ impl Violations {
         }
     }
 
+    /// Takes in the field violations of one part of a request (say `items[3]`),
+    /// naming each field under `prefix` (none when empty); any other error is
+    /// handed back.
+    pub fn nest(&mut self, prefix: &str, result: Result<(), Error>) -> Result<(), Error> {
+        match result {
+            Err(Error::InvalidArgument(inner)) => {
+                for violation in inner {
+                    let field = if prefix.is_empty() {
+                        violation.field
+                    } else {
+                        format!("{prefix}.{}", violation.field)
+                    };
+                    self.add(field, violation.description);
+                }
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -316,6 +336,24 @@ impl From<sea_orm::DbErr> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_violations_are_named_under_their_part() {
+        let mut violations = Violations::new();
+        let inner = Err(Error::InvalidArgument(vec![FieldViolation {
+            field: "cost_tiyn".into(),
+            description: "must be positive".into(),
+        }]));
+        assert!(violations.nest("items[3]", inner).is_ok());
+        assert!(violations.nest("items[4]", Ok(())).is_ok());
+        let not_found = violations.nest("items[5]", Err(Error::not_found("thing", "things/1")));
+        assert!(matches!(not_found, Err(Error::NotFound { .. })));
+        let Err(Error::InvalidArgument(fields)) = violations.into_result() else {
+            panic!("no violations");
+        };
+        assert_eq!(fields[0].field, "items[3].cost_tiyn");
+        assert_eq!(fields.len(), 1);
+    }
 
     #[test]
     fn field_violations_become_bad_request_details() {

@@ -46,12 +46,12 @@ fn authorization<T>(request: &Request<T>) -> Result<&MetadataValue<Ascii>, Error
 }
 
 /// Checks with governance, on the caller's behalf, that `kato` is a settlement.
-async fn require_settlement<T>(
+async fn require_settlement(
     directory: &TerritoryDirectory,
-    request: &Request<T>,
+    authorization: &MetadataValue<Ascii>,
     kato: Kato,
 ) -> Result<(), Error> {
-    let facts = directory.facts(kato, authorization(request)?).await?;
+    let facts = directory.facts(kato, authorization).await?;
     if facts.is_settlement() {
         Ok(())
     } else {
@@ -213,6 +213,24 @@ impl BudgetService for BudgetApi {
         Caller::of(&request)?.require(Scope::BudgetRead)?;
         Ok(Response::new(
             projects::list(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn import_projects(
+        &self,
+        request: Request<ImportProjectsRequest>,
+    ) -> Result<Response<ImportProjectsResponse>, Status> {
+        Ok(Response::new(
+            projects::import(&self.records, &self.territories, &request).await?,
+        ))
+    }
+
+    async fn import_standard_statuses(
+        &self,
+        request: Request<ImportStandardStatusesRequest>,
+    ) -> Result<Response<ImportStandardStatusesResponse>, Status> {
+        Ok(Response::new(
+            standards::import(&self.records, &self.territories, &request).await?,
         ))
     }
 

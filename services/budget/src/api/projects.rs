@@ -11,17 +11,21 @@ use aimaq_storage::paging::Page;
 use aimaq_types::{Kato, Money};
 use sea_orm::ConnectionTrait;
 use tonic::Request;
+use tonic::metadata::{Ascii, MetadataValue};
 
 use super::allocations::{move_on_parent, parse_name as parse_allocation};
 use super::standards::meet;
 use crate::domain::project::{
-    ProjectCategory, ProjectStatus, check_disbursement, check_new, check_transition, released_by,
+    ProjectCategory, ProjectStatus, check_disbursement, check_imported, check_new,
+    check_transition, released_by,
 };
 use crate::store;
 use crate::store::allocation;
 use crate::store::project::{Filter, disbursements, name, parse_name, projects};
 use crate::territories::TerritoryDirectory;
 
+/// Most projects one ImportProjects call may carry.
+const IMPORT_MAX: usize = 1000;
 /// Longest payment reference accepted.
 const REFERENCE_MAX_CHARS: usize = 100;
 
@@ -147,28 +151,84 @@ async fn commit(
     Ok((project, vec![created, drawn]))
 }
 
-pub async fn create(
-    records: &Records,
+/// What a project arriving at `status` does beyond itself: at its end, what was
+/// not disbursed goes back to its allocation; on completion, its standards are
+/// met.
+async fn arrive(
+    tx: &impl ConnectionTrait,
+    project: &projects::Model,
+    status: ProjectStatus,
+    now: i64,
+) -> Result<Vec<Change>, Error> {
+    let mut changes = Vec::new();
+    let released = released_by(
+        status,
+        Money::from_tiyn(project.cost_tiyn),
+        Money::from_tiyn(project.disbursed_tiyn),
+    )?;
+    if released > Money::ZERO {
+        changes.push(
+            move_on_parent(
+                tx,
+                &project.program_code,
+                project.fiscal_year,
+                Some(&project.allocation_kato),
+                Money::ZERO.checked_sub(released).map_err(Error::internal)?,
+                now,
+            )
+            .await?,
+        );
+    }
+    if status == ProjectStatus::Completed {
+        changes.extend(meet(tx, project, now).await?);
+    }
+    Ok(changes)
+}
+
+/// What a caller asks a new project to be, from CreateProject or ImportProjects.
+struct Asked<'a> {
+    allocation: &'a str,
+    settlement_kato: &'a str,
+    category: i32,
+    title: &'a str,
+    borrower_id: &'a str,
+    cost_tiyn: i64,
+    standard_codes: &'a [String],
+}
+
+/// Checks a new project (fields named as in `Asked`), that the caller may write
+/// at its settlement and that governance knows it as a settlement; returns the
+/// planned project.
+async fn prepare(
+    caller: &Caller,
     directory: &TerritoryDirectory,
-    request: &Request<CreateProjectRequest>,
-) -> Result<CreateProjectResponse, Error> {
-    let caller = Caller::of(request)?;
-    caller.require(Scope::BudgetWrite)?;
-    let body = request.get_ref();
-    let (program, year, allocation_kato) = parse_allocation(&body.allocation)?;
+    authorization: &MetadataValue<Ascii>,
+    asked: Asked<'_>,
+    now: i64,
+) -> Result<projects::Model, Error> {
     let mut violations = Violations::new();
-    let settlement = violations.take("settlement_kato", Kato::parse(&body.settlement_kato));
-    let category = category_from_proto(body.category);
+    let allocation = parse_allocation(asked.allocation);
+    let settlement = violations.take("settlement_kato", Kato::parse(asked.settlement_kato));
+    let category = category_from_proto(asked.category);
     check_new(
         &mut violations,
         category,
-        &body.title,
-        &body.borrower_id,
-        body.cost_tiyn,
-        &body.standard_codes,
+        asked.title,
+        asked.borrower_id,
+        asked.cost_tiyn,
+        asked.standard_codes,
     );
+    let allocation = match allocation {
+        Ok(allocation) => Some(allocation),
+        Err(error) => {
+            violations.nest("", Err(error))?;
+            None
+        }
+    };
     violations.into_result()?;
-    let (Some(settlement), Some(category)) = (settlement, category) else {
+    let (Some((program, year, allocation_kato)), Some(settlement), Some(category)) =
+        (allocation, settlement, category)
+    else {
         return Err(Error::internal("checked fields missing"));
     };
     if settlement != allocation_kato && !allocation_kato.is_ancestor_of(settlement) {
@@ -176,15 +236,13 @@ pub async fn create(
             "settlement_kato",
             format!(
                 "{settlement} is outside the territory of {}",
-                body.allocation
+                asked.allocation
             ),
         ));
     }
     caller.require_write_at(settlement)?;
-    super::require_settlement(directory, request, settlement).await?;
-    let mutation = Mutation::of(request, body, &body.request_id)?;
-    let now = chrono::Utc::now().timestamp_micros();
-    let project = projects::Model {
+    super::require_settlement(directory, authorization, settlement).await?;
+    Ok(projects::Model {
         id: 0,
         program_code: program,
         fiscal_year: year,
@@ -193,16 +251,39 @@ pub async fn create(
         region_kato: settlement.region().to_string(),
         district_kato: settlement.district().to_string(),
         category: category.as_str().to_owned(),
-        title: body.title.trim().to_owned(),
-        borrower_id: body.borrower_id.clone(),
-        cost_tiyn: body.cost_tiyn,
+        title: asked.title.trim().to_owned(),
+        borrower_id: asked.borrower_id.to_owned(),
+        cost_tiyn: asked.cost_tiyn,
         disbursed_tiyn: 0,
         status: ProjectStatus::Planned.as_str().to_owned(),
-        standard_codes: body.standard_codes.join(","),
+        standard_codes: asked.standard_codes.join(","),
         version: 1,
         created_at_micros: now,
         updated_at_micros: now,
+    })
+}
+
+pub async fn create(
+    records: &Records,
+    directory: &TerritoryDirectory,
+    request: &Request<CreateProjectRequest>,
+) -> Result<CreateProjectResponse, Error> {
+    let caller = Caller::of(request)?;
+    caller.require(Scope::BudgetWrite)?;
+    let body = request.get_ref();
+    let asked = Asked {
+        allocation: &body.allocation,
+        settlement_kato: &body.settlement_kato,
+        category: body.category,
+        title: &body.title,
+        borrower_id: &body.borrower_id,
+        cost_tiyn: body.cost_tiyn,
+        standard_codes: &body.standard_codes,
     };
+    let now = chrono::Utc::now().timestamp_micros();
+    let authorization = super::authorization(request)?;
+    let project = prepare(caller, directory, authorization, asked, now).await?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
     let project = &project;
     records
         .apply(&mutation, |tx| {
@@ -214,6 +295,86 @@ pub async fn create(
                     },
                     changes,
                 ))
+            })
+        })
+        .await
+}
+
+pub async fn import(
+    records: &Records,
+    directory: &TerritoryDirectory,
+    request: &Request<ImportProjectsRequest>,
+) -> Result<ImportProjectsResponse, Error> {
+    let caller = Caller::of(request)?;
+    caller.require(Scope::BudgetWrite)?;
+    let body = request.get_ref();
+    if body.projects.is_empty() || body.projects.len() > IMPORT_MAX {
+        return Err(Error::invalid(
+            "projects",
+            format!("between 1 and {IMPORT_MAX} projects per call"),
+        ));
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    let authorization = super::authorization(request)?;
+    let mut violations = Violations::new();
+    let mut prepared = Vec::with_capacity(body.projects.len());
+    for (index, item) in body.projects.iter().enumerate() {
+        let prefix = format!("projects[{index}]");
+        let status = status_from_proto(item.status);
+        let mut own = Violations::new();
+        check_imported(&mut own, status, item.cost_tiyn, item.disbursed_tiyn);
+        violations.nest(&prefix, own.into_result())?;
+        let asked = Asked {
+            allocation: &item.allocation,
+            settlement_kato: &item.settlement_kato,
+            category: item.category,
+            title: &item.title,
+            borrower_id: &item.borrower_id,
+            cost_tiyn: item.cost_tiyn,
+            standard_codes: &item.standard_codes,
+        };
+        match prepare(caller, directory, authorization, asked, now).await {
+            Ok(project) => {
+                if let Some(status) = status {
+                    prepared.push((project, status, item.disbursed_tiyn));
+                }
+            }
+            Err(error) => violations.nest(&prefix, Err(error))?,
+        }
+    }
+    violations.into_result()?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
+    let prepared = &prepared;
+    records
+        .apply(&mutation, |tx| {
+            within(tx, async move |tx| {
+                let mut names = Vec::with_capacity(prepared.len());
+                let mut changes = Vec::new();
+                for (project, status, disbursed) in prepared {
+                    let (project, committed) = commit(tx, project.clone()).await?;
+                    changes.extend(committed);
+                    let project = projects::Model {
+                        status: status.as_str().to_owned(),
+                        disbursed_tiyn: *disbursed,
+                        ..project
+                    };
+                    store::project::update(tx, project.clone()).await?;
+                    let disbursed = Money::from_tiyn(*disbursed);
+                    if disbursed > Money::ZERO {
+                        add_disbursed(
+                            tx,
+                            &project.program_code,
+                            project.fiscal_year,
+                            &project.allocation_kato,
+                            disbursed,
+                            now,
+                        )
+                        .await?;
+                    }
+                    changes.extend(arrive(tx, &project, *status, now).await?);
+                    names.push(name(project.id));
+                }
+                Ok((ImportProjectsResponse { projects: names }, changes))
             })
         })
         .await
@@ -266,11 +427,6 @@ pub async fn transition(
                     project_for_update(tx, caller, id, Some(body.expected_version)).await?;
                 check_transition(&name(id), status_of(&current)?, to)?;
                 let now = chrono::Utc::now().timestamp_micros();
-                let released = released_by(
-                    to,
-                    Money::from_tiyn(current.cost_tiyn),
-                    Money::from_tiyn(current.disbursed_tiyn),
-                )?;
                 let project = projects::Model {
                     status: to.as_str().to_owned(),
                     version: current.version + 1,
@@ -279,22 +435,7 @@ pub async fn transition(
                 };
                 store::project::update(tx, project.clone()).await?;
                 let mut changes = vec![Change::versioned("project", name(id), project.version)];
-                if released > Money::ZERO {
-                    changes.push(
-                        move_on_parent(
-                            tx,
-                            &project.program_code,
-                            project.fiscal_year,
-                            Some(&project.allocation_kato),
-                            Money::ZERO.checked_sub(released).map_err(Error::internal)?,
-                            now,
-                        )
-                        .await?,
-                    );
-                }
-                if to == ProjectStatus::Completed {
-                    changes.extend(meet(tx, &project, now).await?);
-                }
+                changes.extend(arrive(tx, &project, to, now).await?);
                 Ok((
                     TransitionProjectResponse {
                         project: Some(to_proto(&project)),

@@ -9,6 +9,7 @@ use aimaq_records::{Change, Mutation, Records, within};
 use aimaq_types::Kato;
 use sea_orm::ConnectionTrait;
 use tonic::Request;
+use tonic::metadata::{Ascii, MetadataValue};
 
 use super::projects::standard_codes;
 use crate::domain::standard::{self, CATALOGUE, sufficiency_bp};
@@ -110,6 +111,39 @@ pub(super) async fn meet(
     Ok(changes)
 }
 
+/// Most statuses one ImportStandardStatuses call may carry.
+const IMPORT_MAX: usize = 1000;
+
+/// Checks one status as asked, that the caller may write at its settlement and
+/// that governance knows it as a settlement.
+async fn prepare(
+    caller: &Caller,
+    directory: &TerritoryDirectory,
+    authorization: &MetadataValue<Ascii>,
+    asked: &StandardStatusInput,
+) -> Result<Kato, Error> {
+    let mut violations = Violations::new();
+    let settlement = violations.take("settlement_kato", Kato::parse(&asked.settlement_kato));
+    violations.check(
+        standard::find(&asked.standard_code).is_some(),
+        "standard_code",
+        format!(
+            "{:?} is not a regional standard; see ListStandards",
+            asked.standard_code
+        ),
+    );
+    violations.check(
+        asked.applicable || !asked.met,
+        "met",
+        "a standard that does not apply cannot be met",
+    );
+    violations.into_result()?;
+    let settlement = settlement.ok_or_else(|| Error::internal("checked code missing"))?;
+    caller.require_write_at(settlement)?;
+    super::require_settlement(directory, authorization, settlement).await?;
+    Ok(settlement)
+}
+
 pub async fn record(
     records: &Records,
     directory: &TerritoryDirectory,
@@ -118,25 +152,14 @@ pub async fn record(
     let caller = Caller::of(request)?;
     caller.require(Scope::BudgetWrite)?;
     let body = request.get_ref();
-    let mut violations = Violations::new();
-    let settlement = violations.take("settlement_kato", Kato::parse(&body.settlement_kato));
-    violations.check(
-        standard::find(&body.standard_code).is_some(),
-        "standard_code",
-        format!(
-            "{:?} is not a regional standard; see ListStandards",
-            body.standard_code
-        ),
-    );
-    violations.check(
-        body.applicable || !body.met,
-        "met",
-        "a standard that does not apply cannot be met",
-    );
-    violations.into_result()?;
-    let settlement = settlement.ok_or_else(|| Error::internal("checked code missing"))?;
-    caller.require_write_at(settlement)?;
-    super::require_settlement(directory, request, settlement).await?;
+    let asked = StandardStatusInput {
+        settlement_kato: body.settlement_kato.clone(),
+        standard_code: body.standard_code.clone(),
+        applicable: body.applicable,
+        met: body.met,
+    };
+    let authorization = super::authorization(request)?;
+    let settlement = prepare(caller, directory, authorization, &asked).await?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let settlement = &settlement.to_string();
     records
@@ -159,6 +182,57 @@ pub async fn record(
                     },
                     vec![change],
                 ))
+            })
+        })
+        .await
+}
+
+pub async fn import(
+    records: &Records,
+    directory: &TerritoryDirectory,
+    request: &Request<ImportStandardStatusesRequest>,
+) -> Result<ImportStandardStatusesResponse, Error> {
+    let caller = Caller::of(request)?;
+    caller.require(Scope::BudgetWrite)?;
+    let body = request.get_ref();
+    if body.statuses.is_empty() || body.statuses.len() > IMPORT_MAX {
+        return Err(Error::invalid(
+            "statuses",
+            format!("between 1 and {IMPORT_MAX} statuses per call"),
+        ));
+    }
+    let authorization = super::authorization(request)?;
+    let mut violations = Violations::new();
+    let mut settlements = Vec::with_capacity(body.statuses.len());
+    for (index, asked) in body.statuses.iter().enumerate() {
+        match prepare(caller, directory, authorization, asked).await {
+            Ok(settlement) => settlements.push(settlement.to_string()),
+            Err(error) => violations.nest(&format!("statuses[{index}]"), Err(error))?,
+        }
+    }
+    violations.into_result()?;
+    let mutation = Mutation::of(request, body, &body.request_id)?;
+    let settlements = &settlements;
+    records
+        .apply(&mutation, |tx| {
+            within(tx, async move |tx| {
+                let now = chrono::Utc::now().timestamp_micros();
+                let mut changes = Vec::with_capacity(settlements.len());
+                for (settlement, asked) in settlements.iter().zip(&body.statuses) {
+                    let (_, change) = set(
+                        tx,
+                        settlement,
+                        &asked.standard_code,
+                        asked.applicable,
+                        asked.met,
+                        None,
+                        now,
+                    )
+                    .await?;
+                    changes.push(change);
+                }
+                let recorded_count = i64::try_from(changes.len()).map_err(Error::internal)?;
+                Ok((ImportStandardStatusesResponse { recorded_count }, changes))
             })
         })
         .await

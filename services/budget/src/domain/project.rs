@@ -132,6 +132,26 @@ fn check_borrower(id: &str) -> Result<(), String> {
     }
 }
 
+/// Checks the status and disbursed total an imported project arrives with.
+pub fn check_imported(
+    violations: &mut Violations,
+    status: Option<ProjectStatus>,
+    cost: i64,
+    disbursed: i64,
+) {
+    violations.check(status.is_some(), "status", "required");
+    violations.check(
+        (0..=cost.max(0)).contains(&disbursed),
+        "disbursed_tiyn",
+        "must be between 0 and the cost",
+    );
+    violations.check(
+        status != Some(ProjectStatus::Planned) || disbursed == 0,
+        "disbursed_tiyn",
+        "nothing is disbursed to a planned project",
+    );
+}
+
 /// Whether a project ends in this status.
 pub fn is_final(status: ProjectStatus) -> bool {
     matches!(status, ProjectStatus::Completed | ProjectStatus::Cancelled)
@@ -286,6 +306,22 @@ mod tests {
         assert!(check(ProjectCategory::Entrepreneurship, "900101300011").is_err());
         assert!(check(ProjectCategory::SocialInfrastructure, "").is_ok());
         assert!(check(ProjectCategory::SocialInfrastructure, &iin).is_err());
+    }
+
+    #[test]
+    fn imported_projects_arrive_with_a_consistent_total() {
+        let check = |status, disbursed| {
+            let mut violations = Violations::new();
+            check_imported(&mut violations, status, 100, disbursed);
+            violations.into_result().is_ok()
+        };
+        assert!(check(Some(Completed), 100));
+        assert!(check(Some(Cancelled), 40));
+        assert!(check(Some(Planned), 0));
+        assert!(!check(Some(Planned), 1));
+        assert!(!check(Some(InProgress), 101));
+        assert!(!check(Some(InProgress), -1));
+        assert!(!check(None, 0));
     }
 
     #[test]

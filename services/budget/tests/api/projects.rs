@@ -462,7 +462,152 @@ async fn bad_projects_are_refused_with_the_field(database: TestDatabase) {
     assert_eq!(standards.len(), 7);
 }
 
+fn imported(
+    settlement: &str,
+    tenge: i64,
+    status: ProjectStatus,
+    disbursed: i64,
+    standards: &[&str],
+) -> ImportedProject {
+    ImportedProject {
+        allocation: RURAL_DISTRICT.into(),
+        settlement_kato: settlement.into(),
+        category: ProjectCategory::EngineeringInfrastructure as i32,
+        title: format!("Imported {settlement}"),
+        borrower_id: String::new(),
+        cost_tiyn: tiyn(tenge),
+        standard_codes: standards.iter().map(|s| (*s).into()).collect(),
+        status: status as i32,
+        disbursed_tiyn: tiyn(disbursed),
+    }
+}
+
+async fn imports_are_all_or_nothing(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.tree().await;
+    let token = harness.tokens.admin();
+    let mut client = harness.client.clone();
+    let import = |id: &str, projects: Vec<ImportedProject>| {
+        let request = with_token(
+            ImportProjectsRequest {
+                request_id: id.into(),
+                projects,
+            },
+            &token,
+        );
+        let mut client = client.clone();
+        async move { client.import_projects(request).await }
+    };
+    let status = import(
+        "bad",
+        vec![
+            imported("613633100", 10, ProjectStatus::Completed, 10, &[]),
+            imported("613633100", 10, ProjectStatus::Planned, 5, &["CASINO"]),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        field_of(&status),
+        [
+            "projects[1].disbursed_tiyn",
+            "projects[1].standard_codes[0]"
+        ]
+    );
+    let status = import(
+        "too-much",
+        vec![
+            imported("613633100", 150, ProjectStatus::Completed, 150, &[]),
+            imported("613633200", 51, ProjectStatus::Approved, 0, &[]),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(harness.allocation("613633000").await.committed_tiyn, 0);
+
+    let names = import(
+        "history",
+        vec![
+            imported(
+                "613633100",
+                100,
+                ProjectStatus::Completed,
+                100,
+                &["INTERNET"],
+            ),
+            imported("613633200", 50, ProjectStatus::Cancelled, 10, &["INTERNET"]),
+            imported("613633200", 40, ProjectStatus::InProgress, 20, &[]),
+        ],
+    )
+    .await
+    .unwrap()
+    .into_inner()
+    .projects;
+    assert_eq!(names.len(), 3);
+    let rural = harness.allocation("613633000").await;
+    assert_eq!(
+        (rural.committed_tiyn, rural.disbursed_tiyn),
+        (tiyn(150), tiyn(130))
+    );
+    assert_eq!(
+        harness.allocation("610000000").await.disbursed_tiyn,
+        tiyn(130)
+    );
+    let internet = harness.sufficiency("613633000").await.by_standard;
+    let internet = internet
+        .iter()
+        .find(|f| f.standard_code == "INTERNET")
+        .unwrap();
+    assert_eq!((internet.met, internet.applicable), (1, 1));
+
+    let statuses = |code: &str| {
+        vec![
+            StandardStatusInput {
+                settlement_kato: "613633200".into(),
+                standard_code: "INTERNET".into(),
+                applicable: true,
+                met: false,
+            },
+            StandardStatusInput {
+                settlement_kato: "613633100".into(),
+                standard_code: code.into(),
+                applicable: true,
+                met: true,
+            },
+        ]
+    };
+    client = harness.client.clone();
+    let status = client
+        .import_standard_statuses(with_token(
+            ImportStandardStatusesRequest {
+                request_id: "bad-statuses".into(),
+                statuses: statuses("CASINO"),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&status), ["statuses[1].standard_code"]);
+    let recorded = client
+        .import_standard_statuses(with_token(
+            ImportStandardStatusesRequest {
+                request_id: "statuses".into(),
+                statuses: statuses("SCHOOL"),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .recorded_count;
+    assert_eq!(recorded, 2);
+    let overall = harness.sufficiency("613633000").await.overall.unwrap();
+    assert_eq!((overall.met, overall.applicable), (2, 3));
+}
+
 on_both_backends!(
     a_project_from_plan_to_completion,
     bad_projects_are_refused_with_the_field,
+    imports_are_all_or_nothing,
 );
