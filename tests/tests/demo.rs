@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
+use aimaq_proto::budget::v1::{ExecutionRow, GetExecutionReportRequest, GetSufficiencyRequest};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::*;
 use aimaq_stack::{Stack, StackOptions};
@@ -105,5 +107,81 @@ async fn governance_demo_data_holds_the_facts() {
         .map(|i| (i.year, i.value_bp))
         .collect();
     assert_eq!(values, [(2026, 6400), (2028, 7000)]);
+
+    budget_demo_data_holds_the_facts(&stack, &token).await;
     stack.stop().await.unwrap();
+}
+
+/// 'Auyl – El Besigi': 701 billion tenge 2019–2024 and 6,000 projects, this
+/// year's 1,000 projects in 500 villages; 'Auyl Amanaty': 50 billion this year;
+/// sufficiency 64%.
+async fn budget_demo_data_holds_the_facts(stack: &Stack, token: &str) {
+    let budget = stack
+        .endpoints
+        .iter()
+        .find(|e| e.service == "budget")
+        .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(budget.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = BudgetServiceClient::new(channel);
+    let report = |from_year, to_year, program: &str| {
+        let mut client = client.clone();
+        let request = authorized(
+            GetExecutionReportRequest {
+                program_code: program.into(),
+                from_year,
+                to_year,
+                ..GetExecutionReportRequest::default()
+            },
+            token,
+        );
+        async move {
+            client
+                .get_execution_report(request)
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let projects = |row: &ExecutionRow| row.projects.iter().map(|c| c.count).sum::<i64>();
+
+    let history = report(2019, 2024, "AUYL_EL_BESIGI").await;
+    let billion = 100 * 1_000_000_000;
+    let envelopes: i64 = history.envelopes.iter().map(|e| e.amount_tiyn).sum();
+    assert_eq!(envelopes, 701 * billion);
+    assert_eq!(history.totals.iter().map(projects).sum::<i64>(), 6000);
+    assert!(history.rows.len() > 6 * 10, "rows by region and year");
+    for total in &history.totals {
+        let envelope = history
+            .envelopes
+            .iter()
+            .find(|e| e.fiscal_year == total.fiscal_year)
+            .unwrap();
+        assert!(total.allocated_tiyn <= envelope.amount_tiyn);
+        assert!(total.disbursed_tiyn > envelope.amount_tiyn / 2);
+    }
+
+    let this_year = report(2026, 2026, "AUYL_EL_BESIGI").await;
+    let [total] = this_year.totals.as_slice() else {
+        panic!("{:?}", this_year.totals);
+    };
+    assert_eq!(projects(total), 1000);
+    assert_eq!(total.settlements_covered, 500);
+
+    let amanaty = report(2026, 2026, "AUYL_AMANATY").await;
+    assert_eq!(amanaty.envelopes[0].amount_tiyn, 50 * billion);
+    assert!(projects(&amanaty.totals[0]) >= 1000);
+
+    let sufficiency = client
+        .get_sufficiency(authorized(GetSufficiencyRequest::default(), token))
+        .await
+        .unwrap()
+        .into_inner()
+        .overall
+        .unwrap();
+    assert_eq!(sufficiency.sufficiency_bp, 6400);
+    assert!(sufficiency.applicable > 10_000);
 }

@@ -12,6 +12,7 @@ use aimaq_auth::{DevKeys, Scope, TokenIssuer, TokenSpec};
 use aimaq_config::{
     AuthConfig, LimitsConfig, LogFormat, MigrateMode, ServerConfig, TelemetryConfig,
 };
+use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -362,6 +363,16 @@ impl Stack {
             ));
             lines.extend(
                 demo::governance(client, &self.admin_token, &rows)
+                    .await
+                    .map_err(|status| StackError::Demo(status.message().to_owned()))?,
+            );
+            let channel = tonic::transport::Endpoint::from_shared(self.endpoint("budget")?.url())
+                .map_err(|e| StackError::Demo(e.to_string()))?
+                .connect()
+                .await
+                .map_err(|e| StackError::Demo(e.to_string()))?;
+            lines.extend(
+                demo::budget(BudgetServiceClient::new(channel), &self.admin_token, &rows)
                     .await
                     .map_err(|status| StackError::Demo(status.message().to_owned()))?,
             );

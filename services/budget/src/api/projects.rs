@@ -3,6 +3,8 @@
 //! does, under the allocation's row lock; its disbursements are added up the
 //! allocation chain, child to parent, the same order every change locks in.
 
+use std::collections::BTreeMap;
+
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::budget::v1::{self as pb, *};
@@ -116,31 +118,27 @@ fn settlement_of(model: &projects::Model) -> Result<Kato, Error> {
     Kato::parse(&model.settlement_kato).map_err(Error::internal)
 }
 
-/// Commits a new project's cost against its allocation and stores it.
-async fn commit(
+/// Draws `amount` for projects on the allocation `key`, which must exist.
+async fn draw(
     tx: &impl ConnectionTrait,
-    project: projects::Model,
-) -> Result<(projects::Model, Vec<Change>), Error> {
-    let key = (
-        project.program_code.as_str(),
-        project.fiscal_year,
-        project.allocation_kato.as_str(),
-    );
+    key: (&str, i32, &str),
+    amount: Money,
+    now: i64,
+) -> Result<Change, Error> {
     if store::allocation::find(tx, key, true).await?.is_none() {
         return Err(Error::not_found(
             "allocation",
             allocation::name(key.0, key.1, key.2),
         ));
     }
-    let drawn = move_on_parent(
-        tx,
-        key.0,
-        key.1,
-        Some(key.2),
-        Money::from_tiyn(project.cost_tiyn),
-        project.updated_at_micros,
-    )
-    .await?;
+    move_on_parent(tx, key.0, key.1, Some(key.2), amount, now).await
+}
+
+/// Stores a new project and returns it with its change event.
+async fn insert(
+    tx: &impl ConnectionTrait,
+    project: projects::Model,
+) -> Result<(projects::Model, Change), Error> {
     let project = store::project::insert(tx, project).await?;
     let created = Change {
         resource_type: "project",
@@ -148,7 +146,7 @@ async fn commit(
         action: ChangeAction::Created,
         version: project.version,
     };
-    Ok((project, vec![created, drawn]))
+    Ok((project, created))
 }
 
 /// What a project arriving at `status` does beyond itself: at its end, what was
@@ -288,12 +286,19 @@ pub async fn create(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                let (project, changes) = commit(tx, project.clone()).await?;
+                let key = (
+                    project.program_code.as_str(),
+                    project.fiscal_year,
+                    project.allocation_kato.as_str(),
+                );
+                let cost = Money::from_tiyn(project.cost_tiyn);
+                let drawn = draw(tx, key, cost, project.updated_at_micros).await?;
+                let (project, created) = insert(tx, project.clone()).await?;
                 Ok((
                     CreateProjectResponse {
                         project: Some(to_proto(&project)),
                     },
-                    changes,
+                    vec![created, drawn],
                 ))
             })
         })
@@ -348,30 +353,50 @@ pub async fn import(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                let mut names = Vec::with_capacity(prepared.len());
-                let mut changes = Vec::new();
+                // Each allocation gives once for the whole batch (what its
+                // projects keep: the cost, or what was disbursed of an ended
+                // one), in a fixed order; then disbursements go up each chain.
+                let mut per_allocation: BTreeMap<(&str, i32, &str), (Money, Money)> =
+                    BTreeMap::new();
                 for (project, status, disbursed) in prepared {
-                    let (project, committed) = commit(tx, project.clone()).await?;
-                    changes.extend(committed);
-                    let project = projects::Model {
+                    let cost = Money::from_tiyn(project.cost_tiyn);
+                    let disbursed = Money::from_tiyn(*disbursed);
+                    let released = released_by(*status, cost, disbursed)?;
+                    let kept = cost.checked_sub(released).map_err(Error::internal)?;
+                    let key = (
+                        project.program_code.as_str(),
+                        project.fiscal_year,
+                        project.allocation_kato.as_str(),
+                    );
+                    let (total_kept, total_disbursed) = per_allocation
+                        .entry(key)
+                        .or_insert((Money::ZERO, Money::ZERO));
+                    *total_kept = total_kept.checked_add(kept).map_err(Error::internal)?;
+                    *total_disbursed = total_disbursed
+                        .checked_add(disbursed)
+                        .map_err(Error::internal)?;
+                }
+                let mut changes = Vec::new();
+                for (key, (kept, _)) in &per_allocation {
+                    changes.push(draw(tx, *key, *kept, now).await?);
+                }
+                for ((program, year, kato), (_, disbursed)) in &per_allocation {
+                    if *disbursed > Money::ZERO {
+                        add_disbursed(tx, program, *year, kato, *disbursed, now).await?;
+                    }
+                }
+                let mut names = Vec::with_capacity(prepared.len());
+                for (project, status, disbursed) in prepared {
+                    let arrived = projects::Model {
                         status: status.as_str().to_owned(),
                         disbursed_tiyn: *disbursed,
-                        ..project
+                        ..project.clone()
                     };
-                    store::project::update(tx, project.clone()).await?;
-                    let disbursed = Money::from_tiyn(*disbursed);
-                    if disbursed > Money::ZERO {
-                        add_disbursed(
-                            tx,
-                            &project.program_code,
-                            project.fiscal_year,
-                            &project.allocation_kato,
-                            disbursed,
-                            now,
-                        )
-                        .await?;
+                    let (project, created) = insert(tx, arrived).await?;
+                    changes.push(created);
+                    if *status == ProjectStatus::Completed {
+                        changes.extend(meet(tx, &project, now).await?);
                     }
-                    changes.extend(arrive(tx, &project, *status, now).await?);
                     names.push(name(project.id));
                 }
                 Ok((ImportProjectsResponse { projects: names }, changes))

@@ -1,6 +1,8 @@
 //! ListStandards, RecordStandardStatus, GetSufficiency, and the standards a
 //! completed project meets.
 
+use std::collections::HashMap;
+
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::budget::v1::*;
@@ -53,31 +55,50 @@ pub fn list() -> ListStandardsResponse {
     }
 }
 
-/// Writes `applicable` and `met` for a settlement's standard (met by `project`
-/// when a project's completion met it) and returns its change event.
-async fn set(
-    tx: &impl ConnectionTrait,
+/// A settlement's standard as it becomes: `applicable` and `met` (by `project`
+/// when a project's completion met it, keeping the project that met it before
+/// while it stays met), one version on from `current`.
+fn next_status(
+    current: Option<&statuses::Model>,
     settlement: &str,
     code: &str,
-    applicable: bool,
-    met: bool,
+    (applicable, met): (bool, bool),
     project: Option<i64>,
     now: i64,
-) -> Result<(statuses::Model, Change), Error> {
-    let current = store::standard::find_for_update(tx, settlement, code).await?;
-    let created = current.is_none();
-    let version = current.as_ref().map_or(0, |c| c.version) + 1;
-    let status = statuses::Model {
+) -> statuses::Model {
+    statuses::Model {
         settlement_kato: settlement.to_owned(),
         standard_code: code.to_owned(),
         applicable,
         met,
         project_id: project.or(current.and_then(|c| c.project_id).filter(|_| met)),
-        version,
+        version: current.map_or(0, |c| c.version) + 1,
         updated_at_micros: now,
-    };
-    store::standard::save(tx, status.clone(), created).await?;
-    let change = Change::versioned("standard_status", status_name(settlement, code), version);
+    }
+}
+
+fn change_of(status: &statuses::Model) -> Change {
+    Change::versioned(
+        "standard_status",
+        status_name(&status.settlement_kato, &status.standard_code),
+        status.version,
+    )
+}
+
+/// Writes the status after `current` (read under lock) and returns its change
+/// event.
+async fn set(
+    tx: &impl ConnectionTrait,
+    current: Option<statuses::Model>,
+    settlement: &str,
+    code: &str,
+    flags: (bool, bool),
+    project: Option<i64>,
+    now: i64,
+) -> Result<(statuses::Model, Change), Error> {
+    let status = next_status(current.as_ref(), settlement, code, flags, project, now);
+    store::standard::save(tx, status.clone(), current.is_none()).await?;
+    let change = change_of(&status);
     Ok((status, change))
 }
 
@@ -95,13 +116,13 @@ pub(super) async fn meet(
         if current.as_ref().is_some_and(|c| c.met) {
             continue;
         }
-        let applicable = current.is_none_or(|c| c.applicable);
+        let applicable = current.as_ref().is_none_or(|c| c.applicable);
         let (_, change) = set(
             tx,
+            current,
             &project.settlement_kato,
             code,
-            applicable,
-            true,
+            (applicable, true),
             Some(project.id),
             now,
         )
@@ -166,12 +187,14 @@ pub async fn record(
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
                 let now = chrono::Utc::now().timestamp_micros();
+                let current =
+                    store::standard::find_for_update(tx, settlement, &body.standard_code).await?;
                 let (status, change) = set(
                     tx,
+                    current,
                     settlement,
                     &body.standard_code,
-                    body.applicable,
-                    body.met,
+                    (body.applicable, body.met),
                     None,
                     now,
                 )
@@ -216,20 +239,47 @@ pub async fn import(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
+                // Read what exists once and write the new statuses in bulk: an
+                // import may carry a thousand.
                 let now = chrono::Utc::now().timestamp_micros();
+                let existing: HashMap<(String, String), statuses::Model> =
+                    store::standard::of_settlements(tx, settlements)
+                        .await?
+                        .into_iter()
+                        .map(|s| ((s.settlement_kato.clone(), s.standard_code.clone()), s))
+                        .collect();
+                let mut written: Vec<statuses::Model> = Vec::new();
+                let mut position: HashMap<(String, String), usize> = HashMap::new();
                 let mut changes = Vec::with_capacity(settlements.len());
                 for (settlement, asked) in settlements.iter().zip(&body.statuses) {
-                    let (_, change) = set(
-                        tx,
+                    let key = (settlement.clone(), asked.standard_code.clone());
+                    let current = match position.get(&key) {
+                        Some(at) => written.get(*at),
+                        None => existing.get(&key),
+                    };
+                    let status = next_status(
+                        current,
                         settlement,
                         &asked.standard_code,
-                        asked.applicable,
-                        asked.met,
+                        (asked.applicable, asked.met),
                         None,
                         now,
-                    )
-                    .await?;
-                    changes.push(change);
+                    );
+                    changes.push(change_of(&status));
+                    match position.get(&key) {
+                        Some(at) => written[*at] = status,
+                        None => {
+                            position.insert(key, written.len());
+                            written.push(status);
+                        }
+                    }
+                }
+                let (updated, created): (Vec<_>, Vec<_>) = written.into_iter().partition(|s| {
+                    existing.contains_key(&(s.settlement_kato.clone(), s.standard_code.clone()))
+                });
+                store::standard::insert_many(tx, created).await?;
+                for status in updated {
+                    store::standard::save(tx, status, false).await?;
                 }
                 let recorded_count = i64::try_from(changes.len()).map_err(Error::internal)?;
                 Ok((ImportStandardStatusesResponse { recorded_count }, changes))

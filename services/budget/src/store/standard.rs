@@ -6,6 +6,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{FromQueryResult, QuerySelect, StatementBuilder};
 
+/// Rows per multi-row statement: well within every backend's parameter limit.
+const ROWS_PER_STATEMENT: usize = 500;
+
 pub mod statuses {
     use sea_orm::entity::prelude::*;
 
@@ -56,6 +59,42 @@ pub async fn save(
             .await?;
     } else {
         statuses::Entity::update(model).exec(db).await?;
+    }
+    Ok(())
+}
+
+/// Every status of these settlements, locked for the rest of the transaction
+/// (on PostgreSQL).
+pub async fn of_settlements(
+    db: &impl ConnectionTrait,
+    settlements: &[String],
+) -> Result<Vec<statuses::Model>, Error> {
+    let mut found = Vec::new();
+    for chunk in settlements.chunks(ROWS_PER_STATEMENT) {
+        found.extend(
+            statuses::Entity::find()
+                .filter(statuses::Column::SettlementKato.is_in(chunk.iter().cloned()))
+                .lock_exclusive()
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(found)
+}
+
+/// Inserts new statuses, many rows per statement.
+pub async fn insert_many(
+    db: &impl ConnectionTrait,
+    rows: Vec<statuses::Model>,
+) -> Result<(), Error> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        statuses::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|row| statuses::ActiveModel::from(row.clone()).reset_all()),
+        )
+        .exec_without_returning(db)
+        .await?;
     }
     Ok(())
 }

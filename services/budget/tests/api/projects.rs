@@ -575,6 +575,13 @@ async fn imports_are_all_or_nothing(database: TestDatabase) {
                 applicable: true,
                 met: true,
             },
+            // Already met by the completed project: updated, not inserted.
+            StandardStatusInput {
+                settlement_kato: "613633100".into(),
+                standard_code: "INTERNET".into(),
+                applicable: true,
+                met: true,
+            },
         ]
     };
     client = harness.client.clone();
@@ -601,7 +608,7 @@ async fn imports_are_all_or_nothing(database: TestDatabase) {
         .unwrap()
         .into_inner()
         .recorded_count;
-    assert_eq!(recorded, 2);
+    assert_eq!(recorded, 3);
     let overall = harness.sufficiency("613633000").await.overall.unwrap();
     assert_eq!((overall.met, overall.applicable), (2, 3));
 }

@@ -1,6 +1,5 @@
-//! Demo data of the governance service, loaded through its own API from the
-//! facts of the design brief. Every request carries a fixed id, so loading again
-//! on the same data directory changes nothing.
+//! Demo data of the governance service: growth points, the pilot round of akim
+//! elections, rural districts' revenue and the development indicators.
 
 use aimaq_proto::common::v1::{Date, LocalizedText};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
@@ -57,12 +56,7 @@ fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 
 impl Demo {
     fn request<T>(&self, message: T) -> Result<Request<T>, Status> {
-        let mut request = Request::new(message);
-        let bearer = format!("Bearer {}", self.token)
-            .parse()
-            .map_err(|_| Status::invalid_argument("the token is not ASCII"))?;
-        request.metadata_mut().insert("authorization", bearer);
-        Ok(request)
+        super::authorized(message, &self.token)
     }
 
     async fn territory(&mut self, kato: &str) -> Result<Territory, Status> {
