@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use aimaq_proto::common::v1::Date;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::*;
+use aimaq_testing::load::{Load, channels};
 use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
 use aimaq_types::Iin;
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -29,79 +29,17 @@ const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(5);
 const STATIONS: i32 = 40_000;
 
-struct Measurement {
-    calls: u64,
-    failures: u64,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-/// Runs `call` from `CALLERS` tasks for the warm-up and the measured window.
-async fn measure<F, Fut>(call: F) -> Measurement
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let call = Arc::new(call);
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..CALLERS)
-        .map(|caller| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut failures = 0;
-                while start.elapsed() < WARM_UP + MEASURE {
-                    let began = Instant::now();
-                    let ok = call(caller).await;
-                    if began >= start + WARM_UP {
-                        if ok {
-                            latencies.push(began.elapsed());
-                        } else {
-                            failures += 1;
-                        }
-                    }
-                }
-                (latencies, failures)
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    let mut failures = 0;
-    for task in tasks {
-        let (mut mine, failed) = task.await.unwrap();
-        latencies.append(&mut mine);
-        failures += failed;
-    }
-    latencies.sort();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64) * q) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
-    Measurement {
-        calls: latencies.len() as u64,
-        failures,
-        per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
-        p50: at(0.5),
-        p99: at(0.99),
-    }
-}
-
-async fn channels(server: &TestServer) -> Vec<Channel> {
-    let mut channels = Vec::new();
-    for _ in 0..CONNECTIONS {
-        channels.push(server.channel().await);
-    }
-    channels
-}
+const LOAD: Load = Load {
+    callers: CALLERS,
+    warm_up: WARM_UP,
+    window: MEASURE,
+};
 
 async fn run(database: TestDatabase, label: &str) {
     let tokens = TestTokens::new();
     let token = tokens.admin();
     let server = TestServer::start(database, &tokens, aimaq_governance::run).await;
-    let channels = channels(&server).await;
+    let channels = channels(&server, CONNECTIONS).await;
     let mut client = GovernanceServiceClient::new(channels[0].clone());
 
     let path =
@@ -179,7 +117,7 @@ async fn run(database: TestDatabase, label: &str) {
     };
     let health = {
         let pick = pick.clone();
-        measure(move |caller| {
+        LOAD.measure(move |caller| {
             let mut client = HealthClient::new(pick(caller));
             async move { client.check(HealthCheckRequest::default()).await.is_ok() }
         })
@@ -187,7 +125,7 @@ async fn run(database: TestDatabase, label: &str) {
     };
     let get = {
         let (pick, token) = (pick.clone(), token.clone());
-        measure(move |caller| {
+        LOAD.measure(move |caller| {
             let mut client = GovernanceServiceClient::new(pick(caller));
             let request = with_token(
                 GetTerritoryRequest {
@@ -202,7 +140,7 @@ async fn run(database: TestDatabase, label: &str) {
     };
     let list = {
         let (pick, token) = (pick.clone(), token.clone());
-        measure(move |caller| {
+        LOAD.measure(move |caller| {
             let mut client = GovernanceServiceClient::new(pick(caller));
             let request = with_token(
                 ListTerritoriesRequest {
@@ -220,7 +158,7 @@ async fn run(database: TestDatabase, label: &str) {
     let submit = {
         let (pick, token) = (pick.clone(), token.clone());
         let (election, candidates) = (election.name.clone(), candidates.clone());
-        measure(move |caller| {
+        LOAD.measure(move |caller| {
             let mut client = GovernanceServiceClient::new(pick(caller));
             let station = next_station.fetch_add(1, Ordering::Relaxed);
             let request = with_token(
@@ -262,28 +200,10 @@ async fn run(database: TestDatabase, label: &str) {
         ("ListTerritories (district's children, 100)", &list),
         ("SubmitProtocol", &submit),
     ] {
-        println!(
-            "| {name} | {} | {:.0} | {:.2} | {:.2} ms | {:.2} ms | {} |",
-            m.calls,
-            m.per_second,
-            m.per_second / health.per_second,
-            m.p50.as_secs_f64() * 1000.0,
-            m.p99.as_secs_f64() * 1000.0,
-            m.failures
-        );
+        println!("{}", m.row(name, health.per_second));
     }
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        run(TestDatabase::sqlite().await, "SQLite").await;
-        match TestDatabase::postgres().await {
-            Some(database) => run(database, "PostgreSQL").await,
-            None => println!("\nPostgreSQL unreachable: skipped."),
-        }
-    });
+    aimaq_testing::load::on_both_backends(run);
 }

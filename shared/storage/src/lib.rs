@@ -14,6 +14,7 @@ pub mod paging;
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aimaq_error::Error;
@@ -34,6 +35,10 @@ const WRITE_ATTEMPTS: u32 = 8;
 #[derive(Clone, Debug)]
 pub struct Database {
     connection: DatabaseConnection,
+    /// On SQLite, the turn to write. SQLite admits one writer at a time; queueing
+    /// writers here, rather than letting them contend for the file lock, spares
+    /// them its busy-wait sleeps. (Other processes still meet the busy timeout.)
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Database {
@@ -66,7 +71,10 @@ impl Database {
             tracing::error!(%error, "cannot connect to the database");
             Error::Unavailable(format!("cannot connect to the database: {error}"))
         })?;
-        Ok(Database { connection })
+        let writer = url
+            .starts_with("sqlite:")
+            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Database { connection, writer })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -109,6 +117,10 @@ impl Database {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let turn = match &self.writer {
+                Some(writer) => Some(writer.lock().await),
+                None => None,
+            };
             let transaction = self.begin_write().await?;
             let (transaction, outcome) = work(transaction).await;
             let outcome = match outcome {
@@ -122,6 +134,7 @@ impl Database {
                     Err(error)
                 }
             };
+            drop(turn);
             match outcome {
                 Err(Error::Conflict(reason)) if attempt < WRITE_ATTEMPTS => {
                     tracing::debug!(attempt, %reason, "transaction conflict; running it again");

@@ -68,9 +68,9 @@ fn envelope_name(program: &str, year: i32) -> String {
     format!("programs/{program}/envelopes/{year}")
 }
 
-/// What a change of `delta` to an allocation (or a project) draws on, checked
-/// and moved: the parent allocation, or the envelope for a region. Returns the
-/// change event of the parent.
+/// What a change of `delta` to an allocation draws on, checked and moved: the
+/// parent allocation, or the envelope for a region. Returns the change event of
+/// the parent, if it changed.
 pub(super) async fn move_on_parent(
     tx: &impl ConnectionTrait,
     program: &str,
@@ -78,7 +78,7 @@ pub(super) async fn move_on_parent(
     parent: Option<&str>,
     delta: Money,
     now: i64,
-) -> Result<Change, Error> {
+) -> Result<Option<Change>, Error> {
     match parent {
         None => {
             let envelope = store::program::envelope_for_update(tx, program, year)
@@ -111,57 +111,78 @@ pub(super) async fn move_on_parent(
                 false,
             )
             .await?;
-            Ok(Change {
+            Ok(Some(Change {
                 resource_type: "envelope",
                 resource_name: envelope_name(program, year),
                 action: ChangeAction::Updated,
                 version,
-            })
+            }))
         }
         Some(parent_kato) => {
             let parent_name = name(program, year, parent_kato);
-            let parent = store::allocation::find(tx, (program, year, parent_kato), true)
-                .await?
-                .ok_or_else(|| {
-                    Error::precondition(
-                        "PARENT_ALLOCATION",
-                        &parent_name,
-                        format!(
-                            "{parent_name} does not exist: allocate to the parent territory first"
-                        ),
-                    )
-                })?;
-            let holding = Holding {
-                amount: Money::from_tiyn(parent.amount_tiyn),
-                committed: Money::from_tiyn(parent.committed_tiyn),
+            let missing = || {
+                Error::precondition(
+                    "PARENT_ALLOCATION",
+                    &parent_name,
+                    format!("{parent_name} does not exist: allocate to the parent territory first"),
+                )
             };
-            if delta > Money::ZERO {
-                check_draw(&parent_name, holding, delta)?;
-            }
-            let committed = holding
-                .committed
-                .checked_add(delta)
-                .map_err(Error::internal)?;
-            let version = parent.version + 1;
-            store::allocation::save(
+            draw_on_allocation(
                 tx,
-                Model {
-                    committed_tiyn: committed.tiyn(),
-                    version,
-                    updated_at_micros: now,
-                    ..parent
-                },
-                false,
+                (program, year, parent_kato),
+                delta,
+                now,
+                missing,
+                |_| {},
             )
-            .await?;
-            Ok(Change {
-                resource_type: "allocation",
-                resource_name: parent_name,
-                action: ChangeAction::Updated,
-                version,
-            })
+            .await
         }
     }
+}
+
+/// Moves `delta` on what the allocation `key` has committed (checking its
+/// headroom when positive) and lets `tally` update its project counts, under its
+/// row lock; `missing` is the error when it does not exist. Returns its change
+/// event when the committed amount moved (a new version).
+pub(super) async fn draw_on_allocation(
+    tx: &impl ConnectionTrait,
+    key: (&str, i32, &str),
+    delta: Money,
+    now: i64,
+    missing: impl FnOnce() -> Error,
+    tally: impl FnOnce(&mut Model),
+) -> Result<Option<Change>, Error> {
+    let (program, year, kato) = key;
+    let this = name(program, year, kato);
+    let mut allocation = store::allocation::find(tx, key, true)
+        .await?
+        .ok_or_else(missing)?;
+    let holding = Holding {
+        amount: Money::from_tiyn(allocation.amount_tiyn),
+        committed: Money::from_tiyn(allocation.committed_tiyn),
+    };
+    if delta > Money::ZERO {
+        check_draw(&this, holding, delta)?;
+    }
+    let moved = delta != Money::ZERO;
+    allocation.committed_tiyn = holding
+        .committed
+        .checked_add(delta)
+        .map_err(Error::internal)?
+        .tiyn();
+    if moved {
+        allocation.version += 1;
+    }
+    allocation.updated_at_micros = now;
+    tally(&mut allocation);
+    let version = allocation.version;
+    store::allocation::save(tx, allocation, false).await?;
+    Ok(moved.then_some(Change {
+        resource_type: "allocation",
+        resource_name: this,
+        action: ChangeAction::Updated,
+        version,
+    }))
 }
 
 pub async fn allocate(
@@ -221,21 +242,26 @@ pub async fn allocate(
                     disbursed_tiyn: 0,
                     version: 1,
                     updated_at_micros: now,
+                    projects_planned: 0,
+                    projects_approved: 0,
+                    projects_in_progress: 0,
+                    projects_completed: 0,
+                    projects_cancelled: 0,
                 };
                 store::allocation::save(tx, model.clone(), true).await?;
                 Ok((
                     AllocateResponse {
                         allocation: Some(to_proto(&model)),
                     },
-                    vec![
-                        Change {
-                            resource_type: "allocation",
-                            resource_name: this,
-                            action: ChangeAction::Created,
-                            version: 1,
-                        },
-                        parent_change,
-                    ],
+                    [Change {
+                        resource_type: "allocation",
+                        resource_name: this,
+                        action: ChangeAction::Created,
+                        version: 1,
+                    }]
+                    .into_iter()
+                    .chain(parent_change)
+                    .collect(),
                 ))
             })
         })
@@ -307,15 +333,15 @@ pub async fn adjust(
                     AdjustAllocationResponse {
                         allocation: Some(to_proto(&model)),
                     },
-                    vec![
-                        Change {
-                            resource_type: "allocation",
-                            resource_name: this,
-                            action: ChangeAction::Updated,
-                            version: model.version,
-                        },
-                        parent_change,
-                    ],
+                    [Change {
+                        resource_type: "allocation",
+                        resource_name: this,
+                        action: ChangeAction::Updated,
+                        version: model.version,
+                    }]
+                    .into_iter()
+                    .chain(parent_change)
+                    .collect(),
                 ))
             })
         })

@@ -15,7 +15,7 @@ use sea_orm::ConnectionTrait;
 use tonic::Request;
 use tonic::metadata::{Ascii, MetadataValue};
 
-use super::allocations::{move_on_parent, parse_name as parse_allocation};
+use super::allocations::{draw_on_allocation, parse_name as parse_allocation};
 use super::standards::meet;
 use crate::domain::project::{
     ProjectCategory, ProjectStatus, check_disbursement, check_imported, check_new,
@@ -118,20 +118,45 @@ fn settlement_of(model: &projects::Model) -> Result<Kato, Error> {
     Kato::parse(&model.settlement_kato).map_err(Error::internal)
 }
 
-/// Draws `amount` for projects on the allocation `key`, which must exist.
+/// The count an allocation keeps of its projects in `status`.
+fn count_of(allocation: &mut allocation::Model, status: ProjectStatus) -> &mut i64 {
+    match status {
+        ProjectStatus::Planned => &mut allocation.projects_planned,
+        ProjectStatus::Approved => &mut allocation.projects_approved,
+        ProjectStatus::InProgress => &mut allocation.projects_in_progress,
+        ProjectStatus::Completed => &mut allocation.projects_completed,
+        ProjectStatus::Cancelled => &mut allocation.projects_cancelled,
+    }
+}
+
+/// Draws `amount` for projects on the allocation `key`, which must exist, and
+/// moves its project counts: each `(from, to)` is a project leaving `from` (none
+/// for a new one) for `to`.
 async fn draw(
     tx: &impl ConnectionTrait,
     key: (&str, i32, &str),
     amount: Money,
     now: i64,
-) -> Result<Change, Error> {
-    if store::allocation::find(tx, key, true).await?.is_none() {
-        return Err(Error::not_found(
-            "allocation",
-            allocation::name(key.0, key.1, key.2),
-        ));
-    }
-    move_on_parent(tx, key.0, key.1, Some(key.2), amount, now).await
+    moves: &[(Option<ProjectStatus>, ProjectStatus)],
+) -> Result<Option<Change>, Error> {
+    let missing = || Error::not_found("allocation", allocation::name(key.0, key.1, key.2));
+    draw_on_allocation(tx, key, amount, now, missing, |allocation| {
+        for (from, to) in moves {
+            if let Some(from) = from {
+                *count_of(allocation, *from) -= 1;
+            }
+            *count_of(allocation, *to) += 1;
+        }
+    })
+    .await
+}
+
+fn allocation_key(project: &projects::Model) -> (&str, i32, &str) {
+    (
+        project.program_code.as_str(),
+        project.fiscal_year,
+        project.allocation_kato.as_str(),
+    )
 }
 
 /// Stores a new project and returns it with its change event.
@@ -149,35 +174,45 @@ async fn insert(
     Ok((project, created))
 }
 
-/// What a project arriving at `status` does beyond itself: at its end, what was
-/// not disbursed goes back to its allocation; on completion, its standards are
-/// met.
+/// What a project moving from `from` to `to` does beyond itself: its
+/// allocation counts it anew; at its end, what was not disbursed goes back to
+/// the allocation; cancelled, it no longer covers its settlement; completed, it
+/// meets its standards.
 async fn arrive(
     tx: &impl ConnectionTrait,
     project: &projects::Model,
-    status: ProjectStatus,
+    from: ProjectStatus,
+    to: ProjectStatus,
     now: i64,
 ) -> Result<Vec<Change>, Error> {
-    let mut changes = Vec::new();
     let released = released_by(
-        status,
+        to,
         Money::from_tiyn(project.cost_tiyn),
         Money::from_tiyn(project.disbursed_tiyn),
     )?;
-    if released > Money::ZERO {
-        changes.push(
-            move_on_parent(
-                tx,
-                &project.program_code,
-                project.fiscal_year,
-                Some(&project.allocation_kato),
-                Money::ZERO.checked_sub(released).map_err(Error::internal)?,
-                now,
-            )
-            .await?,
-        );
+    let given_back = Money::ZERO.checked_sub(released).map_err(Error::internal)?;
+    let mut changes: Vec<Change> = draw(
+        tx,
+        allocation_key(project),
+        given_back,
+        now,
+        &[(Some(from), to)],
+    )
+    .await?
+    .into_iter()
+    .collect();
+    if to == ProjectStatus::Cancelled {
+        let settlement = settlement_of(project)?;
+        store::coverage::add_live(
+            tx,
+            &project.program_code,
+            project.fiscal_year,
+            settlement,
+            -1,
+        )
+        .await?;
     }
-    if status == ProjectStatus::Completed {
+    if to == ProjectStatus::Completed {
         changes.extend(meet(tx, project, now).await?);
     }
     Ok(changes)
@@ -286,19 +321,25 @@ pub async fn create(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                let key = (
-                    project.program_code.as_str(),
-                    project.fiscal_year,
-                    project.allocation_kato.as_str(),
-                );
                 let cost = Money::from_tiyn(project.cost_tiyn);
-                let drawn = draw(tx, key, cost, project.updated_at_micros).await?;
+                let now = project.updated_at_micros;
+                let moves = [(None, ProjectStatus::Planned)];
+                let drawn = draw(tx, allocation_key(project), cost, now, &moves).await?;
+                let settlement = settlement_of(project)?;
+                store::coverage::add_live(
+                    tx,
+                    &project.program_code,
+                    project.fiscal_year,
+                    settlement,
+                    1,
+                )
+                .await?;
                 let (project, created) = insert(tx, project.clone()).await?;
                 Ok((
                     CreateProjectResponse {
                         project: Some(to_proto(&project)),
                     },
-                    vec![created, drawn],
+                    [created].into_iter().chain(drawn).collect(),
                 ))
             })
         })
@@ -356,34 +397,48 @@ pub async fn import(
                 // Each allocation gives once for the whole batch (what its
                 // projects keep: the cost, or what was disbursed of an ended
                 // one), in a fixed order; then disbursements go up each chain.
-                let mut per_allocation: BTreeMap<(&str, i32, &str), (Money, Money)> =
-                    BTreeMap::new();
+                #[derive(Default)]
+                struct Batch {
+                    kept: Money,
+                    disbursed: Money,
+                    moves: Vec<(Option<ProjectStatus>, ProjectStatus)>,
+                }
+                let mut per_allocation: BTreeMap<(&str, i32, &str), Batch> = BTreeMap::new();
+                let mut live: BTreeMap<(&str, i32, Kato), i64> = BTreeMap::new();
                 for (project, status, disbursed) in prepared {
                     let cost = Money::from_tiyn(project.cost_tiyn);
                     let disbursed = Money::from_tiyn(*disbursed);
                     let released = released_by(*status, cost, disbursed)?;
-                    let kept = cost.checked_sub(released).map_err(Error::internal)?;
-                    let key = (
-                        project.program_code.as_str(),
-                        project.fiscal_year,
-                        project.allocation_kato.as_str(),
-                    );
-                    let (total_kept, total_disbursed) = per_allocation
-                        .entry(key)
-                        .or_insert((Money::ZERO, Money::ZERO));
-                    *total_kept = total_kept.checked_add(kept).map_err(Error::internal)?;
-                    *total_disbursed = total_disbursed
+                    let batch = per_allocation.entry(allocation_key(project)).or_default();
+                    batch.kept = batch
+                        .kept
+                        .checked_add(cost.checked_sub(released).map_err(Error::internal)?)
+                        .map_err(Error::internal)?;
+                    batch.disbursed = batch
+                        .disbursed
                         .checked_add(disbursed)
                         .map_err(Error::internal)?;
+                    batch.moves.push((None, *status));
+                    if *status != ProjectStatus::Cancelled {
+                        let key = (
+                            project.program_code.as_str(),
+                            project.fiscal_year,
+                            settlement_of(project)?,
+                        );
+                        *live.entry(key).or_default() += 1;
+                    }
                 }
                 let mut changes = Vec::new();
-                for (key, (kept, _)) in &per_allocation {
-                    changes.push(draw(tx, *key, *kept, now).await?);
+                for (key, batch) in &per_allocation {
+                    changes.extend(draw(tx, *key, batch.kept, now, &batch.moves).await?);
                 }
-                for ((program, year, kato), (_, disbursed)) in &per_allocation {
-                    if *disbursed > Money::ZERO {
-                        add_disbursed(tx, program, *year, kato, *disbursed, now).await?;
+                for ((program, year, kato), batch) in &per_allocation {
+                    if batch.disbursed > Money::ZERO {
+                        add_disbursed(tx, program, *year, kato, batch.disbursed, now).await?;
                     }
+                }
+                for ((program, year, settlement), count) in live {
+                    store::coverage::add_live(tx, program, year, settlement, count).await?;
                 }
                 let mut names = Vec::with_capacity(prepared.len());
                 for (project, status, disbursed) in prepared {
@@ -450,7 +505,8 @@ pub async fn transition(
             within(tx, async move |tx| {
                 let current =
                     project_for_update(tx, caller, id, Some(body.expected_version)).await?;
-                check_transition(&name(id), status_of(&current)?, to)?;
+                let from = status_of(&current)?;
+                check_transition(&name(id), from, to)?;
                 let now = chrono::Utc::now().timestamp_micros();
                 let project = projects::Model {
                     status: to.as_str().to_owned(),
@@ -460,7 +516,7 @@ pub async fn transition(
                 };
                 store::project::update(tx, project.clone()).await?;
                 let mut changes = vec![Change::versioned("project", name(id), project.version)];
-                changes.extend(arrive(tx, &project, to, now).await?);
+                changes.extend(arrive(tx, &project, from, to, now).await?);
                 Ok((
                     TransitionProjectResponse {
                         project: Some(to_proto(&project)),

@@ -115,8 +115,7 @@ pub async fn execution(
         .collect();
     let allocations = store::report::allocations(&snapshot, scope).await?;
     let counts = store::report::status_counts(&snapshot, scope).await?;
-    let coverage =
-        store::report::coverage(&snapshot, scope, ProjectStatus::Cancelled.as_str()).await?;
+    let coverage = store::report::coverage(&snapshot, scope).await?;
     snapshot.commit().await?;
 
     let mut rows: BTreeMap<(String, i32), ExecutionRow> = BTreeMap::new();
@@ -131,14 +130,22 @@ pub async fn execution(
         row.disbursed_tiyn = allocation.disbursed_tiyn;
     }
     for count in &counts {
-        let status = ProjectStatus::parse(&count.status)
-            .ok_or_else(|| Error::internal(format!("stored project status {:?}", count.status)))?;
+        let by_status = [
+            (ProjectStatus::Planned, count.planned),
+            (ProjectStatus::Approved, count.approved),
+            (ProjectStatus::InProgress, count.in_progress),
+            (ProjectStatus::Completed, count.completed),
+            (ProjectStatus::Cancelled, count.cancelled),
+        ];
+        if by_status.iter().all(|(_, projects)| *projects == 0) {
+            continue;
+        }
         let row = row_of(&mut rows, &count.territory, count.fiscal_year);
-        add_counts(
-            &mut row.projects,
-            status_to_proto(status) as i32,
-            count.projects,
-        );
+        for (status, projects) in by_status {
+            if projects > 0 {
+                add_counts(&mut row.projects, status_to_proto(status) as i32, projects);
+            }
+        }
     }
     for covered in &coverage {
         row_of(&mut rows, &covered.territory, covered.fiscal_year).settlements_covered =

@@ -24,6 +24,13 @@ pub struct Model {
     pub disbursed_tiyn: i64,
     pub version: i64,
     pub updated_at_micros: i64,
+    /// Projects committed directly against it, by status: kept with every
+    /// project change, so that reports need not count projects.
+    pub projects_planned: i64,
+    pub projects_approved: i64,
+    pub projects_in_progress: i64,
+    pub projects_completed: i64,
+    pub projects_cancelled: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

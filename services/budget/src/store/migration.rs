@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreatePrograms),
             Box::new(CreateAllocations),
             Box::new(CreateProjects),
+            Box::new(CountProjectsOnAllocations),
         ]
     }
 }
@@ -127,7 +128,7 @@ struct CreateProjects;
 
 impl MigrationName for CreateProjects {
     fn name(&self) -> &str {
-        "m0003_create_projects_and_standard_statuses"
+        "m0003_create_projects_standard_statuses_and_coverage"
     }
 }
 
@@ -169,26 +170,6 @@ impl MigrationTrait for CreateProjects {
                     .to_owned(),
             )
             .await?;
-        // The execution report groups a programme's years by region or district;
-        // these indexes cover both of its queries.
-        for (index, grouping) in [
-            ("projects_by_region", "region_kato"),
-            ("projects_by_district", "district_kato"),
-        ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(index)
-                        .table("projects")
-                        .col("program_code")
-                        .col("fiscal_year")
-                        .col(grouping)
-                        .col("status")
-                        .col("settlement_kato")
-                        .to_owned(),
-                )
-                .await?;
-        }
         manager
             .create_index(
                 Index::create()
@@ -239,13 +220,103 @@ impl MigrationTrait for CreateProjects {
                     .primary_key(Index::create().col("settlement_kato").col("standard_code"))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("settlement_coverage")
+                    .col(string_len("program_code", 64))
+                    .col(integer("fiscal_year"))
+                    .col(string_len("settlement_kato", 9))
+                    .col(big_integer("live_projects"))
+                    .primary_key(
+                        Index::create()
+                            .col("program_code")
+                            .col("fiscal_year")
+                            .col("settlement_kato"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("district_coverage")
+                    .col(string_len("program_code", 64))
+                    .col(integer("fiscal_year"))
+                    .col(string_len("district_kato", 9))
+                    .col(string_len("region_kato", 9))
+                    .col(big_integer("settlements"))
+                    .primary_key(
+                        Index::create()
+                            .col("program_code")
+                            .col("fiscal_year")
+                            .col("district_kato"),
+                    )
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["standard_statuses", "disbursements", "projects"] {
+        for table in [
+            "district_coverage",
+            "settlement_coverage",
+            "standard_statuses",
+            "disbursements",
+            "projects",
+        ] {
             manager
                 .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+struct CountProjectsOnAllocations;
+
+/// The columns of each project status an allocation counts.
+const PROJECT_COUNTS: [&str; 5] = [
+    "projects_planned",
+    "projects_approved",
+    "projects_in_progress",
+    "projects_completed",
+    "projects_cancelled",
+];
+
+impl MigrationName for CountProjectsOnAllocations {
+    fn name(&self) -> &str {
+        "m0004_count_projects_on_allocations"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CountProjectsOnAllocations {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite alters a table one column at a time.
+        for column in PROJECT_COUNTS {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("allocations")
+                        .add_column(big_integer(column).default(0))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in PROJECT_COUNTS {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("allocations")
+                        .drop_column(column)
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())

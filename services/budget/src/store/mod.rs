@@ -1,6 +1,7 @@
 //! Tables, queries and migrations of the budget service.
 
 pub mod allocation;
+pub mod coverage;
 mod migration;
 pub mod program;
 pub mod project;

@@ -1,12 +1,14 @@
-//! The execution report's aggregates: a few grouped queries over the whole
-//! range, never a query per row.
+//! The execution report's aggregates, read from what is kept with every change:
+//! the allocations' own figures and project counts, and the districts' coverage.
+//! A report reads a row per allocation and per district, however many projects
+//! there are.
 
 use aimaq_error::Error;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, FromQueryResult, StatementBuilder};
 
 use super::allocation;
-use super::project::projects;
+use super::coverage::districts;
 
 /// How rows are grouped: by region, or by district within one region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,12 +26,16 @@ pub struct Scope<'a> {
     pub grouping: Grouping<'a>,
 }
 
+/// Projects by status under one territory (region or district) in one year.
 #[derive(Debug, FromQueryResult)]
-pub struct StatusCount {
+pub struct StatusCounts {
     pub territory: String,
     pub fiscal_year: i32,
-    pub status: String,
-    pub projects: i64,
+    pub planned: i64,
+    pub approved: i64,
+    pub in_progress: i64,
+    pub completed: i64,
+    pub cancelled: i64,
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -37,6 +43,12 @@ pub struct Coverage {
     pub territory: String,
     pub fiscal_year: i32,
     pub settlements: i64,
+}
+
+/// The code of the region (2 digits) or district (4 digits) a grouping keys on,
+/// padded to a KATO code.
+pub fn territory_code(key: &str) -> String {
+    format!("{key:0<9}")
 }
 
 /// The allocations that make the report's rows: the regions' (drawing on the
@@ -61,18 +73,67 @@ pub async fn allocations(
         .await?)
 }
 
-/// Projects of the range, grouped by territory and year.
-fn projects_grouped(scope: Scope<'_>) -> SelectStatement {
-    use projects::Column;
+/// Project counts of every allocation in range, summed by the region (first 2
+/// digits) or district (first 4) of its territory. Under district grouping,
+/// projects committed directly on the region's own allocation come out under
+/// the region's code.
+pub async fn status_counts(
+    db: &impl ConnectionTrait,
+    scope: Scope<'_>,
+) -> Result<Vec<StatusCounts>, Error> {
+    use allocation::Column;
+    let digits = match scope.grouping {
+        Grouping::Region => 2,
+        Grouping::DistrictOf(_) => 4,
+    };
+    let key = format!("SUBSTR(territory_kato, 1, {digits})");
+    let mut query = Query::select();
+    query
+        .from(allocation::Entity)
+        .expr_as(Expr::cust(key.clone()), Alias::new("territory"))
+        .column(Column::FiscalYear)
+        .and_where(Expr::col(Column::ProgramCode).eq(scope.program))
+        .and_where(Expr::col(Column::FiscalYear).between(scope.from_year, scope.to_year))
+        .add_group_by([Expr::cust(key), Expr::col(Column::FiscalYear)]);
+    for (column, alias) in [
+        ("projects_planned", "planned"),
+        ("projects_approved", "approved"),
+        ("projects_in_progress", "in_progress"),
+        ("projects_completed", "completed"),
+        ("projects_cancelled", "cancelled"),
+    ] {
+        query.expr_as(
+            Expr::cust(format!("CAST(SUM({column}) AS BIGINT)")),
+            Alias::new(alias),
+        );
+    }
+    if let Grouping::DistrictOf(region) = scope.grouping {
+        query.and_where(Expr::col(Column::TerritoryKato).like(format!("{}%", &region[..2])));
+    }
+    let statement = StatementBuilder::build(&query, &db.get_database_backend());
+    let mut rows = StatusCounts::find_by_statement(statement).all(db).await?;
+    for row in &mut rows {
+        row.territory = territory_code(&row.territory);
+    }
+    Ok(rows)
+}
+
+/// Settlements with a live project, by region or district and year.
+pub async fn coverage(db: &impl ConnectionTrait, scope: Scope<'_>) -> Result<Vec<Coverage>, Error> {
+    use districts::Column;
     let territory = match scope.grouping {
         Grouping::Region => Column::RegionKato,
         Grouping::DistrictOf(_) => Column::DistrictKato,
     };
     let mut query = Query::select();
     query
-        .from(projects::Entity)
+        .from(districts::Entity)
         .expr_as(Expr::col(territory), Alias::new("territory"))
         .column(Column::FiscalYear)
+        .expr_as(
+            Expr::cust("CAST(SUM(settlements) AS BIGINT)"),
+            Alias::new("settlements"),
+        )
         .and_where(Expr::col(Column::ProgramCode).eq(scope.program))
         .and_where(Expr::col(Column::FiscalYear).between(scope.from_year, scope.to_year))
         .group_by_col(territory)
@@ -80,36 +141,6 @@ fn projects_grouped(scope: Scope<'_>) -> SelectStatement {
     if let Grouping::DistrictOf(region) = scope.grouping {
         query.and_where(Expr::col(Column::RegionKato).eq(region));
     }
-    query
-}
-
-/// Projects by territory, year and status.
-pub async fn status_counts(
-    db: &impl ConnectionTrait,
-    scope: Scope<'_>,
-) -> Result<Vec<StatusCount>, Error> {
-    let mut query = projects_grouped(scope);
-    query
-        .column(projects::Column::Status)
-        .expr_as(Expr::cust("COUNT(*)"), Alias::new("projects"))
-        .group_by_col(projects::Column::Status);
-    let statement = StatementBuilder::build(&query, &db.get_database_backend());
-    Ok(StatusCount::find_by_statement(statement).all(db).await?)
-}
-
-/// Settlements with a project that was not cancelled, by territory and year.
-pub async fn coverage(
-    db: &impl ConnectionTrait,
-    scope: Scope<'_>,
-    cancelled: &str,
-) -> Result<Vec<Coverage>, Error> {
-    let mut query = projects_grouped(scope);
-    query
-        .expr_as(
-            Expr::cust("COUNT(DISTINCT settlement_kato)"),
-            Alias::new("settlements"),
-        )
-        .and_where(Expr::col(projects::Column::Status).ne(cancelled));
     let statement = StatementBuilder::build(&query, &db.get_database_backend());
     Ok(Coverage::find_by_statement(statement).all(db).await?)
 }

@@ -1,0 +1,128 @@
+//! A closed-loop load generator for benchmarks: a fixed number of callers, each
+//! calling again as soon as its call returns, through a warm-up and a measured
+//! window; and the Markdown rows the results are reported in.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tonic::transport::Channel;
+
+use crate::{TestDatabase, TestServer};
+
+/// How a workload is driven.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub callers: usize,
+    pub warm_up: Duration,
+    pub window: Duration,
+}
+
+/// What one workload achieved in the measured window.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    pub calls: u64,
+    pub failures: u64,
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Measurement {
+    /// A Markdown table row: name, calls, calls/s, ratio to `baseline` calls/s,
+    /// p50, p99, failures.
+    pub fn row(&self, name: &str, baseline: f64) -> String {
+        format!(
+            "| {name} | {} | {:.0} | {:.2} | {:.2} ms | {:.2} ms | {} |",
+            self.calls,
+            self.per_second,
+            self.per_second / baseline,
+            self.p50.as_secs_f64() * 1000.0,
+            self.p99.as_secs_f64() * 1000.0,
+            self.failures
+        )
+    }
+}
+
+impl Load {
+    /// Runs `call(caller)` from every caller; a call answers whether it succeeded.
+    /// Only calls begun after the warm-up are counted.
+    pub async fn measure<F, Fut>(self, call: F) -> Measurement
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send,
+    {
+        let call = Arc::new(call);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..self.callers)
+            .map(|caller| {
+                let call = call.clone();
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut failures = 0;
+                    while start.elapsed() < self.warm_up + self.window {
+                        let began = Instant::now();
+                        let ok = call(caller).await;
+                        if began >= start + self.warm_up {
+                            if ok {
+                                latencies.push(began.elapsed());
+                            } else {
+                                failures += 1;
+                            }
+                        }
+                    }
+                    (latencies, failures)
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        let mut failures = 0;
+        for task in tasks {
+            let (mut mine, failed) = task.await.expect("a caller panicked");
+            latencies.append(&mut mine);
+            failures += failed;
+        }
+        latencies.sort();
+        let at = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64) * q) as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        Measurement {
+            calls: latencies.len() as u64,
+            failures,
+            per_second: latencies.len() as f64 / self.window.as_secs_f64(),
+            p50: at(0.5),
+            p99: at(0.99),
+        }
+    }
+}
+
+/// `count` HTTP/2 connections to the server, for callers to share.
+pub async fn channels(server: &TestServer, count: usize) -> Vec<Channel> {
+    let mut channels = Vec::new();
+    for _ in 0..count {
+        channels.push(server.channel().await);
+    }
+    channels
+}
+
+/// A benchmark's `main`: runs `run` on a fresh SQLite database, then on a fresh
+/// PostgreSQL one when the server is reachable.
+pub fn on_both_backends<F, Fut>(run: F)
+where
+    F: Fn(TestDatabase, &'static str) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        run(TestDatabase::sqlite().await, "SQLite").await;
+        match TestDatabase::postgres().await {
+            Some(database) => run(database, "PostgreSQL").await,
+            None => println!("\nPostgreSQL unreachable: skipped."),
+        }
+    });
+}
