@@ -174,18 +174,24 @@ impl Records {
         let (response, last_sequence) = self
             .database
             .write(|transaction| async move {
-                match stored_answer(&transaction, mutation).await {
-                    Ok(Some(bytes)) => {
-                        let replay = R::decode(bytes.as_slice())
-                            .map(|response| (response, None))
-                            .map_err(|e| Error::internal(format!("stored response: {e}")));
+                // The claim comes first: a new request (the usual case) costs one
+                // statement; a taken id sends us to the stored answer.
+                match claim(&transaction, mutation).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let replay = match stored_answer(&transaction, mutation).await {
+                            Ok(Some(bytes)) => R::decode(bytes.as_slice())
+                                .map(|response| (response, None))
+                                .map_err(|e| Error::internal(format!("stored response: {e}"))),
+                            Ok(None) => Err(Error::Conflict(format!(
+                                "request_id {} was taken concurrently",
+                                mutation.request_id
+                            ))),
+                            Err(error) => Err(error),
+                        };
                         return (transaction, replay);
                     }
-                    Ok(None) => {}
                     Err(error) => return (transaction, Err(error)),
-                }
-                if let Err(error) = claim(&transaction, mutation).await {
-                    return (transaction, Err(error));
                 }
                 let (transaction, outcome) = work(transaction).await;
                 match outcome {
@@ -238,11 +244,11 @@ async fn stored_answer(
     Ok(Some(stored.response))
 }
 
-/// Takes the request id before the work runs. A concurrent request with the same
-/// id waits here (PostgreSQL holds the new key until commit) and then finds it
-/// taken: it runs again and replays the stored answer, rather than racing the
-/// work itself.
-async fn claim(transaction: &DatabaseTransaction, mutation: &Mutation) -> Result<(), Error> {
+/// Takes the request id before the work runs; false when it is taken. A
+/// concurrent request with the same id waits here (PostgreSQL holds the new key
+/// until commit) and then finds it taken, with the answer stored, rather than
+/// racing the work itself.
+async fn claim(transaction: &DatabaseTransaction, mutation: &Mutation) -> Result<bool, Error> {
     let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
         request_id: Set(mutation.request_id.clone()),
         method: Set(mutation.method.clone()),
@@ -258,13 +264,7 @@ async fn claim(transaction: &DatabaseTransaction, mutation: &Mutation) -> Result
     )
     .exec_without_returning(transaction)
     .await?;
-    if inserted == 0 {
-        return Err(Error::Conflict(format!(
-            "request_id {} was taken concurrently",
-            mutation.request_id
-        )));
-    }
-    Ok(())
+    Ok(inserted == 1)
 }
 
 fn now_micros() -> i64 {

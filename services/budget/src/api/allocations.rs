@@ -14,7 +14,7 @@ use tonic::Request;
 
 use crate::domain::allocation::{Holding, check_draw, check_new_amount};
 use crate::store;
-use crate::store::allocation::{Model, name};
+use crate::store::allocation::{Draw, Model, ProjectCounts, name};
 use crate::store::program::envelopes;
 use crate::territories::TerritoryDirectory;
 
@@ -133,56 +133,52 @@ pub(super) async fn move_on_parent(
                 delta,
                 now,
                 missing,
-                |_| {},
+                ProjectCounts::default(),
             )
             .await
         }
     }
 }
 
-/// Moves `delta` on what the allocation `key` has committed (checking its
-/// headroom when positive) and lets `tally` update its project counts, under its
-/// row lock; `missing` is the error when it does not exist. Returns its change
-/// event when the committed amount moved (a new version).
+/// Moves `delta` on what the allocation `key` has committed (never above its
+/// amount) and its project counts by `counts`, in one locking statement;
+/// `missing` is the error when it does not exist. Returns its change event when
+/// the committed amount moved (a new version).
 pub(super) async fn draw_on_allocation(
     tx: &impl ConnectionTrait,
     key: (&str, i32, &str),
     delta: Money,
     now: i64,
     missing: impl FnOnce() -> Error,
-    tally: impl FnOnce(&mut Model),
+    counts: ProjectCounts,
 ) -> Result<Option<Change>, Error> {
     let (program, year, kato) = key;
     let this = name(program, year, kato);
-    let mut allocation = store::allocation::find(tx, key, true)
-        .await?
-        .ok_or_else(missing)?;
-    let holding = Holding {
-        amount: Money::from_tiyn(allocation.amount_tiyn),
-        committed: Money::from_tiyn(allocation.committed_tiyn),
+    let draw = Draw {
+        committed: delta.tiyn(),
+        counts,
+        now,
     };
-    if delta > Money::ZERO {
-        check_draw(&this, holding, delta)?;
+    match store::allocation::apply_draw(tx, key, &draw).await? {
+        Some(version) => Ok((delta != Money::ZERO).then_some(Change {
+            resource_type: "allocation",
+            resource_name: this,
+            action: ChangeAction::Updated,
+            version,
+        })),
+        // Refused: say why, with the numbers.
+        None => {
+            let allocation = store::allocation::find(tx, key, false)
+                .await?
+                .ok_or_else(missing)?;
+            let holding = Holding {
+                amount: Money::from_tiyn(allocation.amount_tiyn),
+                committed: Money::from_tiyn(allocation.committed_tiyn),
+            };
+            check_draw(&this, holding, delta)?;
+            Err(Error::Conflict(format!("{this} changed under the draw")))
+        }
     }
-    let moved = delta != Money::ZERO;
-    allocation.committed_tiyn = holding
-        .committed
-        .checked_add(delta)
-        .map_err(Error::internal)?
-        .tiyn();
-    if moved {
-        allocation.version += 1;
-    }
-    allocation.updated_at_micros = now;
-    tally(&mut allocation);
-    let version = allocation.version;
-    store::allocation::save(tx, allocation, false).await?;
-    Ok(moved.then_some(Change {
-        resource_type: "allocation",
-        resource_name: this,
-        action: ChangeAction::Updated,
-        version,
-    }))
 }
 
 pub async fn allocate(

@@ -22,7 +22,7 @@ use crate::domain::project::{
     check_transition, released_by,
 };
 use crate::store;
-use crate::store::allocation;
+use crate::store::allocation::{self, ProjectCounts};
 use crate::store::project::{Filter, disbursements, name, parse_name, projects};
 use crate::territories::TerritoryDirectory;
 
@@ -118,14 +118,14 @@ fn settlement_of(model: &projects::Model) -> Result<Kato, Error> {
     Kato::parse(&model.settlement_kato).map_err(Error::internal)
 }
 
-/// The count an allocation keeps of its projects in `status`.
-fn count_of(allocation: &mut allocation::Model, status: ProjectStatus) -> &mut i64 {
+/// Where an allocation counts its projects in `status`.
+fn count_index(status: ProjectStatus) -> usize {
     match status {
-        ProjectStatus::Planned => &mut allocation.projects_planned,
-        ProjectStatus::Approved => &mut allocation.projects_approved,
-        ProjectStatus::InProgress => &mut allocation.projects_in_progress,
-        ProjectStatus::Completed => &mut allocation.projects_completed,
-        ProjectStatus::Cancelled => &mut allocation.projects_cancelled,
+        ProjectStatus::Planned => 0,
+        ProjectStatus::Approved => 1,
+        ProjectStatus::InProgress => 2,
+        ProjectStatus::Completed => 3,
+        ProjectStatus::Cancelled => 4,
     }
 }
 
@@ -140,15 +140,14 @@ async fn draw(
     moves: &[(Option<ProjectStatus>, ProjectStatus)],
 ) -> Result<Option<Change>, Error> {
     let missing = || Error::not_found("allocation", allocation::name(key.0, key.1, key.2));
-    draw_on_allocation(tx, key, amount, now, missing, |allocation| {
-        for (from, to) in moves {
-            if let Some(from) = from {
-                *count_of(allocation, *from) -= 1;
-            }
-            *count_of(allocation, *to) += 1;
+    let mut counts = ProjectCounts::default();
+    for (from, to) in moves {
+        if let Some(from) = from {
+            counts[count_index(*from)] -= 1;
         }
-    })
-    .await
+        counts[count_index(*to)] += 1;
+    }
+    draw_on_allocation(tx, key, amount, now, missing, counts).await
 }
 
 fn allocation_key(project: &projects::Model) -> (&str, i32, &str) {

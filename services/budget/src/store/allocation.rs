@@ -55,6 +55,70 @@ pub async fn find(
     Ok(query.one(db).await?)
 }
 
+/// Changes in the number of projects an allocation counts, by status, in the
+/// order of its columns: planned, approved, in progress, completed, cancelled.
+pub type ProjectCounts = [i64; 5];
+
+const COUNT_COLUMNS: [Column; 5] = [
+    Column::ProjectsPlanned,
+    Column::ProjectsApproved,
+    Column::ProjectsInProgress,
+    Column::ProjectsCompleted,
+    Column::ProjectsCancelled,
+];
+
+/// A change of what an allocation has committed and of its project counts.
+pub struct Draw {
+    pub committed: i64,
+    pub counts: ProjectCounts,
+    pub now: i64,
+}
+
+/// Applies `draw` to the allocation `key` in one statement, which locks the row,
+/// if what is committed stays within the amount; a version is spent when the
+/// committed amount moves. The new version, or `None` when the allocation does
+/// not exist or the draw does not fit.
+pub async fn apply_draw(
+    db: &impl ConnectionTrait,
+    key: (&str, i32, &str),
+    draw: &Draw,
+) -> Result<Option<i64>, Error> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let mut update = Query::update();
+    update
+        .table(Entity)
+        .value(
+            Column::CommittedTiyn,
+            Expr::col(Column::CommittedTiyn).add(draw.committed),
+        )
+        .value(
+            Column::Version,
+            Expr::col(Column::Version).add(i64::from(draw.committed != 0)),
+        )
+        .value(Column::UpdatedAtMicros, draw.now)
+        .and_where(Expr::col(Column::ProgramCode).eq(key.0))
+        .and_where(Expr::col(Column::FiscalYear).eq(key.1))
+        .and_where(Expr::col(Column::TerritoryKato).eq(key.2))
+        .returning_col(Column::Version);
+    for (column, change) in COUNT_COLUMNS.into_iter().zip(draw.counts) {
+        if change != 0 {
+            update.value(column, Expr::col(column).add(change));
+        }
+    }
+    if draw.committed > 0 {
+        update.and_where(
+            Expr::col(Column::AmountTiyn)
+                .sub(Expr::col(Column::CommittedTiyn))
+                .gte(draw.committed),
+        );
+    }
+    let statement = sea_orm::StatementBuilder::build(&update, &db.get_database_backend());
+    match db.query_one_raw(statement).await? {
+        Some(row) => Ok(Some(row.try_get::<i64>("", "version")?)),
+        None => Ok(None),
+    }
+}
+
 /// Writes every column of the allocation (insert when `created`).
 pub async fn save(
     db: &impl ConnectionTrait,

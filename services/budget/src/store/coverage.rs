@@ -61,27 +61,46 @@ pub async fn add_live(
     settlement: Kato,
     delta: i64,
 ) -> Result<(), Error> {
-    let key = (program.to_owned(), year, settlement.to_string());
-    let current = settlements::Entity::find_by_id(key.clone())
-        .lock_exclusive()
-        .one(db)
-        .await?;
-    let before = current.as_ref().map_or(0, |c| c.live_projects);
-    let after = before + delta;
-    let row = settlements::ActiveModel::from(settlements::Model {
-        program_code: key.0,
-        fiscal_year: year,
-        settlement_kato: key.2,
-        live_projects: after,
-    })
-    .reset_all();
-    if current.is_some() {
-        settlements::Entity::update(row).exec(db).await?;
-    } else {
-        settlements::Entity::insert(row)
-            .exec_without_returning(db)
-            .await?;
-    }
+    // One statement: add to the settlement's count (a new row at the first
+    // project), locking it, and read the count back.
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+    use settlements::Column;
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(settlements::Entity)
+        .columns([
+            Column::ProgramCode,
+            Column::FiscalYear,
+            Column::SettlementKato,
+            Column::LiveProjects,
+        ])
+        .values_panic([
+            program.into(),
+            year.into(),
+            settlement.to_string().into(),
+            delta.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns([
+                Column::ProgramCode,
+                Column::FiscalYear,
+                Column::SettlementKato,
+            ])
+            .value(
+                Column::LiveProjects,
+                Expr::col((settlements::Entity, Column::LiveProjects))
+                    .add(Expr::col((Alias::new("excluded"), Column::LiveProjects))),
+            )
+            .to_owned(),
+        )
+        .returning_col(Column::LiveProjects);
+    let statement = sea_orm::StatementBuilder::build(&upsert, &db.get_database_backend());
+    let after = db
+        .query_one_raw(statement)
+        .await?
+        .ok_or_else(|| Error::internal("the coverage upsert returned nothing"))?
+        .try_get::<i64>("", "live_projects")?;
+    let before = after - delta;
     let change = match (before > 0, after > 0) {
         (false, true) => 1,
         (true, false) => -1,
