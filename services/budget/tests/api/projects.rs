@@ -429,6 +429,21 @@ async fn bad_projects_are_refused_with_the_field(database: TestDatabase) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    // A region's officer with budget scopes only: governance still answers for
+    // the territory on its behalf.
+    let officer = harness.tokens.token(
+        "akimat-61",
+        &[Scope::BudgetWrite, Scope::BudgetRead],
+        Some("61"),
+    );
+    harness
+        .client
+        .create_project(with_token(
+            project("officer", "613633200", 1, &[]),
+            &officer,
+        ))
+        .await
+        .unwrap();
     let reader = harness.tokens.token("reader", &[Scope::BudgetRead], None);
     let status = harness
         .client
