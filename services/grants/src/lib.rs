@@ -1,10 +1,11 @@
 //! The grants service: 'With a diploma – to the village!' — dated programme terms
 //! and MCI values, applications, decisions, payments, loan schedules.
 //!
-//! `api` maps proto ↔ domain and errors ↔ status; `store` holds the tables,
-//! queries and migrations.
+//! `api` maps proto ↔ domain and errors ↔ status; `domain` holds the rules with no
+//! I/O; `store` holds the tables, queries and migrations.
 
 mod api;
+mod domain;
 mod store;
 
 use std::future::Future;

@@ -76,6 +76,19 @@ impl Caller {
         self.kato_prefix.as_deref()
     }
 
+    /// Checks `scope` and that the token is not limited to a KATO prefix: `what`
+    /// is national (for example "programmes and envelopes").
+    pub fn require_national(&self, scope: Scope, what: &str) -> Result<(), Error> {
+        self.require(scope)?;
+        match &self.kato_prefix {
+            Some(prefix) => Err(Error::PermissionDenied(format!(
+                "{what} are national; the token of {} is limited to KATO prefix {prefix}",
+                self.subject
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// PERMISSION_DENIED when the token limits writes to a KATO prefix and `kato`
     /// lies outside it.
     pub fn require_write_at(&self, kato: Kato) -> Result<(), Error> {

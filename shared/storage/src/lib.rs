@@ -190,3 +190,20 @@ fn backoff(attempt: u32) -> Duration {
 
 #[cfg(test)]
 mod tests;
+
+/// Writes every column of `model`: inserts it when `created`, else updates the
+/// row with its key.
+pub async fn save<A>(db: &impl ConnectionTrait, model: A, created: bool) -> Result<(), Error>
+where
+    A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    use sea_orm::EntityTrait;
+    let model = model.reset_all();
+    if created {
+        A::Entity::insert(model).exec_without_returning(db).await?;
+    } else {
+        A::Entity::update(model).exec(db).await?;
+    }
+    Ok(())
+}

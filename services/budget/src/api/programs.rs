@@ -82,14 +82,7 @@ pub(super) fn envelope_to_proto(model: &envelopes::Model) -> Envelope {
 /// Programmes and envelopes are national: a token limited to a KATO prefix may
 /// not change them.
 fn require_national_writer(caller: &Caller) -> Result<(), Error> {
-    caller.require(Scope::BudgetWrite)?;
-    match caller.kato_prefix() {
-        Some(prefix) => Err(Error::PermissionDenied(format!(
-            "programmes and envelopes are national; the token of {} is limited to KATO prefix {prefix}",
-            caller.subject
-        ))),
-        None => Ok(()),
-    }
+    caller.require_national(Scope::BudgetWrite, "programmes and envelopes")
 }
 
 async fn find_program(

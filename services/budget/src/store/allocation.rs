@@ -125,13 +125,7 @@ pub async fn save(
     allocation: Model,
     created: bool,
 ) -> Result<(), Error> {
-    let model = ActiveModel::from(allocation).reset_all();
-    if created {
-        Entity::insert(model).exec_without_returning(db).await?;
-    } else {
-        Entity::update(model).exec(db).await?;
-    }
-    Ok(())
+    aimaq_storage::save(db, ActiveModel::from(allocation), created).await
 }
 
 /// Where a page of `list` ends: after this allocation.

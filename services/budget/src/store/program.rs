@@ -106,16 +106,7 @@ pub async fn save_envelope(
     envelope: envelopes::Model,
     created: bool,
 ) -> Result<(), Error> {
-    // Every column written, not only the changed ones.
-    let model = envelopes::ActiveModel::from(envelope).reset_all();
-    if created {
-        envelopes::Entity::insert(model)
-            .exec_without_returning(db)
-            .await?;
-    } else {
-        envelopes::Entity::update(model).exec(db).await?;
-    }
-    Ok(())
+    aimaq_storage::save(db, envelopes::ActiveModel::from(envelope), created).await
 }
 
 /// Programmes by code, optionally of a kind and running in a year.

@@ -52,15 +52,7 @@ pub async fn save(
     status: statuses::Model,
     created: bool,
 ) -> Result<(), Error> {
-    let model = statuses::ActiveModel::from(status).reset_all();
-    if created {
-        statuses::Entity::insert(model)
-            .exec_without_returning(db)
-            .await?;
-    } else {
-        statuses::Entity::update(model).exec(db).await?;
-    }
-    Ok(())
+    aimaq_storage::save(db, statuses::ActiveModel::from(status), created).await
 }
 
 /// Every status of these settlements, locked for the rest of the transaction

@@ -1,13 +1,6 @@
 //! Tables, queries and migrations of the grants service.
 
-use aimaq_records::CreateRecordTables;
-use sea_orm_migration::prelude::*;
+mod migration;
+pub mod terms;
 
-pub struct Migrator;
-
-#[sea_orm_migration::async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateRecordTables)]
-    }
-}
+pub use migration::Migrator;

@@ -1,0 +1,3 @@
+//! Rules of the grants domain: pure functions and types, no I/O.
+
+pub mod terms;

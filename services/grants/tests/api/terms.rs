@@ -1,0 +1,211 @@
+//! MCI values and programme terms as dated data.
+
+use aimaq_auth::Scope;
+use aimaq_proto::common::v1::Date;
+use aimaq_proto::grants::v1::*;
+use aimaq_testing::{TestDatabase, on_both_backends, with_token};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use super::start;
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+fn rate(id: &str, from: Option<Date>, tenge: i64, version: i64) -> SetMciRateRequest {
+    SetMciRateRequest {
+        request_id: id.into(),
+        rate: Some(MciRate {
+            effective_from: from,
+            value_tiyn: tenge * 100,
+            source: "Law on the republican budget".into(),
+            version: 0,
+        }),
+        expected_version: version,
+    }
+}
+
+fn policy(id: &str, from: Option<Date>, allowance: i32, cap: i32) -> SetPolicyRequest {
+    SetPolicyRequest {
+        request_id: id.into(),
+        policy: Some(Policy {
+            effective_from: from,
+            allowance_mci: allowance,
+            loan_cap_mci: cap,
+            loan_rate_bp: 1,
+            max_term_months: 180,
+            obligation_months: 36,
+            eligible_fields: vec![Field::Healthcare as i32, Field::Education as i32],
+            source: "Government decree".into(),
+            version: 0,
+        }),
+        expected_version: 0,
+    }
+}
+
+async fn rates_and_terms_are_read_as_of_a_date(database: TestDatabase) {
+    let mut harness = start(database).await;
+    let admin = harness.tokens.admin();
+    let client = &mut harness.client;
+    for (id, from, tenge) in [
+        ("mci-2022-jan", date(2022, 1, 1), 3063),
+        ("mci-2022-apr", date(2022, 4, 1), 3180),
+        ("mci-2023", date(2023, 1, 1), 3450),
+    ] {
+        client
+            .set_mci_rate(with_token(rate(id, from, tenge, 0), &admin))
+            .await
+            .unwrap();
+    }
+    let on = |year, month, day| GetMciRateRequest {
+        date: date(year, month, day),
+    };
+    let value = |answer: GetMciRateResponse| answer.rate.unwrap().value_tiyn;
+    let read = |request| {
+        let mut client = client.clone();
+        let admin = admin.clone();
+        async move { client.get_mci_rate(with_token(request, &admin)).await }
+    };
+    assert_eq!(
+        value(read(on(2022, 3, 31)).await.unwrap().into_inner()),
+        306_300
+    );
+    assert_eq!(
+        value(read(on(2022, 4, 1)).await.unwrap().into_inner()),
+        318_000
+    );
+    assert_eq!(
+        value(read(on(2030, 1, 1)).await.unwrap().into_inner()),
+        345_000
+    );
+    let status = read(on(2021, 12, 31)).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+
+    // Versions: a second value for a date needs the version it replaces.
+    let status = client
+        .set_mci_rate(with_token(rate("again", date(2023, 1, 1), 3451, 0), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    let status = client
+        .set_mci_rate(with_token(rate("stale", date(2023, 1, 1), 3451, 7), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    let fixed = client
+        .set_mci_rate(with_token(rate("fix", date(2023, 1, 1), 3450, 1), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .rate
+        .unwrap();
+    assert_eq!(fixed.version, 2);
+    let listed = client
+        .list_mci_rates(with_token(ListMciRatesRequest {}, &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .rates;
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0].effective_from, date(2022, 1, 1));
+
+    // Terms: 70 MCI at the start, then 100; the cap from 1,500 to 2,000 in 2024.
+    for request in [
+        policy("policy-2009", date(2009, 1, 1), 70, 1500),
+        policy("policy-2010", date(2010, 1, 1), 100, 1500),
+        policy("policy-2024", date(2024, 1, 1), 100, 2000),
+    ] {
+        client
+            .set_policy(with_token(request, &admin))
+            .await
+            .unwrap();
+    }
+    let terms = client
+        .get_policy(with_token(
+            GetPolicyRequest {
+                date: date(2022, 5, 1),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(terms.policy.as_ref().unwrap().allowance_mci, 100);
+    assert_eq!(terms.allowance_tiyn, 100 * 318_000);
+    assert_eq!(terms.loan_cap_tiyn, 1500 * 318_000);
+    assert_eq!(terms.mci.unwrap().value_tiyn, 318_000);
+    // Terms before any MCI: the amounts cannot be computed.
+    let status = client
+        .get_policy(with_token(
+            GetPolicyRequest {
+                date: date(2015, 1, 1),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+}
+
+async fn bad_terms_and_foreign_writers_are_refused(database: TestDatabase) {
+    let mut harness = start(database).await;
+    let admin = harness.tokens.admin();
+    let mut bad = policy("bad", None, 0, 1500);
+    if let Some(policy) = bad.policy.as_mut() {
+        policy.loan_rate_bp = -1;
+        policy.eligible_fields = vec![Field::Sport as i32, Field::Sport as i32, 99];
+        policy.source = String::new();
+    }
+    let status = harness
+        .client
+        .set_policy(with_token(bad, &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "policy.effective_from",
+            "policy.eligible_fields[1]",
+            "policy.eligible_fields[2]",
+            "policy.allowance_mci",
+            "policy.loan_rate_bp",
+            "policy.source",
+        ]
+    );
+    let regional = harness
+        .tokens
+        .token("akimat-61", &[Scope::GrantsWrite], Some("61"));
+    let status = harness
+        .client
+        .set_mci_rate(with_token(
+            rate("regional", date(2024, 1, 1), 3692, 0),
+            &regional,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let reader = harness.tokens.token("reader", &[Scope::GrantsRead], None);
+    let status = harness
+        .client
+        .set_policy(with_token(
+            policy("reader", date(2024, 1, 1), 100, 2000),
+            &reader,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+}
+
+on_both_backends!(
+    rates_and_terms_are_read_as_of_a_date,
+    bad_terms_and_foreign_writers_are_refused,
+);
