@@ -7,7 +7,6 @@
 mod api;
 mod domain;
 mod store;
-mod territories;
 
 use std::future::Future;
 
@@ -16,9 +15,9 @@ use aimaq_proto::budget::v1::budget_service_server::BudgetServiceServer;
 use aimaq_runtime::StartError;
 use tokio::net::TcpListener;
 
+use aimaq_territories::TerritoryDirectory;
 pub use api::BudgetApi;
 pub use store::Migrator;
-use territories::TerritoryDirectory;
 
 /// Runs the service on `listener` until `shutdown` completes; territories are
 /// checked with the governance service at `governance_url`.

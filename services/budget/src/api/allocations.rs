@@ -16,7 +16,7 @@ use crate::domain::allocation::{Holding, check_draw, check_new_amount};
 use crate::store;
 use crate::store::allocation::{Draw, Model, ProjectCounts, name};
 use crate::store::program::envelopes;
-use crate::territories::TerritoryDirectory;
+use aimaq_territories::TerritoryDirectory;
 
 pub(super) fn to_proto(model: &Model) -> Allocation {
     Allocation {

@@ -20,7 +20,7 @@ use tonic::codegen::BoxStream;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Response, Status};
 
-use crate::territories::TerritoryDirectory;
+use aimaq_territories::TerritoryDirectory;
 
 #[derive(Clone)]
 pub struct BudgetApi {

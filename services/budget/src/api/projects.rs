@@ -24,7 +24,7 @@ use crate::domain::project::{
 use crate::store;
 use crate::store::allocation::{self, ProjectCounts};
 use crate::store::project::{Filter, disbursements, name, parse_name, projects};
-use crate::territories::TerritoryDirectory;
+use aimaq_territories::TerritoryDirectory;
 
 /// Most projects one ImportProjects call may carry.
 const IMPORT_MAX: usize = 1000;

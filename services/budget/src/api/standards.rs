@@ -18,7 +18,7 @@ use crate::domain::standard::{self, CATALOGUE, sufficiency_bp};
 use crate::store;
 use crate::store::project::projects;
 use crate::store::standard::statuses;
-use crate::territories::TerritoryDirectory;
+use aimaq_territories::TerritoryDirectory;
 
 fn status_name(settlement: &str, code: &str) -> String {
     format!("settlements/{settlement}/standards/{code}")

@@ -1,8 +1,8 @@
-//! Territories as the governance service knows them. Budget asks it, on behalf of
-//! the caller (whose token it passes on) and within a short deadline, and
-//! remembers what it learns for a while: codes and their parents change rarely.
-//! When governance cannot be asked, the call fails UNAVAILABLE; budget never
-//! guesses a territory.
+//! Territories as the governance service knows them. Budget and grants ask it,
+//! on behalf of the caller (whose token they pass on) and within a short
+//! deadline, and remember what they learn for a while: codes and their parents
+//! change rarely. When governance cannot be asked, the call fails UNAVAILABLE;
+//! nothing is guessed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,6 +27,7 @@ pub struct TerritoryFacts {
     pub kato: Kato,
     pub parent: Option<Kato>,
     pub kind: TerritoryKind,
+    pub rural: bool,
 }
 
 impl TerritoryFacts {
@@ -104,6 +105,7 @@ impl TerritoryDirectory {
             kato,
             parent,
             kind: territory.kind(),
+            rural: territory.rural,
         };
         if let Ok(mut remembered) = self.remembered.lock() {
             remembered.insert(kato, (Instant::now(), facts));
