@@ -9,14 +9,13 @@ struct Cli {
     #[command(flatten)]
     server: aimaq_config::ServerConfig,
 
-    /// The governance service, asked about territories (http://host:port).
-    #[arg(long, env = "AIMAQ_GOVERNANCE_URL")]
-    governance_url: String,
+    #[command(flatten)]
+    governance: aimaq_config::GovernanceLink,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (config, governance_url) = (cli.server, cli.governance_url);
+    let (config, governance_url) = (cli.server, cli.governance.governance_url);
     let (listen, telemetry) = (config.listen, config.telemetry.clone());
     aimaq_server::main("budget", listen, &telemetry, |listener| {
         aimaq_budget::run(

@@ -15,21 +15,26 @@ use aimaq_proto::grants::v1::grants_service_server::GrantsServiceServer;
 use aimaq_runtime::StartError;
 use tokio::net::TcpListener;
 
+use aimaq_territories::TerritoryDirectory;
 pub use api::GrantsApi;
 pub use store::Migrator;
 
-/// Runs the service on `listener` until `shutdown` completes.
+/// Runs the service on `listener` until `shutdown` completes; territories are
+/// checked with the governance service at `governance_url`.
 pub async fn run(
     config: ServerConfig,
+    governance_url: String,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let territories = TerritoryDirectory::new(&governance_url)
+        .map_err(|error| StartError::Config(error.to_string()))?;
     let Some(backend) = aimaq_runtime::prepare::<Migrator>("grants", &config, listener).await?
     else {
         return Ok(());
     };
     let limit = backend.max_message_bytes();
-    let service = GrantsServiceServer::new(GrantsApi::new(backend.records.clone()))
+    let service = GrantsServiceServer::new(GrantsApi::new(backend.records.clone(), territories))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     backend.serve(service, shutdown).await

@@ -8,12 +8,21 @@ use clap::Parser;
 struct Cli {
     #[command(flatten)]
     server: aimaq_config::ServerConfig,
+
+    #[command(flatten)]
+    governance: aimaq_config::GovernanceLink,
 }
 
 fn main() -> ExitCode {
-    let config = Cli::parse().server;
+    let cli = Cli::parse();
+    let (config, governance_url) = (cli.server, cli.governance.governance_url);
     let (listen, telemetry) = (config.listen, config.telemetry.clone());
     aimaq_server::main("grants", listen, &telemetry, |listener| {
-        aimaq_grants::run(config, listener, aimaq_server::termination_signal())
+        aimaq_grants::run(
+            config,
+            governance_url,
+            listener,
+            aimaq_server::termination_signal(),
+        )
     })
 }

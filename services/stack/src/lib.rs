@@ -252,7 +252,7 @@ impl Stack {
                 let result = match service {
                     "governance" => aimaq_governance::run(config, listener, shutdown).await,
                     "budget" => aimaq_budget::run(config, governance_url, listener, shutdown).await,
-                    _ => aimaq_grants::run(config, listener, shutdown).await,
+                    _ => aimaq_grants::run(config, governance_url, listener, shutdown).await,
                 };
                 (service, result.map_err(|e| e.to_string()))
             });

@@ -203,3 +203,11 @@ mod tests {
         assert!(error.to_string().contains("--database-url"));
     }
 }
+
+/// Where a service that checks territories (budget, grants) finds governance.
+#[derive(Clone, Debug, Args)]
+pub struct GovernanceLink {
+    /// The governance service, asked about territories (http://host:port).
+    #[arg(long, env = "AIMAQ_GOVERNANCE_URL")]
+    pub governance_url: String,
+}

@@ -207,3 +207,31 @@ where
     }
     Ok(())
 }
+
+/// The id in a resource name `{collection}/{id}` sent as the request's `field`.
+pub fn id_from_name(text: &str, collection: &str, field: &str) -> Result<i64, Error> {
+    text.strip_prefix(collection)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|id| id.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(|| Error::invalid(field, format!("must be {collection}/{{id}}")))
+}
+
+/// The row with this numeric key, locked for the rest of the transaction when
+/// `lock` (on PostgreSQL).
+pub async fn find_by_id<E>(
+    db: &impl ConnectionTrait,
+    id: i64,
+    lock: bool,
+) -> Result<Option<E::Model>, Error>
+where
+    E: sea_orm::EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i64>,
+{
+    use sea_orm::QuerySelect;
+    let mut query = E::find_by_id(id);
+    if lock {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(db).await?)
+}

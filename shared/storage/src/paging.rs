@@ -54,6 +54,34 @@ impl Page {
     }
 }
 
+/// One page of `query` in the order of its numeric key column `id`, after the
+/// page's key; `key` reads a row's id.
+pub async fn by_id<E>(
+    db: &impl sea_orm::ConnectionTrait,
+    query: sea_orm::Select<E>,
+    id: E::Column,
+    page: &Page,
+    key: impl Fn(&E::Model) -> i64,
+) -> Result<(Vec<E::Model>, String), Error>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut query = query;
+    if let Some(after) = &page.after {
+        let after: i64 = after
+            .parse()
+            .map_err(|_| Error::invalid("page_token", "malformed"))?;
+        query = query.filter(id.gt(after));
+    }
+    let rows = query
+        .order_by_asc(id)
+        .limit(page.fetch_limit())
+        .all(db)
+        .await?;
+    Ok(page.finish(rows, |row| key(row).to_string()))
+}
+
 fn encode(key: &str) -> String {
     hex::encode(format!("{TOKEN_VERSION}{key}"))
 }

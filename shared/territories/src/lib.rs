@@ -42,6 +42,15 @@ impl TerritoryFacts {
     }
 }
 
+/// The caller's bearer token, passed on when a service asks governance on its
+/// behalf.
+pub fn authorization<T>(request: &tonic::Request<T>) -> Result<&MetadataValue<Ascii>, Error> {
+    request
+        .metadata()
+        .get("authorization")
+        .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))
+}
+
 pub struct TerritoryDirectory {
     client: GovernanceServiceClient<Channel>,
     remembered: Mutex<HashMap<Kato, (Instant, TerritoryFacts)>>,

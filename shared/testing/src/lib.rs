@@ -13,6 +13,7 @@
 mod database;
 pub mod load;
 mod server;
+pub mod territories;
 mod tokens;
 
 pub use database::{Backend, TestDatabase};

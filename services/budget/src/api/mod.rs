@@ -37,13 +37,7 @@ impl BudgetApi {
     }
 }
 
-/// The caller's bearer token, passed on when budget asks governance on its behalf.
-fn authorization<T>(request: &Request<T>) -> Result<&MetadataValue<Ascii>, Error> {
-    request
-        .metadata()
-        .get("authorization")
-        .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))
-}
+use aimaq_territories::authorization;
 
 /// Checks with governance, on the caller's behalf, that `kato` is a settlement.
 async fn require_settlement(

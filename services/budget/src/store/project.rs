@@ -2,7 +2,6 @@
 
 use aimaq_error::Error;
 use sea_orm::entity::prelude::*;
-use sea_orm::{QueryOrder, QuerySelect};
 
 pub mod projects {
     use sea_orm::entity::prelude::*;
@@ -67,10 +66,7 @@ pub fn name(id: i64) -> String {
 
 /// The id in `projects/{id}`.
 pub fn parse_name(text: &str) -> Result<i64, Error> {
-    text.strip_prefix("projects/")
-        .and_then(|id| id.parse::<i64>().ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| Error::invalid("project", "must be projects/{id}"))
+    aimaq_storage::id_from_name(text, "projects", "project")
 }
 
 /// Inserts a new project and returns it with its id.
@@ -93,11 +89,7 @@ pub async fn find(
     id: i64,
     lock: bool,
 ) -> Result<Option<projects::Model>, Error> {
-    let mut query = projects::Entity::find_by_id(id);
-    if lock {
-        query = query.lock_exclusive();
-    }
-    Ok(query.one(db).await?)
+    aimaq_storage::find_by_id::<projects::Entity>(db, id, lock).await
 }
 
 pub async fn update(db: &impl ConnectionTrait, project: projects::Model) -> Result<(), Error> {
@@ -152,16 +144,5 @@ pub async fn list(
     if let Some(category) = filter.category {
         query = query.filter(Column::Category.eq(category));
     }
-    if let Some(after) = &page.after {
-        let after: i64 = after
-            .parse()
-            .map_err(|_| Error::invalid("page_token", "malformed"))?;
-        query = query.filter(Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(Column::Id)
-        .limit(page.fetch_limit())
-        .all(db)
-        .await?;
-    Ok(page.finish(rows, |row| row.id.to_string()))
+    aimaq_storage::paging::by_id(db, query, Column::Id, page, |row| row.id).await
 }

@@ -12,9 +12,7 @@ mod reports;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::*;
-use aimaq_proto::common::v1::LocalizedText;
-use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
-use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
+use aimaq_testing::territories::governance_with;
 use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
 use tonic::transport::Channel;
 
@@ -26,51 +24,10 @@ pub struct Harness {
 }
 
 /// The budget service, asking a governance service (on SQLite) that holds the
-/// Turkestan region with `districts` of its districts and their chains.
+/// Turkestan region with some of its districts and their chains.
 pub async fn start(database: TestDatabase) -> Harness {
     let tokens = TestTokens::new();
-    let governance =
-        TestServer::start(TestDatabase::sqlite().await, &tokens, aimaq_governance::run).await;
-    let mut registry = GovernanceServiceClient::new(governance.channel().await);
-    let admin = tokens.admin();
-    for (n, (kato, kind)) in [
-        ("610000000", TerritoryKind::Region),
-        ("613600000", TerritoryKind::District),
-        ("613633000", TerritoryKind::RuralDistrict),
-        ("613633100", TerritoryKind::Village),
-        ("613633200", TerritoryKind::Village),
-        ("611000000", TerritoryKind::District),
-        ("611200000", TerritoryKind::District),
-        ("611400000", TerritoryKind::District),
-        ("611600000", TerritoryKind::District),
-        ("611800000", TerritoryKind::District),
-        ("612000000", TerritoryKind::District),
-        ("612200000", TerritoryKind::District),
-        ("612400000", TerritoryKind::District),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        registry
-            .upsert_territory(with_token(
-                UpsertTerritoryRequest {
-                    request_id: format!("seed-{n}"),
-                    territory: Some(TerritoryInput {
-                        kato: kato.into(),
-                        kind: kind as i32,
-                        name: Some(LocalizedText {
-                            ru: kato.into(),
-                            ..LocalizedText::default()
-                        }),
-                        ..TerritoryInput::default()
-                    }),
-                    expected_version: 0,
-                },
-                &admin,
-            ))
-            .await
-            .unwrap();
-    }
+    let governance = governance_with(&tokens, aimaq_governance::run, &[]).await;
     let url = governance.url();
     let server = TestServer::start(database, &tokens, move |config, listener, shutdown| {
         aimaq_budget::run(config, url, listener, shutdown)

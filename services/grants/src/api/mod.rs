@@ -2,22 +2,31 @@
 //! rules and the store in one recorded transaction, maps errors to status. RPCs
 //! not written here yet answer UNIMPLEMENTED.
 
+mod applications;
 mod terms;
+
+use aimaq_territories::authorization;
 
 use aimaq_auth::{Caller, Scope};
 use aimaq_proto::grants::v1::grants_service_server::GrantsService;
 use aimaq_proto::grants::v1::*;
 use aimaq_records::Records;
+use aimaq_territories::TerritoryDirectory;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 #[derive(Clone)]
 pub struct GrantsApi {
     records: Records,
+    territories: Arc<TerritoryDirectory>,
 }
 
 impl GrantsApi {
-    pub fn new(records: Records) -> GrantsApi {
-        GrantsApi { records }
+    pub fn new(records: Records, territories: TerritoryDirectory) -> GrantsApi {
+        GrantsApi {
+            records,
+            territories: Arc::new(territories),
+        }
     }
 }
 
@@ -66,6 +75,91 @@ impl GrantsService for GrantsApi {
         Caller::of(&request)?.require(Scope::GrantsRead)?;
         Ok(Response::new(
             terms::get_policy(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn set_quota(
+        &self,
+        request: Request<SetQuotaRequest>,
+    ) -> Result<Response<SetQuotaResponse>, Status> {
+        Ok(Response::new(
+            applications::set_quota(&self.records, &request).await?,
+        ))
+    }
+
+    async fn get_quota(
+        &self,
+        request: Request<GetQuotaRequest>,
+    ) -> Result<Response<GetQuotaResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GrantsRead)?;
+        Ok(Response::new(
+            applications::get_quota(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn submit_application(
+        &self,
+        request: Request<SubmitApplicationRequest>,
+    ) -> Result<Response<SubmitApplicationResponse>, Status> {
+        Ok(Response::new(
+            applications::submit(&self.records, &self.territories, &request).await?,
+        ))
+    }
+
+    async fn get_application(
+        &self,
+        request: Request<GetApplicationRequest>,
+    ) -> Result<Response<GetApplicationResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GrantsRead)?;
+        Ok(Response::new(
+            applications::get(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn list_applications(
+        &self,
+        request: Request<ListApplicationsRequest>,
+    ) -> Result<Response<ListApplicationsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GrantsRead)?;
+        Ok(Response::new(
+            applications::list(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn decide_application(
+        &self,
+        request: Request<DecideApplicationRequest>,
+    ) -> Result<Response<DecideApplicationResponse>, Status> {
+        Ok(Response::new(
+            applications::decide(&self.records, &request).await?,
+        ))
+    }
+
+    async fn record_payment(
+        &self,
+        request: Request<RecordPaymentRequest>,
+    ) -> Result<Response<RecordPaymentResponse>, Status> {
+        Ok(Response::new(
+            applications::pay(&self.records, &request).await?,
+        ))
+    }
+
+    async fn get_loan_schedule(
+        &self,
+        request: Request<GetLoanScheduleRequest>,
+    ) -> Result<Response<GetLoanScheduleResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GrantsRead)?;
+        Ok(Response::new(
+            applications::loan_schedule_of(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn record_departure(
+        &self,
+        request: Request<RecordDepartureRequest>,
+    ) -> Result<Response<RecordDepartureResponse>, Status> {
+        Ok(Response::new(
+            applications::depart(&self.records, &request).await?,
         ))
     }
 

@@ -89,12 +89,23 @@ fn rate_to_proto(model: &mci_rates::Model) -> Result<MciRate, Error> {
     })
 }
 
-pub(super) fn stored_fields(model: &policies::Model) -> Vec<terms::Field> {
+fn stored_fields(model: &policies::Model) -> Vec<terms::Field> {
     model
         .eligible_fields
         .split(',')
         .filter_map(terms::Field::parse)
         .collect()
+}
+
+pub(super) fn policy_of(model: &policies::Model) -> terms::Policy {
+    terms::Policy {
+        allowance_mci: model.allowance_mci,
+        loan_cap_mci: model.loan_cap_mci,
+        loan_rate_bp: model.loan_rate_bp,
+        max_term_months: model.max_term_months,
+        obligation_months: model.obligation_months,
+        eligible_fields: stored_fields(model),
+    }
 }
 
 fn policy_to_proto(model: &policies::Model) -> Result<Policy, Error> {

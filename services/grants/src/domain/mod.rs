@@ -1,3 +1,5 @@
 //! Rules of the grants domain: pure functions and types, no I/O.
 
+pub mod application;
+pub mod loan;
 pub mod terms;

@@ -1,13 +1,20 @@
 use aimaq_records::CreateRecordTables;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, integer, string, string_len};
+use sea_orm_migration::schema::{
+    big_integer, big_integer_null, boolean, integer, integer_null, pk_auto, string, string_len,
+    string_len_null,
+};
 
 pub struct Migrator;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateRecordTables), Box::new(CreateTerms)]
+        vec![
+            Box::new(CreateRecordTables),
+            Box::new(CreateTerms),
+            Box::new(CreateApplications),
+        ]
     }
 }
 
@@ -54,6 +61,113 @@ impl MigrationTrait for CreateTerms {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in ["policies", "mci_rates"] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+struct CreateApplications;
+
+impl MigrationName for CreateApplications {
+    fn name(&self) -> &str {
+        "m0002_create_applications_persons_and_quotas"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateApplications {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("applications")
+                    .col(pk_auto("id").big_integer())
+                    .col(string_len("iin", 12))
+                    .col(string_len("full_name", 200))
+                    .col(string_len("field", 40))
+                    .col(integer("diploma_level"))
+                    .col(string_len("diploma_speciality", 200))
+                    .col(integer("diploma_year"))
+                    .col(string_len("diploma_institution", 200))
+                    .col(string_len("settlement_kato", 9))
+                    .col(string_len("region_kato", 9))
+                    .col(string_len("employer", 200))
+                    .col(string_len("start_date", 10))
+                    .col(boolean("allowance_requested"))
+                    .col(big_integer("loan_requested_tiyn"))
+                    .col(integer("loan_requested_months"))
+                    .col(string_len("status", 20))
+                    .col(integer("submitted_year"))
+                    .col(string_len_null("decision_date", 10))
+                    .col(integer_null("decision_year"))
+                    .col(big_integer("allowance_tiyn"))
+                    .col(big_integer("loan_amount_tiyn"))
+                    .col(integer("loan_term_months"))
+                    .col(integer("loan_rate_bp"))
+                    .col(integer("obligation_months"))
+                    .col(big_integer("mci_tiyn"))
+                    .col(string_len_null("policy_effective_from", 10))
+                    .col(string_len_null("age_band", 20))
+                    .col(string_len("rejection_reason", 500))
+                    .col(boolean("allowance_paid"))
+                    .col(string_len_null("loan_disbursed_on", 10))
+                    .col(string_len_null("departure_date", 10))
+                    .col(integer("served_months"))
+                    .col(integer("unserved_months"))
+                    .col(big_integer("allowance_refund_tiyn"))
+                    .col(big_integer("loan_principal_due_tiyn"))
+                    .col(big_integer("version"))
+                    .col(big_integer("submitted_at_micros"))
+                    .col(big_integer("updated_at_micros"))
+                    .to_owned(),
+            )
+            .await?;
+        for (index, column) in [
+            ("applications_by_iin", "iin"),
+            ("applications_by_settlement", "settlement_kato"),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(index)
+                        .table("applications")
+                        .col(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table("persons")
+                    .col(string_len("iin", 12).primary_key())
+                    .col(big_integer_null("open_application"))
+                    .col(big_integer_null("allowance_application"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("quotas")
+                    .col(string_len("region_kato", 9))
+                    .col(integer("year"))
+                    .col(integer("allowance_count"))
+                    .col(big_integer("loan_amount_tiyn"))
+                    .col(integer("allowances_approved"))
+                    .col(big_integer("loans_approved_tiyn"))
+                    .col(big_integer("version"))
+                    .primary_key(Index::create().col("region_kato").col("year"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["quotas", "persons", "applications"] {
             manager
                 .drop_table(Table::drop().table(table).to_owned())
                 .await?;

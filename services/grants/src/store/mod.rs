@@ -1,5 +1,6 @@
 //! Tables, queries and migrations of the grants service.
 
+pub mod application;
 mod migration;
 pub mod terms;
 

@@ -1,0 +1,215 @@
+//! Applications, the people who make them, and the regions' yearly quotas.
+
+use aimaq_error::Error;
+use sea_orm::QuerySelect;
+use sea_orm::entity::prelude::*;
+
+pub mod applications {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "applications")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub iin: String,
+        pub full_name: String,
+        pub field: String,
+        pub diploma_level: i32,
+        pub diploma_speciality: String,
+        pub diploma_year: i32,
+        pub diploma_institution: String,
+        pub settlement_kato: String,
+        pub region_kato: String,
+        pub employer: String,
+        /// ISO dates.
+        pub start_date: String,
+        pub allowance_requested: bool,
+        /// 0 when no loan is requested.
+        pub loan_requested_tiyn: i64,
+        pub loan_requested_months: i32,
+        pub status: String,
+        pub submitted_year: i32,
+        /// Fixed on approval.
+        pub decision_date: Option<String>,
+        pub decision_year: Option<i32>,
+        pub allowance_tiyn: i64,
+        pub loan_amount_tiyn: i64,
+        pub loan_term_months: i32,
+        pub loan_rate_bp: i32,
+        pub obligation_months: i32,
+        pub mci_tiyn: i64,
+        pub policy_effective_from: Option<String>,
+        pub age_band: Option<String>,
+        pub rejection_reason: String,
+        pub allowance_paid: bool,
+        pub loan_disbursed_on: Option<String>,
+        pub departure_date: Option<String>,
+        pub served_months: i32,
+        pub unserved_months: i32,
+        pub allowance_refund_tiyn: i64,
+        pub loan_principal_due_tiyn: i64,
+        pub version: i64,
+        pub submitted_at_micros: i64,
+        pub updated_at_micros: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod persons {
+    use sea_orm::entity::prelude::*;
+
+    /// One row per IIN that ever applied: the lock that keeps one open
+    /// application per person and one allowance per life.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "persons")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub iin: String,
+        pub open_application: Option<i64>,
+        pub allowance_application: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod quotas {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "quotas")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub region_kato: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub year: i32,
+        pub allowance_count: i32,
+        pub loan_amount_tiyn: i64,
+        pub allowances_approved: i32,
+        pub loans_approved_tiyn: i64,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub fn name(id: i64) -> String {
+    format!("applications/{id}")
+}
+
+/// The id in `applications/{id}`.
+pub fn parse_name(text: &str) -> Result<i64, Error> {
+    aimaq_storage::id_from_name(text, "applications", "application")
+}
+
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    application: applications::Model,
+) -> Result<applications::Model, Error> {
+    let mut model = applications::ActiveModel::from(application.clone()).reset_all();
+    model.id = sea_orm::ActiveValue::NotSet;
+    let id = applications::Entity::insert(model)
+        .exec(db)
+        .await?
+        .last_insert_id;
+    Ok(applications::Model { id, ..application })
+}
+
+/// The application, locked for the rest of the transaction when `lock` (on
+/// PostgreSQL).
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: i64,
+    lock: bool,
+) -> Result<Option<applications::Model>, Error> {
+    aimaq_storage::find_by_id::<applications::Entity>(db, id, lock).await
+}
+
+/// The person, locked; a new row (not yet stored) when they never applied.
+pub async fn person_for_update(
+    db: &impl ConnectionTrait,
+    iin: &str,
+) -> Result<(persons::Model, bool), Error> {
+    let found = persons::Entity::find_by_id(iin.to_owned())
+        .lock_exclusive()
+        .one(db)
+        .await?;
+    Ok(match found {
+        Some(person) => (person, false),
+        None => (
+            persons::Model {
+                iin: iin.to_owned(),
+                open_application: None,
+                allowance_application: None,
+            },
+            true,
+        ),
+    })
+}
+
+pub async fn quota_for_update(
+    db: &impl ConnectionTrait,
+    region: &str,
+    year: i32,
+) -> Result<Option<quotas::Model>, Error> {
+    Ok(quotas::Entity::find_by_id((region.to_owned(), year))
+        .lock_exclusive()
+        .one(db)
+        .await?)
+}
+
+pub async fn quota(
+    db: &impl ConnectionTrait,
+    region: &str,
+    year: i32,
+) -> Result<Option<quotas::Model>, Error> {
+    Ok(quotas::Entity::find_by_id((region.to_owned(), year))
+        .one(db)
+        .await?)
+}
+
+/// What ListApplications filters by; `None` for any.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub status: Option<&'static str>,
+    pub kato_prefix: Option<String>,
+    pub field: Option<&'static str>,
+    pub year: Option<i32>,
+    pub iin: Option<String>,
+}
+
+/// Applications matching `filter`, in the order they were submitted.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: Filter,
+    page: &aimaq_storage::paging::Page,
+) -> Result<(Vec<applications::Model>, String), Error> {
+    use applications::Column;
+    let mut query = applications::Entity::find();
+    if let Some(status) = filter.status {
+        query = query.filter(Column::Status.eq(status));
+    }
+    if let Some(prefix) = filter.kato_prefix {
+        query = query.filter(Column::SettlementKato.starts_with(prefix));
+    }
+    if let Some(field) = filter.field {
+        query = query.filter(Column::Field.eq(field));
+    }
+    if let Some(year) = filter.year {
+        query = query.filter(Column::SubmittedYear.eq(year));
+    }
+    if let Some(iin) = filter.iin {
+        query = query.filter(Column::Iin.eq(iin));
+    }
+    aimaq_storage::paging::by_id(db, query, Column::Id, page, |row| row.id).await
+}

@@ -1,0 +1,477 @@
+//! Applications from submission to the end of the obligation: amounts by the
+//! terms and MCI of the decision date, one open application and one allowance
+//! per person, quotas under concurrency, loan schedules, departures.
+
+use aimaq_auth::Scope;
+use aimaq_proto::common::v1::Date;
+use aimaq_proto::grants::v1::*;
+use aimaq_testing::{TestDatabase, on_both_backends, with_token};
+use aimaq_types::Iin;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+use super::{Harness, start};
+
+fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+/// A valid IIN of someone born on 15 March 2000, numbered `n`.
+fn iin(n: u32) -> String {
+    (n * 10..n * 10 + 10)
+        .find_map(|serial| Iin::complete(&format!("0003155{serial:04}")))
+        .unwrap()
+        .to_string()
+}
+
+fn application(id: &str, n: u32, loan_tenge: i64) -> SubmitApplicationRequest {
+    SubmitApplicationRequest {
+        request_id: id.into(),
+        iin: iin(n),
+        full_name: format!("Specialist {n}"),
+        field: Field::Healthcare as i32,
+        diploma: Some(Diploma {
+            level: DiplomaLevel::Bachelor as i32,
+            speciality: "General medicine".into(),
+            year: 2022,
+            institution: "Astana Medical University".into(),
+        }),
+        settlement_kato: "613633100".into(),
+        employer: "Village outpatient clinic".into(),
+        start_date: date(2022, 1, 10),
+        allowance_requested: true,
+        loan_requested: (loan_tenge > 0).then_some(LoanRequest {
+            amount_tiyn: loan_tenge * 100,
+            term_months: 180,
+        }),
+    }
+}
+
+fn approve(
+    id: &str,
+    app: &Application,
+    on: Option<Date>,
+    loan_tenge: i64,
+) -> DecideApplicationRequest {
+    DecideApplicationRequest {
+        request_id: id.into(),
+        application: app.name.clone(),
+        decision: Decision::Approve as i32,
+        decision_date: on,
+        grant_allowance: true,
+        grant_loan: (loan_tenge > 0).then_some(LoanRequest {
+            amount_tiyn: loan_tenge * 100,
+            term_months: 180,
+        }),
+        reason: String::new(),
+        expected_version: app.version,
+    }
+}
+
+impl Harness {
+    /// MCI values 2022–2026 and the terms' history, and quotas for Turkestan.
+    async fn terms(&mut self, allowances: i32) {
+        let admin = self.tokens.admin();
+        for (n, (from, tenge)) in [
+            (date(2022, 1, 1), 3063),
+            (date(2022, 4, 1), 3180),
+            (date(2026, 1, 1), 4325),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            self.client
+                .set_mci_rate(with_token(
+                    SetMciRateRequest {
+                        request_id: format!("mci-{n}"),
+                        rate: Some(MciRate {
+                            effective_from: from,
+                            value_tiyn: tenge * 100,
+                            source: "Budget law".into(),
+                            version: 0,
+                        }),
+                        expected_version: 0,
+                    },
+                    &admin,
+                ))
+                .await
+                .unwrap();
+        }
+        for (n, (from, allowance, cap)) in [
+            (date(2009, 1, 1), 70, 1500),
+            (date(2010, 1, 1), 100, 1500),
+            (date(2025, 10, 1), 100, 2500),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            self.client
+                .set_policy(with_token(
+                    SetPolicyRequest {
+                        request_id: format!("policy-{n}"),
+                        policy: Some(Policy {
+                            effective_from: from,
+                            allowance_mci: allowance,
+                            loan_cap_mci: cap,
+                            loan_rate_bp: 1,
+                            max_term_months: 180,
+                            obligation_months: 36,
+                            eligible_fields: vec![
+                                Field::Healthcare as i32,
+                                Field::Education as i32,
+                            ],
+                            source: "Decree".into(),
+                            version: 0,
+                        }),
+                        expected_version: 0,
+                    },
+                    &admin,
+                ))
+                .await
+                .unwrap();
+        }
+        for year in [2022, 2026] {
+            self.client
+                .set_quota(with_token(
+                    SetQuotaRequest {
+                        request_id: format!("quota-{year}"),
+                        region_kato: "610000000".into(),
+                        year,
+                        allowance_count: allowances,
+                        loan_amount_tiyn: 100_000_000_000,
+                        expected_version: 0,
+                    },
+                    &admin,
+                ))
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn submit(&mut self, request: SubmitApplicationRequest) -> Result<Application, Status> {
+        let admin = self.tokens.admin();
+        self.client
+            .submit_application(with_token(request, &admin))
+            .await
+            .map(|r| r.into_inner().application.unwrap())
+    }
+
+    async fn decide(&mut self, request: DecideApplicationRequest) -> Result<Application, Status> {
+        let admin = self.tokens.admin();
+        self.client
+            .decide_application(with_token(request, &admin))
+            .await
+            .map(|r| r.into_inner().application.unwrap())
+    }
+
+    async fn pay(&mut self, id: &str, app: &Application, kind: PaymentKind) -> Application {
+        let admin = self.tokens.admin();
+        self.client
+            .record_payment(with_token(
+                RecordPaymentRequest {
+                    request_id: id.into(),
+                    application: app.name.clone(),
+                    kind: kind as i32,
+                    payment_date: date(2022, 5, 1),
+                    payment_reference: format!("payment {id}"),
+                    expected_version: app.version,
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .application
+            .unwrap()
+    }
+
+    async fn depart(&mut self, id: &str, app: &Application, on: Option<Date>) -> Application {
+        let admin = self.tokens.admin();
+        self.client
+            .record_departure(with_token(
+                RecordDepartureRequest {
+                    request_id: id.into(),
+                    application: app.name.clone(),
+                    departure_date: on,
+                    reason: "moved away".into(),
+                    expected_version: app.version,
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .application
+            .unwrap()
+    }
+}
+
+fn precondition(status: &Status) -> String {
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    status
+        .get_details_precondition_failure()
+        .unwrap()
+        .violations[0]
+        .subject
+        .clone()
+}
+
+async fn from_application_to_the_end_of_the_obligation(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.terms(10).await;
+
+    let first = harness
+        .submit(application("a1", 1, 5_000_000))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), ApplicationStatus::Submitted);
+    assert_eq!(first.region_kato, "610000000");
+    let status = harness
+        .submit(application("a1-again", 1, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&status), first.name);
+
+    // Decided before 1 April 2022: 100 MCI at 3,063 tenge.
+    let approved = harness
+        .decide(approve("d1", &first, date(2022, 3, 15), 4_000_000))
+        .await
+        .unwrap();
+    let terms = approved.terms.unwrap();
+    assert_eq!(terms.allowance_tiyn, 100 * 306_300);
+    assert_eq!(
+        (terms.loan_amount_tiyn, terms.loan_rate_bp),
+        (400_000_000, 1)
+    );
+    // A retry of the same decision changes nothing.
+    let again = harness
+        .decide(approve("d1", &first, date(2022, 3, 15), 4_000_000))
+        .await
+        .unwrap();
+    assert_eq!(again, approved);
+
+    // From 1 April 2022: 3,180 tenge.
+    let second = harness.submit(application("a2", 2, 0)).await.unwrap();
+    let approved_second = harness
+        .decide(approve("d2", &second, date(2022, 4, 1), 0))
+        .await
+        .unwrap();
+    assert_eq!(approved_second.terms.unwrap().allowance_tiyn, 100 * 318_000);
+
+    let admin = harness.tokens.admin();
+    let schedule = harness
+        .client
+        .get_loan_schedule(with_token(
+            GetLoanScheduleRequest {
+                application: first.name.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(schedule.lines.len(), 180);
+    let principal: i64 = schedule.lines.iter().map(|l| l.principal_tiyn).sum();
+    assert_eq!(principal, 400_000_000);
+    assert_eq!(schedule.lines[179].remaining_tiyn, 0);
+
+    let paid = harness.pay("p1", &approved, PaymentKind::Allowance).await;
+    let paid = harness
+        .pay("p2", &paid, PaymentKind::LoanDisbursement)
+        .await;
+    assert_eq!(paid.status(), ApplicationStatus::Active);
+    assert!(paid.allowance_paid && paid.loan_disbursed);
+
+    // Left after 12 of 36 months: two thirds of the allowance back, and the
+    // loan's outstanding principal at once.
+    let left = harness.depart("leave-1", &paid, date(2023, 1, 10)).await;
+    assert_eq!(left.status(), ApplicationStatus::Breached);
+    let breach = left.breach.unwrap();
+    assert_eq!((breach.served_months, breach.unserved_months), (12, 24));
+    assert_eq!(breach.allowance_refund_tiyn, 100 * 306_300 * 24 / 36);
+    // The schedule runs from the disbursement on 1 May 2022: 8 payments fell due
+    // by 10 January 2023.
+    let schedule = harness
+        .client
+        .get_loan_schedule(with_token(
+            GetLoanScheduleRequest {
+                application: first.name.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(schedule.lines[0].due_date, date(2022, 6, 1));
+    assert_eq!(
+        breach.loan_principal_due_tiyn,
+        schedule.lines[7].remaining_tiyn
+    );
+
+    // The allowance is once per person: even after the first application ended.
+    let status = harness
+        .submit(application("a1-later", 1, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&status), first.name);
+
+    // Serving the whole obligation completes it.
+    let active = harness
+        .pay("p3", &approved_second, PaymentKind::Allowance)
+        .await;
+    let done = harness.depart("leave-2", &active, date(2025, 2, 1)).await;
+    assert_eq!(done.status(), ApplicationStatus::Completed);
+    assert!(done.breach.is_none());
+
+    let listed = harness
+        .client
+        .list_applications(with_token(
+            ListApplicationsRequest {
+                status: ApplicationStatus::Completed as i32,
+                territory_kato: "613600000".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .applications;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, second.name);
+}
+
+async fn bad_applications_and_foreign_deciders_are_refused(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.terms(10).await;
+    let fields = |status: Status| -> Vec<String> {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        status
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations
+            .into_iter()
+            .map(|v| v.field)
+            .collect()
+    };
+    let mut bad = application("bad", 3, 30_000_000);
+    bad.iin = "000315500000".into();
+    bad.field = Field::Sport as i32;
+    if let Some(loan) = bad.loan_requested.as_mut() {
+        loan.term_months = 240;
+    }
+    let status = harness.submit(bad).await.unwrap_err();
+    assert_eq!(
+        fields(status),
+        [
+            "iin",
+            "field",
+            "loan_requested.amount_tiyn",
+            "loan_requested.term_months"
+        ]
+    );
+    let status = harness
+        .submit(SubmitApplicationRequest {
+            settlement_kato: "613633000".into(),
+            ..application("not-rural", 3, 0)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(status), ["settlement_kato"]);
+
+    let submitted = harness.submit(application("ok", 4, 0)).await.unwrap();
+    let elsewhere = harness
+        .tokens
+        .token("akimat-11", &[Scope::GrantsDecide], Some("11"));
+    let status = harness
+        .client
+        .decide_application(with_token(
+            approve("foreign", &submitted, date(2026, 2, 1), 0),
+            &elsewhere,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let writer = harness.tokens.token("clerk", &[Scope::GrantsWrite], None);
+    let status = harness
+        .client
+        .decide_application(with_token(
+            approve("clerk", &submitted, date(2026, 2, 1), 0),
+            &writer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let regional = harness
+        .tokens
+        .token("akimat-61", &[Scope::GrantsDecide], Some("61"));
+    let decided = harness
+        .client
+        .decide_application(with_token(
+            approve("regional", &submitted, date(2026, 2, 1), 0),
+            &regional,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+    assert_eq!(decided.terms.unwrap().allowance_tiyn, 100 * 432_500);
+}
+
+/// 100 approvals at once against a quota of 10: exactly 10 pass.
+async fn concurrent_approvals_never_exceed_the_quota(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.terms(10).await;
+    let mut submitted = Vec::new();
+    for n in 0..100 {
+        submitted.push(
+            harness
+                .submit(application(&format!("race-{n}"), 100 + n, 0))
+                .await
+                .unwrap(),
+        );
+    }
+    let admin = harness.tokens.admin();
+    let calls: Vec<_> = submitted
+        .iter()
+        .enumerate()
+        .map(|(n, app)| {
+            let mut client = harness.client.clone();
+            let request = with_token(
+                approve(&format!("race-d-{n}"), app, date(2026, 3, 1), 0),
+                &admin,
+            );
+            tokio::spawn(async move { client.decide_application(request).await })
+        })
+        .collect();
+    let mut approved = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(_) => approved += 1,
+            Err(status) => assert_eq!(precondition(&status), "quotas/610000000/2026"),
+        }
+    }
+    assert_eq!(approved, 10);
+    let quota = harness
+        .client
+        .get_quota(with_token(
+            GetQuotaRequest {
+                region_kato: "610000000".into(),
+                year: 2026,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .quota
+        .unwrap();
+    assert_eq!(quota.allowances_approved, 10);
+}
+
+on_both_backends!(
+    from_application_to_the_end_of_the_obligation,
+    bad_applications_and_foreign_deciders_are_refused,
+    concurrent_approvals_never_exceed_the_quota,
+);

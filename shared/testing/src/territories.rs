@@ -1,0 +1,70 @@
+//! A governance server holding a few territories, for the services that check
+//! territories with it (budget, grants).
+
+use std::future::Future;
+
+use aimaq_config::ServerConfig;
+use aimaq_proto::common::v1::LocalizedText;
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
+use tokio::net::TcpListener;
+
+use crate::{ShutdownSignal, TestDatabase, TestServer, TestTokens, with_token};
+
+/// Turkestan region's chain down to two villages of the Sairam district, and
+/// eight more of its districts.
+pub const TERRITORIES: [(&str, TerritoryKind); 13] = [
+    ("610000000", TerritoryKind::Region),
+    ("613600000", TerritoryKind::District),
+    ("613633000", TerritoryKind::RuralDistrict),
+    ("613633100", TerritoryKind::Village),
+    ("613633200", TerritoryKind::Village),
+    ("611000000", TerritoryKind::District),
+    ("611200000", TerritoryKind::District),
+    ("611400000", TerritoryKind::District),
+    ("611600000", TerritoryKind::District),
+    ("611800000", TerritoryKind::District),
+    ("612000000", TerritoryKind::District),
+    ("612200000", TerritoryKind::District),
+    ("612400000", TerritoryKind::District),
+];
+
+/// Starts governance (`run` is `aimaq_governance::run`) on SQLite with
+/// [`TERRITORIES`] plus `more`; villages are rural.
+pub async fn governance_with<F, Fut, E>(
+    tokens: &TestTokens,
+    run: F,
+    more: &[(&str, TerritoryKind)],
+) -> TestServer
+where
+    F: FnOnce(ServerConfig, TcpListener, ShutdownSignal) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let governance = TestServer::start(TestDatabase::sqlite().await, tokens, run).await;
+    let mut registry = GovernanceServiceClient::new(governance.channel().await);
+    let admin = tokens.admin();
+    for (n, (kato, kind)) in TERRITORIES.iter().chain(more).enumerate() {
+        registry
+            .upsert_territory(with_token(
+                UpsertTerritoryRequest {
+                    request_id: format!("seed-{n}"),
+                    territory: Some(TerritoryInput {
+                        kato: (*kato).into(),
+                        kind: *kind as i32,
+                        name: Some(LocalizedText {
+                            ru: (*kato).into(),
+                            ..LocalizedText::default()
+                        }),
+                        rural: *kind == TerritoryKind::Village,
+                        ..TerritoryInput::default()
+                    }),
+                    expected_version: 0,
+                },
+                &admin,
+            ))
+            .await
+            .expect("seed a territory");
+    }
+    governance
+}
