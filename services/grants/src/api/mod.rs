@@ -3,6 +3,7 @@
 //! not written here yet answer UNIMPLEMENTED.
 
 mod applications;
+mod statistics;
 mod terms;
 
 use aimaq_territories::authorization;
@@ -160,6 +161,25 @@ impl GrantsService for GrantsApi {
     ) -> Result<Response<RecordDepartureResponse>, Status> {
         Ok(Response::new(
             applications::depart(&self.records, &request).await?,
+        ))
+    }
+
+    async fn get_statistics(
+        &self,
+        request: Request<GetStatisticsRequest>,
+    ) -> Result<Response<GetStatisticsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GrantsRead)?;
+        Ok(Response::new(
+            statistics::statistics(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn load_historical_aggregate(
+        &self,
+        request: Request<LoadHistoricalAggregateRequest>,
+    ) -> Result<Response<LoadHistoricalAggregateResponse>, Status> {
+        Ok(Response::new(
+            statistics::load_historical(&self.records, &request).await?,
         ))
     }
 

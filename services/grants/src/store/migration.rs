@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateRecordTables),
             Box::new(CreateTerms),
             Box::new(CreateApplications),
+            Box::new(CreateHistoricalAggregates),
         ]
     }
 }
@@ -173,5 +174,51 @@ impl MigrationTrait for CreateApplications {
                 .await?;
         }
         Ok(())
+    }
+}
+
+struct CreateHistoricalAggregates;
+
+impl MigrationName for CreateHistoricalAggregates {
+    fn name(&self) -> &str {
+        "m0003_create_historical_aggregates"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateHistoricalAggregates {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("historical_aggregates")
+                    .col(integer("year"))
+                    .col(string_len("region_kato", 9))
+                    .col(big_integer("allowances"))
+                    .col(big_integer("allowances_tiyn"))
+                    .col(big_integer("loans"))
+                    .col(big_integer("loans_tiyn"))
+                    .col(string("source"))
+                    .col(big_integer("version"))
+                    .primary_key(Index::create().col("year").col("region_kato"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("applications_by_decision_year")
+                    .table("applications")
+                    .col("decision_year")
+                    .col("status")
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("historical_aggregates").to_owned())
+            .await
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod application;
 mod migration;
+pub mod statistics;
 pub mod terms;
 
 pub use migration::Migrator;

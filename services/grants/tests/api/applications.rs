@@ -470,7 +470,109 @@ async fn concurrent_approvals_never_exceed_the_quota(database: TestDatabase) {
     assert_eq!(quota.allowances_approved, 10);
 }
 
+/// Statistics count what was granted, with published totals of earlier years
+/// marked historical and never loaded over recorded years.
+async fn statistics_add_recorded_grants_to_published_totals(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.terms(10).await;
+    for n in 0..3 {
+        let app = harness
+            .submit(application(
+                &format!("s-{n}"),
+                300 + n,
+                if n == 0 { 2_000_000 } else { 0 },
+            ))
+            .await
+            .unwrap();
+        let loan = if n == 0 { 2_000_000 } else { 0 };
+        harness
+            .decide(approve(&format!("s-d-{n}"), &app, date(2026, 6, 1), loan))
+            .await
+            .unwrap();
+    }
+    let admin = harness.tokens.admin();
+    let load = |id: &str, year: i32, allowances: i64, loans: i64| {
+        let mut client = harness.client.clone();
+        let request = with_token(
+            LoadHistoricalAggregateRequest {
+                request_id: id.into(),
+                year,
+                region_kato: String::new(),
+                totals: Some(GrantTotals {
+                    allowances,
+                    allowances_tiyn: allowances * 100,
+                    loans,
+                    loans_tiyn: loans * 1000,
+                }),
+                source: "Ministry of National Economy, annual report".into(),
+            },
+            &admin,
+        );
+        async move { client.load_historical_aggregate(request).await }
+    };
+    load("h-2009", 2009, 2_000, 0).await.unwrap();
+    let loaded = load("h-2024", 2024, 7_000, 3_000)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(loaded.row.unwrap().historical);
+    let status = load("h-2026", 2026, 1, 1).await.unwrap_err();
+    assert_eq!(precondition(&status), "historical-aggregates/2026/national");
+
+    let stats = harness
+        .client
+        .get_statistics(with_token(
+            GetStatisticsRequest {
+                from_year: 2009,
+                to_year: 2026,
+                territory_kato: String::new(),
+                group_by: vec![StatisticsDimension::Year as i32],
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let years: Vec<(i32, bool, i64)> = stats
+        .rows
+        .iter()
+        .map(|r| (r.year, r.historical, r.totals.unwrap().allowances))
+        .collect();
+    assert_eq!(
+        years,
+        [(2009, true, 2_000), (2024, true, 7_000), (2026, false, 3)]
+    );
+    let national = stats.national_since_2009.unwrap();
+    assert_eq!((national.allowances, national.loans), (9_003, 3_001));
+    assert_eq!(national.allowances_tiyn, 900_000 + 3 * 100 * 432_500);
+
+    let by_band = harness
+        .client
+        .get_statistics(with_token(
+            GetStatisticsRequest {
+                from_year: 2026,
+                to_year: 2026,
+                territory_kato: "613600000".into(),
+                group_by: vec![
+                    StatisticsDimension::AgeBand as i32,
+                    StatisticsDimension::Field as i32,
+                ],
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let [row] = by_band.rows.as_slice() else {
+        panic!("{:?}", by_band.rows);
+    };
+    assert_eq!(row.age_band(), AgeBand::AgeBand25To29);
+    assert_eq!(row.field(), Field::Healthcare);
+    assert_eq!(row.totals.unwrap().loans_tiyn, 200_000_000);
+}
+
 on_both_backends!(
+    statistics_add_recorded_grants_to_published_totals,
     from_application_to_the_end_of_the_obligation,
     bad_applications_and_foreign_deciders_are_refused,
     concurrent_approvals_never_exceed_the_quota,

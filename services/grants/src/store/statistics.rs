@@ -1,0 +1,138 @@
+//! Counts and sums of what was granted, from the applications in one grouped
+//! query, and the published aggregates of the years before the system.
+
+use aimaq_error::Error;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{FromQueryResult, QueryOrder, StatementBuilder};
+
+use super::application::applications;
+
+pub mod historical {
+    use sea_orm::entity::prelude::*;
+
+    /// Published yearly totals for a year before the system went live: national
+    /// (an empty region) or a region's.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "historical_aggregates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub year: i32,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub region_kato: String,
+        pub allowances: i64,
+        pub allowances_tiyn: i64,
+        pub loans: i64,
+        pub loans_tiyn: i64,
+        pub source: String,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// What was granted in one year, region, field and age band.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Granted {
+    pub year: i32,
+    pub region_kato: String,
+    pub field: String,
+    pub age_band: String,
+    pub allowances: i64,
+    pub allowances_tiyn: i64,
+    pub loans: i64,
+    pub loans_tiyn: i64,
+}
+
+/// Statuses of applications whose grants count.
+pub const GRANTED: [&str; 4] = ["approved", "active", "completed", "breached"];
+
+/// Granted applications decided in `years`, under a KATO prefix, by year,
+/// region, field and age band.
+pub async fn granted(
+    db: &impl ConnectionTrait,
+    years: (i32, i32),
+    kato_prefix: Option<&str>,
+) -> Result<Vec<Granted>, Error> {
+    use applications::Column;
+    let mut query = Query::select();
+    query
+        .from(applications::Entity)
+        .expr_as(Expr::col(Column::DecisionYear), Alias::new("year"))
+        .column(Column::RegionKato)
+        .column(Column::Field)
+        .expr_as(Expr::cust("COALESCE(age_band, '')"), Alias::new("age_band"))
+        .and_where(Expr::col(Column::Status).is_in(GRANTED))
+        .and_where(Expr::col(Column::DecisionYear).between(years.0, years.1))
+        .group_by_col(Column::DecisionYear)
+        .group_by_col(Column::RegionKato)
+        .group_by_col(Column::Field)
+        .add_group_by([Expr::cust("COALESCE(age_band, '')")]);
+    for (alias, sql) in [
+        (
+            "allowances",
+            "CAST(SUM(CASE WHEN allowance_tiyn > 0 THEN 1 ELSE 0 END) AS BIGINT)",
+        ),
+        ("allowances_tiyn", "CAST(SUM(allowance_tiyn) AS BIGINT)"),
+        (
+            "loans",
+            "CAST(SUM(CASE WHEN loan_amount_tiyn > 0 THEN 1 ELSE 0 END) AS BIGINT)",
+        ),
+        ("loans_tiyn", "CAST(SUM(loan_amount_tiyn) AS BIGINT)"),
+    ] {
+        query.expr_as(Expr::cust(sql), Alias::new(alias));
+    }
+    if let Some(prefix) = kato_prefix {
+        query.and_where(Expr::col(Column::SettlementKato).like(format!("{prefix}%")));
+    }
+    let statement = StatementBuilder::build(&query, &db.get_database_backend());
+    Ok(Granted::find_by_statement(statement).all(db).await?)
+}
+
+/// Historical aggregates in `years`: regional ones under a KATO prefix, or,
+/// without one, the national ones.
+pub async fn historical(
+    db: &impl ConnectionTrait,
+    years: (i32, i32),
+    kato_prefix: Option<&str>,
+) -> Result<Vec<historical::Model>, Error> {
+    use historical::Column;
+    let query = historical::Entity::find().filter(Column::Year.between(years.0, years.1));
+    let query = match kato_prefix {
+        Some(prefix) => query.filter(Column::RegionKato.starts_with(prefix)),
+        None => query.filter(Column::RegionKato.eq("")),
+    };
+    Ok(query
+        .order_by_asc(Column::Year)
+        .order_by_asc(Column::RegionKato)
+        .all(db)
+        .await?)
+}
+
+pub async fn historical_for_update(
+    db: &impl ConnectionTrait,
+    year: i32,
+    region: &str,
+) -> Result<Option<historical::Model>, Error> {
+    use sea_orm::QuerySelect;
+    Ok(historical::Entity::find_by_id((year, region.to_owned()))
+        .lock_exclusive()
+        .one(db)
+        .await?)
+}
+
+/// Whether any application in the region (any, when empty) was granted with a
+/// decision in `year`.
+pub async fn granted_in(db: &impl ConnectionTrait, year: i32, region: &str) -> Result<bool, Error> {
+    use applications::Column;
+    let mut query = applications::Entity::find()
+        .filter(Column::Status.is_in(GRANTED))
+        .filter(Column::DecisionYear.eq(year));
+    if !region.is_empty() {
+        query = query.filter(Column::RegionKato.eq(region));
+    }
+    Ok(query.one(db).await?.is_some())
+}
