@@ -6,8 +6,13 @@ use std::path::Path;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::{ExecutionRow, GetExecutionReportRequest, GetSufficiencyRequest};
+use aimaq_proto::common::v1::Date;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::*;
+use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
+use aimaq_proto::grants::v1::{
+    ApplicationStatus, GetMciRateRequest, GetStatisticsRequest, ListApplicationsRequest,
+};
 use aimaq_stack::{Stack, StackOptions};
 use tonic::Request;
 
@@ -109,6 +114,7 @@ async fn governance_demo_data_holds_the_facts() {
     assert_eq!(values, [(2026, 6400), (2028, 7000)]);
 
     budget_demo_data_holds_the_facts(&stack, &token).await;
+    grants_demo_data_holds_the_facts(&stack, &token).await;
     stack.stop().await.unwrap();
 }
 
@@ -184,4 +190,77 @@ async fn budget_demo_data_holds_the_facts(stack: &Stack, token: &str) {
         .unwrap();
     assert_eq!(sufficiency.sufficiency_bp, 6400);
     assert!(sufficiency.applicable > 10_000);
+}
+
+/// 'With a diploma – to the village!': both MCI values of 2022, the published
+/// totals of 2009–2024, and applications in every status.
+async fn grants_demo_data_holds_the_facts(stack: &Stack, token: &str) {
+    let grants = stack
+        .endpoints
+        .iter()
+        .find(|e| e.service == "grants")
+        .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(grants.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = GrantsServiceClient::new(channel);
+    for ((month, day), tenge) in [((3, 31), 3063), ((4, 1), 3180)] {
+        let rate = client
+            .get_mci_rate(authorized(
+                GetMciRateRequest {
+                    date: Some(Date {
+                        year: 2022,
+                        month,
+                        day,
+                    }),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .rate
+            .unwrap();
+        assert_eq!(rate.value_tiyn, tenge * 100);
+    }
+    let published = client
+        .get_statistics(authorized(
+            GetStatisticsRequest {
+                from_year: 2009,
+                to_year: 2024,
+                ..GetStatisticsRequest::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let totals = published.totals.unwrap();
+    assert!(totals.allowances > 114_000, "{totals:?}");
+    assert!(totals.loans <= 52_000, "{totals:?}");
+    assert!(published.rows.iter().all(|r| r.historical));
+    for status in [
+        ApplicationStatus::Submitted,
+        ApplicationStatus::Approved,
+        ApplicationStatus::Rejected,
+        ApplicationStatus::Active,
+        ApplicationStatus::Completed,
+        ApplicationStatus::Breached,
+    ] {
+        let listed = client
+            .list_applications(authorized(
+                ListApplicationsRequest {
+                    status: status as i32,
+                    page_size: 1,
+                    ..ListApplicationsRequest::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.applications.len(), 1, "{status:?}");
+    }
 }

@@ -14,6 +14,7 @@ use aimaq_config::{
 };
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -333,6 +334,14 @@ impl Stack {
             .ok_or_else(|| StackError::Demo(format!("no {service} endpoint")))
     }
 
+    async fn channel(&self, service: &str) -> Result<tonic::transport::Channel, StackError> {
+        tonic::transport::Endpoint::from_shared(self.endpoint(service)?.url())
+            .map_err(|e| StackError::Demo(e.to_string()))?
+            .connect()
+            .await
+            .map_err(|e| StackError::Demo(e.to_string()))
+    }
+
     /// Loads the demo data through the services' own APIs. Every request has a
     /// fixed id, so a restart on the same data directory changes nothing.
     async fn seed(&self, options: &StackOptions) -> Result<Vec<String>, StackError> {
@@ -340,13 +349,7 @@ impl Stack {
         if options.classifier.exists() {
             let rows = aimaq_governance::classifier::read(&options.classifier)
                 .map_err(|e| StackError::Demo(e.to_string()))?;
-            let channel =
-                tonic::transport::Endpoint::from_shared(self.endpoint("governance")?.url())
-                    .map_err(|e| StackError::Demo(e.to_string()))?
-                    .connect()
-                    .await
-                    .map_err(|e| StackError::Demo(e.to_string()))?;
-            let mut client = GovernanceServiceClient::new(channel);
+            let mut client = GovernanceServiceClient::new(self.channel("governance").await?);
             let answer = aimaq_governance::classifier::import(
                 &mut client,
                 &self.admin_token,
@@ -366,15 +369,23 @@ impl Stack {
                     .await
                     .map_err(|status| StackError::Demo(status.message().to_owned()))?,
             );
-            let channel = tonic::transport::Endpoint::from_shared(self.endpoint("budget")?.url())
-                .map_err(|e| StackError::Demo(e.to_string()))?
-                .connect()
-                .await
-                .map_err(|e| StackError::Demo(e.to_string()))?;
             lines.extend(
-                demo::budget(BudgetServiceClient::new(channel), &self.admin_token, &rows)
-                    .await
-                    .map_err(|status| StackError::Demo(status.message().to_owned()))?,
+                demo::budget(
+                    BudgetServiceClient::new(self.channel("budget").await?),
+                    &self.admin_token,
+                    &rows,
+                )
+                .await
+                .map_err(|status| StackError::Demo(status.message().to_owned()))?,
+            );
+            lines.extend(
+                demo::grants(
+                    GrantsServiceClient::new(self.channel("grants").await?),
+                    &self.admin_token,
+                    &rows,
+                )
+                .await
+                .map_err(|status| StackError::Demo(status.message().to_owned()))?,
             );
         } else {
             tracing::warn!(path = %options.classifier.display(), "classifier file not found; no territories loaded");

@@ -21,6 +21,8 @@ use futures::{StreamExt, TryStreamExt, stream};
 use tonic::Status;
 use tonic::transport::Channel;
 
+use super::mix;
+
 const EL_BESIGI: &str = "AUYL_EL_BESIGI";
 const AMANATY: &str = "AUYL_AMANATY";
 const THIS_YEAR: i32 = 2026;
@@ -97,14 +99,6 @@ const WORKS: [(ProjectCategory, &str, &str); 7] = [
         "SPORTS_GROUND",
     ),
 ];
-
-/// A fixed, well-mixed hash of `value` (SplitMix64's finaliser).
-fn mix(value: u64) -> u64 {
-    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 /// A number below `n` drawn by `key`.
 fn below(key: u64, n: usize) -> usize {

@@ -4,9 +4,11 @@
 
 mod budget;
 mod governance;
+mod grants;
 
 pub use budget::budget;
 pub use governance::governance;
+pub use grants::grants;
 
 use tonic::{Request, Status};
 
@@ -18,4 +20,13 @@ fn authorized<T>(message: T, token: &str) -> Result<Request<T>, Status> {
         .map_err(|_| Status::invalid_argument("the token is not ASCII"))?;
     request.metadata_mut().insert("authorization", bearer);
     Ok(request)
+}
+
+/// A fixed, well-mixed hash of `value` (SplitMix64's finaliser): the demo's
+/// deterministic randomness.
+fn mix(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
