@@ -19,7 +19,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -27,7 +26,7 @@ use std::time::{Duration, Instant};
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::*;
 use aimaq_proto::governance::v1::TerritoryKind;
-use aimaq_testing::load::{Load, channels};
+use aimaq_testing::load::{Load, channels, pgbench};
 use aimaq_testing::{Backend, TestDatabase, TestServer, TestTokens, with_token};
 use aimaq_types::Kato;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -180,40 +179,6 @@ async fn load_projects(
     started.elapsed()
 }
 
-/// `pgbench -b tpcb-like` at the same concurrency on a fresh database of the same
-/// server; its transactions per second.
-async fn pgbench() -> Option<f64> {
-    let database = TestDatabase::postgres().await?;
-    let run = |args: &[&str]| {
-        Command::new("pgbench")
-            .args(args)
-            .arg(&database.url)
-            .output()
-            .ok()
-            .filter(|out| out.status.success())
-            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    run(&["-i", "-q", "-s", &PGBENCH_SCALE.to_string()])?;
-    let clients = CALLERS.to_string();
-    let seconds = WRITES.window.as_secs().to_string();
-    let report = run(&[
-        "-b",
-        "tpcb-like",
-        "-n",
-        "-c",
-        &clients,
-        "-j",
-        "2",
-        "-T",
-        &seconds,
-    ])?;
-    report
-        .lines()
-        .find(|line| line.starts_with("tps = "))
-        .and_then(|line| line.split_whitespace().nth(2))
-        .and_then(|tps| tps.parse().ok())
-}
-
 async fn run(database: TestDatabase, label: &str) {
     let backend = database.backend;
     let tokens = TestTokens::new();
@@ -359,7 +324,7 @@ async fn run(database: TestDatabase, label: &str) {
             .await
     };
     let pgbench = match backend {
-        Backend::Postgres => pgbench().await,
+        Backend::Postgres => pgbench(CALLERS, WRITES.window, PGBENCH_SCALE).await,
         Backend::Sqlite => None,
     };
 

@@ -126,3 +126,38 @@ where
         }
     });
 }
+
+/// `pgbench -b tpcb-like` with `clients` for `window` on a fresh database of the
+/// test PostgreSQL server, initialised at `scale`: its transactions per second.
+/// `None` when the server or `pgbench` is not there.
+pub async fn pgbench(clients: usize, window: Duration, scale: usize) -> Option<f64> {
+    let database = TestDatabase::postgres().await?;
+    let run = |args: &[&str]| {
+        std::process::Command::new("pgbench")
+            .args(args)
+            .arg(&database.url)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    run(&["-i", "-q", "-s", &scale.to_string()])?;
+    let clients = clients.to_string();
+    let seconds = window.as_secs().to_string();
+    let report = run(&[
+        "-b",
+        "tpcb-like",
+        "-n",
+        "-c",
+        &clients,
+        "-j",
+        "2",
+        "-T",
+        &seconds,
+    ])?;
+    report
+        .lines()
+        .find(|line| line.starts_with("tps = "))
+        .and_then(|line| line.split_whitespace().nth(2))
+        .and_then(|tps| tps.parse().ok())
+}
