@@ -135,7 +135,7 @@ async fn rates_and_terms_are_read_as_of_a_date(database: TestDatabase) {
     assert_eq!(terms.allowance_tiyn, 100 * 318_000);
     assert_eq!(terms.loan_cap_tiyn, 1500 * 318_000);
     assert_eq!(terms.mci.unwrap().value_tiyn, 318_000);
-    // Terms before any MCI: the amounts cannot be computed.
+    // Terms in force, but no MCI yet that early: the amounts cannot be computed.
     let status = client
         .get_policy(with_token(
             GetPolicyRequest {
@@ -146,6 +146,39 @@ async fn rates_and_terms_are_read_as_of_a_date(database: TestDatabase) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    // Each version of the terms with the MCI of its day: 70 MCI at the start.
+    client
+        .set_mci_rate(with_token(
+            rate("mci-2009", date(2009, 1, 1), 1296, 0),
+            &admin,
+        ))
+        .await
+        .unwrap();
+    for (on, allowance, cap) in [
+        (date(2009, 6, 1), 70 * 129_600, 1500 * 129_600),
+        (date(2024, 6, 1), 100 * 345_000, 2000 * 345_000),
+    ] {
+        let terms = client
+            .get_policy(with_token(GetPolicyRequest { date: on }, &admin))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (terms.allowance_tiyn, terms.loan_cap_tiyn),
+            (allowance, cap)
+        );
+    }
+    // Before the programme: no terms.
+    let status = client
+        .get_policy(with_token(
+            GetPolicyRequest {
+                date: date(2008, 1, 1),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
 }
 
 async fn bad_terms_and_foreign_writers_are_refused(database: TestDatabase) {
