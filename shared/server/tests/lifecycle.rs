@@ -199,8 +199,10 @@ async fn in_flight_calls_finish_and_new_ones_are_refused() {
     server.await.unwrap().unwrap();
     let elapsed = signalled.elapsed();
     assert!(elapsed < Duration::from_secs(5), "drained in {elapsed:?}");
+    // The call began about 200 ms before the signal (a sleep, so a little more
+    // on a busy machine): draining lasted the rest of it.
     assert!(
-        elapsed >= SLOW - Duration::from_millis(200),
+        elapsed >= SLOW - Duration::from_millis(400),
         "waited for the call: {elapsed:?}"
     );
 }
