@@ -6,8 +6,12 @@ use aimaq_proto::common::v1::{AuditVerification, ChangeAction, ChangeEvent};
 use aimaq_storage::Database;
 use aimaq_telemetry::RpcMethod;
 use prost::Message;
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, OnConflict, Query, WithClause,
+};
 use sea_orm::{
-    ActiveValue::Set, DatabaseTransaction, EntityTrait, QuerySelect, sea_query::OnConflict,
+    ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
+    QuerySelect, StatementBuilder,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -309,55 +313,118 @@ async fn record<R: Message>(
         request_digest: mutation.request_digest.clone(),
     };
     let hash = chain_hash(&head.audit_hash, &fields);
-    audit_record::Entity::insert(audit_record::ActiveModel {
-        sequence: Set(fields.sequence),
-        occurred_at_micros: Set(fields.occurred_at_micros),
-        actor: Set(fields.actor),
-        agency: Set(fields.agency),
-        method: Set(fields.method),
-        resource_type: Set(fields.resource_type),
-        resource_name: Set(fields.resource_name),
-        request_id: Set(fields.request_id),
-        request_digest: Set(fields.request_digest),
-        prev_hash: Set(head.audit_hash.clone()),
-        hash: Set(hash.clone()),
-    })
-    .exec_without_returning(transaction)
-    .await?;
+    let audit = Query::insert()
+        .into_table(audit_record::Entity)
+        .columns([
+            audit_record::Column::Sequence,
+            audit_record::Column::OccurredAtMicros,
+            audit_record::Column::Actor,
+            audit_record::Column::Agency,
+            audit_record::Column::Method,
+            audit_record::Column::ResourceType,
+            audit_record::Column::ResourceName,
+            audit_record::Column::RequestId,
+            audit_record::Column::RequestDigest,
+            audit_record::Column::PrevHash,
+            audit_record::Column::Hash,
+        ])
+        .values_panic([
+            fields.sequence.into(),
+            fields.occurred_at_micros.into(),
+            fields.actor.into(),
+            fields.agency.into(),
+            fields.method.into(),
+            fields.resource_type.into(),
+            fields.resource_name.into(),
+            fields.request_id.into(),
+            fields.request_digest.into(),
+            head.audit_hash.clone().into(),
+            hash.clone().into(),
+        ])
+        .to_owned();
 
     let mut sequence = head.change_sequence;
-    if !changes.is_empty() {
-        let events = changes.iter().map(|change| {
+    let mut events = Vec::new();
+    for chunk in changes.chunks(CHANGE_EVENTS_PER_STATEMENT) {
+        let mut insert = Query::insert();
+        insert.into_table(change_event::Entity).columns([
+            change_event::Column::Sequence,
+            change_event::Column::ResourceType,
+            change_event::Column::ResourceName,
+            change_event::Column::Action,
+            change_event::Column::ResourceVersion,
+            change_event::Column::Method,
+            change_event::Column::RequestId,
+            change_event::Column::Actor,
+            change_event::Column::CommitTimeMicros,
+        ]);
+        for change in chunk {
             sequence += 1;
-            change_event::ActiveModel {
-                sequence: Set(sequence),
-                resource_type: Set(change.resource_type.to_owned()),
-                resource_name: Set(change.resource_name.clone()),
-                action: Set(change.action as i32),
-                resource_version: Set(change.version),
-                method: Set(mutation.method.clone()),
-                request_id: Set(mutation.request_id.clone()),
-                actor: Set(mutation.actor.clone()),
-                commit_time_micros: Set(now),
-            }
-        });
-        // Bounded statements: databases cap the parameters of one statement.
-        let events: Vec<_> = events.collect();
-        for chunk in events.chunks(CHANGE_EVENTS_PER_STATEMENT) {
-            change_event::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(transaction)
-                .await?;
+            insert.values_panic([
+                sequence.into(),
+                change.resource_type.into(),
+                change.resource_name.clone().into(),
+                (change.action as i32).into(),
+                change.version.into(),
+                mutation.method.clone().into(),
+                mutation.request_id.clone().into(),
+                mutation.actor.clone().into(),
+                now.into(),
+            ]);
         }
+        events.push(insert);
     }
 
-    record_head::Entity::update(record_head::ActiveModel {
-        id: Set(1),
-        audit_sequence: Set(head.audit_sequence + 1),
-        audit_hash: Set(hash),
-        change_sequence: Set(sequence),
-    })
-    .exec(transaction)
-    .await?;
+    let head_update = Query::update()
+        .table(record_head::Entity)
+        .values([
+            (
+                record_head::Column::AuditSequence,
+                (head.audit_sequence + 1).into(),
+            ),
+            (record_head::Column::AuditHash, hash.into()),
+            (record_head::Column::ChangeSequence, sequence.into()),
+        ])
+        .and_where(Expr::col(record_head::Column::Id).eq(1))
+        .to_owned();
+
+    // The head stays locked until commit, so every statement here holds up every
+    // other writer: on PostgreSQL they go as one statement.
+    let backend = transaction.get_database_backend();
+    if backend == DatabaseBackend::Postgres && events.len() <= 1 {
+        let mut with = WithClause::new();
+        with.cte(
+            CommonTableExpression::new()
+                .query(audit)
+                .table_name(Alias::new("recorded_audit"))
+                .to_owned(),
+        )
+        .cte(
+            CommonTableExpression::new()
+                .query(head_update)
+                .table_name(Alias::new("moved_head"))
+                .to_owned(),
+        );
+        let statement = match events.pop() {
+            Some(events) => events.with(with),
+            None => Query::select().expr(Expr::val(1)).to_owned().with(with),
+        };
+        transaction
+            .execute_raw(StatementBuilder::build(&statement, &backend))
+            .await?;
+    } else {
+        transaction
+            .execute_raw(StatementBuilder::build(&audit, &backend))
+            .await?;
+        for insert in &events {
+            transaction
+                .execute_raw(StatementBuilder::build(insert, &backend))
+                .await?;
+        }
+        transaction
+            .execute_raw(StatementBuilder::build(&head_update, &backend))
+            .await?;
+    }
     Ok(u64::try_from(sequence).unwrap_or(0))
 }
 
