@@ -284,13 +284,11 @@ async fn record<R: Message>(
     changes: &[Change],
 ) -> Result<u64, Error> {
     let now = now_micros();
-    idempotency_key::Entity::update(idempotency_key::ActiveModel {
-        request_id: Set(mutation.request_id.clone()),
-        response: Set(response.encode_to_vec()),
-        ..Default::default()
-    })
-    .exec(transaction)
-    .await?;
+    let answer = Query::update()
+        .table(idempotency_key::Entity)
+        .value(idempotency_key::Column::Response, response.encode_to_vec())
+        .and_where(Expr::col(idempotency_key::Column::RequestId).eq(mutation.request_id.clone()))
+        .to_owned();
 
     let head = record_head::Entity::find_by_id(1)
         .lock_exclusive()
@@ -389,11 +387,17 @@ async fn record<R: Message>(
         .to_owned();
 
     // The head stays locked until commit, so every statement here holds up every
-    // other writer: on PostgreSQL they go as one statement.
+    // other writer: on PostgreSQL they go as one statement, with the answer.
     let backend = transaction.get_database_backend();
     if backend == DatabaseBackend::Postgres && events.len() <= 1 {
         let mut with = WithClause::new();
         with.cte(
+            CommonTableExpression::new()
+                .query(answer)
+                .table_name(Alias::new("stored_answer"))
+                .to_owned(),
+        )
+        .cte(
             CommonTableExpression::new()
                 .query(audit)
                 .table_name(Alias::new("recorded_audit"))
@@ -413,9 +417,12 @@ async fn record<R: Message>(
             .execute_raw(StatementBuilder::build(&statement, &backend))
             .await?;
     } else {
-        transaction
-            .execute_raw(StatementBuilder::build(&audit, &backend))
-            .await?;
+        for statement in [
+            StatementBuilder::build(&answer, &backend),
+            StatementBuilder::build(&audit, &backend),
+        ] {
+            transaction.execute_raw(statement).await?;
+        }
         for insert in &events {
             transaction
                 .execute_raw(StatementBuilder::build(insert, &backend))
