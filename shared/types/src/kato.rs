@@ -102,6 +102,21 @@ impl Kato {
         Some(text[..Self::DIGITS - digits as usize].to_owned())
     }
 
+    /// The digits every code of this code's subtree starts with, itself
+    /// included: its descendants' prefix, or the whole code for a settlement.
+    pub fn subtree_prefix(self) -> String {
+        self.descendant_prefix().unwrap_or_else(|| self.to_string())
+    }
+
+    /// The subtree prefix of an optional code: none when `text` is empty, the
+    /// usual filter of list and report requests.
+    pub fn parse_subtree(text: &str) -> Result<Option<String>, KatoError> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        Kato::parse(text).map(|kato| Some(kato.subtree_prefix()))
+    }
+
     /// Whether the code starts with `prefix` (a string of up to 9 digits), the form
     /// in which a token limits where its holder may write.
     pub fn has_prefix(self, prefix: &str) -> bool {
@@ -176,6 +191,12 @@ mod tests {
         assert_eq!(village.district(), district);
         assert_eq!(region.district(), region);
         assert!(village.has_prefix("6136"));
+        assert_eq!(district.subtree_prefix(), "6136");
+        assert_eq!(village.subtree_prefix(), "6136331");
+        assert_eq!(kato("613633101").subtree_prefix(), "613633101");
+        assert_eq!(Kato::parse_subtree(""), Ok(None));
+        assert_eq!(Kato::parse_subtree("613600000"), Ok(Some("6136".into())));
+        assert!(Kato::parse_subtree("61").is_err());
         assert!(!village.has_prefix("6137"));
     }
 

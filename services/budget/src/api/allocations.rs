@@ -369,13 +369,8 @@ pub async fn list(
     if request.program_code.is_empty() {
         return Err(Error::invalid("program_code", "required"));
     }
-    let prefix = if request.territory_kato.is_empty() {
-        None
-    } else {
-        let kato = Kato::parse(&request.territory_kato)
-            .map_err(|e| Error::invalid("territory_kato", e.to_string()))?;
-        Some(kato.descendant_prefix().unwrap_or_else(|| kato.to_string()))
-    };
+    let prefix = Kato::parse_subtree(&request.territory_kato)
+        .map_err(|e| Error::invalid("territory_kato", e.to_string()))?;
     let page = Page::from_request(request.page_size, &request.page_token)?;
     let years = match request.fiscal_year {
         0 => i32::MIN..=i32::MAX,

@@ -669,8 +669,11 @@ pub async fn list(
     request: &ListProjectsRequest,
 ) -> Result<ListProjectsResponse, Error> {
     let mut violations = Violations::new();
-    let territory = (!request.territory_kato.is_empty())
-        .then(|| violations.take("territory_kato", Kato::parse(&request.territory_kato)))
+    let prefix = violations
+        .take(
+            "territory_kato",
+            Kato::parse_subtree(&request.territory_kato),
+        )
         .flatten();
     let status = status_from_proto(request.status);
     violations.check(
@@ -689,8 +692,7 @@ pub async fn list(
     let filter = Filter {
         program: (!request.program_code.is_empty()).then(|| request.program_code.clone()),
         year: (request.fiscal_year != 0).then_some(request.fiscal_year),
-        kato_prefix: territory
-            .map(|kato| kato.descendant_prefix().unwrap_or_else(|| kato.to_string())),
+        kato_prefix: prefix,
         status: status.map(ProjectStatus::as_str),
         category: category.map(ProjectCategory::as_str),
     };

@@ -292,13 +292,8 @@ pub async fn sufficiency(
     records: &Records,
     request: &GetSufficiencyRequest,
 ) -> Result<GetSufficiencyResponse, Error> {
-    let prefix = if request.territory_kato.is_empty() {
-        None
-    } else {
-        let kato = Kato::parse(&request.territory_kato)
-            .map_err(|e| Error::invalid("territory_kato", e.to_string()))?;
-        Some(kato.descendant_prefix().unwrap_or_else(|| kato.to_string()))
-    };
+    let prefix = Kato::parse_subtree(&request.territory_kato)
+        .map_err(|e| Error::invalid("territory_kato", e.to_string()))?;
     let (counts, settlements) =
         store::standard::counts(records.database().connection(), prefix.as_deref()).await?;
     let figure = |code: &str, met: i64, applicable: i64| SufficiencyFigure {

@@ -372,7 +372,7 @@ pub async fn list(
     } else {
         let code = kato("territory_kato", &request.territory_kato)?;
         // The territory itself and its subtree.
-        Some(code.descendant_prefix().unwrap_or_else(|| code.to_string()))
+        Some(code.subtree_prefix())
     };
     let status = match pb::ElectionStatus::try_from(request.status) {
         Ok(pb::ElectionStatus::Unspecified) => None,

@@ -783,8 +783,11 @@ pub async fn list(
     request: &ListApplicationsRequest,
 ) -> Result<ListApplicationsResponse, Error> {
     let mut violations = Violations::new();
-    let territory = (!request.territory_kato.is_empty())
-        .then(|| violations.take("territory_kato", Kato::parse(&request.territory_kato)))
+    let prefix = violations
+        .take(
+            "territory_kato",
+            Kato::parse_subtree(&request.territory_kato),
+        )
         .flatten();
     let status = status_from_proto(request.status);
     violations.check(
@@ -802,8 +805,7 @@ pub async fn list(
     let page = Page::from_request(request.page_size, &request.page_token)?;
     let filter = Filter {
         status: status.map(ApplicationStatus::as_str),
-        kato_prefix: territory
-            .map(|kato| kato.descendant_prefix().unwrap_or_else(|| kato.to_string())),
+        kato_prefix: prefix,
         field: field.map(Field::as_str),
         year: (request.year != 0).then_some(request.year),
         iin: (!request.iin.is_empty()).then(|| request.iin.clone()),

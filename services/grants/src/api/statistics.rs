@@ -74,10 +74,12 @@ pub async fn statistics(
     };
     let mut violations = Violations::new();
     violations.check(from <= to, "to_year", "must not be before from_year");
-    let prefix = (!request.territory_kato.is_empty())
-        .then(|| violations.take("territory_kato", Kato::parse(&request.territory_kato)))
-        .flatten()
-        .map(|kato| kato.descendant_prefix().unwrap_or_else(|| kato.to_string()));
+    let prefix = violations
+        .take(
+            "territory_kato",
+            Kato::parse_subtree(&request.territory_kato),
+        )
+        .flatten();
     let mut by = [false; 4];
     for (index, value) in request.group_by.iter().enumerate() {
         match pb::StatisticsDimension::try_from(*value) {
