@@ -115,6 +115,8 @@ pub fn check_new(
                 format!("standard_codes[{index}]"),
                 format!("{code:?} is not a regional standard; see ListStandards"),
             );
+        } else if standard_codes[..index].contains(code) {
+            violations.add(format!("standard_codes[{index}]"), "repeated");
         }
     }
 }
@@ -343,5 +345,19 @@ mod tests {
             named,
             ["category", "title", "cost_tiyn", "standard_codes[1]"]
         );
+        let mut violations = Violations::new();
+        let codes = ["SCHOOL".to_owned(), "SCHOOL".to_owned()];
+        check_new(
+            &mut violations,
+            Some(ProjectCategory::SocialInfrastructure),
+            "School",
+            "",
+            1,
+            &codes,
+        );
+        let Err(Error::InvalidArgument(fields)) = violations.into_result() else {
+            panic!("a repeated standard accepted");
+        };
+        assert_eq!(fields[0].field, "standard_codes[1]");
     }
 }

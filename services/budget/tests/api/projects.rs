@@ -380,6 +380,12 @@ async fn bad_projects_are_refused_with_the_field(database: TestDatabase) {
         field_of(&status),
         ["title", "cost_tiyn", "borrower_id", "standard_codes[0]"]
     );
+    // A standard named twice would be stored twice.
+    let status = harness
+        .create_project(project("twice", "613633100", 1, &["SCHOOL", "SCHOOL"]))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&status), ["standard_codes[1]"]);
     let borrower = Iin::complete("95030240012").unwrap().to_string();
     let credit = harness
         .create_project(CreateProjectRequest {

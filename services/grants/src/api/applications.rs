@@ -20,8 +20,8 @@ use tonic::Request;
 
 use super::terms::{field_from_proto, field_to_proto, mci_on, policy_of, policy_on};
 use crate::domain::application::{
-    ApplicationStatus, Loan, age_band, allowance, check_applicant, check_field, check_loan,
-    check_text, settle, whole_months,
+    ApplicationStatus, Loan, age_band, allowance, check_applicant, check_field, check_length,
+    check_loan, check_text, settle, whole_months,
 };
 use crate::domain::loan::{outstanding_on, schedule};
 use crate::domain::terms::{Field, in_money};
@@ -183,6 +183,7 @@ pub async fn submit(
                 "required",
             );
             check_text(&mut violations, "diploma.speciality", &diploma.speciality);
+            check_length(&mut violations, "diploma.institution", &diploma.institution);
             violations.check(
                 (OLDEST_DIPLOMA..=today.year()).contains(&diploma.year),
                 "diploma.year",
@@ -468,6 +469,11 @@ pub async fn decide(
                             loan.amount.tiyn() <= current.loan_requested_tiyn,
                             "grant_loan.amount_tiyn",
                             "at most what was requested",
+                        );
+                        violations.check(
+                            loan.months <= current.loan_requested_months,
+                            "grant_loan.term_months",
+                            "at most the term requested",
                         );
                         let cap = in_money(terms.loan_cap_mci, mci)?;
                         check_loan(&mut violations, "grant_loan", loan, &terms, cap);

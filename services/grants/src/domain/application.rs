@@ -55,6 +55,11 @@ impl ApplicationStatus {
 /// Checks a text field: required and not too long.
 pub fn check_text(violations: &mut Violations, field: &str, text: &str) {
     violations.check(!text.trim().is_empty(), field, "required");
+    check_length(violations, field, text);
+}
+
+/// Checks that an optional text field is not too long.
+pub fn check_length(violations: &mut Violations, field: &str, text: &str) {
     violations.check(
         text.chars().count() <= TEXT_MAX_CHARS,
         field,

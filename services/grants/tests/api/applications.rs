@@ -379,6 +379,26 @@ async fn bad_applications_and_foreign_deciders_are_refused(database: TestDatabas
         .unwrap_err();
     assert_eq!(fields(status), ["settlement_kato"]);
 
+    let mut long = application("long", 3, 0);
+    if let Some(diploma) = long.diploma.as_mut() {
+        diploma.institution = "U".repeat(201);
+    }
+    assert_eq!(
+        fields(harness.submit(long).await.unwrap_err()),
+        ["diploma.institution"]
+    );
+    // A loan is granted within what was asked: not for longer.
+    let mut shorter = application("shorter", 5, 1_000_000);
+    if let Some(loan) = shorter.loan_requested.as_mut() {
+        loan.term_months = 120;
+    }
+    let shorter = harness.submit(shorter).await.unwrap();
+    let status = harness
+        .decide(approve("longer", &shorter, date(2026, 2, 1), 1_000_000))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(status), ["grant_loan.term_months"]);
+
     let submitted = harness.submit(application("ok", 4, 0)).await.unwrap();
     let elsewhere = harness
         .tokens
