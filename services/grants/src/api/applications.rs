@@ -126,16 +126,6 @@ fn to_proto(model: &applications::Model) -> Result<Application, Error> {
     })
 }
 
-fn required_date(
-    violations: &mut Violations,
-    field: &str,
-    date: Option<&Date>,
-) -> Option<NaiveDate> {
-    let date = date.and_then(aimaq_proto::date_from_proto);
-    violations.check(date.is_some(), field, "required: a valid date");
-    date
-}
-
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
@@ -193,7 +183,7 @@ pub async fn submit(
     }
     let settlement = violations.take("settlement_kato", Kato::parse(&body.settlement_kato));
     check_text(&mut violations, "employer", &body.employer);
-    let start = required_date(&mut violations, "start_date", body.start_date.as_ref());
+    let start = super::required_date(&mut violations, "start_date", body.start_date.as_ref());
     violations.check(
         body.allowance_requested || body.loan_requested.is_some(),
         "allowance_requested",
@@ -410,7 +400,7 @@ pub async fn decide(
         "decision",
         "required: approve or reject",
     );
-    let date = required_date(
+    let date = super::required_date(
         &mut violations,
         "decision_date",
         body.decision_date.as_ref(),
@@ -568,7 +558,7 @@ pub async fn pay(
     let kind = pb::PaymentKind::try_from(body.kind).unwrap_or(pb::PaymentKind::Unspecified);
     let mut violations = Violations::new();
     violations.check(kind != pb::PaymentKind::Unspecified, "kind", "required");
-    let date = required_date(&mut violations, "payment_date", body.payment_date.as_ref());
+    let date = super::required_date(&mut violations, "payment_date", body.payment_date.as_ref());
     check_text(
         &mut violations,
         "payment_reference",
@@ -693,7 +683,7 @@ pub async fn depart(
     let body = request.get_ref();
     let id = parse_name(&body.application)?;
     let mut violations = Violations::new();
-    let date = required_date(
+    let date = super::required_date(
         &mut violations,
         "departure_date",
         body.departure_date.as_ref(),

@@ -9,12 +9,27 @@ mod terms;
 use aimaq_territories::authorization;
 
 use aimaq_auth::{Caller, Scope};
+use aimaq_error::Violations;
+use aimaq_proto::common::v1::Date;
 use aimaq_proto::grants::v1::grants_service_server::GrantsService;
 use aimaq_proto::grants::v1::*;
 use aimaq_records::Records;
 use aimaq_territories::TerritoryDirectory;
+use chrono::NaiveDate;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
+
+/// A date the request must carry, named `field`: a violation when it is missing
+/// or not a calendar date.
+fn required_date(
+    violations: &mut Violations,
+    field: &str,
+    date: Option<&Date>,
+) -> Option<NaiveDate> {
+    let date = date.and_then(aimaq_proto::date_from_proto);
+    violations.check(date.is_some(), field, "required: a valid date");
+    date
+}
 
 #[derive(Clone)]
 pub struct GrantsApi {

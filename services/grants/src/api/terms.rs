@@ -49,10 +49,12 @@ fn stored_date(text: &str) -> Result<Date, Error> {
     Ok(aimaq_proto::date_to_proto(date))
 }
 
-/// A required date of the request, named `field`.
-fn required_date(field: &str, date: Option<&Date>) -> Result<NaiveDate, Error> {
-    date.and_then(aimaq_proto::date_from_proto)
-        .ok_or_else(|| Error::invalid(field, "required: a valid date"))
+/// A date the request must carry, named `field`, alone.
+fn date_param(field: &str, date: Option<&Date>) -> Result<NaiveDate, Error> {
+    let mut violations = Violations::new();
+    let date = super::required_date(&mut violations, field, date);
+    violations.into_result()?;
+    date.ok_or_else(|| Error::internal("checked date missing"))
 }
 
 /// A message part the request must carry.
@@ -67,8 +69,7 @@ fn effective_from(
     part: &str,
     date: Option<&Date>,
 ) -> Option<NaiveDate> {
-    let field = format!("{part}.effective_from");
-    violations.take(&field, required_date(&field, date))
+    super::required_date(violations, &format!("{part}.effective_from"), date)
 }
 
 fn check_source(violations: &mut Violations, field: &str, source: &str) {
@@ -212,7 +213,7 @@ pub async fn get_mci_rate(
     records: &Records,
     request: &GetMciRateRequest,
 ) -> Result<GetMciRateResponse, Error> {
-    let date = required_date("date", request.date.as_ref())?;
+    let date = date_param("date", request.date.as_ref())?;
     let rate = mci_on(records.database().connection(), date)
         .await
         .map_err(|_| Error::not_found("mci_rate", format!("mci-rates/{date}")))?;
@@ -310,7 +311,7 @@ pub async fn get_policy(
     records: &Records,
     request: &GetPolicyRequest,
 ) -> Result<GetPolicyResponse, Error> {
-    let date = required_date("date", request.date.as_ref())?;
+    let date = date_param("date", request.date.as_ref())?;
     let db = records.database().connection();
     let policy = policy_on(db, date)
         .await
