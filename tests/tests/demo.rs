@@ -7,6 +7,8 @@ use std::path::Path;
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::{ExecutionRow, GetExecutionReportRequest, GetSufficiencyRequest};
 use aimaq_proto::common::v1::Date;
+use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
+use aimaq_proto::gateway::v1::{GetNationalDashboardRequest, SectionState};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::*;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
@@ -115,7 +117,56 @@ async fn governance_demo_data_holds_the_facts() {
 
     budget_demo_data_holds_the_facts(&stack, &token).await;
     grants_demo_data_holds_the_facts(&stack, &token).await;
+    dashboard_shows_the_facts(&stack, &token).await;
     stack.stop().await.unwrap();
+}
+
+/// The national dashboard, through the gateway, shows the demo's figures next to
+/// the targets of the source material.
+async fn dashboard_shows_the_facts(stack: &Stack, token: &str) {
+    let gateway = stack
+        .endpoints
+        .iter()
+        .find(|e| e.service == "gateway")
+        .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(gateway.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let dashboard = GatewayServiceClient::new(channel)
+        .get_national_dashboard(authorized(GetNationalDashboardRequest { year: 0 }, token))
+        .await
+        .unwrap()
+        .into_inner();
+    let indicator = |key: &str| {
+        let indicator = dashboard
+            .indicators
+            .iter()
+            .find(|i| i.key == key)
+            .unwrap_or_else(|| panic!("no indicator {key}"));
+        let status = indicator.status.clone().unwrap();
+        assert_eq!(status.state(), SectionState::Ok, "{key}: {status:?}");
+        (indicator.actual, indicator.target)
+    };
+    const BILLION_TENGE_IN_TIYN: i64 = 100_000_000_000;
+    assert_eq!(indicator("standards_sufficiency"), (6400, 7000));
+    assert_eq!(
+        indicator("auyl_el_besigi_money"),
+        (701 * BILLION_TENGE_IN_TIYN, 701 * BILLION_TENGE_IN_TIYN)
+    );
+    assert_eq!(indicator("auyl_el_besigi_projects_this_year"), (1000, 1000));
+    assert_eq!(indicator("auyl_el_besigi_villages_this_year"), (500, 500));
+    assert_eq!(
+        indicator("auyl_amanaty_money"),
+        (50 * BILLION_TENGE_IN_TIYN, 50 * BILLION_TENGE_IN_TIYN)
+    );
+    let (allowances, _) = indicator("diploma_allowances");
+    assert!(allowances > 114_000, "{allowances}");
+    let (growth, _) = indicator("rural_district_revenue_growth");
+    assert_eq!(growth, 35_000);
+    let (pilot, _) = indicator("akim_elections_pilot");
+    assert_eq!(pilot, 5);
 }
 
 /// 'Auyl – El Besigi': 701 billion tenge 2019–2024 and 6,000 projects, this

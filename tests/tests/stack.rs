@@ -122,12 +122,9 @@ async fn the_gateway_checks_tokens_itself() {
             &stack.admin_token,
         ))
         .await
-        .unwrap_err();
-    assert_eq!(
-        accepted.code(),
-        Code::Unimplemented,
-        "past the token check: {accepted:?}"
-    );
+        .unwrap()
+        .into_inner();
+    assert!(!accepted.indicators.is_empty());
     stack.stop().await.unwrap();
 }
 

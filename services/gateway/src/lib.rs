@@ -1,28 +1,86 @@
-//! The gateway: the single ingress for agencies. It verifies tokens itself and
-//! serves the aggregated views of `aimaq.gateway.v1.GatewayService`; their
-//! aggregation and the forwarding of the backend APIs come with the gateway's own
-//! change and answer UNIMPLEMENTED until then.
+//! The gateway: the single ingress for agencies. It verifies tokens and applies
+//! per-caller rate limits, forwards every RPC of the governance, budget and
+//! grants services unchanged, and serves the aggregated views of
+//! `aimaq.gateway.v1.GatewayService`.
 
 mod api;
+mod backends;
+mod domain;
+mod forward;
+mod guard;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use aimaq_auth::Authenticator;
-use aimaq_config::{AuthConfig, LimitsConfig, TelemetryConfig};
+use aimaq_config::{AuthConfig, LimitsConfig, TelemetryConfig, parse_duration};
 use aimaq_proto::gateway::v1::gateway_service_server::GatewayServiceServer;
 use aimaq_server::GrpcServer;
 use clap::Args;
 use tokio::net::TcpListener;
-use tonic::service::interceptor::InterceptedService;
 
 pub use api::GatewayApi;
+pub use backends::{Backend, BackendChannel, Targets};
+use domain::rate::RateLimits;
+pub use domain::rate::{AgencyRateLimit, RateLimit};
+use forward::{BudgetApi, Forward, GovernanceApi, GrantsApi};
+use guard::Guard;
+
+/// Where the backends are and how they are called.
+#[derive(Clone, Debug, Args)]
+pub struct BackendsConfig {
+    /// The governance service: `http://host:port` (several, comma-separated), or
+    /// `dns://host:port` for every address of a name (a headless Service).
+    #[arg(long, env = "AIMAQ_GOVERNANCE_URL")]
+    pub governance_url: Targets,
+
+    /// The budget service, as `--governance-url`.
+    #[arg(long, env = "AIMAQ_BUDGET_URL")]
+    pub budget_url: Targets,
+
+    /// The grants service, as `--governance-url`.
+    #[arg(long, env = "AIMAQ_GRANTS_URL")]
+    pub grants_url: Targets,
+
+    /// HTTP/2 connections to each backend endpoint.
+    #[arg(long, env = "AIMAQ_BACKEND_CONNECTIONS", default_value_t = 2)]
+    pub backend_connections: usize,
+
+    /// The longest an aggregated view waits for a backend; a caller's shorter
+    /// deadline wins.
+    #[arg(long, env = "AIMAQ_BACKEND_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub backend_timeout: Duration,
+}
+
+/// Per-caller rate limits.
+#[derive(Clone, Debug, Args)]
+pub struct RateConfig {
+    /// Calls per second of each calling system (`RATE` or `RATE/BURST`).
+    #[arg(long, env = "AIMAQ_RATE_LIMIT", default_value = "500/1000")]
+    pub rate_limit: RateLimit,
+
+    /// The limit of each calling system of an agency: `AGENCY=RATE[/BURST]`,
+    /// repeated or comma-separated.
+    #[arg(
+        long = "agency-rate-limit",
+        env = "AIMAQ_AGENCY_RATE_LIMITS",
+        value_delimiter = ','
+    )]
+    pub agency_rate_limits: Vec<AgencyRateLimit>,
+}
 
 #[derive(Clone, Debug, Args)]
 pub struct GatewayConfig {
     /// Address the gateway listens on.
     #[arg(long, env = "AIMAQ_LISTEN")]
     pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub backends: BackendsConfig,
+
+    #[command(flatten)]
+    pub rate: RateConfig,
 
     #[command(flatten)]
     pub auth: AuthConfig,
@@ -38,6 +96,8 @@ pub struct GatewayConfig {
 pub enum GatewayError {
     #[error("token public key: {0}")]
     TokenKey(#[from] aimaq_auth::KeyError),
+    #[error("backend {0}")]
+    Backend(String),
     #[error(transparent)]
     Server(#[from] aimaq_server::ServerError),
 }
@@ -55,11 +115,39 @@ pub async fn run(
         &auth.token_audience,
     )?;
     let limit = config.limits.max_message_bytes;
-    let service = GatewayServiceServer::new(GatewayApi)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let backends = &config.backends;
+    let connect = |name: &'static str, targets: &Targets| {
+        let targets = targets.clone();
+        async move {
+            let backend = Backend::new(name, &targets, backends.backend_connections, limit)
+                .await
+                .map_err(|e| GatewayError::Backend(format!("{name}: {e}")))?;
+            tracing::info!(backend = name, endpoints = ?backend.endpoints(), "forwarding");
+            Ok::<_, GatewayError>(backend)
+        }
+    };
+    let governance = connect("governance", &backends.governance_url).await?;
+    let budget = connect("budget", &backends.budget_url).await?;
+    let grants = connect("grants", &backends.grants_url).await?;
+
+    let guard = Guard::new(
+        authenticator,
+        RateLimits::new(config.rate.rate_limit, &config.rate.agency_rate_limits),
+    );
+    let views = GatewayServiceServer::new(GatewayApi::new(
+        BackendChannel(governance.clone()),
+        BackendChannel(budget.clone()),
+        BackendChannel(grants.clone()),
+        backends.backend_timeout,
+        limit,
+    ))
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
     GrpcServer::new("gateway", config.limits)
-        .add_service(InterceptedService::new(service, authenticator))
+        .add_service(guard.protect(views))
+        .add_service(guard.protect(Forward::<GovernanceApi>::new(governance)))
+        .add_service(guard.protect(Forward::<BudgetApi>::new(budget)))
+        .add_service(guard.protect(Forward::<GrantsApi>::new(grants)))
         .serve(listener, shutdown)
         .await?;
     Ok(())

@@ -75,6 +75,9 @@ pub struct StackOptions {
 
     #[arg(long, env = "AIMAQ_LOG", default_value = "info,sea_orm_migration=warn")]
     pub log_filter: String,
+
+    #[command(flatten)]
+    pub rate: aimaq_gateway::RateConfig,
 }
 
 impl StackOptions {
@@ -271,8 +274,23 @@ impl Stack {
             address: gateway_address,
             source,
         })?;
+        let backend_url = |service: &str| {
+            endpoints
+                .iter()
+                .find(|e| e.service == service)
+                .map(|e| aimaq_gateway::Targets::Fixed(vec![e.url()]))
+                .ok_or(StackError::NotReady("gateway"))
+        };
         let gateway = aimaq_gateway::GatewayConfig {
             listen: address,
+            backends: aimaq_gateway::BackendsConfig {
+                governance_url: backend_url("governance")?,
+                budget_url: backend_url("budget")?,
+                grants_url: backend_url("grants")?,
+                backend_connections: 2,
+                backend_timeout: Duration::from_secs(5),
+            },
+            rate: options.rate.clone(),
             auth: auth.clone(),
             limits: limits.clone(),
             telemetry: options.telemetry(),

@@ -198,13 +198,13 @@ impl TokenVerifier {
         &self,
         metadata: &tonic::metadata::MetadataMap,
     ) -> Result<Caller, Error> {
-        self.verify(bearer_token(metadata)?)
+        self.verify(bearer_token(metadata.as_ref())?)
     }
 }
 
 /// The token of an `authorization: Bearer …` header.
-fn bearer_token(metadata: &tonic::metadata::MetadataMap) -> Result<&str, Error> {
-    let value = metadata.get("authorization").ok_or_else(|| {
+fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Error> {
+    let value = headers.get("authorization").ok_or_else(|| {
         Error::Unauthenticated("missing bearer token: send `authorization: Bearer <token>`".into())
     })?;
     let text = value
@@ -252,9 +252,10 @@ impl Authenticator {
         Authenticator(Arc::new(verifier), Arc::default())
     }
 
-    /// The caller of a bearer token, from memory while it is unexpired.
-    fn caller(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Caller, Error> {
-        let token = bearer_token(metadata)?;
+    /// The caller named by the bearer token of a request's headers, from memory
+    /// while the token is unexpired.
+    pub fn caller(&self, headers: &http::HeaderMap) -> Result<Caller, Error> {
+        let token = bearer_token(headers)?;
         let now = jsonwebtoken::get_current_timestamp();
         if let Ok(remembered) = self.1.lock()
             && let Some((caller, expires)) = remembered.0.get(token)
@@ -296,7 +297,7 @@ impl Authenticator {
 
 impl Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let caller = self.caller(request.metadata())?;
+        let caller = self.caller(request.metadata().as_ref())?;
         request.extensions_mut().insert(caller);
         Ok(request)
     }

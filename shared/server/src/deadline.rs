@@ -68,7 +68,7 @@ where
 
 /// The caller's deadline from the `grpc-timeout` header: up to 8 digits and a unit
 /// (H, M, S, m, u, n).
-fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+pub fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
     let text = headers.get("grpc-timeout")?.to_str().ok()?;
     let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
     if digits.is_empty() || digits.len() > 8 {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use aimaq_config::LimitsConfig;
 use aimaq_telemetry::RpcTelemetryLayer;
 use deadline::DeadlineLayer;
+pub use deadline::grpc_timeout;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::body::Body;

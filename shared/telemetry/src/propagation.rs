@@ -30,6 +30,19 @@ impl Injector for MetadataInjector<'_> {
     }
 }
 
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::try_from(value),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
 /// The remote parent context carried by a request's headers (empty if none).
 pub fn extract_context(headers: &http::HeaderMap) -> opentelemetry::Context {
     opentelemetry::global::get_text_map_propagator(|propagator| {
@@ -42,6 +55,15 @@ pub fn inject_context(metadata: &mut MetadataMap) {
     let context = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut MetadataInjector(metadata));
+    });
+}
+
+/// Writes the current span's context into the headers of a request passed on
+/// as it is (the gateway's forwarding), replacing the caller's.
+pub fn inject_headers(headers: &mut http::HeaderMap) {
+    let context = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(headers));
     });
 }
 

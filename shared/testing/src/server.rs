@@ -53,13 +53,38 @@ impl TestServer {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: std::fmt::Display,
     {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        TestServer::start_at(any_port, database, tokens, run).await
+    }
+
+    /// As [`TestServer::start`], on `address`: a server restarted where it was
+    /// (the port may take a moment to be free again).
+    pub async fn start_at<F, Fut, E>(
+        address: SocketAddr,
+        database: TestDatabase,
+        tokens: &TestTokens,
+        run: F,
+    ) -> TestServer
+    where
+        F: FnOnce(ServerConfig, TcpListener, ShutdownSignal) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
         init_logs();
         let key_dir = tempfile::tempdir().expect("key directory");
         let key_path = key_dir.path().join("token-public-key.pem");
         std::fs::write(&key_path, &tokens.keys.public_pem).expect("write the public key");
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind an ephemeral port");
+        let bind_until = tokio::time::Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match TcpListener::bind(address).await {
+                Ok(listener) => break listener,
+                Err(error) if tokio::time::Instant::now() < bind_until => {
+                    tracing::debug!(%error, %address, "port busy; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("cannot bind {address}: {error}"),
+            }
+        };
         let address = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown: ShutdownSignal = Box::pin(async move {

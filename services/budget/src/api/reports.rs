@@ -164,6 +164,7 @@ pub async fn execution(
     }
     for row in rows.iter_mut().chain(totals.values_mut()) {
         row.projects.sort_by_key(|c| c.status);
+        row.program_code.clone_from(&program.code);
     }
     Ok(GetExecutionReportResponse {
         program_code: program.code,

@@ -55,6 +55,7 @@ async fn the_report_sums_the_tree_by_region_and_district(database: TestDatabase)
         panic!("{:?}", by_region.rows);
     };
     assert_eq!(region.territory_kato, "610000000");
+    assert_eq!(region.program_code, by_region.program_code);
     assert_eq!(
         (
             region.allocated_tiyn,
@@ -70,6 +71,7 @@ async fn the_report_sums_the_tree_by_region_and_district(database: TestDatabase)
     assert_eq!(region.settlements_covered, 1);
     assert_eq!(by_region.totals.len(), 1);
     assert_eq!(by_region.totals[0].allocated_tiyn, tiyn(500));
+    assert_eq!(by_region.totals[0].program_code, by_region.program_code);
     assert_eq!(counts(&by_region.totals[0]), counts(region));
 
     let by_district = report(ReportGrouping::District, "610000000")

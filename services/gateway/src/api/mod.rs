@@ -1,10 +1,290 @@
-//! The gateway's own RPCs. The aggregated views come with the gateway's own
-//! change; until then tonic answers them UNIMPLEMENTED.
+//! The gateway's own RPCs: views put together from the three backends. The
+//! backend calls of one view run concurrently under a deadline derived from the
+//! caller's; each section of the answer says whether it could be filled, so one
+//! backend down or slow costs only its sections. Only an unknown territory fails
+//! a whole view.
 
+mod dashboard;
+mod region;
+mod settlement;
+
+use std::future::Future;
+use std::time::Duration;
+
+use aimaq_error::Error;
+use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
+use aimaq_proto::budget::v1::{ListProgramsRequest, Program};
 use aimaq_proto::gateway::v1::gateway_service_server::GatewayService;
+use aimaq_proto::gateway::v1::*;
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::governance::v1::{Election, GetTerritoryRequest, ListElectionsRequest, Territory};
+use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
+use aimaq_types::Kato;
+use chrono::Datelike;
+use tokio::time::Instant;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::{Code, Request, Response, Status};
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct GatewayApi;
+use crate::backends::BackendChannel;
+
+/// Pages read at most when a view counts what a list RPC returns.
+const MAX_PAGES: usize = 20;
+/// Page size asked of list RPCs.
+const PAGE_SIZE: i32 = 500;
+
+#[derive(Clone)]
+pub struct GatewayApi {
+    governance: GovernanceServiceClient<BackendChannel>,
+    budget: BudgetServiceClient<BackendChannel>,
+    grants: GrantsServiceClient<BackendChannel>,
+    /// The longest a view waits for its backends.
+    backend_timeout: Duration,
+}
+
+impl GatewayApi {
+    pub fn new(
+        governance: BackendChannel,
+        budget: BackendChannel,
+        grants: BackendChannel,
+        backend_timeout: Duration,
+        max_message_bytes: usize,
+    ) -> GatewayApi {
+        GatewayApi {
+            governance: GovernanceServiceClient::new(governance)
+                .max_decoding_message_size(max_message_bytes),
+            budget: BudgetServiceClient::new(budget).max_decoding_message_size(max_message_bytes),
+            grants: GrantsServiceClient::new(grants).max_decoding_message_size(max_message_bytes),
+            backend_timeout,
+        }
+    }
+}
+
+/// The backend calls made for one view: with the caller's token, and within the
+/// view's deadline.
+#[derive(Clone)]
+struct Outgoing {
+    authorization: MetadataValue<Ascii>,
+    deadline: Instant,
+}
+
+impl Outgoing {
+    /// The deadline is the caller's (or the gateway's limit, if shorter), less a
+    /// tenth kept for putting the answer together and sending it.
+    fn of<T>(request: &Request<T>, limit: Duration) -> Result<Outgoing, Status> {
+        let authorization = aimaq_territories::authorization(request)?.clone();
+        let asked = aimaq_server::grpc_timeout(request.metadata().as_ref())
+            .map_or(limit, |asked| asked.min(limit));
+        Ok(Outgoing {
+            authorization,
+            deadline: Instant::now() + asked.mul_f64(0.9),
+        })
+    }
+
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", self.authorization.clone());
+        request.set_timeout(self.deadline.saturating_duration_since(Instant::now()));
+        request
+    }
+
+    /// A backend's answer, or DEADLINE_EXCEEDED when it does not come in time
+    /// (a backend that hangs, not only one that refuses connections).
+    async fn ask<T>(
+        &self,
+        call: impl Future<Output = Result<Response<T>, Status>>,
+    ) -> Result<T, Status> {
+        match tokio::time::timeout_at(self.deadline, call).await {
+            Ok(answer) => answer.map(Response::into_inner),
+            Err(_) => Err(Status::deadline_exceeded(
+                "the backend did not answer within the view's deadline",
+            )),
+        }
+    }
+}
+
+/// How a section fared, from a backend's refusal.
+fn section_status(status: &Status) -> SectionStatus {
+    let state = match status.code() {
+        Code::PermissionDenied | Code::Unauthenticated => SectionState::Denied,
+        _ => SectionState::Unavailable,
+    };
+    SectionStatus {
+        state: state as i32,
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+    }
+}
+
+fn section_ok() -> SectionStatus {
+    SectionStatus {
+        state: SectionState::Ok as i32,
+        code: 0,
+        message: String::new(),
+    }
+}
+
+/// The status of a section made of several answers: the first refusal, if any.
+fn section_of(results: &[Option<&Status>]) -> SectionStatus {
+    results
+        .iter()
+        .flatten()
+        .next()
+        .map_or_else(section_ok, |status| section_status(status))
+}
+
+/// Every item of a paginated list, `page` being one call for a page token; the
+/// view stops reading after `MAX_PAGES` pages.
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, Status>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), Status>>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    for _ in 0..MAX_PAGES {
+        let (page_items, next) = page(token).await?;
+        items.extend(page_items);
+        if next.is_empty() {
+            break;
+        }
+        token = next;
+    }
+    Ok(items)
+}
+
+fn parse_kato(text: &str) -> Result<Kato, Status> {
+    Kato::parse(text).map_err(|error| Error::invalid("kato", error.to_string()).into_status())
+}
+
+fn current_year() -> i32 {
+    chrono::Utc::now().year()
+}
+
+impl GatewayApi {
+    /// Every budget programme.
+    async fn programs(&self, out: &Outgoing) -> Result<Vec<Program>, Status> {
+        all_pages(|page_token| {
+            let mut budget = self.budget.clone();
+            let request = out.request(ListProgramsRequest {
+                page_size: PAGE_SIZE,
+                page_token,
+                ..ListProgramsRequest::default()
+            });
+            async move {
+                let page = out.ask(budget.list_programs(request)).await?;
+                Ok((page.programs, page.next_page_token))
+            }
+        })
+        .await
+    }
+
+    /// Every election matching `filter` (its page fields are set here).
+    async fn elections(
+        &self,
+        out: &Outgoing,
+        filter: ListElectionsRequest,
+    ) -> Result<Vec<Election>, Status> {
+        all_pages(|page_token| {
+            let mut governance = self.governance.clone();
+            let request = out.request(ListElectionsRequest {
+                page_size: PAGE_SIZE,
+                page_token,
+                ..filter.clone()
+            });
+            async move {
+                let page = out.ask(governance.list_elections(request)).await?;
+                Ok((page.elections, page.next_page_token))
+            }
+        })
+        .await
+    }
+
+    /// The territory and its ancestors; NOT_FOUND fails the view, any other
+    /// refusal leaves them out (the view goes on without governance).
+    async fn territory(
+        &self,
+        out: &Outgoing,
+        kato: Kato,
+    ) -> Result<Result<(Territory, Vec<Territory>), Status>, Status> {
+        let answer = out
+            .ask(
+                self.governance
+                    .clone()
+                    .get_territory(out.request(GetTerritoryRequest {
+                        kato: kato.to_string(),
+                        include_ancestors: true,
+                    })),
+            )
+            .await;
+        match answer {
+            Ok(answer) => match answer.territory {
+                Some(territory) => Ok(Ok((territory, answer.ancestors))),
+                None => Ok(Err(Status::internal(
+                    "governance answered without a territory",
+                ))),
+            },
+            Err(status) if status.code() == Code::NotFound => {
+                Err(Error::not_found("territory", format!("territories/{kato}")).into_status())
+            }
+            Err(status) => Ok(Err(status)),
+        }
+    }
+}
 
 #[tonic::async_trait]
-impl GatewayService for GatewayApi {}
+impl GatewayService for GatewayApi {
+    async fn get_settlement_profile(
+        &self,
+        request: Request<GetSettlementProfileRequest>,
+    ) -> Result<Response<GetSettlementProfileResponse>, Status> {
+        let out = Outgoing::of(&request, self.backend_timeout)?;
+        let kato = parse_kato(&request.get_ref().kato)?;
+        self.settlement_profile(&out, kato).await.map(Response::new)
+    }
+
+    async fn get_region_profile(
+        &self,
+        request: Request<GetRegionProfileRequest>,
+    ) -> Result<Response<GetRegionProfileResponse>, Status> {
+        let out = Outgoing::of(&request, self.backend_timeout)?;
+        let (kato, years) = region::check(request.get_ref(), current_year())?;
+        self.region_profile(&out, kato, years)
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_national_dashboard(
+        &self,
+        request: Request<GetNationalDashboardRequest>,
+    ) -> Result<Response<GetNationalDashboardResponse>, Status> {
+        let out = Outgoing::of(&request, self.backend_timeout)?;
+        let year = dashboard::check(request.get_ref(), current_year())?;
+        Ok(Response::new(self.national_dashboard(&out, year).await))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_become_section_states() {
+        let denied = section_status(&Status::permission_denied("no budget read scope"));
+        assert_eq!(denied.state(), SectionState::Denied);
+        assert_eq!(denied.code, Code::PermissionDenied as i32);
+        let down = section_status(&Status::unavailable("budget cannot be reached"));
+        assert_eq!(down.state(), SectionState::Unavailable);
+        assert_eq!(down.message, "budget cannot be reached");
+        let slow = section_status(&Status::deadline_exceeded("late"));
+        assert_eq!(slow.state(), SectionState::Unavailable);
+        assert_eq!(section_of(&[None, None]).state(), SectionState::Ok);
+        let first = Status::unavailable("first");
+        let second = Status::permission_denied("second");
+        assert_eq!(
+            section_of(&[None, Some(&first), Some(&second)]).message,
+            "first"
+        );
+    }
+}

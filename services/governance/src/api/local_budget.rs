@@ -136,7 +136,12 @@ pub async fn revenue_summary(
     records: &Records,
     request: &GetRevenueSummaryRequest,
 ) -> Result<GetRevenueSummaryResponse, Error> {
-    let territory = kato("territory_kato", &request.territory_kato)?;
+    // Empty: the whole country.
+    let territory = if request.territory_kato.is_empty() {
+        None
+    } else {
+        Some(kato("territory_kato", &request.territory_kato)?)
+    };
     let mut violations = Violations::new();
     check_year(&mut violations, "from_year", request.from_year);
     check_year(&mut violations, "to_year", request.to_year);
@@ -152,11 +157,16 @@ pub async fn revenue_summary(
     );
     violations.into_result()?;
     let db = records.database().connection();
-    store::territory::require(db, territory).await?;
-    // The territory itself and its subtree.
-    let prefix = territory
-        .descendant_prefix()
-        .unwrap_or_else(|| territory.to_string());
+    let prefix = match territory {
+        Some(territory) => {
+            store::territory::require(db, territory).await?;
+            // The territory itself and its subtree.
+            territory
+                .descendant_prefix()
+                .unwrap_or_else(|| territory.to_string())
+        }
+        None => String::new(),
+    };
     let rows = store::local_budget::revenue_by_year_and_source(
         db,
         &prefix,
@@ -177,7 +187,7 @@ pub async fn revenue_summary(
         store::local_budget::revenue_territories(db, &prefix, request.from_year, request.to_year)
             .await?;
     Ok(GetRevenueSummaryResponse {
-        territory_kato: territory.to_string(),
+        territory_kato: request.territory_kato.clone(),
         years: summary
             .years
             .iter()

@@ -170,6 +170,24 @@ async fn revenue_growth_is_summarised(database: TestDatabase) {
     assert_eq!(summary.years[4].own_revenue_share_bp, 8571);
     assert_eq!(summary.growth_factor_bp, 35_000, "3.5-fold");
     assert_eq!(summary.rural_districts_counted, 1);
+
+    // No territory: the whole country, the same figures here.
+    let national = harness
+        .client
+        .get_revenue_summary(with_token(
+            GetRevenueSummaryRequest {
+                territory_kato: String::new(),
+                from_year: 2019,
+                to_year: 2023,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(national.territory_kato, "");
+    assert_eq!(national.growth_factor_bp, 35_000);
+    assert_eq!(national.rural_districts_counted, 1);
 }
 
 async fn indicators_are_recorded_with_targets(database: TestDatabase) {

@@ -244,7 +244,7 @@ impl Demo {
             .unwrap_or_default())
     }
 
-    /// Revenue of rural districts 2019–2024, growing 3.5-fold.
+    /// Revenue of rural districts 2019–2025: 3.5-fold by 2024, then level.
     async fn revenue(&mut self, rural_districts: &[String]) -> Result<String, Status> {
         // Tenge per district: own revenue rises 3.5-fold, transfers stay level.
         let own_by_year = [
@@ -254,6 +254,7 @@ impl Demo {
             (2022, 45_000_000),
             (2023, 58_000_000),
             (2024, 70_000_000),
+            (2025, 70_000_000),
         ];
         for (d, kato) in rural_districts.iter().enumerate() {
             for (year, own_tenge) in own_by_year {
@@ -279,7 +280,7 @@ impl Demo {
             }
         }
         Ok(format!(
-            "rural-district revenue 2019-2024 for {} rural districts (3.5-fold growth)",
+            "rural-district revenue 2019-2025 for {} rural districts (3.5-fold growth)",
             rural_districts.len()
         ))
     }

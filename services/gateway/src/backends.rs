@@ -1,0 +1,563 @@
+//! Connections to one backend service: several HTTP/2 connections to each of its
+//! endpoints — a fixed list, or every address a DNS name resolves to (a headless
+//! Kubernetes Service), looked up again periodically — with each call sent over
+//! the less busy of two connections picked at random. Connections keep alive and
+//! reconnect by themselves; reads are retried on another connection when one
+//! fails, within a retry budget so retries never multiply an outage.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tonic::body::Body;
+use tonic::transport::{Channel, Endpoint};
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::{Service, ServiceExt};
+
+/// How often a DNS name is looked up again.
+const RESOLVE_EVERY: Duration = Duration::from_secs(5);
+/// Attempts of a read at most (the first and its retries).
+const READ_ATTEMPTS: usize = 3;
+
+/// Where a backend's replicas are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// Fixed URLs (`http://host:port`).
+    Fixed(Vec<String>),
+    /// Every address of `host`, on `port`.
+    Dns { host: String, port: u16 },
+}
+
+impl std::str::FromStr for Targets {
+    type Err = String;
+
+    /// `http://a:50052,http://b:50052`, or `dns://budget-headless:50052`.
+    fn from_str(text: &str) -> Result<Targets, String> {
+        if let Some(rest) = text.trim().strip_prefix("dns://") {
+            let (host, port) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| format!("{text:?}: a DNS target needs a port (dns://host:port)"))?;
+            let port = port
+                .parse()
+                .map_err(|_| format!("{text:?}: {port:?} is not a port"))?;
+            if host.is_empty() {
+                return Err(format!("{text:?} names no host"));
+            }
+            return Ok(Targets::Dns {
+                host: host.to_owned(),
+                port,
+            });
+        }
+        let urls: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if urls.is_empty() {
+            return Err("no backend URL given".into());
+        }
+        for url in &urls {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("{url:?} is not an http:// or https:// URL"));
+            }
+            Endpoint::from_shared(url.clone()).map_err(|e| format!("{url:?}: {e}"))?;
+        }
+        Ok(Targets::Fixed(urls))
+    }
+}
+
+/// One HTTP/2 connection and the calls in flight on it.
+struct Connection {
+    url: String,
+    channel: Channel,
+    in_flight: Arc<AtomicUsize>,
+}
+
+fn connect(url: &str, count: usize) -> Result<Vec<Connection>, String> {
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| format!("{url:?}: {e}"))?
+        .connect_timeout(Duration::from_secs(1))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .keep_alive_while_idle(true);
+    // Each lazily connected channel is its own connection.
+    Ok((0..count)
+        .map(|_| Connection {
+            url: url.to_owned(),
+            channel: endpoint.connect_lazy(),
+            in_flight: Arc::default(),
+        })
+        .collect())
+}
+
+/// A backend service as the gateway reaches it.
+pub struct Backend {
+    name: &'static str,
+    connections: RwLock<Arc<Vec<Connection>>>,
+    per_endpoint: usize,
+    picks: AtomicUsize,
+    retries: TpsBudget,
+    max_request_bytes: usize,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend").field("name", &self.name).finish()
+    }
+}
+
+/// A connection taken for one call; the call counts as in flight until dropped.
+struct Taken {
+    channel: Channel,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Backend {
+    /// Connects (lazily) `per_endpoint` times to each target; a DNS target is
+    /// looked up now and every few seconds while the backend is in use.
+    pub async fn new(
+        name: &'static str,
+        targets: &Targets,
+        per_endpoint: usize,
+        max_request_bytes: usize,
+    ) -> Result<Arc<Backend>, String> {
+        let per_endpoint = per_endpoint.max(1);
+        let connections = match targets {
+            Targets::Fixed(urls) => {
+                let mut connections = Vec::new();
+                for url in urls {
+                    connections.extend(connect(url, per_endpoint)?);
+                }
+                connections
+            }
+            Targets::Dns { .. } => Vec::new(),
+        };
+        let backend = Arc::new(Backend {
+            name,
+            connections: RwLock::new(Arc::new(connections)),
+            per_endpoint,
+            picks: AtomicUsize::new(0),
+            // Retries may add a tenth to the calls, and always a few per second.
+            retries: TpsBudget::new(Duration::from_secs(10), 5, 0.1),
+            max_request_bytes,
+        });
+        if let Targets::Dns { host, port } = targets {
+            backend.resolve(host, *port).await;
+            tokio::spawn(keep_resolving(
+                Arc::downgrade(&backend),
+                host.clone(),
+                *port,
+            ));
+        }
+        Ok(backend)
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The endpoints being balanced over.
+    pub fn endpoints(&self) -> Vec<String> {
+        let connections = self.current();
+        let mut urls: Vec<String> = connections.iter().map(|c| c.url.clone()).collect();
+        urls.dedup();
+        urls
+    }
+
+    fn current(&self) -> Arc<Vec<Connection>> {
+        match self.connections.read() {
+            Ok(connections) => Arc::clone(&connections),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the connections by those to what `host` resolves to now, keeping
+    /// the connections to addresses that remain.
+    async fn resolve(&self, host: &str, port: u16) {
+        let addresses = match tokio::net::lookup_host((host, port)).await {
+            Ok(addresses) => {
+                let mut addresses: Vec<_> = addresses.collect();
+                addresses.sort();
+                addresses.dedup();
+                addresses
+            }
+            Err(error) => {
+                tracing::warn!(backend = self.name, host, %error, "cannot resolve the backend; keeping its last addresses");
+                return;
+            }
+        };
+        if addresses.is_empty() {
+            tracing::warn!(
+                backend = self.name,
+                host,
+                "the backend resolves to no address; keeping its last addresses"
+            );
+            return;
+        }
+        let current = self.current();
+        let mut next = Vec::new();
+        for address in addresses {
+            let url = format!("http://{address}");
+            let kept: Vec<&Connection> = current.iter().filter(|c| c.url == url).collect();
+            if kept.is_empty() {
+                match connect(&url, self.per_endpoint) {
+                    Ok(connections) => next.extend(connections),
+                    Err(error) => {
+                        tracing::warn!(backend = self.name, %error, "skipping an address")
+                    }
+                }
+            } else {
+                next.extend(kept.into_iter().map(|c| Connection {
+                    url: c.url.clone(),
+                    channel: c.channel.clone(),
+                    in_flight: Arc::clone(&c.in_flight),
+                }));
+            }
+        }
+        let changed = next.len() != current.len()
+            || next.iter().zip(current.iter()).any(|(a, b)| a.url != b.url);
+        if changed {
+            tracing::info!(
+                backend = self.name,
+                endpoints = next.len() / self.per_endpoint,
+                "backend endpoints changed"
+            );
+            if let Ok(mut connections) = self.connections.write() {
+                *connections = Arc::new(next);
+            }
+        }
+    }
+
+    /// The less busy of two connections picked at random ("power of two choices").
+    fn take(&self) -> Option<Taken> {
+        let connections = self.current();
+        let count = connections.len();
+        let chosen = match count {
+            0 => return None,
+            1 => &connections[0],
+            _ => {
+                let draw = mix(self.picks.fetch_add(1, Ordering::Relaxed));
+                let first = draw % count;
+                let second = (first + 1 + (draw >> 32) % (count - 1)) % count;
+                let (a, b) = (&connections[first], &connections[second]);
+                if b.in_flight.load(Ordering::Relaxed) < a.in_flight.load(Ordering::Relaxed) {
+                    b
+                } else {
+                    a
+                }
+            }
+        };
+        chosen.in_flight.fetch_add(1, Ordering::Relaxed);
+        Some(Taken {
+            channel: chosen.channel.clone(),
+            in_flight: Arc::clone(&chosen.in_flight),
+        })
+    }
+
+    /// Sends one gRPC call and answers with the backend's response, or with a
+    /// status of the gateway's own when the backend cannot be reached.
+    pub async fn send(&self, request: http::Request<Body>) -> http::Response<Body> {
+        if is_read(request.uri().path()) {
+            self.send_read(request).await
+        } else {
+            self.send_write(request).await
+        }
+    }
+
+    /// A write is sent once: whether a failed one was applied is not known here,
+    /// and the caller's retry with the same request id is what makes it safe.
+    async fn send_write(&self, request: http::Request<Body>) -> http::Response<Body> {
+        let limit = self.max_request_bytes;
+        let exceeded = Arc::new(AtomicBool::new(false));
+        let request = request.map(|body| {
+            Body::new(CappedBody {
+                inner: body,
+                remaining: limit,
+                exceeded: Arc::clone(&exceeded),
+            })
+        });
+        let answer = self.call(request).await;
+        // The stream was cut because it grew too large, whatever the backend saw.
+        if exceeded.load(Ordering::Relaxed) {
+            return too_large(limit);
+        }
+        match answer {
+            Ok(response) => response,
+            Err(error) => self.unreachable(error.as_ref()),
+        }
+    }
+
+    /// A read is buffered (its request is small and unary), so it can be sent
+    /// again on another connection when the first cannot be reached.
+    async fn send_read(&self, request: http::Request<Body>) -> http::Response<Body> {
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, self.max_request_bytes).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<LengthLimitError>() => {
+                return too_large(self.max_request_bytes);
+            }
+            Err(error) => {
+                return tonic::Status::cancelled(format!("the request could not be read: {error}"))
+                    .into_http();
+            }
+        };
+        self.retries.deposit();
+        let mut attempt = 1;
+        loop {
+            let request = replay(&parts, body.clone());
+            let answer = self.call(request).await;
+            let retryable = match &answer {
+                Err(_) => true,
+                Ok(response) => unavailable_at_once(response),
+            };
+            if retryable && attempt < READ_ATTEMPTS && self.retries.withdraw() {
+                attempt += 1;
+                tracing::debug!(backend = self.name, attempt, "retrying a read");
+                continue;
+            }
+            return match answer {
+                Ok(response) => response,
+                Err(error) => self.unreachable(error.as_ref()),
+            };
+        }
+    }
+
+    async fn call(
+        &self,
+        mut request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, tower::BoxError> {
+        let Some(taken) = self.take() else {
+            return Err(format!("no endpoint of {} is known", self.name).into());
+        };
+        // The backend's span becomes a child of the gateway's.
+        aimaq_telemetry::inject_headers(request.headers_mut());
+        let mut channel = taken.channel.clone();
+        // A channel is a buffered service: it must be ready before each call.
+        let response = channel.ready().await?.call(request).await?;
+        drop(taken);
+        Ok(response)
+    }
+
+    fn unreachable(&self, error: &(dyn std::error::Error + 'static)) -> http::Response<Body> {
+        tracing::warn!(backend = self.name, error = %chain(error), "backend unreachable");
+        tonic::Status::unavailable(format!(
+            "the {} service cannot be reached now; retry",
+            self.name
+        ))
+        .into_http()
+    }
+}
+
+async fn keep_resolving(backend: Weak<Backend>, host: String, port: u16) {
+    loop {
+        tokio::time::sleep(RESOLVE_EVERY).await;
+        let Some(backend) = backend.upgrade() else {
+            return;
+        };
+        backend.resolve(&host, port).await;
+    }
+}
+
+/// Reads: safe to send again. Every backend names its reads so.
+pub fn is_read(path: &str) -> bool {
+    let method = path.rsplit('/').next().unwrap_or_default();
+    ["Get", "List", "Verify", "Export", "Watch"]
+        .iter()
+        .any(|prefix| method.starts_with(prefix))
+}
+
+/// A response that says UNAVAILABLE in its headers (no message sent yet).
+fn unavailable_at_once(response: &http::Response<Body>) -> bool {
+    response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|code| code.as_bytes() == b"14")
+}
+
+fn replay(parts: &http::request::Parts, body: Bytes) -> http::Request<Body> {
+    let mut request = http::Request::new(Body::new(Full::new(body)));
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.version_mut() = parts.version;
+    *request.headers_mut() = parts.headers.clone();
+    request
+}
+
+fn too_large(limit: usize) -> http::Response<Body> {
+    aimaq_error::Error::ResourceExhausted {
+        message: format!("the request is larger than the gateway's limit of {limit} bytes"),
+        retry_after: None,
+    }
+    .into_status()
+    .into_http()
+}
+
+/// A request body cut off once it carries more than `remaining` bytes; the cut
+/// is recorded, since the transport reports it only as a reset stream.
+struct CappedBody {
+    inner: Body,
+    remaining: usize,
+    exceeded: Arc<AtomicBool>,
+}
+
+impl http_body::Body for CappedBody {
+    type Data = Bytes;
+    type Error = tower::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, tower::BoxError>>> {
+        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error.into()))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        };
+        if let Some(data) = frame.data_ref() {
+            match self.remaining.checked_sub(data.len()) {
+                Some(remaining) => self.remaining = remaining,
+                None => {
+                    self.exceeded.store(true, Ordering::Relaxed);
+                    return Poll::Ready(Some(Err("the request is over the size limit".into())));
+                }
+            }
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+}
+
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
+}
+
+/// Spreads consecutive counters over the whole range (SplitMix64's finaliser).
+fn mix(counter: usize) -> usize {
+    let mut z = (counter as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) as usize
+}
+
+/// A backend as a tower service, for the generated clients of the aggregated
+/// views: the same connections, balancing and retries as forwarded calls.
+#[derive(Clone, Debug)]
+pub struct BackendChannel(pub Arc<Backend>);
+
+impl Service<http::Request<Body>> for BackendChannel {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let backend = Arc::clone(&self.0);
+        // Sent from inside the future, so within the call's span.
+        Box::pin(async move { Ok(backend.send(request).await) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            "http://a:1, http://b:2".parse::<Targets>(),
+            Ok(Targets::Fixed(vec![
+                "http://a:1".into(),
+                "http://b:2".into()
+            ]))
+        );
+        assert_eq!(
+            "dns://budget-headless.aimaq.svc:50052".parse::<Targets>(),
+            Ok(Targets::Dns {
+                host: "budget-headless.aimaq.svc".into(),
+                port: 50052
+            })
+        );
+        assert!("dns://budget".parse::<Targets>().is_err());
+        assert!("dns://:50052".parse::<Targets>().is_err());
+        assert!("budget:50052".parse::<Targets>().is_err());
+        assert!("".parse::<Targets>().is_err());
+    }
+
+    #[test]
+    fn reads_are_named_so() {
+        assert!(is_read("/aimaq.budget.v1.BudgetService/GetAllocation"));
+        assert!(is_read("/aimaq.budget.v1.BudgetService/ListProjects"));
+        assert!(is_read("/aimaq.grants.v1.GrantsService/WatchChanges"));
+        assert!(!is_read("/aimaq.budget.v1.BudgetService/CreateProject"));
+        assert!(!is_read(
+            "/aimaq.governance.v1.GovernanceService/ImportTerritories"
+        ));
+    }
+
+    #[tokio::test]
+    async fn balances_over_every_connection() {
+        let targets = "http://127.0.0.1:1,http://127.0.0.1:2".parse().unwrap();
+        let backend = Backend::new("budget", &targets, 3, 1024).await.unwrap();
+        assert_eq!(backend.current().len(), 6);
+        let mut held = Vec::new();
+        for _ in 0..600 {
+            held.push(backend.take().unwrap());
+        }
+        // The two choices keep the connections within one call of each other.
+        let loads: Vec<usize> = backend
+            .current()
+            .iter()
+            .map(|c| c.in_flight.load(Ordering::Relaxed))
+            .collect();
+        let (least, most) = (loads.iter().min().unwrap(), loads.iter().max().unwrap());
+        assert!(most - least <= 3, "{loads:?}");
+        drop(held);
+        assert!(
+            backend
+                .current()
+                .iter()
+                .all(|c| c.in_flight.load(Ordering::Relaxed) == 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn resolves_names() {
+        let targets = "dns://localhost:50052".parse().unwrap();
+        let backend = Backend::new("grants", &targets, 2, 1024).await.unwrap();
+        assert!(!backend.endpoints().is_empty());
+        assert!(
+            backend
+                .endpoints()
+                .iter()
+                .all(|url| url.ends_with(":50052"))
+        );
+    }
+}

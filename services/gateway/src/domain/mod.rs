@@ -1,0 +1,3 @@
+//! The gateway's rules, without I/O.
+
+pub mod rate;

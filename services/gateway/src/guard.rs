@@ -1,0 +1,101 @@
+//! What every call through the gateway passes first: its bearer token verified
+//! (the backends verify it again), and its caller's rate limit. The verified
+//! [`Caller`](aimaq_auth::Caller) goes on in the request's extensions.
+
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use aimaq_auth::Authenticator;
+use aimaq_error::Error;
+use futures::future::{Either, Ready, ready};
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tower::Service;
+
+use crate::domain::rate::RateLimits;
+
+/// Token verification and per-caller rate limits, shared by every guarded service.
+#[derive(Clone)]
+pub struct Guard {
+    authenticator: Authenticator,
+    limits: Arc<Mutex<RateLimits>>,
+}
+
+impl Guard {
+    pub fn new(authenticator: Authenticator, limits: RateLimits) -> Guard {
+        Guard {
+            authenticator,
+            limits: Arc::new(Mutex::new(limits)),
+        }
+    }
+
+    /// Puts `service` behind the guard.
+    pub fn protect<S>(&self, service: S) -> Guarded<S> {
+        Guarded {
+            inner: service,
+            guard: self.clone(),
+        }
+    }
+
+    fn admit(&self, headers: &http::HeaderMap) -> Result<aimaq_auth::Caller, Error> {
+        let caller = self.authenticator.caller(headers)?;
+        let admitted = match self.limits.lock() {
+            Ok(mut limits) => limits.admit(&caller.subject, &caller.agency, Instant::now()),
+            Err(poisoned) => {
+                poisoned
+                    .into_inner()
+                    .admit(&caller.subject, &caller.agency, Instant::now())
+            }
+        };
+        match admitted {
+            Ok(()) => Ok(caller),
+            Err(wait) => {
+                metrics::counter!("aimaq_gateway_rate_limited_total", "agency" => caller.agency.clone())
+                    .increment(1);
+                Err(Error::ResourceExhausted {
+                    message: format!(
+                        "{} is over its rate limit; retry in {} ms",
+                        caller.subject,
+                        wait.as_millis().max(1)
+                    ),
+                    retry_after: Some(wait),
+                })
+            }
+        }
+    }
+}
+
+/// A service behind the [`Guard`]; it keeps the inner service's name.
+#[derive(Clone)]
+pub struct Guarded<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S: NamedService> NamedService for Guarded<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S> Service<http::Request<Body>> for Guarded<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<http::Response<Body>, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        match self.guard.admit(request.headers()) {
+            Ok(caller) => {
+                request.extensions_mut().insert(caller);
+                Either::Left(self.inner.call(request))
+            }
+            Err(error) => Either::Right(ready(Ok(error.into_status().into_http()))),
+        }
+    }
+}
