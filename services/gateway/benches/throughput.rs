@@ -1,0 +1,356 @@
+//! What the gateway costs, against two baselines measured in the same run with
+//! the load generator on the same machine:
+//!
+//! - a bare tonic echo server (no auth, no layers, no database): the ceiling for
+//!   any RPC here;
+//! - a bare forwarding hop (a tonic `Channel` wrapped as a service, in front of
+//!   that echo server): the floor for what any gateway hop costs.
+//!
+//! Measured: latency at 1 caller and throughput at 64 callers of governance's
+//! `GetTerritory` called directly and through the gateway, of echo directly and
+//! through the bare hop, and of `GetSettlementProfile`; and the resident memory
+//! of the process (every server and the load generator) under that load.
+//!
+//!     cargo bench -p aimaq-gateway --bench throughput
+//!
+//! Prints Markdown.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use aimaq_gateway::{BackendsConfig, GatewayConfig, RateConfig, Targets};
+use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
+use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::governance::v1::governance_service_server::{
+    GovernanceService, GovernanceServiceServer,
+};
+use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
+use aimaq_testing::load::{Load, Measurement, channels};
+use aimaq_testing::territories::governance_with;
+use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
+use tokio::net::TcpListener;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic::{Request, Response, Status};
+use tower::{Service, ServiceExt};
+
+const VILLAGE: &str = "613633100";
+const CONNECTIONS: usize = 4;
+const ONE: Load = Load {
+    callers: 1,
+    warm_up: Duration::from_secs(1),
+    window: Duration::from_secs(5),
+};
+const MANY: Load = Load {
+    callers: 64,
+    warm_up: Duration::from_secs(1),
+    window: Duration::from_secs(8),
+};
+
+/// Answers `GetTerritory` with the code asked, and nothing else.
+struct Echo;
+
+#[tonic::async_trait]
+impl GovernanceService for Echo {
+    async fn get_territory(
+        &self,
+        request: Request<GetTerritoryRequest>,
+    ) -> Result<Response<GetTerritoryResponse>, Status> {
+        Ok(Response::new(GetTerritoryResponse {
+            territory: Some(Territory {
+                kato: request.into_inner().kato,
+                ..Territory::default()
+            }),
+            ancestors: Vec::new(),
+        }))
+    }
+}
+
+/// The bare hop: a channel behind the governance API's name.
+#[derive(Clone)]
+struct Hop(Channel);
+
+impl NamedService for Hop {
+    const NAME: &'static str = "aimaq.governance.v1.GovernanceService";
+}
+
+impl Service<http::Request<Body>> for Hop {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let mut channel = self.0.clone();
+        Box::pin(async move {
+            Ok(match channel.ready().await {
+                Ok(ready) => match ready.call(request).await {
+                    Ok(response) => response,
+                    Err(error) => Status::unavailable(error.to_string()).into_http(),
+                },
+                Err(error) => Status::unavailable(error.to_string()).into_http(),
+            })
+        })
+    }
+}
+
+/// Serves `service` bare (no layers) on an ephemeral port.
+async fn serve_bare<S>(service: S) -> SocketAddr
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    tokio::spawn(
+        Server::builder()
+            .add_service(service)
+            .serve_with_incoming(incoming),
+    );
+    address
+}
+
+async fn connect(address: SocketAddr, count: usize) -> Vec<Channel> {
+    let mut channels = Vec::new();
+    for _ in 0..count {
+        channels.push(
+            Endpoint::from_shared(format!("http://{address}"))
+                .unwrap()
+                .tcp_nodelay(true)
+                .connect()
+                .await
+                .unwrap(),
+        );
+    }
+    channels
+}
+
+/// `GetTerritory` on the village over `channels`, with `token` if any.
+async fn territory_reads(load: Load, channels: Vec<Channel>, token: Option<String>) -> Measurement {
+    load.measure(move |caller| {
+        let mut client = GovernanceServiceClient::new(channels[caller % channels.len()].clone());
+        let message = GetTerritoryRequest {
+            kato: VILLAGE.into(),
+            include_ancestors: false,
+        };
+        let request = match &token {
+            Some(token) => with_token(message, token),
+            None => Request::new(message),
+        };
+        async move { client.get_territory(request).await.is_ok() }
+    })
+    .await
+}
+
+async fn profiles(load: Load, channels: Vec<Channel>, token: String) -> Measurement {
+    load.measure(move |caller| {
+        let mut client = GatewayServiceClient::new(channels[caller % channels.len()].clone());
+        let request = with_token(
+            GetSettlementProfileRequest {
+                kato: VILLAGE.into(),
+            },
+            &token,
+        );
+        async move {
+            client
+                .get_settlement_profile(request)
+                .await
+                .is_ok_and(|answer| {
+                    let answer = answer.into_inner();
+                    [
+                        answer.governance.and_then(|s| s.status),
+                        answer.budget.and_then(|s| s.status),
+                        answer.grants.and_then(|s| s.status),
+                    ]
+                    .iter()
+                    .all(|s| s.as_ref().is_some_and(|s| s.state == 1))
+                })
+        }
+    })
+    .await
+}
+
+/// Resident memory now and at its peak, in MiB, from `/proc/self/status`.
+fn memory() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn latency_row(name: &str, measurement: &Measurement) -> String {
+    format!(
+        "| {name} | {:.0} µs | {:.0} µs |",
+        measurement.p50.as_secs_f64() * 1e6,
+        measurement.p99.as_secs_f64() * 1e6
+    )
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let tokens = TestTokens::new();
+    let token = tokens.admin();
+    let echo = serve_bare(GovernanceServiceServer::new(Echo)).await;
+    let hop_channel = connect(echo, 1).await.remove(0);
+    let hop = serve_bare(Hop(hop_channel)).await;
+
+    let governance = governance_with(&tokens, aimaq_governance::run, &[]).await;
+    let url = governance.url();
+    let budget = TestServer::start(
+        TestDatabase::sqlite().await,
+        &tokens,
+        move |config, listener, shutdown| aimaq_budget::run(config, url, listener, shutdown),
+    )
+    .await;
+    let url = governance.url();
+    let grants = TestServer::start(
+        TestDatabase::sqlite().await,
+        &tokens,
+        move |config, listener, shutdown| aimaq_grants::run(config, url, listener, shutdown),
+    )
+    .await;
+    let fixed = |server: &TestServer| Targets::Fixed(vec![server.url()]);
+    let backends = BackendsConfig {
+        governance_url: fixed(&governance),
+        budget_url: fixed(&budget),
+        grants_url: fixed(&grants),
+        backend_connections: 2,
+        backend_timeout: Duration::from_secs(5),
+    };
+    let gateway = TestServer::start(
+        TestDatabase::sqlite().await,
+        &tokens,
+        move |config, listener, shutdown| {
+            let gateway = GatewayConfig {
+                listen: config.listen,
+                backends,
+                rate: RateConfig {
+                    rate_limit: "1000000/1000000".parse().unwrap(),
+                    agency_rate_limits: Vec::new(),
+                },
+                auth: config.auth,
+                limits: config.limits,
+                telemetry: config.telemetry,
+            };
+            aimaq_gateway::run(gateway, listener, shutdown)
+        },
+    )
+    .await;
+
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_default();
+    println!(
+        "## Gateway ({} CPUs, {machine}; load generator in the same process)\n",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+
+    // Latency at one caller.
+    let direct_one =
+        territory_reads(ONE, channels(&governance, 1).await, Some(token.clone())).await;
+    let gateway_one = territory_reads(ONE, channels(&gateway, 1).await, Some(token.clone())).await;
+    let echo_one = territory_reads(ONE, connect(echo, 1).await, None).await;
+    let hop_one = territory_reads(ONE, connect(hop, 1).await, None).await;
+    let gateway_adds = gateway_one.p50.as_secs_f64() - direct_one.p50.as_secs_f64();
+    let hop_adds = hop_one.p50.as_secs_f64() - echo_one.p50.as_secs_f64();
+    println!("### Latency at 1 caller (`GetTerritory`)\n");
+    println!("| path | p50 | p99 |");
+    println!("|---|---|---|");
+    println!("{}", latency_row("governance directly", &direct_one));
+    println!(
+        "{}",
+        latency_row("governance through the gateway", &gateway_one)
+    );
+    println!("{}", latency_row("bare echo", &echo_one));
+    println!(
+        "{}",
+        latency_row("bare echo through the bare hop", &hop_one)
+    );
+    println!(
+        "\nThe gateway adds {:.0} µs to the median; the bare hop adds {:.0} µs: ratio {:.2} (target ≤ 1.25).\n",
+        gateway_adds * 1e6,
+        hop_adds * 1e6,
+        gateway_adds / hop_adds
+    );
+
+    // Throughput at 64 callers.
+    let echo_many = territory_reads(MANY, connect(echo, CONNECTIONS).await, None).await;
+    let hop_many = territory_reads(MANY, connect(hop, CONNECTIONS).await, None).await;
+    let direct_many = territory_reads(
+        MANY,
+        channels(&governance, CONNECTIONS).await,
+        Some(token.clone()),
+    )
+    .await;
+    let gateway_many = territory_reads(
+        MANY,
+        channels(&gateway, CONNECTIONS).await,
+        Some(token.clone()),
+    )
+    .await;
+    let profile_many = profiles(MANY, channels(&gateway, CONNECTIONS).await, token.clone()).await;
+    let (rss, peak) = memory();
+    println!(
+        "### Throughput at {} callers ({CONNECTIONS} connections)\n",
+        MANY.callers
+    );
+    println!("| workload | calls | calls/s | ratio to bare echo | p50 | p99 | failures |");
+    println!("|---|---|---|---|---|---|---|");
+    let base = echo_many.per_second;
+    println!("{}", echo_many.row("bare echo", base));
+    println!("{}", hop_many.row("bare echo through the bare hop", base));
+    println!("{}", direct_many.row("`GetTerritory` directly", base));
+    println!(
+        "{}",
+        gateway_many.row("`GetTerritory` through the gateway", base)
+    );
+    println!(
+        "{}",
+        profile_many.row("`GetSettlementProfile` (3 backends, 7 to 9 calls)", base)
+    );
+    println!(
+        "\nForwarded throughput over the bare hop's: {:.2} (target ≥ 0.80). `GetSettlementProfile` over the bare echo's: {:.2} (target ≥ 0.30).",
+        gateway_many.per_second / hop_many.per_second,
+        profile_many.per_second / base
+    );
+    println!(
+        "\nResident memory of the whole process (echo, hop, governance, budget, grants, gateway and the load generator): {rss:.0} MiB now, {peak:.0} MiB at its peak (target: each process < 100 MiB)."
+    );
+}
