@@ -91,6 +91,8 @@ impl System {
             grants_url: Targets::Fixed(vec![format!("http://{}", self.grants_address)]),
             backend_connections: 2,
             backend_timeout: Duration::from_secs(5),
+            // Every view read fresh: these tests watch backends change.
+            view_max_age: Duration::ZERO,
         }
     }
 
@@ -1003,6 +1005,7 @@ async fn tokens_are_refused_at_the_gateway_itself() {
         grants_url: url(),
         backend_connections: 1,
         backend_timeout: Duration::from_secs(1),
+        view_max_age: Duration::ZERO,
     };
     let gateway = start_gateway(&tokens, backends, generous(), None).await;
     let mut budget = BudgetServiceClient::new(channel(&gateway).await);

@@ -247,6 +247,7 @@ async fn run() {
         grants_url: fixed(&grants),
         backend_connections: 2,
         backend_timeout: Duration::from_secs(5),
+        view_max_age: Duration::from_secs(1),
     };
     let gateway = TestServer::start(
         TestDatabase::sqlite().await,

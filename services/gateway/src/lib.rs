@@ -51,6 +51,11 @@ pub struct BackendsConfig {
     /// deadline wins.
     #[arg(long, env = "AIMAQ_BACKEND_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub backend_timeout: Duration,
+
+    /// How long a complete aggregated view may be reused for callers with the
+    /// same token (`0s`: never); callers asking at once always share one.
+    #[arg(long, env = "AIMAQ_VIEW_MAX_AGE", default_value = "1s", value_parser = parse_duration)]
+    pub view_max_age: Duration,
 }
 
 /// Per-caller rate limits.
@@ -139,6 +144,7 @@ pub async fn run(
         BackendChannel(budget.clone()),
         BackendChannel(grants.clone()),
         backends.backend_timeout,
+        backends.view_max_age,
         limit,
     ))
     .max_decoding_message_size(limit)

@@ -289,6 +289,7 @@ impl Stack {
                 grants_url: backend_url("grants")?,
                 backend_connections: 2,
                 backend_timeout: Duration::from_secs(5),
+                view_max_age: Duration::from_secs(1),
             },
             rate: options.rate.clone(),
             auth: auth.clone(),

@@ -11,7 +11,7 @@ use aimaq_proto::governance::v1::{ElectionStatus, GetRevenueSummaryRequest, List
 use aimaq_proto::grants::v1::GetStatisticsRequest;
 use tonic::Status;
 
-use super::{GatewayApi, Outgoing, section_of};
+use super::{GatewayApi, Outgoing, is_ok, section_of};
 
 /// The programmes the dashboard follows, by their codes.
 const AUYL_EL_BESIGI: &str = "AUYL_EL_BESIGI";
@@ -40,6 +40,14 @@ pub(super) fn check(request: &GetNationalDashboardRequest, this_year: i32) -> Re
         )
         .into_status()),
     }
+}
+
+/// Whether every indicator could be filled.
+pub(super) fn complete(dashboard: &GetNationalDashboardResponse) -> bool {
+    dashboard
+        .indicators
+        .iter()
+        .all(|i| is_ok(i.status.as_ref()))
 }
 
 /// One indicator: what it is, its target in the source material, and how its

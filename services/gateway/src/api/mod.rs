@@ -5,10 +5,12 @@
 //! a whole view.
 
 mod dashboard;
+mod recent;
 mod region;
 mod settlement;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aimaq_error::Error;
@@ -26,6 +28,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Code, Request, Response, Status};
 
 use crate::backends::BackendChannel;
+use recent::RecentAnswers;
 
 /// Pages read at most when a view counts what a list RPC returns.
 const MAX_PAGES: usize = 20;
@@ -39,6 +42,9 @@ pub struct GatewayApi {
     grants: GrantsServiceClient<BackendChannel>,
     /// The longest a view waits for its backends.
     backend_timeout: Duration,
+    settlements: Arc<RecentAnswers<GetSettlementProfileResponse>>,
+    regions: Arc<RecentAnswers<GetRegionProfileResponse>>,
+    dashboards: Arc<RecentAnswers<GetNationalDashboardResponse>>,
 }
 
 impl GatewayApi {
@@ -47,6 +53,7 @@ impl GatewayApi {
         budget: BackendChannel,
         grants: BackendChannel,
         backend_timeout: Duration,
+        view_max_age: Duration,
         max_message_bytes: usize,
     ) -> GatewayApi {
         GatewayApi {
@@ -55,6 +62,9 @@ impl GatewayApi {
             budget: BudgetServiceClient::new(budget).max_decoding_message_size(max_message_bytes),
             grants: GrantsServiceClient::new(grants).max_decoding_message_size(max_message_bytes),
             backend_timeout,
+            settlements: Arc::new(RecentAnswers::new(view_max_age)),
+            regions: Arc::new(RecentAnswers::new(view_max_age)),
+            dashboards: Arc::new(RecentAnswers::new(view_max_age)),
         }
     }
 }
@@ -78,6 +88,15 @@ impl Outgoing {
             authorization,
             deadline: Instant::now() + asked.mul_f64(0.9),
         })
+    }
+
+    /// What an answer may be shared by: the view, its arguments, and the token
+    /// (whose scopes decide which sections are filled).
+    fn key(&self, view: impl std::fmt::Display) -> String {
+        format!(
+            "{view}|{}",
+            String::from_utf8_lossy(self.authorization.as_bytes())
+        )
     }
 
     fn request<T>(&self, message: T) -> Request<T> {
@@ -115,6 +134,10 @@ fn section_status(status: &Status) -> SectionStatus {
         code: status.code() as i32,
         message: status.message().to_owned(),
     }
+}
+
+fn is_ok(status: Option<&SectionStatus>) -> bool {
+    status.is_some_and(|s| s.state() == SectionState::Ok)
 }
 
 fn section_ok() -> SectionStatus {
@@ -241,7 +264,13 @@ impl GatewayService for GatewayApi {
     ) -> Result<Response<GetSettlementProfileResponse>, Status> {
         let out = Outgoing::of(&request, self.backend_timeout)?;
         let kato = parse_kato(&request.get_ref().kato)?;
-        self.settlement_profile(&out, kato).await.map(Response::new)
+        let api = self.clone();
+        self.settlements
+            .get(out.key(kato), settlement::complete, move || async move {
+                api.settlement_profile(&out, kato).await
+            })
+            .await
+            .map(Response::new)
     }
 
     async fn get_region_profile(
@@ -250,7 +279,12 @@ impl GatewayService for GatewayApi {
     ) -> Result<Response<GetRegionProfileResponse>, Status> {
         let out = Outgoing::of(&request, self.backend_timeout)?;
         let (kato, years) = region::check(request.get_ref(), current_year())?;
-        self.region_profile(&out, kato, years)
+        let api = self.clone();
+        let key = out.key(format!("{kato}|{}|{}", years.0, years.1));
+        self.regions
+            .get(key, region::complete, move || async move {
+                api.region_profile(&out, kato, years).await
+            })
             .await
             .map(Response::new)
     }
@@ -261,7 +295,13 @@ impl GatewayService for GatewayApi {
     ) -> Result<Response<GetNationalDashboardResponse>, Status> {
         let out = Outgoing::of(&request, self.backend_timeout)?;
         let year = dashboard::check(request.get_ref(), current_year())?;
-        Ok(Response::new(self.national_dashboard(&out, year).await))
+        let api = self.clone();
+        self.dashboards
+            .get(out.key(year), dashboard::complete, move || async move {
+                Ok(api.national_dashboard(&out, year).await)
+            })
+            .await
+            .map(Response::new)
     }
 }
 

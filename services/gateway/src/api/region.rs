@@ -14,7 +14,9 @@ use aimaq_types::Kato;
 use futures::{StreamExt, TryStreamExt, stream};
 use tonic::Status;
 
-use super::{GatewayApi, Outgoing, PAGE_SIZE, all_pages, current_year, parse_kato, section_of};
+use super::{
+    GatewayApi, Outgoing, PAGE_SIZE, all_pages, current_year, is_ok, parse_kato, section_of,
+};
 
 /// Years a profile covers when the caller names none.
 const DEFAULT_YEARS: i32 = 8;
@@ -57,6 +59,23 @@ pub(super) fn check(
     violations.check(from <= to, "to_year", "must not be before from_year");
     violations.into_result().map_err(Error::into_status)?;
     Ok((kato, (from, to)))
+}
+
+/// Whether every section could be filled.
+pub(super) fn complete(profile: &GetRegionProfileResponse) -> bool {
+    profile.territory.is_some()
+        && [
+            profile.budget.as_ref().and_then(|s| s.status.as_ref()),
+            profile.grants.as_ref().and_then(|s| s.status.as_ref()),
+            profile.elections.as_ref().and_then(|s| s.status.as_ref()),
+            profile.revenue.as_ref().and_then(|s| s.status.as_ref()),
+            profile
+                .growth_points
+                .as_ref()
+                .and_then(|s| s.status.as_ref()),
+        ]
+        .into_iter()
+        .all(is_ok)
 }
 
 impl GatewayApi {

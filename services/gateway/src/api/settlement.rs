@@ -14,7 +14,7 @@ use aimaq_proto::grants::v1::{GetStatisticsRequest, StatisticsDimension, Statist
 use aimaq_types::Kato;
 use tonic::Status;
 
-use super::{GatewayApi, Outgoing, PAGE_SIZE, all_pages, current_year, section_of};
+use super::{GatewayApi, Outgoing, PAGE_SIZE, all_pages, current_year, is_ok, section_of};
 
 /// The first year of the diploma programme.
 const GRANTS_SINCE: i32 = 2009;
@@ -231,6 +231,13 @@ impl GatewayApi {
             },
         }
     }
+}
+
+/// Whether every section could be filled.
+pub(super) fn complete(profile: &GetSettlementProfileResponse) -> bool {
+    is_ok(profile.governance.as_ref().and_then(|s| s.status.as_ref()))
+        && is_ok(profile.budget.as_ref().and_then(|s| s.status.as_ref()))
+        && is_ok(profile.grants.as_ref().and_then(|s| s.status.as_ref()))
 }
 
 /// Projects by programme and status, with their cost.
