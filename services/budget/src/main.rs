@@ -2,6 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Aimaq budget service: programmes, envelopes, the allocation tree, projects, regional standards.
 #[derive(Parser)]
 #[command(name = "aimaq-budget", version)]

@@ -1,6 +1,6 @@
 //! What every call through the gateway passes first: its bearer token verified
-//! (the backends verify it again), and its caller's rate limit. The verified
-//! [`Caller`](aimaq_auth::Caller) goes on in the request's extensions.
+//! (the backends verify it again, and the views pass it on), and its caller's
+//! rate limit.
 
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -38,8 +38,12 @@ impl Guard {
         }
     }
 
-    fn admit(&self, headers: &http::HeaderMap) -> Result<aimaq_auth::Caller, Error> {
-        let caller = self.authenticator.caller(headers)?;
+    fn admit(&self, headers: &http::HeaderMap) -> Result<(), Error> {
+        self.authenticator
+            .with_caller(headers, |caller| self.rate_limit(caller))?
+    }
+
+    fn rate_limit(&self, caller: &aimaq_auth::Caller) -> Result<(), Error> {
         let admitted = match self.limits.lock() {
             Ok(mut limits) => limits.admit(&caller.subject, &caller.agency, Instant::now()),
             Err(poisoned) => {
@@ -49,7 +53,7 @@ impl Guard {
             }
         };
         match admitted {
-            Ok(()) => Ok(caller),
+            Ok(()) => Ok(()),
             Err(wait) => {
                 metrics::counter!("aimaq_gateway_rate_limited_total", "agency" => caller.agency.clone())
                     .increment(1);
@@ -89,12 +93,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         match self.guard.admit(request.headers()) {
-            Ok(caller) => {
-                request.extensions_mut().insert(caller);
-                Either::Left(self.inner.call(request))
-            }
+            Ok(()) => Either::Left(self.inner.call(request)),
             Err(error) => Either::Right(ready(Ok(error.into_status().into_http()))),
         }
     }

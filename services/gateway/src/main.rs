@@ -2,6 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Aimaq gateway: one address for every agency.
 #[derive(Parser)]
 #[command(name = "aimaq-gateway", version)]

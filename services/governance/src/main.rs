@@ -2,6 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Aimaq governance service: territories, akims, direct akim elections, local
 /// budgets and development indicators.
 #[derive(Parser)]

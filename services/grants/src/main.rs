@@ -2,6 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Aimaq grants service: 'With a diploma – to the village!' allowances and housing loans.
 #[derive(Parser)]
 #[command(name = "aimaq-grants", version)]

@@ -255,24 +255,32 @@ impl Authenticator {
     /// The caller named by the bearer token of a request's headers, from memory
     /// while the token is unexpired.
     pub fn caller(&self, headers: &http::HeaderMap) -> Result<Caller, Error> {
+        self.with_caller(headers, Caller::clone)
+    }
+
+    /// What `look` finds in the caller of a request, without copying the caller.
+    pub fn with_caller<R>(
+        &self,
+        headers: &http::HeaderMap,
+        look: impl FnOnce(&Caller) -> R,
+    ) -> Result<R, Error> {
         let token = bearer_token(headers)?;
         let now = jsonwebtoken::get_current_timestamp();
         if let Ok(remembered) = self.1.lock()
             && let Some((caller, expires)) = remembered.0.get(token)
             && now < *expires
         {
-            return Ok(caller.clone());
+            return Ok(look(caller));
         }
         let (caller, expires) = self.0.verify_with_expiry(token)?;
+        let found = look(&caller);
         if let Ok(mut remembered) = self.1.lock() {
             if remembered.0.len() >= REMEMBERED_TOKENS {
                 remembered.0.clear();
             }
-            remembered
-                .0
-                .insert(token.to_owned(), (caller.clone(), expires));
+            remembered.0.insert(token.to_owned(), (caller, expires));
         }
-        Ok(caller)
+        Ok(found)
     }
 
     /// Reads the public key (PEM) from `path`.
