@@ -1,0 +1,157 @@
+//! One trace across the gateway and the backends: a forwarded call and the calls
+//! of an aggregated view carry the caller's trace on to the backend, as children
+//! of the gateway's own span.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aimaq_config::{LogFormat, TelemetryConfig};
+use aimaq_gateway::{BackendsConfig, GatewayConfig, RateConfig, Targets};
+use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
+use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::governance::v1::governance_service_server::{
+    GovernanceService, GovernanceServiceServer,
+};
+use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
+use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Endpoint, Server};
+use tonic::{Request, Response, Status};
+
+/// A governance backend that notes the `traceparent` of every call.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+#[tonic::async_trait]
+impl GovernanceService for Recorder {
+    async fn get_territory(
+        &self,
+        request: Request<GetTerritoryRequest>,
+    ) -> Result<Response<GetTerritoryResponse>, Status> {
+        let traceparent = request
+            .metadata()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        self.0.lock().unwrap().push(traceparent);
+        Ok(Response::new(GetTerritoryResponse {
+            territory: Some(Territory {
+                kato: request.into_inner().kato,
+                ..Territory::default()
+            }),
+            ancestors: Vec::new(),
+        }))
+    }
+}
+
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+fn traced<T>(message: T, token: &str) -> Request<T> {
+    let mut request = with_token(message, token);
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01")
+            .parse()
+            .unwrap(),
+    );
+    request.set_timeout(Duration::from_secs(2));
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backends_continue_the_callers_trace() {
+    // As every server binary does: spans with trace ids, W3C propagation.
+    let _telemetry = aimaq_telemetry::init(
+        "trace-test",
+        &TelemetryConfig {
+            log_format: LogFormat::Text,
+            log_filter: "info".into(),
+            ..TelemetryConfig::default()
+        },
+    )
+    .unwrap();
+    let recorder = Recorder::default();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let governance = listener.local_addr().unwrap();
+    tokio::spawn(
+        Server::builder()
+            .add_service(GovernanceServiceServer::new(recorder.clone()))
+            .serve_with_incoming(TcpIncoming::from(listener)),
+    );
+    // Budget and grants are not there: their sections are unavailable.
+    let nowhere = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+
+    let tokens = TestTokens::new();
+    let backends = BackendsConfig {
+        governance_url: Targets::Fixed(vec![format!("http://{governance}")]),
+        budget_url: Targets::Fixed(vec![format!("http://{nowhere}")]),
+        grants_url: Targets::Fixed(vec![format!("http://{nowhere}")]),
+        backend_connections: 1,
+        backend_timeout: Duration::from_secs(1),
+        view_max_age: Duration::ZERO,
+    };
+    let gateway = TestServer::start(
+        TestDatabase::sqlite().await,
+        &tokens,
+        move |config, listener, shutdown| {
+            let gateway = GatewayConfig {
+                listen: config.listen,
+                backends,
+                rate: RateConfig {
+                    rate_limit: "1000".parse().unwrap(),
+                    agency_rate_limits: Vec::new(),
+                },
+                auth: config.auth,
+                limits: config.limits,
+                telemetry: config.telemetry,
+            };
+            aimaq_gateway::run(gateway, listener, shutdown)
+        },
+    )
+    .await;
+    let channel = Endpoint::from_shared(gateway.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let token = tokens.admin();
+
+    GovernanceServiceClient::new(channel.clone())
+        .get_territory(traced(
+            GetTerritoryRequest {
+                kato: "613633100".into(),
+                include_ancestors: false,
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    GatewayServiceClient::new(channel)
+        .get_settlement_profile(traced(
+            GetSettlementProfileRequest {
+                kato: "613633100".into(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+
+    let seen = recorder.0.lock().unwrap().clone();
+    assert!(seen.len() >= 2, "{seen:?}");
+    for traceparent in &seen {
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{traceparent:?}");
+        assert_eq!(parts[1], CALLER_TRACE, "the caller's trace goes on");
+        assert_ne!(parts[2], CALLER_SPAN, "the parent is the gateway's span");
+    }
+}
