@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use aimaq_auth::Scope;
+use aimaq_config::ServerConfig;
 use aimaq_gateway::{AgencyRateLimit, BackendsConfig, GatewayConfig, RateConfig, Targets};
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::*;
@@ -121,14 +122,7 @@ async fn start_gateway(
             if let Some(bytes) = max_message_bytes {
                 limits.max_message_bytes = bytes;
             }
-            let gateway = GatewayConfig {
-                listen: config.listen,
-                backends,
-                rate,
-                auth: config.auth,
-                limits,
-                telemetry: config.telemetry,
-            };
+            let gateway = GatewayConfig::like(ServerConfig { limits, ..config }, backends, rate);
             aimaq_gateway::run(gateway, listener, shutdown)
         },
     )
@@ -990,6 +984,34 @@ async fn forwarding_keeps_codes_details_and_streams_and_the_gateway_guards() {
     );
     for _ in 0..10 {
         budget.get_program(read(&other)).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_go_around_an_endpoint_that_is_down() {
+    let system = System::start().await;
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut backends = system.targets();
+    backends.governance_url =
+        Targets::Fixed(vec![format!("http://{dead}"), system.governance.url()]);
+    let gateway = system.gateway(backends, generous(), None).await;
+    let token = system.tokens.admin();
+    let mut governance = GovernanceServiceClient::new(channel(&gateway).await);
+    for _ in 0..40 {
+        governance
+            .get_territory(with_token(
+                GetTerritoryRequest {
+                    kato: VILLAGE.into(),
+                    include_ancestors: false,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
     }
 }
 

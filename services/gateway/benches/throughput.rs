@@ -277,17 +277,11 @@ async fn run() {
         TestDatabase::sqlite().await,
         &tokens,
         move |config, listener, shutdown| {
-            let gateway = GatewayConfig {
-                listen: config.listen,
-                backends,
-                rate: RateConfig {
-                    rate_limit: "1000000/1000000".parse().unwrap(),
-                    agency_rate_limits: Vec::new(),
-                },
-                auth: config.auth,
-                limits: config.limits,
-                telemetry: config.telemetry,
+            let rate = RateConfig {
+                rate_limit: "1000000/1000000".parse().unwrap(),
+                agency_rate_limits: Vec::new(),
             };
+            let gateway = GatewayConfig::like(config, backends, rate);
             aimaq_gateway::run(gateway, listener, shutdown)
         },
     )

@@ -1,14 +1,15 @@
 //! Connections to one backend service: several HTTP/2 connections to each of its
 //! endpoints — a fixed list, or every address a DNS name resolves to (a headless
 //! Kubernetes Service), looked up again periodically — with each call sent over
-//! the less busy of two connections picked at random. Connections keep alive and
-//! reconnect by themselves; reads are retried on another connection when one
-//! fails, within a retry budget so retries never multiply an outage.
+//! the less busy of two connections picked at random; a connection that just
+//! failed is passed over for a second. Connections keep alive and reconnect by
+//! themselves; reads are retried on another connection when one fails, within a
+//! retry budget so retries never multiply an outage.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -24,6 +25,9 @@ use tower::{Service, ServiceExt};
 const RESOLVE_EVERY: Duration = Duration::from_secs(5);
 /// Attempts of a read at most (the first and its retries).
 const READ_ATTEMPTS: usize = 3;
+/// How long a connection that could not carry a call is passed over while
+/// another can be chosen.
+const AVOID_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// Where a backend's replicas are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,11 +77,32 @@ impl std::str::FromStr for Targets {
     }
 }
 
-/// One HTTP/2 connection and the calls in flight on it.
+/// One HTTP/2 connection, the calls in flight on it, and when it last failed.
 struct Connection {
     url: String,
     channel: Channel,
     in_flight: Arc<AtomicUsize>,
+    failed_at: Arc<AtomicU64>,
+}
+
+impl Connection {
+    /// Calls in flight, counting a recent failure as a queue no call wants.
+    fn load(&self, now: u64) -> u64 {
+        let failed_at = self.failed_at.load(Ordering::Relaxed);
+        let avoided = failed_at != 0 && now.saturating_sub(failed_at) < millis(AVOID_AFTER_FAILURE);
+        self.in_flight.load(Ordering::Relaxed) as u64 + if avoided { 1 << 32 } else { 0 }
+    }
+}
+
+/// Milliseconds since the first call of this process (never 0 once read).
+fn now_millis() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    millis(start.elapsed()) + 1
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn connect(url: &str, count: usize) -> Result<Vec<Connection>, String> {
@@ -94,6 +119,7 @@ fn connect(url: &str, count: usize) -> Result<Vec<Connection>, String> {
             url: url.to_owned(),
             channel: endpoint.connect_lazy(),
             in_flight: Arc::default(),
+            failed_at: Arc::default(),
         })
         .collect())
 }
@@ -118,6 +144,7 @@ impl std::fmt::Debug for Backend {
 struct Taken {
     channel: Channel,
     in_flight: Arc<AtomicUsize>,
+    failed_at: Arc<AtomicU64>,
 }
 
 impl Drop for Taken {
@@ -225,6 +252,7 @@ impl Backend {
                     url: c.url.clone(),
                     channel: c.channel.clone(),
                     in_flight: Arc::clone(&c.in_flight),
+                    failed_at: Arc::clone(&c.failed_at),
                 }));
             }
         }
@@ -254,17 +282,15 @@ impl Backend {
                 let first = draw % count;
                 let second = (first + 1 + (draw >> 32) % (count - 1)) % count;
                 let (a, b) = (&connections[first], &connections[second]);
-                if b.in_flight.load(Ordering::Relaxed) < a.in_flight.load(Ordering::Relaxed) {
-                    b
-                } else {
-                    a
-                }
+                let now = now_millis();
+                if b.load(now) < a.load(now) { b } else { a }
             }
         };
         chosen.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(Taken {
             channel: chosen.channel.clone(),
             in_flight: Arc::clone(&chosen.in_flight),
+            failed_at: Arc::clone(&chosen.failed_at),
         })
     }
 
@@ -347,9 +373,14 @@ impl Backend {
         aimaq_telemetry::inject_headers(request.headers_mut());
         let mut channel = taken.channel.clone();
         // A channel is a buffered service: it must be ready before each call.
-        let response = channel.ready().await?.call(request).await?;
-        drop(taken);
-        Ok(response)
+        let answer = match channel.ready().await {
+            Ok(ready) => ready.call(request).await,
+            Err(error) => Err(error),
+        };
+        if answer.is_err() {
+            taken.failed_at.store(now_millis(), Ordering::Relaxed);
+        }
+        Ok(answer?)
     }
 
     fn unreachable(&self, error: &(dyn std::error::Error + 'static)) -> http::Response<Body> {
@@ -546,6 +577,22 @@ mod tests {
                 .iter()
                 .all(|c| c.in_flight.load(Ordering::Relaxed) == 0)
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_just_failed_is_passed_over() {
+        let targets = "http://127.0.0.1:1,http://127.0.0.1:2".parse().unwrap();
+        let backend = Backend::new("budget", &targets, 1, 1024).await.unwrap();
+        backend.current()[0]
+            .failed_at
+            .store(now_millis(), Ordering::Relaxed);
+        for _ in 0..100 {
+            let taken = backend.take().unwrap();
+            assert!(Arc::ptr_eq(
+                &taken.in_flight,
+                &backend.current()[1].in_flight
+            ));
+        }
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use aimaq_auth::Authenticator;
-use aimaq_config::{AuthConfig, LimitsConfig, TelemetryConfig, parse_duration};
+use aimaq_config::{AuthConfig, LimitsConfig, ServerConfig, TelemetryConfig, parse_duration};
 use aimaq_proto::gateway::v1::gateway_service_server::GatewayServiceServer;
 use aimaq_server::GrpcServer;
 use clap::Args;
@@ -95,6 +95,22 @@ pub struct GatewayConfig {
 
     #[command(flatten)]
     pub telemetry: TelemetryConfig,
+}
+
+impl GatewayConfig {
+    /// The gateway on a backend server's listener, with its token, limit and
+    /// telemetry settings: for launchers and tests that configure every server
+    /// alike (the database settings do not apply).
+    pub fn like(server: ServerConfig, backends: BackendsConfig, rate: RateConfig) -> GatewayConfig {
+        GatewayConfig {
+            listen: server.listen,
+            backends,
+            rate,
+            auth: server.auth,
+            limits: server.limits,
+            telemetry: server.telemetry,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
