@@ -425,6 +425,7 @@ impl Stack {
                 endpoint.service, endpoint.address, endpoint.grpc_service
             ));
         }
+        text.push_str("  The gateway also serves the three backend APIs: one address is enough.\n");
         if !self.demo.is_empty() {
             text.push_str("\nDemo data:\n");
             for line in &self.demo {
