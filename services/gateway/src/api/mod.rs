@@ -157,8 +157,9 @@ fn section_of(results: &[Option<&Status>]) -> SectionStatus {
         .map_or_else(section_ok, |status| section_status(status))
 }
 
-/// Every item of a paginated list, `page` being one call for a page token; the
-/// view stops reading after `MAX_PAGES` pages.
+/// Every item of a paginated list, `page` being one call for a page token. A
+/// list longer than `MAX_PAGES` pages is refused rather than counted in part, so
+/// a section is never silently short.
 async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, Status>
 where
     F: FnMut(String) -> Fut,
@@ -170,11 +171,14 @@ where
         let (page_items, next) = page(token).await?;
         items.extend(page_items);
         if next.is_empty() {
-            break;
+            return Ok(items);
         }
         token = next;
     }
-    Ok(items)
+    Err(Status::out_of_range(format!(
+        "more than {} items: too many for one view",
+        items.len()
+    )))
 }
 
 fn parse_kato(text: &str) -> Result<Kato, Status> {
@@ -263,7 +267,7 @@ impl GatewayService for GatewayApi {
         request: Request<GetSettlementProfileRequest>,
     ) -> Result<Response<GetSettlementProfileResponse>, Status> {
         let out = Outgoing::of(&request, self.backend_timeout)?;
-        let kato = parse_kato(&request.get_ref().kato)?;
+        let kato = settlement::check(request.get_ref())?;
         let api = self.clone();
         self.settlements
             .get(out.key(kato), settlement::complete, move || async move {
@@ -308,6 +312,25 @@ impl GatewayService for GatewayApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn lists_are_read_whole_or_refused() {
+        let pages = |count: usize| {
+            move |token: String| async move {
+                let page: usize = token.parse().unwrap_or(0);
+                let next = if page + 1 < count {
+                    (page + 1).to_string()
+                } else {
+                    String::new()
+                };
+                Ok::<_, Status>((vec![page], next))
+            }
+        };
+        assert_eq!(all_pages(pages(3)).await.unwrap(), [0, 1, 2]);
+        assert_eq!(all_pages(pages(MAX_PAGES)).await.unwrap().len(), MAX_PAGES);
+        let refused = all_pages(pages(MAX_PAGES + 1)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::OutOfRange);
+    }
 
     #[test]
     fn refusals_become_section_states() {

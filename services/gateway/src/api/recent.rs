@@ -14,8 +14,8 @@ use tonic::Status;
 
 type Fetch<T> = Shared<BoxFuture<'static, Result<T, Status>>>;
 
-/// Keys remembered before old ones are dropped.
-const REMEMBERED: usize = 10_000;
+/// Answers remembered at most (views can be tens of kilobytes each).
+const REMEMBERED: usize = 1_000;
 
 pub struct RecentAnswers<T: Clone> {
     max_age: Duration,
@@ -63,6 +63,9 @@ impl<T: Clone + Send + Sync + 'static> RecentAnswers<T> {
                     if answers.len() >= REMEMBERED {
                         let max_age = self.max_age;
                         answers.retain(|_, (started, _)| started.elapsed() < max_age);
+                        if answers.len() >= REMEMBERED {
+                            answers.clear();
+                        }
                     }
                     let answer = fetch().boxed().shared();
                     answers.insert(key, (Instant::now(), answer.clone()));

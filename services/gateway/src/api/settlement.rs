@@ -14,12 +14,29 @@ use aimaq_proto::grants::v1::{GetStatisticsRequest, StatisticsDimension, Statist
 use aimaq_types::Kato;
 use tonic::Status;
 
-use super::{GatewayApi, Outgoing, PAGE_SIZE, all_pages, current_year, is_ok, section_of};
+use aimaq_error::Error;
+
+use super::{
+    GatewayApi, Outgoing, PAGE_SIZE, all_pages, current_year, is_ok, parse_kato, section_of,
+};
 
 /// The first year of the diploma programme.
 const GRANTS_SINCE: i32 = 2009;
 /// Years of revenue a settlement profile shows.
 const REVENUE_YEARS: i32 = 7;
+
+/// A settlement, or a rural district: regions and districts have their own view.
+pub(super) fn check(request: &GetSettlementProfileRequest) -> Result<Kato, Status> {
+    let kato = parse_kato(&request.kato)?;
+    if kato.level() < 3 {
+        return Err(Error::invalid(
+            "kato",
+            format!("{kato} is a region or a district: GetRegionProfile describes those"),
+        )
+        .into_status());
+    }
+    Ok(kato)
+}
 
 impl GatewayApi {
     pub(super) async fn settlement_profile(
@@ -292,6 +309,21 @@ mod tests {
             status: status as i32,
             cost_tiyn,
             ..Project::default()
+        }
+    }
+
+    #[test]
+    fn only_settlements_and_rural_districts_have_this_view() {
+        let request = |kato: &str| GetSettlementProfileRequest { kato: kato.into() };
+        assert_eq!(
+            check(&request("613633100")).unwrap().to_string(),
+            "613633100"
+        );
+        assert!(check(&request("613633000")).is_ok());
+        for kato in ["613600000", "610000000", "6136331"] {
+            let refused = check(&request(kato)).unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{kato}");
+            assert!(refused.message().contains("kato"), "{kato}");
         }
     }
 
