@@ -22,7 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aimaq_gateway::{BackendsConfig, GatewayConfig, RateConfig, Targets};
 use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
@@ -49,12 +49,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const VILLAGE: &str = "613633100";
 const CONNECTIONS: usize = 4;
-const ONE: Load = Load {
-    callers: 1,
-    warm_up: Duration::from_millis(500),
-    window: Duration::from_secs(3),
-};
-const ROUNDS: usize = 5;
+/// Calls measured on each path at one caller (after as many again to warm up).
+const LATENCY_CALLS: usize = 10_000;
 const MANY: Load = Load {
     callers: 64,
     warm_up: Duration::from_secs(1),
@@ -207,10 +203,41 @@ fn memory() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// The round whose median latency is the median of the rounds'.
-fn median_round(mut rounds: Vec<Measurement>) -> Measurement {
-    rounds.sort_by_key(|m| m.p50);
-    rounds.swap_remove(rounds.len() / 2)
+/// `GetTerritory` on each path in turn, one call at a time: the latency of each.
+async fn interleaved<const N: usize>(
+    paths: [(Channel, Option<String>); N],
+    calls: usize,
+) -> [Measurement; N] {
+    let mut clients = paths.map(|(channel, token)| (GovernanceServiceClient::new(channel), token));
+    let mut samples: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(calls));
+    for round in 0..2 * calls {
+        for ((client, token), samples) in clients.iter_mut().zip(samples.iter_mut()) {
+            let message = GetTerritoryRequest {
+                kato: VILLAGE.into(),
+                include_ancestors: false,
+            };
+            let request = match token {
+                Some(token) => with_token(message, token),
+                None => Request::new(message),
+            };
+            let began = Instant::now();
+            client.get_territory(request).await.unwrap();
+            if round >= calls {
+                samples.push(began.elapsed());
+            }
+        }
+    }
+    samples.map(|mut samples| {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() as f64) * q) as usize];
+        Measurement {
+            calls: samples.len() as u64,
+            failures: 0,
+            per_second: 0.0,
+            p50: at(0.5),
+            p99: at(0.99),
+        }
+    })
 }
 
 fn latency_row(name: &str, measurement: &Measurement) -> String {
@@ -301,22 +328,25 @@ async fn run() {
         std::thread::available_parallelism().map_or(0, usize::from)
     );
 
-    // Latency at one caller: the four paths in turn, several rounds, so that a
-    // drift of the machine falls on all of them; the median round is reported.
-    let mut rounds: [Vec<Measurement>; 5] = Default::default();
-    for _ in 0..ROUNDS {
-        rounds[0]
-            .push(territory_reads(ONE, channels(&governance, 1).await, Some(token.clone())).await);
-        rounds[1]
-            .push(territory_reads(ONE, channels(&gateway, 1).await, Some(token.clone())).await);
-        rounds[2].push(territory_reads(ONE, connect(echo, 1).await, None).await);
-        rounds[3].push(territory_reads(ONE, connect(hop, 1).await, None).await);
-        rounds[4].push(territory_reads(ONE, connect(assembled_hop, 1).await, None).await);
-    }
-    let [direct_one, gateway_one, echo_one, hop_one, assembled_one] = rounds.map(median_round);
+    // Latency at one caller: the paths take turns call by call, so that each
+    // meets the same state of the machine.
+    let paths = [
+        (
+            channels(&governance, 1).await.remove(0),
+            Some(token.clone()),
+        ),
+        (channels(&gateway, 1).await.remove(0), Some(token.clone())),
+        (connect(echo, 1).await.remove(0), None),
+        (connect(hop, 1).await.remove(0), None),
+        (connect(assembled_hop, 1).await.remove(0), None),
+    ];
+    let [direct_one, gateway_one, echo_one, hop_one, assembled_one] =
+        interleaved(paths, LATENCY_CALLS).await;
     let gateway_adds = gateway_one.p50.as_secs_f64() - direct_one.p50.as_secs_f64();
     let hop_adds = hop_one.p50.as_secs_f64() - echo_one.p50.as_secs_f64();
-    println!("### Latency at 1 caller (`GetTerritory`; median of {ROUNDS} rounds)\n");
+    println!(
+        "### Latency at 1 caller (`GetTerritory`; {LATENCY_CALLS} calls a path, taking turns)\n"
+    );
     println!("| path | p50 | p99 |");
     println!("|---|---|---|");
     println!("{}", latency_row("governance directly", &direct_one));
