@@ -30,6 +30,10 @@ use aimaq_types::Iin;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
+// The allocator of the server binaries, so the servers here run as they do there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CALLERS: usize = 32;
 const CONNECTIONS: usize = 4;
 const WRITES: Load = Load {
