@@ -193,10 +193,6 @@ impl Backend {
         Ok(backend)
     }
 
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     /// The endpoints being balanced over.
     pub fn endpoints(&self) -> Vec<String> {
         let connections = self.current();

@@ -20,8 +20,9 @@ use aimaq_server::GrpcServer;
 use clap::Args;
 use tokio::net::TcpListener;
 
-pub use api::GatewayApi;
-pub use backends::{Backend, BackendChannel, Targets};
+use api::GatewayApi;
+pub use backends::Targets;
+use backends::{Backend, BackendChannel};
 use domain::rate::RateLimits;
 pub use domain::rate::{AgencyRateLimit, RateLimit};
 use forward::{BudgetApi, Forward, GovernanceApi, GrantsApi};
