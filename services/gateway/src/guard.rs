@@ -39,8 +39,8 @@ impl Guard {
     }
 
     fn admit(&self, headers: &http::HeaderMap) -> Result<(), Error> {
-        self.authenticator
-            .with_caller(headers, |caller| self.rate_limit(caller))?
+        let caller = self.authenticator.shared_caller(headers)?;
+        self.rate_limit(&caller)
     }
 
     fn rate_limit(&self, caller: &aimaq_auth::Caller) -> Result<(), Error> {

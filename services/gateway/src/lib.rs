@@ -54,7 +54,8 @@ pub struct BackendsConfig {
     pub backend_timeout: Duration,
 
     /// How long a complete aggregated view may be reused for callers with the
-    /// same token (`0s`: never); callers asking at once always share one.
+    /// same token; callers asking at once share one fetch. `0s`: every call
+    /// fetches its own.
     #[arg(long, env = "AIMAQ_VIEW_MAX_AGE", default_value = "1s", value_parser = parse_duration)]
     pub view_max_age: Duration,
 }

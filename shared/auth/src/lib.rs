@@ -242,7 +242,7 @@ pub struct Authenticator(Arc<TokenVerifier>, Arc<std::sync::Mutex<VerifiedTokens
 
 /// Tokens already verified, with their expiry (seconds since the epoch).
 #[derive(Default)]
-struct VerifiedTokens(std::collections::HashMap<String, (Caller, u64)>);
+struct VerifiedTokens(std::collections::HashMap<String, (Arc<Caller>, u64)>);
 
 /// Verified tokens remembered at most; the memory is cleared when it is full.
 const REMEMBERED_TOKENS: usize = 10_000;
@@ -255,32 +255,31 @@ impl Authenticator {
     /// The caller named by the bearer token of a request's headers, from memory
     /// while the token is unexpired.
     pub fn caller(&self, headers: &http::HeaderMap) -> Result<Caller, Error> {
-        self.with_caller(headers, Caller::clone)
+        self.shared_caller(headers).map(|caller| (*caller).clone())
     }
 
-    /// What `look` finds in the caller of a request, without copying the caller.
-    pub fn with_caller<R>(
-        &self,
-        headers: &http::HeaderMap,
-        look: impl FnOnce(&Caller) -> R,
-    ) -> Result<R, Error> {
+    /// As [`Authenticator::caller`], shared rather than copied (for a hot path
+    /// that only reads it).
+    pub fn shared_caller(&self, headers: &http::HeaderMap) -> Result<Arc<Caller>, Error> {
         let token = bearer_token(headers)?;
         let now = jsonwebtoken::get_current_timestamp();
         if let Ok(remembered) = self.1.lock()
             && let Some((caller, expires)) = remembered.0.get(token)
             && now < *expires
         {
-            return Ok(look(caller));
+            return Ok(Arc::clone(caller));
         }
         let (caller, expires) = self.0.verify_with_expiry(token)?;
-        let found = look(&caller);
+        let caller = Arc::new(caller);
         if let Ok(mut remembered) = self.1.lock() {
             if remembered.0.len() >= REMEMBERED_TOKENS {
                 remembered.0.clear();
             }
-            remembered.0.insert(token.to_owned(), (caller, expires));
+            remembered
+                .0
+                .insert(token.to_owned(), (Arc::clone(&caller), expires));
         }
-        Ok(found)
+        Ok(caller)
     }
 
     /// Reads the public key (PEM) from `path`.

@@ -250,6 +250,16 @@ impl Violations {
         }
     }
 
+    /// An update of a versioned resource names the version it read
+    /// (`expected_version`), so that a concurrent change is caught as ABORTED.
+    pub fn require_version(&mut self, expected_version: i64) {
+        self.check(
+            expected_version > 0,
+            "expected_version",
+            "required: the version read",
+        );
+    }
+
     /// Keeps the value of `result`, recording its error as a violation of `field`.
     pub fn take<T, E: fmt::Display>(
         &mut self,
@@ -336,6 +346,18 @@ impl From<sea_orm::DbErr> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_update_must_name_the_version_it_read() {
+        let mut violations = Violations::new();
+        violations.require_version(3);
+        assert!(violations.is_empty());
+        violations.require_version(0);
+        let Err(Error::InvalidArgument(found)) = violations.into_result() else {
+            panic!("a missing version is a violation");
+        };
+        assert_eq!(found[0].field, "expected_version");
+    }
 
     #[test]
     fn nested_violations_are_named_under_their_part() {

@@ -274,11 +274,7 @@ pub async fn adjust(
     let (program, year, kato) = parse_name(&body.allocation)?;
     let mut violations = Violations::new();
     violations.check(body.delta_tiyn != 0, "delta_tiyn", "must not be zero");
-    violations.check(
-        body.expected_version > 0,
-        "expected_version",
-        "required: the version read",
-    );
+    violations.require_version(body.expected_version);
     violations.into_result()?;
     caller.require_write_at(kato)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;

@@ -491,11 +491,7 @@ pub async fn transition(
     let to = status_from_proto(body.to_status);
     let mut violations = Violations::new();
     violations.check(to.is_some(), "to_status", "required");
-    violations.check(
-        body.expected_version > 0,
-        "expected_version",
-        "required: the version read",
-    );
+    violations.require_version(body.expected_version);
     violations.into_result()?;
     let to = to.ok_or_else(|| Error::internal("checked status missing"))?;
     let mutation = Mutation::of(request, body, &body.request_id)?;

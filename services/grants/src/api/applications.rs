@@ -405,11 +405,7 @@ pub async fn decide(
         "decision_date",
         body.decision_date.as_ref(),
     );
-    violations.check(
-        body.expected_version > 0,
-        "expected_version",
-        "required: the version read",
-    );
+    violations.require_version(body.expected_version);
     if decision == pb::Decision::Reject {
         check_text(&mut violations, "reason", &body.reason);
     }
@@ -564,11 +560,7 @@ pub async fn pay(
         "payment_reference",
         &body.payment_reference,
     );
-    violations.check(
-        body.expected_version > 0,
-        "expected_version",
-        "required: the version read",
-    );
+    violations.require_version(body.expected_version);
     violations.into_result()?;
     let date = date.ok_or_else(|| Error::internal("checked date missing"))?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
@@ -689,11 +681,7 @@ pub async fn depart(
         body.departure_date.as_ref(),
     );
     check_text(&mut violations, "reason", &body.reason);
-    violations.check(
-        body.expected_version > 0,
-        "expected_version",
-        "required: the version read",
-    );
+    violations.require_version(body.expected_version);
     violations.into_result()?;
     let date = date.ok_or_else(|| Error::internal("checked date missing"))?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
