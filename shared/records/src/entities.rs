@@ -71,7 +71,35 @@ pub mod change_event {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// The single row every writer locks last: where the audit chain and the change
+/// A committed mutation's audit record and change events, waiting for the
+/// sequencer to give them their sequences and hash.
+pub mod pending_record {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "pending_records")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub occurred_at_micros: i64,
+        pub actor: String,
+        pub agency: String,
+        pub method: String,
+        pub resource_type: String,
+        pub resource_name: String,
+        pub request_id: String,
+        pub request_digest: String,
+        /// `PendingChanges`, encoded.
+        pub changes: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The single row the sequencer locks: where the audit chain and the change
 /// feed end.
 pub mod record_head {
     use sea_orm::entity::prelude::*;

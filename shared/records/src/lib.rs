@@ -9,18 +9,22 @@
 //! - **change feed**: events with a per-service sequence that grows by one and
 //!   becomes visible in order, replayed and then tailed live by [`ChangeFeed`].
 //!
-//! Every writer takes the single `record_heads` row last (`FOR UPDATE` on
-//! PostgreSQL; the IMMEDIATE transaction on SQLite), so sequences are assigned and
-//! committed in one order, and the lock is held only for the append and commit.
+//! The mutation's transaction stores its audit record and change events unsequenced;
+//! right after commit a sequencer gives them their sequences and hashes, many at a
+//! time, under the single `record_heads` row lock (see `sequencer.rs`). Writers do
+//! not queue on that lock, and nothing committed can miss its records.
 
 mod audit;
 mod entities;
 mod feed;
 mod migration;
 mod mutation;
+mod sequencer;
+#[cfg(test)]
+mod tests;
 
 pub use feed::ChangeFeed;
-pub use migration::CreateRecordTables;
+pub use migration::{CreatePendingRecords, CreateRecordTables};
 pub use mutation::{Change, Mutation, Records, next_version, within};
 
 pub use aimaq_proto::common::v1::ChangeAction;

@@ -1,5 +1,5 @@
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, blob, integer, string, string_len};
+use sea_orm_migration::schema::{big_integer, big_pk_auto, blob, integer, string, string_len};
 
 /// Creates the record-keeping tables; every service lists it first in its migrator.
 pub struct CreateRecordTables;
@@ -94,5 +94,44 @@ impl MigrationTrait for CreateRecordTables {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Creates the table where mutations leave their records for the sequencer; every
+/// service lists it after its own migrations (it came later).
+pub struct CreatePendingRecords;
+
+impl MigrationName for CreatePendingRecords {
+    fn name(&self) -> &str {
+        "m0000_create_pending_records"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreatePendingRecords {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("pending_records")
+                    .col(big_pk_auto("id"))
+                    .col(big_integer("occurred_at_micros"))
+                    .col(string("actor"))
+                    .col(string("agency"))
+                    .col(string("method"))
+                    .col(string("resource_type"))
+                    .col(string("resource_name"))
+                    .col(string_len("request_id", 128))
+                    .col(string_len("request_digest", 64))
+                    .col(blob("changes"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("pending_records").to_owned())
+            .await
     }
 }

@@ -11,16 +11,16 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    QuerySelect, StatementBuilder,
+    StatementBuilder,
 };
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
 
-use crate::audit::{AuditFields, chain_hash};
-use crate::entities::{audit_record, change_event, idempotency_key, record_head};
+use crate::entities::{idempotency_key, pending_record, record_head};
 use crate::feed::ChangeFeed;
+use crate::sequencer::{PendingChanges, Sequencer};
 
 /// One accepted mutation as the API layer describes it before running it.
 #[derive(Debug, Clone)]
@@ -44,7 +44,6 @@ pub struct Change {
 }
 
 const MAX_REQUEST_ID: usize = 128;
-const CHANGE_EVENTS_PER_STATEMENT: usize = 1000;
 
 impl Mutation {
     /// Describes the mutation a verified request asks for: `body` is what the
@@ -107,6 +106,8 @@ pub struct Records {
     database: Database,
     committed: watch::Sender<u64>,
     shutdown: watch::Receiver<bool>,
+    sequencer: Sequencer,
+    wake_sequencer: mpsc::Sender<()>,
 }
 
 impl Records {
@@ -121,11 +122,21 @@ impl Records {
             .await?
             .ok_or_else(|| Error::internal("record_heads is empty: migrations did not run"))?;
         let (committed, _) = watch::channel(u64::try_from(head.change_sequence).unwrap_or(0));
+        let sequencer = Sequencer::new(database.clone(), committed.clone());
+        let wake_sequencer = sequencer.clone().start(shutdown.clone());
         Ok(Records {
             database,
             committed,
             shutdown,
+            sequencer,
+            wake_sequencer,
         })
+    }
+
+    /// Gives every mutation committed so far its audit and change sequence; a
+    /// draining service calls it last, after its final request.
+    pub async fn sequence_pending(&self) -> Result<(), Error> {
+        self.sequencer.flush().await
     }
 
     pub fn database(&self) -> &Database {
@@ -160,6 +171,8 @@ impl Records {
     /// `VerifyAuditLog` for a caller holding the `audit` scope.
     pub async fn verify_audit_log(&self, caller: &Caller) -> Result<AuditVerification, Error> {
         caller.require(Scope::Audit)?;
+        // What is committed is verified, including records not yet sequenced.
+        self.sequencer.flush().await?;
         crate::audit::verify_audit_log(&self.database).await
     }
 
@@ -175,7 +188,7 @@ impl Records {
         Fut: Future<Output = (DatabaseTransaction, Result<(R, Vec<Change>), Error>)>,
     {
         let work = &work;
-        let (response, last_sequence) = self
+        let (response, recorded) = self
             .database
             .write(|transaction| async move {
                 // The claim comes first: a new request (the usual case) costs one
@@ -185,7 +198,7 @@ impl Records {
                     Ok(false) => {
                         let replay = match stored_answer(&transaction, mutation).await {
                             Ok(Some(bytes)) => R::decode(bytes.as_slice())
-                                .map(|response| (response, None))
+                                .map(|response| (response, false))
                                 .map_err(|e| Error::internal(format!("stored response: {e}"))),
                             Ok(None) => Err(Error::Conflict(format!(
                                 "request_id {} was taken concurrently",
@@ -201,23 +214,15 @@ impl Records {
                 match outcome {
                     Ok((response, changes)) => {
                         let recorded = record(&transaction, mutation, &response, &changes).await;
-                        (
-                            transaction,
-                            recorded.map(|sequence| (response, Some(sequence))),
-                        )
+                        (transaction, recorded.map(|()| (response, true)))
                     }
                     Err(error) => (transaction, Err(error)),
                 }
             })
             .await?;
-        if let Some(sequence) = last_sequence {
-            self.committed.send_if_modified(|current| {
-                let newer = sequence > *current;
-                if newer {
-                    *current = sequence;
-                }
-                newer
-            });
+        if recorded {
+            // Full means a pass is already due, which will see this commit too.
+            let _ = self.wake_sequencer.try_send(());
         }
         Ok(response)
     }
@@ -275,164 +280,83 @@ fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// Stores the response under the claimed request id, the audit record and the
-/// change events; returns the last change sequence.
-async fn record<R: Message>(
+/// Stores the response under the claimed request id, and the audit record and
+/// change events as a pending row for the sequencer.
+pub(crate) async fn record<R: Message>(
     transaction: &DatabaseTransaction,
     mutation: &Mutation,
     response: &R,
     changes: &[Change],
-) -> Result<u64, Error> {
-    let now = now_micros();
+) -> Result<(), Error> {
     let answer = Query::update()
         .table(idempotency_key::Entity)
         .value(idempotency_key::Column::Response, response.encode_to_vec())
         .and_where(Expr::col(idempotency_key::Column::RequestId).eq(mutation.request_id.clone()))
         .to_owned();
-
-    let head = record_head::Entity::find_by_id(1)
-        .lock_exclusive()
-        .one(transaction)
-        .await?
-        .ok_or_else(|| Error::internal("record_heads is empty"))?;
     let (resource_type, resource_name) = changes
         .first()
         .map(|c| (c.resource_type.to_owned(), c.resource_name.clone()))
         .unwrap_or_default();
-    let fields = AuditFields {
-        sequence: head.audit_sequence + 1,
-        occurred_at_micros: now,
-        actor: mutation.actor.clone(),
-        agency: mutation.agency.clone(),
-        method: mutation.method.clone(),
-        resource_type,
-        resource_name,
-        request_id: mutation.request_id.clone(),
-        request_digest: mutation.request_digest.clone(),
+    let events = PendingChanges {
+        events: changes
+            .iter()
+            .map(|change| ChangeEvent {
+                resource_type: change.resource_type.to_owned(),
+                resource_name: change.resource_name.clone(),
+                action: change.action as i32,
+                resource_version: change.version,
+                ..ChangeEvent::default()
+            })
+            .collect(),
     };
-    let hash = chain_hash(&head.audit_hash, &fields);
-    let audit = Query::insert()
-        .into_table(audit_record::Entity)
+    let pending = Query::insert()
+        .into_table(pending_record::Entity)
         .columns([
-            audit_record::Column::Sequence,
-            audit_record::Column::OccurredAtMicros,
-            audit_record::Column::Actor,
-            audit_record::Column::Agency,
-            audit_record::Column::Method,
-            audit_record::Column::ResourceType,
-            audit_record::Column::ResourceName,
-            audit_record::Column::RequestId,
-            audit_record::Column::RequestDigest,
-            audit_record::Column::PrevHash,
-            audit_record::Column::Hash,
+            pending_record::Column::OccurredAtMicros,
+            pending_record::Column::Actor,
+            pending_record::Column::Agency,
+            pending_record::Column::Method,
+            pending_record::Column::ResourceType,
+            pending_record::Column::ResourceName,
+            pending_record::Column::RequestId,
+            pending_record::Column::RequestDigest,
+            pending_record::Column::Changes,
         ])
         .values_panic([
-            fields.sequence.into(),
-            fields.occurred_at_micros.into(),
-            fields.actor.into(),
-            fields.agency.into(),
-            fields.method.into(),
-            fields.resource_type.into(),
-            fields.resource_name.into(),
-            fields.request_id.into(),
-            fields.request_digest.into(),
-            head.audit_hash.clone().into(),
-            hash.clone().into(),
+            now_micros().into(),
+            mutation.actor.clone().into(),
+            mutation.agency.clone().into(),
+            mutation.method.clone().into(),
+            resource_type.into(),
+            resource_name.into(),
+            mutation.request_id.clone().into(),
+            mutation.request_digest.clone().into(),
+            events.encode_to_vec().into(),
         ])
         .to_owned();
 
-    let mut sequence = head.change_sequence;
-    let mut events = Vec::new();
-    for chunk in changes.chunks(CHANGE_EVENTS_PER_STATEMENT) {
-        let mut insert = Query::insert();
-        insert.into_table(change_event::Entity).columns([
-            change_event::Column::Sequence,
-            change_event::Column::ResourceType,
-            change_event::Column::ResourceName,
-            change_event::Column::Action,
-            change_event::Column::ResourceVersion,
-            change_event::Column::Method,
-            change_event::Column::RequestId,
-            change_event::Column::Actor,
-            change_event::Column::CommitTimeMicros,
-        ]);
-        for change in chunk {
-            sequence += 1;
-            insert.values_panic([
-                sequence.into(),
-                change.resource_type.into(),
-                change.resource_name.clone().into(),
-                (change.action as i32).into(),
-                change.version.into(),
-                mutation.method.clone().into(),
-                mutation.request_id.clone().into(),
-                mutation.actor.clone().into(),
-                now.into(),
-            ]);
-        }
-        events.push(insert);
-    }
-
-    let head_update = Query::update()
-        .table(record_head::Entity)
-        .values([
-            (
-                record_head::Column::AuditSequence,
-                (head.audit_sequence + 1).into(),
-            ),
-            (record_head::Column::AuditHash, hash.into()),
-            (record_head::Column::ChangeSequence, sequence.into()),
-        ])
-        .and_where(Expr::col(record_head::Column::Id).eq(1))
-        .to_owned();
-
-    // The head stays locked until commit, so every statement here holds up every
-    // other writer: on PostgreSQL they go as one statement, with the answer.
     let backend = transaction.get_database_backend();
-    if backend == DatabaseBackend::Postgres && events.len() <= 1 {
+    if backend == DatabaseBackend::Postgres {
+        // One round trip instead of two.
         let mut with = WithClause::new();
         with.cte(
             CommonTableExpression::new()
                 .query(answer)
                 .table_name(Alias::new("stored_answer"))
                 .to_owned(),
-        )
-        .cte(
-            CommonTableExpression::new()
-                .query(audit)
-                .table_name(Alias::new("recorded_audit"))
-                .to_owned(),
-        )
-        .cte(
-            CommonTableExpression::new()
-                .query(head_update)
-                .table_name(Alias::new("moved_head"))
-                .to_owned(),
         );
-        let statement = match events.pop() {
-            Some(events) => events.with(with),
-            None => Query::select().expr(Expr::val(1)).to_owned().with(with),
-        };
         transaction
-            .execute_raw(StatementBuilder::build(&statement, &backend))
+            .execute_raw(StatementBuilder::build(&pending.with(with), &backend))
             .await?;
     } else {
-        for statement in [
-            StatementBuilder::build(&answer, &backend),
-            StatementBuilder::build(&audit, &backend),
-        ] {
-            transaction.execute_raw(statement).await?;
-        }
-        for insert in &events {
-            transaction
-                .execute_raw(StatementBuilder::build(insert, &backend))
-                .await?;
-        }
         transaction
-            .execute_raw(StatementBuilder::build(&head_update, &backend))
+            .execute_raw(StatementBuilder::build(&answer, &backend))
+            .await?;
+        transaction
+            .execute_raw(StatementBuilder::build(&pending, &backend))
             .await?;
     }
-    Ok(u64::try_from(sequence).unwrap_or(0))
+    Ok(())
 }
 
 impl Change {

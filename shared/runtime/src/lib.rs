@@ -92,8 +92,8 @@ impl Backend {
         self.server.limits().max_message_bytes
     }
 
-    /// Serves `service` (every call verified by token) until `shutdown`, then drains
-    /// and closes the database.
+    /// Serves `service` (every call verified by token) until `shutdown`, then drains,
+    /// sequences the last records and closes the database.
     pub async fn serve<S>(
         self,
         service: S,
@@ -110,15 +110,20 @@ impl Backend {
     {
         let Backend {
             database,
+            records,
             server,
             authenticator,
             listener,
-            ..
         } = self;
         let result = server
             .add_service(InterceptedService::new(service, authenticator))
             .serve(listener, shutdown)
             .await;
+        // Requests that committed while draining get their records sequenced now;
+        // what this misses, the next start (or another replica) sequences.
+        if let Err(error) = records.sequence_pending().await {
+            tracing::warn!(%error, "sequencing the last records before exit");
+        }
         database.close().await;
         result.map_err(StartError::from)
     }

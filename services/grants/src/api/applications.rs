@@ -344,6 +344,9 @@ fn wrong_status(this: &str, status: ApplicationStatus, action: &str) -> Error {
 }
 
 /// Takes one approval's allowance and loan from the region's quota of the year.
+/// Draws an approval on the region's quota for the year. Called last in the
+/// transaction: the quota row, shared by every approval in the region, stays
+/// locked only from here to commit.
 async fn take_from_quota(
     tx: &impl ConnectionTrait,
     region: &str,
@@ -352,37 +355,31 @@ async fn take_from_quota(
     loan: Money,
 ) -> Result<Change, Error> {
     let quota_name = format!("quotas/{region}/{year}");
-    let quota = store::application::quota_for_update(tx, region, year)
-        .await?
-        .ok_or_else(|| {
-            Error::precondition("QUOTA", &quota_name, format!("{quota_name} is not set"))
-        })?;
-    let allowances = quota.allowances_approved + i32::from(allowance);
-    let loans = quota.loans_approved_tiyn.saturating_add(loan.tiyn());
-    if allowances > quota.allowance_count || loans > quota.loan_amount_tiyn {
+    let asked = i32::from(allowance);
+    if let Some(version) =
+        store::application::draw_on_quota(tx, (region, year), asked, loan.tiyn()).await?
+    {
+        return Ok(Change::versioned("quota", quota_name, version));
+    }
+    // Refused: read the quota to say why.
+    let Some(quota) = store::application::quota(tx, region, year).await? else {
         return Err(Error::precondition(
             "QUOTA",
             &quota_name,
-            format!(
-                "{quota_name} is exhausted: {} of {} allowances and {} of {} for loans approved; this approval asks {} allowance(s) and {}",
-                quota.allowances_approved,
-                quota.allowance_count,
-                Money::from_tiyn(quota.loans_approved_tiyn),
-                Money::from_tiyn(quota.loan_amount_tiyn),
-                i32::from(allowance),
-                loan
-            ),
+            format!("{quota_name} is not set"),
         ));
-    }
-    let quota = quotas::Model {
-        allowances_approved: allowances,
-        loans_approved_tiyn: loans,
-        version: quota.version + 1,
-        ..quota
     };
-    let version = quota.version;
-    aimaq_storage::save(tx, quotas::ActiveModel::from(quota), false).await?;
-    Ok(Change::versioned("quota", quota_name, version))
+    Err(Error::precondition(
+        "QUOTA",
+        &quota_name,
+        format!(
+            "{quota_name} is exhausted: {} of {} allowances and {} of {} for loans approved; this approval asks {asked} allowance(s) and {loan}",
+            quota.allowances_approved,
+            quota.allowance_count,
+            Money::from_tiyn(quota.loans_approved_tiyn),
+            Money::from_tiyn(quota.loan_amount_tiyn),
+        ),
+    ))
 }
 
 pub async fn decide(
@@ -424,7 +421,7 @@ pub async fn decide(
                 let (mut person, new_person) =
                     store::application::person_for_update(tx, &current.iin).await?;
                 let now = chrono::Utc::now().timestamp_micros();
-                let mut changes = Vec::new();
+                let mut quota_draw = None;
                 let decided = if decision == pb::Decision::Reject {
                     person.open_application = None;
                     applications::Model {
@@ -492,16 +489,7 @@ pub async fn decide(
                         amount: Money::ZERO,
                         months: 0,
                     });
-                    changes.push(
-                        take_from_quota(
-                            tx,
-                            &current.region_kato,
-                            date.year(),
-                            body.grant_allowance,
-                            loan.amount,
-                        )
-                        .await?,
-                    );
+                    quota_draw = Some((body.grant_allowance, loan.amount));
                     if body.grant_allowance {
                         person.allowance_application = Some(id);
                     }
@@ -531,7 +519,11 @@ pub async fn decide(
                 };
                 save_application(tx, decided.clone()).await?;
                 save_person(tx, person, new_person).await?;
-                changes.insert(0, application_change(&decided));
+                let mut changes = vec![application_change(&decided)];
+                if let Some((allowance, loan)) = quota_draw {
+                    let region = &decided.region_kato;
+                    changes.push(take_from_quota(tx, region, date.year(), allowance, loan).await?);
+                }
                 Ok((
                     DecideApplicationResponse {
                         application: Some(to_proto(&decided)?),

@@ -168,6 +168,49 @@ pub async fn quota_for_update(
         .await?)
 }
 
+/// Adds an approval to the region's quota for the year in one statement, which
+/// locks the row, if the quota then still holds it. The new version, or `None`
+/// when the quota is not set or would be exceeded.
+pub async fn draw_on_quota(
+    db: &impl ConnectionTrait,
+    (region, year): (&str, i32),
+    allowances: i32,
+    loans_tiyn: i64,
+) -> Result<Option<i64>, Error> {
+    use quotas::Column;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let update = Query::update()
+        .table(quotas::Entity)
+        .value(
+            Column::AllowancesApproved,
+            Expr::col(Column::AllowancesApproved).add(allowances),
+        )
+        .value(
+            Column::LoansApprovedTiyn,
+            Expr::col(Column::LoansApprovedTiyn).add(loans_tiyn),
+        )
+        .value(Column::Version, Expr::col(Column::Version).add(1))
+        .and_where(Expr::col(Column::RegionKato).eq(region))
+        .and_where(Expr::col(Column::Year).eq(year))
+        .and_where(
+            Expr::col(Column::AllowanceCount)
+                .sub(Expr::col(Column::AllowancesApproved))
+                .gte(allowances),
+        )
+        .and_where(
+            Expr::col(Column::LoanAmountTiyn)
+                .sub(Expr::col(Column::LoansApprovedTiyn))
+                .gte(loans_tiyn),
+        )
+        .returning_col(Column::Version)
+        .to_owned();
+    let statement = sea_orm::StatementBuilder::build(&update, &db.get_database_backend());
+    match db.query_one_raw(statement).await? {
+        Some(row) => Ok(Some(row.try_get::<i64>("", "version")?)),
+        None => Ok(None),
+    }
+}
+
 pub async fn quota(
     db: &impl ConnectionTrait,
     region: &str,

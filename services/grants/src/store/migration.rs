@@ -1,4 +1,4 @@
-use aimaq_records::CreateRecordTables;
+use aimaq_records::{CreatePendingRecords, CreateRecordTables};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, integer, integer_null, pk_auto, string, string_len,
@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateTerms),
             Box::new(CreateApplications),
             Box::new(CreateHistoricalAggregates),
+            Box::new(CreatePendingRecords),
         ]
     }
 }

@@ -1,0 +1,253 @@
+//! Gives committed mutations their place in the audit chain and the change feed.
+//!
+//! A mutation's own transaction stores its audit record and change events as one
+//! pending row, so nothing it did can be committed without them. After commit the
+//! sequencer takes the pending rows in the order they were written and, in one
+//! transaction per batch, gives them the next sequence numbers and chained hashes
+//! under the `record_heads` lock, moving them to `audit_log` and `change_events`.
+//! Writers therefore never wait for one another on the head row, and a crash loses
+//! nothing: any replica's next pass sequences what is left.
+//!
+//! Order: a mutation that waited for another's row lock writes its pending row
+//! after that one committed, so it is sequenced after it. Each pass holds the head
+//! lock to its commit, so sequences become visible in order.
+
+use std::time::Duration;
+
+use aimaq_error::Error;
+use aimaq_proto::common::v1::ChangeEvent;
+use aimaq_storage::Database;
+use prost::Message;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, StatementBuilder,
+};
+use tokio::sync::{mpsc, watch};
+
+use crate::audit::{AuditFields, chain_hash};
+use crate::entities::{audit_record, change_event, pending_record, record_head};
+use crate::mutation::within;
+
+/// Pending rows sequenced per transaction.
+const BATCH: u64 = 500;
+/// Rows of one multi-row insert: well under the bind-parameter limits of both
+/// backends at 11 columns.
+const ROWS_PER_INSERT: usize = 1000;
+/// Pending rows of other replicas, or left by a crash, are looked for this often.
+const POLL: Duration = Duration::from_secs(1);
+/// After a failed pass, the next is tried after this long.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// The change events of one mutation, as its pending row stores them; the fields
+/// the audit record already holds (method, request id, actor, time) stay empty.
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct PendingChanges {
+    #[prost(message, repeated, tag = "1")]
+    pub events: Vec<ChangeEvent>,
+}
+
+/// Sequences pending records: when woken after a commit, every [`POLL`], and once
+/// more when the service drains.
+#[derive(Clone)]
+pub(crate) struct Sequencer {
+    database: Database,
+    committed: watch::Sender<u64>,
+}
+
+impl Sequencer {
+    pub fn new(database: Database, committed: watch::Sender<u64>) -> Sequencer {
+        Sequencer {
+            database,
+            committed,
+        }
+    }
+
+    /// Starts the background passes; returns the sender that wakes them. They end
+    /// after a last pass when the service drains or every such sender is dropped.
+    pub fn start(self, shutdown: watch::Receiver<bool>) -> mpsc::Sender<()> {
+        // Capacity one: a wake-up already waiting covers every later commit.
+        let (wake, woken) = mpsc::channel(1);
+        tokio::spawn(self.run(woken, shutdown));
+        wake
+    }
+
+    /// Sequences every record committed before the call.
+    pub async fn flush(&self) -> Result<(), Error> {
+        while self.pass().await? == BATCH as usize {}
+        Ok(())
+    }
+
+    async fn run(self, mut woken: mpsc::Receiver<()>, mut shutdown: watch::Receiver<bool>) {
+        let mut last_pass = false;
+        loop {
+            let flushed = self.flush().await;
+            if last_pass || *shutdown.borrow() {
+                // Whatever this pass missed, the draining server's own flush, the
+                // next start or another replica sequences.
+                return;
+            }
+            if let Err(error) = flushed {
+                tracing::warn!(%error, "sequencing audit records and change events; trying again");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            tokio::select! {
+                wake = woken.recv() => last_pass = wake.is_none(),
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// One batch; returns how many pending rows it sequenced.
+    async fn pass(&self) -> Result<usize, Error> {
+        let (count, last_sequence) = self
+            .database
+            .write(|transaction| within(transaction, sequence_batch))
+            .await?;
+        if let Some(sequence) = last_sequence {
+            self.committed.send_if_modified(|current| {
+                let newer = sequence > *current;
+                if newer {
+                    *current = sequence;
+                }
+                newer
+            });
+        }
+        Ok(count)
+    }
+}
+
+/// Moves up to one batch of pending rows into the chain and the feed; returns how
+/// many, and the last change sequence when there were any.
+async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Option<u64>), Error> {
+    let head = record_head::Entity::find_by_id(1)
+        .lock_exclusive()
+        .one(transaction)
+        .await?
+        .ok_or_else(|| Error::internal("record_heads is empty"))?;
+    // Read after the lock: a pass that held it before has removed its rows.
+    let pending = pending_record::Entity::find()
+        .order_by_asc(pending_record::Column::Id)
+        .limit(BATCH)
+        .all(transaction)
+        .await?;
+    if pending.is_empty() {
+        return Ok((0, None));
+    }
+
+    let mut audit_sequence = head.audit_sequence;
+    let mut hash = head.audit_hash;
+    let mut change_sequence = head.change_sequence;
+    let mut audit_rows = Vec::with_capacity(pending.len());
+    let mut event_rows = Vec::new();
+    for row in &pending {
+        audit_sequence += 1;
+        let fields = AuditFields {
+            sequence: audit_sequence,
+            occurred_at_micros: row.occurred_at_micros,
+            actor: row.actor.clone(),
+            agency: row.agency.clone(),
+            method: row.method.clone(),
+            resource_type: row.resource_type.clone(),
+            resource_name: row.resource_name.clone(),
+            request_id: row.request_id.clone(),
+            request_digest: row.request_digest.clone(),
+        };
+        let next = chain_hash(&hash, &fields);
+        let prev_hash = std::mem::replace(&mut hash, next);
+        audit_rows.push((fields, prev_hash, hash.clone()));
+        let changes = PendingChanges::decode(row.changes.as_slice()).map_err(|e| {
+            Error::internal(format!("pending record {} cannot be read: {e}", row.id))
+        })?;
+        for event in changes.events {
+            change_sequence += 1;
+            event_rows.push((change_sequence, event, row));
+        }
+    }
+
+    let backend = transaction.get_database_backend();
+    for chunk in audit_rows.chunks(ROWS_PER_INSERT) {
+        let mut insert = Query::insert();
+        insert.into_table(audit_record::Entity).columns([
+            audit_record::Column::Sequence,
+            audit_record::Column::OccurredAtMicros,
+            audit_record::Column::Actor,
+            audit_record::Column::Agency,
+            audit_record::Column::Method,
+            audit_record::Column::ResourceType,
+            audit_record::Column::ResourceName,
+            audit_record::Column::RequestId,
+            audit_record::Column::RequestDigest,
+            audit_record::Column::PrevHash,
+            audit_record::Column::Hash,
+        ]);
+        for (fields, prev_hash, hash) in chunk {
+            insert.values_panic([
+                fields.sequence.into(),
+                fields.occurred_at_micros.into(),
+                fields.actor.clone().into(),
+                fields.agency.clone().into(),
+                fields.method.clone().into(),
+                fields.resource_type.clone().into(),
+                fields.resource_name.clone().into(),
+                fields.request_id.clone().into(),
+                fields.request_digest.clone().into(),
+                prev_hash.clone().into(),
+                hash.clone().into(),
+            ]);
+        }
+        transaction
+            .execute_raw(StatementBuilder::build(&insert, &backend))
+            .await?;
+    }
+    for chunk in event_rows.chunks(ROWS_PER_INSERT) {
+        let mut insert = Query::insert();
+        insert.into_table(change_event::Entity).columns([
+            change_event::Column::Sequence,
+            change_event::Column::ResourceType,
+            change_event::Column::ResourceName,
+            change_event::Column::Action,
+            change_event::Column::ResourceVersion,
+            change_event::Column::Method,
+            change_event::Column::RequestId,
+            change_event::Column::Actor,
+            change_event::Column::CommitTimeMicros,
+        ]);
+        for (sequence, event, row) in chunk {
+            insert.values_panic([
+                (*sequence).into(),
+                event.resource_type.clone().into(),
+                event.resource_name.clone().into(),
+                event.action.into(),
+                event.resource_version.into(),
+                row.method.clone().into(),
+                row.request_id.clone().into(),
+                row.actor.clone().into(),
+                row.occurred_at_micros.into(),
+            ]);
+        }
+        transaction
+            .execute_raw(StatementBuilder::build(&insert, &backend))
+            .await?;
+    }
+    // By id, not by range: a row with a lower id may commit after this read.
+    pending_record::Entity::delete_many()
+        .filter(pending_record::Column::Id.is_in(pending.iter().map(|row| row.id)))
+        .exec(transaction)
+        .await?;
+    let head_update = Query::update()
+        .table(record_head::Entity)
+        .values([
+            (record_head::Column::AuditSequence, audit_sequence.into()),
+            (record_head::Column::AuditHash, hash.into()),
+            (record_head::Column::ChangeSequence, change_sequence.into()),
+        ])
+        .and_where(Expr::col(record_head::Column::Id).eq(1))
+        .to_owned();
+    transaction
+        .execute_raw(StatementBuilder::build(&head_update, &backend))
+        .await?;
+    Ok((pending.len(), u64::try_from(change_sequence).ok()))
+}

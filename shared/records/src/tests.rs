@@ -1,0 +1,184 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aimaq_proto::common::v1::ChangeEvent;
+use aimaq_storage::Database;
+use aimaq_testing::{TestDatabase, on_both_backends};
+use sea_orm::{DatabaseTransaction, EntityTrait, PaginatorTrait};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use tokio::sync::watch;
+use tokio_stream::StreamExt;
+
+use crate::entities::pending_record;
+use crate::{Change, ChangeAction, CreatePendingRecords, CreateRecordTables, Mutation, Records};
+
+struct RecordsOnly;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for RecordsOnly {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateRecordTables), Box::new(CreatePendingRecords)]
+    }
+}
+
+async fn replica(url: &str, shutdown: &watch::Receiver<bool>) -> Records {
+    let database = Database::connect(url).await.unwrap();
+    database.migrate::<RecordsOnly>().await.unwrap();
+    Records::new(database, shutdown.clone()).await.unwrap()
+}
+
+fn mutation(request_id: &str) -> Mutation {
+    Mutation {
+        method: "/aimaq.test.v1.TestService/Put".into(),
+        request_id: request_id.into(),
+        request_digest: format!("{:0>64}", request_id.len()),
+        actor: "tester".into(),
+        agency: "test agency".into(),
+    }
+}
+
+/// The n-th request of a writer changes n % 3 resources (none, one or two).
+fn changes(request_id: &str, n: usize) -> Vec<Change> {
+    (0..n % 3)
+        .map(|k| Change {
+            resource_type: "thing",
+            resource_name: format!("things/{request_id}-{k}"),
+            action: ChangeAction::Created,
+            version: 1,
+        })
+        .collect()
+}
+
+async fn put(records: &Records, request_id: &str, n: usize) {
+    let changes = changes(request_id, n);
+    records
+        .apply(&mutation(request_id), |transaction: DatabaseTransaction| {
+            let changes = changes.clone();
+            crate::within(transaction, async move |_: &DatabaseTransaction| {
+                Ok(((), changes))
+            })
+        })
+        .await
+        .unwrap();
+}
+
+async fn events(records: &Records, expected: usize) -> Vec<ChangeEvent> {
+    let mut stream = records.feed().watch(0, Vec::new(), |event| event);
+    let mut events = Vec::new();
+    while events.len() < expected {
+        let next = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {expected} events arrived", events.len()));
+        events.push(next.unwrap().unwrap());
+    }
+    events
+}
+
+const WRITERS_PER_REPLICA: usize = 4;
+const REQUESTS_PER_WRITER: usize = 25;
+
+async fn two_replicas_sequence_every_mutation_once_and_in_order(database: TestDatabase) {
+    let (stop, shutdown) = watch::channel(false);
+    let first = replica(&database.url, &shutdown).await;
+    let second = replica(&database.url, &shutdown).await;
+
+    let writers: Vec<_> = [&first, &second]
+        .into_iter()
+        .enumerate()
+        .flat_map(|(r, records)| {
+            (0..WRITERS_PER_REPLICA).map(move |w| {
+                let records = records.clone();
+                tokio::spawn(async move {
+                    for n in 0..REQUESTS_PER_WRITER {
+                        put(&records, &format!("r{r}-w{w}-n{n}"), n).await;
+                    }
+                    // A retry is answered from the stored answer and records nothing.
+                    put(&records, &format!("r{r}-w{w}-n1"), 1).await;
+                })
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    let requests = 2 * WRITERS_PER_REPLICA * REQUESTS_PER_WRITER;
+    let expected_events: usize =
+        2 * WRITERS_PER_REPLICA * (0..REQUESTS_PER_WRITER).map(|n| n % 3).sum::<usize>();
+    let events = events(&first, expected_events).await;
+    let sequences: Vec<u64> = events.iter().map(|event| event.sequence).collect();
+    assert_eq!(
+        sequences,
+        (1..=expected_events as u64).collect::<Vec<_>>(),
+        "one gapless order"
+    );
+    // A request's events are adjacent and in the order the request listed them.
+    let mut by_request: HashMap<&str, Vec<&ChangeEvent>> = HashMap::new();
+    for event in &events {
+        by_request.entry(&event.request_id).or_default().push(event);
+    }
+    for (request_id, listed) in &by_request {
+        let names: Vec<String> = listed.iter().map(|e| e.resource_name.clone()).collect();
+        let expected: Vec<String> = (0..names.len())
+            .map(|k| format!("things/{request_id}-{k}"))
+            .collect();
+        assert_eq!(names, expected);
+        assert!(
+            listed
+                .windows(2)
+                .all(|pair| pair[1].sequence == pair[0].sequence + 1)
+        );
+    }
+
+    second.sequence_pending().await.unwrap();
+    let verification = crate::audit::verify_audit_log(first.database())
+        .await
+        .unwrap();
+    assert!(verification.intact, "{verification:?}");
+    assert_eq!(verification.records_checked, requests as u64);
+    let pending = pending_record::Entity::find()
+        .count(first.database().connection())
+        .await
+        .unwrap();
+    assert_eq!(pending, 0);
+    stop.send(true).unwrap();
+}
+
+/// A replica that committed and stopped before sequencing leaves pending rows; a
+/// replica that starts later sequences them without being asked.
+async fn records_left_pending_are_sequenced_at_start(database: TestDatabase) {
+    let stopped = Database::connect(&database.url).await.unwrap();
+    stopped.migrate::<RecordsOnly>().await.unwrap();
+    // Committed as a mutation would be, with no sequencer running.
+    stopped
+        .write(|transaction| {
+            crate::within(transaction, async |transaction: &DatabaseTransaction| {
+                crate::mutation::record(
+                    transaction,
+                    &mutation("orphan"),
+                    &(),
+                    &changes("orphan", 2),
+                )
+                .await
+            })
+        })
+        .await
+        .unwrap();
+    stopped.close().await;
+
+    let (_stop, shutdown) = watch::channel(false);
+    let started = replica(&database.url, &shutdown).await;
+    let events = events(&started, 2).await;
+    assert_eq!(events[0].request_id, "orphan");
+    assert_eq!(events[1].resource_name, "things/orphan-1");
+    let verification = crate::audit::verify_audit_log(started.database())
+        .await
+        .unwrap();
+    assert!(verification.intact, "{verification:?}");
+    assert_eq!(verification.records_checked, 1);
+}
+
+on_both_backends!(
+    two_replicas_sequence_every_mutation_once_and_in_order,
+    records_left_pending_are_sequenced_at_start,
+);
