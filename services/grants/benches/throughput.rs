@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aimaq_proto::common::v1::Date;
+use aimaq_proto::governance::v1::TerritoryKind;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use aimaq_proto::grants::v1::*;
 use aimaq_testing::load::{Load, channels, pgbench};
@@ -46,10 +47,29 @@ const READS: Load = Load {
     warm_up: Duration::from_secs(1),
     window: Duration::from_secs(5),
 };
-/// pgbench's scale (8 branch rows), as in the budget benchmark. Our decisions
-/// all take one region's quota row; submissions share no row but the audit
-/// chain's.
+/// pgbench's scale (8 branch rows), as in the budget benchmark. Applications go
+/// to villages of as many regions, so decisions take 8 quota rows, 4 callers to a
+/// row as pgbench's 32 clients to a branch; submissions share no row.
 const PGBENCH_SCALE: usize = 8;
+/// The regions (two-digit KATO prefixes) of the applications: Turkestan, whose
+/// chain the test territories hold, and seven more added for the benchmark.
+const REGIONS: [&str; PGBENCH_SCALE] = ["61", "11", "15", "19", "23", "27", "31", "35"];
+
+/// A region, district, rural district and village for each region past the first,
+/// shaped like Turkestan's test chain.
+fn more_territories() -> Vec<(String, TerritoryKind)> {
+    REGIONS[1..]
+        .iter()
+        .flat_map(|region| {
+            [
+                (format!("{region}0000000"), TerritoryKind::Region),
+                (format!("{region}3600000"), TerritoryKind::District),
+                (format!("{region}3633000"), TerritoryKind::RuralDistrict),
+                (format!("{region}3633100"), TerritoryKind::Village),
+            ]
+        })
+        .collect()
+}
 
 fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
@@ -81,12 +101,8 @@ fn application(id: u64, iin: String) -> SubmitApplicationRequest {
             year: 2023,
             institution: "Regional university".into(),
         }),
-        settlement_kato: if id.is_multiple_of(2) {
-            "613633100"
-        } else {
-            "613633200"
-        }
-        .into(),
+        // Consecutive applications, and so concurrent decisions, change regions.
+        settlement_kato: format!("{}3633100", REGIONS[id as usize % REGIONS.len()]),
         employer: "Village school".into(),
         start_date: date(2026, 9, 1),
         allowance_requested: true,
@@ -101,7 +117,9 @@ async fn run(database: TestDatabase, label: &'static str) {
     let backend = database.backend;
     let tokens = TestTokens::new();
     let token = tokens.admin();
-    let governance = governance_with(&tokens, aimaq_governance::run, &[]).await;
+    let more = more_territories();
+    let more: Vec<(&str, TerritoryKind)> = more.iter().map(|(k, t)| (k.as_str(), *t)).collect();
+    let governance = governance_with(&tokens, aimaq_governance::run, &more).await;
     let url = governance.url();
     let server = TestServer::start(database, &tokens, move |config, listener, shutdown| {
         aimaq_grants::run(config, url, listener, shutdown)
@@ -146,20 +164,22 @@ async fn run(database: TestDatabase, label: &'static str) {
         ))
         .await
         .unwrap();
-    client
-        .set_quota(with_token(
-            SetQuotaRequest {
-                request_id: "quota".into(),
-                region_kato: "610000000".into(),
-                year: 2026,
-                allowance_count: i32::MAX,
-                loan_amount_tiyn: i64::MAX / 2,
-                expected_version: 0,
-            },
-            &token,
-        ))
-        .await
-        .unwrap();
+    for region in REGIONS {
+        client
+            .set_quota(with_token(
+                SetQuotaRequest {
+                    request_id: format!("quota-{region}"),
+                    region_kato: format!("{region}0000000"),
+                    year: 2026,
+                    allowance_count: i32::MAX,
+                    loan_amount_tiyn: i64::MAX / 2,
+                    expected_version: 0,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
 
     let pick = {
         let channels = channels.clone();

@@ -17,7 +17,7 @@ pub mod territories;
 mod tokens;
 
 pub use database::{Backend, TestDatabase};
-pub use server::{ShutdownSignal, TestServer, init_logs, test_config, with_token};
+pub use server::{ShutdownSignal, TestServer, init_logs, run_servers_on, test_config, with_token};
 pub use tokens::TestTokens;
 
 /// Runs an async test body `fn(TestDatabase)` as two tests, `<name>::sqlite` and

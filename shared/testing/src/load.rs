@@ -118,6 +118,13 @@ where
         .enable_all()
         .build()
         .expect("a runtime");
+    // The servers get their own runtime, as they would their own process.
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("server")
+        .build()
+        .expect("a runtime for the servers");
+    crate::run_servers_on(servers.handle().clone());
     runtime.block_on(async {
         run(TestDatabase::sqlite().await, "SQLite").await;
         match TestDatabase::postgres().await {

@@ -1,6 +1,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aimaq_config::{AuthConfig, LimitsConfig, MigrateMode, ServerConfig, TelemetryConfig};
@@ -10,6 +11,17 @@ use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::{TestDatabase, TestTokens};
+
+/// Where servers under test run when a benchmark gave them a runtime of their own
+/// ([`run_servers_on`]); otherwise on the runtime of the test.
+static SERVER_RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+
+/// Runs servers started after this on `runtime`, apart from the load generator's:
+/// as a server process has its own scheduler, a server's tasks then never wait in
+/// the same queue as its callers'. Only the first call counts.
+pub fn run_servers_on(runtime: tokio::runtime::Handle) {
+    let _ = SERVER_RUNTIME.set(runtime);
+}
 
 /// A shutdown future handed to a server under test.
 pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -76,7 +88,7 @@ impl TestServer {
         std::fs::write(&key_path, &tokens.keys.public_pem).expect("write the public key");
         let bind_until = tokio::time::Instant::now() + Duration::from_secs(10);
         let listener = loop {
-            match TcpListener::bind(address).await {
+            match std::net::TcpListener::bind(address) {
                 Ok(listener) => break listener,
                 Err(error) if tokio::time::Instant::now() < bind_until => {
                     tracing::debug!(%error, %address, "port busy; retrying");
@@ -85,13 +97,24 @@ impl TestServer {
                 Err(error) => panic!("cannot bind {address}: {error}"),
             }
         };
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let runtime = SERVER_RUNTIME
+            .get()
+            .cloned()
+            .unwrap_or_else(tokio::runtime::Handle::current);
+        let listener = {
+            let _in_server_runtime = runtime.enter();
+            TcpListener::from_std(listener).expect("listener")
+        };
         let address = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown: ShutdownSignal = Box::pin(async move {
             let _ = stopped.await;
         });
         let served = run(test_config(&database.url, &key_path), listener, shutdown);
-        let task = tokio::spawn(async move {
+        let task = runtime.spawn(async move {
             if let Err(error) = served.await {
                 panic!("server under test failed: {error}");
             }

@@ -409,6 +409,12 @@ pub async fn decide(
     violations.into_result()?;
     let date = date.ok_or_else(|| Error::internal("checked date missing"))?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
+    // The terms and MCI in force on the decision date are read before the
+    // transaction, off the path every writer waits on; an error here is reported
+    // where the approval needs them. A change of terms committing meanwhile comes
+    // after this decision.
+    let db = records.database().connection();
+    let in_force = &tokio::try_join!(policy_on(db, date), mci_on(db, date));
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
@@ -434,9 +440,9 @@ pub async fn decide(
                         ..current
                     }
                 } else {
-                    let policy = policy_on(tx, date).await?;
-                    let terms = policy_of(&policy);
-                    let mci = Money::from_tiyn(mci_on(tx, date).await?.value_tiyn);
+                    let (policy, mci) = in_force.as_ref().map_err(Clone::clone)?;
+                    let terms = policy_of(policy);
+                    let mci = Money::from_tiyn(mci.value_tiyn);
                     let mut violations = Violations::new();
                     violations.check(
                         !body.grant_allowance || current.allowance_requested,
