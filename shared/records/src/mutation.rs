@@ -7,7 +7,8 @@ use aimaq_storage::Database;
 use aimaq_telemetry::RpcMethod;
 use prost::Message;
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, OnConflict, Query, WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, OnConflict, Query, SqliteQueryBuilder,
+    WithClause,
 };
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
@@ -349,12 +350,15 @@ pub(crate) async fn record<R: Message>(
             .execute_raw(StatementBuilder::build(&pending.with(with), &backend))
             .await?;
     } else {
-        transaction
-            .execute_raw(StatementBuilder::build(&answer, &backend))
-            .await?;
-        transaction
-            .execute_raw(StatementBuilder::build(&pending, &backend))
-            .await?;
+        // SQLite writers take turns, so every round trip to the connection's
+        // thread lengthens the turn: both statements go in one, their values as
+        // literals in sea-query's SQLite quoting.
+        let both = format!(
+            "{}; {}",
+            answer.to_string(SqliteQueryBuilder),
+            pending.to_string(SqliteQueryBuilder)
+        );
+        transaction.execute_unprepared(&both).await?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aimaq_proto::common::v1::ChangeEvent;
+use aimaq_proto::common::v1::{ChangeEvent, LocalizedText};
 use aimaq_storage::Database;
 use aimaq_testing::{TestDatabase, on_both_backends};
 use sea_orm::{DatabaseTransaction, EntityTrait, PaginatorTrait};
@@ -9,7 +9,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
-use crate::entities::pending_record;
+use crate::entities::{audit_record, pending_record};
 use crate::{Change, ChangeAction, CreatePendingRecords, CreateRecordTables, Mutation, Records};
 
 struct RecordsOnly;
@@ -178,7 +178,59 @@ async fn records_left_pending_are_sequenced_at_start(database: TestDatabase) {
     assert_eq!(verification.records_checked, 1);
 }
 
+/// What a mutation records arrives as it was sent, whatever its characters: the
+/// SQLite path writes the values as literals.
+async fn recorded_text_and_answers_survive_quoting(database: TestDatabase) {
+    let (_stop, shutdown) = watch::channel(false);
+    let records = replica(&database.url, &shutdown).await;
+    let awkward = "Akimat 'Turkestan' \\ \"Сайрам\" -- ; DROP TABLE audit_log; Қ'ғ";
+    let mutation = Mutation {
+        agency: awkward.into(),
+        actor: format!("o'{awkward}"),
+        ..mutation("quoted")
+    };
+    let answer = LocalizedText {
+        kk: awkward.into(),
+        ru: "with \0 inside: a\0b".into(),
+        en: "'".repeat(3),
+    };
+    let change = Change {
+        resource_type: "thing",
+        resource_name: format!("things/{awkward}"),
+        action: ChangeAction::Created,
+        version: 1,
+    };
+    for _attempt in 0..2 {
+        let replied = records
+            .apply(&mutation, |transaction: DatabaseTransaction| {
+                let (answer, change) = (answer.clone(), change.clone());
+                crate::within(transaction, async move |_: &DatabaseTransaction| {
+                    Ok((answer, vec![change]))
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(replied, answer, "the first answer, and the same on retry");
+    }
+    let events = events(&records, 1).await;
+    assert_eq!(events[0].resource_name, change.resource_name);
+    assert_eq!(events[0].actor, mutation.actor);
+    records.sequence_pending().await.unwrap();
+    let audit = audit_record::Entity::find()
+        .all(records.database().connection())
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].agency, awkward);
+    assert_eq!(audit[0].resource_name, change.resource_name);
+    let verification = crate::audit::verify_audit_log(records.database())
+        .await
+        .unwrap();
+    assert!(verification.intact, "{verification:?}");
+}
+
 on_both_backends!(
     two_replicas_sequence_every_mutation_once_and_in_order,
     records_left_pending_are_sequenced_at_start,
+    recorded_text_and_answers_survive_quoting,
 );

@@ -2,14 +2,16 @@
 //! PostgreSQL (production) by URL, run migrations safely, and run write
 //! transactions that serialise correctly on both backends.
 //!
-//! Writers: on SQLite a write transaction starts `IMMEDIATE`, taking the database
-//! write lock up front (the busy timeout queues the others). On PostgreSQL it runs
+//! Writers: on SQLite they take turns on one connection, in a shared `IMMEDIATE`
+//! transaction that commits for a batch of them, each writer's work in a
+//! savepoint of its own (see `batch.rs`). On PostgreSQL each write runs
 //! at READ COMMITTED and the code inside locks the rows its checks depend on
 //! (`SELECT … FOR UPDATE`, which sea-orm's `lock_exclusive` emits there and omits
 //! on SQLite). Serialization failures, deadlocks and lost idempotency races come
 //! back as [`Error::Conflict`] and the transaction runs again, a bounded number of
 //! times.
 
+mod batch;
 pub mod paging;
 
 use std::future::Future;
@@ -21,10 +23,11 @@ use aimaq_error::Error;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     AccessMode, ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, IsolationLevel, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    DatabaseTransaction, IsolationLevel, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
+
+use crate::batch::SqliteWriter;
 
 pub use sea_orm;
 
@@ -40,10 +43,11 @@ pub struct Database {
     /// written, so a writer taking turns over the pool would start every
     /// transaction cold; its own connection keeps its cache. `None`: the pool.
     writes: Option<DatabaseConnection>,
-    /// On SQLite, the turn to write. SQLite admits one writer at a time; queueing
-    /// writers here, rather than letting them contend for the file lock, spares
-    /// them its busy-wait sleeps. (Other processes still meet the busy timeout.)
-    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// On SQLite, the turn to write and the batch writers commit together (see
+    /// `batch.rs`). SQLite admits one writer at a time; queueing writers here,
+    /// rather than letting them contend for the file lock, spares them its
+    /// busy-wait sleeps. (Other processes still meet the busy timeout.)
+    writer: Option<Arc<SqliteWriter>>,
 }
 
 impl Database {
@@ -69,7 +73,7 @@ impl Database {
         } else {
             None
         };
-        let writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let writer = sqlite.then(|| Arc::new(SqliteWriter::default()));
         Ok(Database {
             connection,
             writes,
@@ -117,24 +121,13 @@ impl Database {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let turn = match &self.writer {
-                Some(writer) => Some(writer.lock().await),
-                None => None,
-            };
-            let transaction = self.begin_write().await?;
-            let (transaction, outcome) = work(transaction).await;
-            let outcome = match outcome {
-                Ok(value) => transaction
-                    .commit()
-                    .await
-                    .map(|()| value)
-                    .map_err(Error::from),
-                Err(error) => {
-                    transaction.rollback().await.ok();
-                    Err(error)
+            let outcome = match &self.writer {
+                Some(writer) => {
+                    let writes = self.writes.as_ref().unwrap_or(&self.connection);
+                    writer.write(writes, &mut work).await
                 }
+                None => self.write_alone(&mut work).await,
             };
-            drop(turn);
             match outcome {
                 Err(Error::Conflict(reason)) if attempt < WRITE_ATTEMPTS => {
                     tracing::debug!(attempt, %reason, "transaction conflict; running it again");
@@ -145,13 +138,25 @@ impl Database {
         }
     }
 
-    async fn begin_write(&self) -> Result<DatabaseTransaction, Error> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        let writes = self.writes.as_ref().unwrap_or(&self.connection);
-        Ok(writes.begin_with_options(options).await?)
+    /// One attempt in a transaction of its own (PostgreSQL).
+    async fn write_alone<T, F, Fut>(&self, work: &mut F) -> Result<T, Error>
+    where
+        F: FnMut(DatabaseTransaction) -> Fut,
+        Fut: Future<Output = (DatabaseTransaction, Result<T, Error>)>,
+    {
+        let transaction = self.connection.begin().await?;
+        let (transaction, outcome) = work(transaction).await;
+        match outcome {
+            Ok(value) => transaction
+                .commit()
+                .await
+                .map(|()| value)
+                .map_err(Error::from),
+            Err(error) => {
+                transaction.rollback().await.ok();
+                Err(error)
+            }
+        }
     }
 
     /// A read-only transaction that sees one consistent snapshot for as long as it
@@ -239,7 +244,9 @@ where
     if created {
         A::Entity::insert(model).exec_without_returning(db).await?;
     } else {
-        A::Entity::update(model).exec(db).await?;
+        // Without RETURNING, sea-orm would read the row back on SQLite: a second
+        // round trip for a row the caller already has.
+        A::Entity::update(model).exec_without_returning(db).await?;
     }
     Ok(())
 }

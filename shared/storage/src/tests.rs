@@ -104,31 +104,10 @@ async fn snapshots_do_not_see_later_writes(test: TestDatabase) {
 
 /// An error rolls the whole transaction back.
 async fn errors_roll_back(test: TestDatabase) {
-    let database = Database::connect(&test.url).await.unwrap();
-    database
-        .connection()
-        .execute_unprepared("CREATE TABLE note (id INTEGER PRIMARY KEY)")
-        .await
-        .unwrap();
-    let outcome: Result<(), Error> = database
-        .write(|tx| async move {
-            let inserted = tx
-                .execute_unprepared("INSERT INTO note (id) VALUES (1)")
-                .await;
-            assert!(inserted.is_ok());
-            (tx, Err(Error::invalid("field", "refused after a write")))
-        })
-        .await;
+    let database = note_database(&test).await;
+    let outcome = note(&database, 1, true, false).await;
     assert!(matches!(outcome, Err(Error::InvalidArgument(_))));
-    let rows = database
-        .connection()
-        .query_all_raw(Statement::from_string(
-            database.backend(),
-            "SELECT id FROM note",
-        ))
-        .await
-        .unwrap();
-    assert!(rows.is_empty());
+    assert!(noted(&database).await.is_empty());
 }
 
 /// A conflict is retried until it succeeds; a persistent one ends as Conflict.
@@ -163,11 +142,112 @@ async fn conflicts_are_retried_a_bounded_number_of_times(test: TestDatabase) {
     assert_eq!(runs, WRITE_ATTEMPTS);
 }
 
+/// A database with an empty `note` table.
+async fn note_database(test: &TestDatabase) -> Arc<Database> {
+    let database = Database::connect(&test.url).await.unwrap();
+    database
+        .connection()
+        .execute_unprepared("CREATE TABLE note (id INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+    Arc::new(database)
+}
+
+/// Notes `id` in a write; `fail` refuses after the insert, `stall` never ends.
+async fn note(database: &Database, id: i64, fail: bool, stall: bool) -> Result<i64, Error> {
+    database
+        .write(|tx| async move {
+            let inserted = tx
+                .execute_unprepared(&format!("INSERT INTO note (id) VALUES ({id})"))
+                .await;
+            tokio::task::yield_now().await;
+            if stall {
+                std::future::pending::<()>().await;
+            }
+            let result = match inserted {
+                Ok(_) if fail => Err(Error::invalid("id", "refused after a write")),
+                Ok(_) => Ok(id),
+                Err(error) => Err(error.into()),
+            };
+            (tx, result)
+        })
+        .await
+}
+
+async fn noted(database: &Database) -> Vec<i64> {
+    let rows = database
+        .connection()
+        .query_all_raw(Statement::from_string(
+            database.backend(),
+            "SELECT CAST(id AS BIGINT) AS id FROM note ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get::<i64>("", "id").unwrap())
+        .collect()
+}
+
+/// Writers that run together (on SQLite, in one batch): those that fail leave
+/// nothing, the others all commit, and a write answered Ok is already visible to
+/// other connections when it returns.
+async fn a_failed_writer_rolls_back_alone(test: TestDatabase) {
+    let database = note_database(&test).await;
+    let writers: Vec<_> = (1..=60)
+        .map(|id| {
+            let database = database.clone();
+            tokio::spawn(async move {
+                let outcome = note(&database, id, id % 3 == 0, false).await;
+                if outcome.is_ok() {
+                    let seen = noted(&database).await;
+                    assert!(seen.contains(&id), "{id} committed before its answer");
+                }
+                outcome.is_ok()
+            })
+        })
+        .collect();
+    let mut accepted = 0;
+    for writer in writers {
+        accepted += usize::from(writer.await.unwrap());
+    }
+    assert_eq!(accepted, 40);
+    let expected: Vec<i64> = (1..=60).filter(|id| id % 3 != 0).collect();
+    assert_eq!(noted(&database).await, expected);
+}
+
+/// A writer cancelled in the middle of its work takes only its own work with it.
+async fn a_cancelled_writer_leaves_the_others_intact(test: TestDatabase) {
+    let database = note_database(&test).await;
+    let writers: Vec<_> = (1..=30)
+        .map(|id| {
+            let database = database.clone();
+            tokio::spawn(async move {
+                if id % 10 != 0 {
+                    return note(&database, id, false, false).await.is_ok();
+                }
+                let stalled = note(&database, id, false, true);
+                tokio::time::timeout(Duration::from_millis(100), stalled)
+                    .await
+                    .is_ok()
+            })
+        })
+        .collect();
+    for (index, writer) in writers.into_iter().enumerate() {
+        let id = index as i64 + 1;
+        assert_eq!(writer.await.unwrap(), id % 10 != 0, "writer {id}");
+    }
+    let expected: Vec<i64> = (1..=30).filter(|id| id % 10 != 0).collect();
+    assert_eq!(noted(&database).await, expected);
+    assert_eq!(note(&database, 100, false, false).await, Ok(100));
+}
+
 on_both_backends!(
     writers_are_serialised,
     snapshots_do_not_see_later_writes,
     errors_roll_back,
-    conflicts_are_retried_a_bounded_number_of_times
+    conflicts_are_retried_a_bounded_number_of_times,
+    a_failed_writer_rolls_back_alone,
+    a_cancelled_writer_leaves_the_others_intact,
 );
 
 #[tokio::test]

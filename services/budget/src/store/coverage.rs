@@ -121,7 +121,9 @@ pub async fn add_live(
     })
     .reset_all();
     if current.is_some() {
-        districts::Entity::update(row).exec(db).await?;
+        districts::Entity::update(row)
+            .exec_without_returning(db)
+            .await?;
     } else {
         districts::Entity::insert(row)
             .exec_without_returning(db)

@@ -159,7 +159,9 @@ pub async fn insert(db: &impl ConnectionTrait, territory: &Territory) -> Result<
 }
 
 pub async fn update(db: &impl ConnectionTrait, territory: &Territory) -> Result<(), Error> {
-    Entity::update(active_model(territory)).exec(db).await?;
+    Entity::update(active_model(territory))
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
