@@ -320,10 +320,38 @@ async fn application_for_update(
     id: i64,
     expected_version: i64,
 ) -> Result<applications::Model, Error> {
-    let this = name(id);
     let application = store::application::find(tx, id, true)
         .await?
-        .ok_or_else(|| Error::not_found("application", &this))?;
+        .ok_or_else(|| Error::not_found("application", &name(id)))?;
+    writable(caller, application, expected_version)
+}
+
+/// As [`application_for_update`], with the applicant's row, locked too (the
+/// `bool` says it is new).
+async fn application_and_person_for_update(
+    tx: &impl ConnectionTrait,
+    caller: &Caller,
+    id: i64,
+    expected_version: i64,
+) -> Result<(applications::Model, persons::Model, bool), Error> {
+    let (application, person, new_person) = store::application::find_with_person(tx, id)
+        .await?
+        .ok_or_else(|| Error::not_found("application", &name(id)))?;
+    Ok((
+        writable(caller, application, expected_version)?,
+        person,
+        new_person,
+    ))
+}
+
+/// The application, if the caller may write where it is and read the version it
+/// expects.
+fn writable(
+    caller: &Caller,
+    application: applications::Model,
+    expected_version: i64,
+) -> Result<applications::Model, Error> {
+    let this = name(application.id);
     caller.require_write_at(Kato::parse(&application.settlement_kato).map_err(Error::internal)?)?;
     if application.version != expected_version {
         return Err(Error::stale_version(
@@ -418,14 +446,14 @@ pub async fn decide(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                let current = application_for_update(tx, caller, id, body.expected_version).await?;
+                let (current, mut person, new_person) =
+                    application_and_person_for_update(tx, caller, id, body.expected_version)
+                        .await?;
                 let this = name(id);
                 let status = status_of(&current)?;
                 if status != ApplicationStatus::Submitted {
                     return Err(wrong_status(&this, status, "decided"));
                 }
-                let (mut person, new_person) =
-                    store::application::person_for_update(tx, &current.iin).await?;
                 let now = chrono::Utc::now().timestamp_micros();
                 let mut quota_draw = None;
                 let decided = if decision == pb::Decision::Reject {
@@ -686,7 +714,9 @@ pub async fn depart(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                let current = application_for_update(tx, caller, id, body.expected_version).await?;
+                let (current, mut person, new_person) =
+                    application_and_person_for_update(tx, caller, id, body.expected_version)
+                        .await?;
                 let this = name(id);
                 let status = status_of(&current)?;
                 if !matches!(
@@ -732,8 +762,6 @@ pub async fn depart(
                     ..current
                 };
                 save_application(tx, ended.clone()).await?;
-                let (mut person, new_person) =
-                    store::application::person_for_update(tx, &ended.iin).await?;
                 person.open_application = None;
                 save_person(tx, person, new_person).await?;
                 Ok((

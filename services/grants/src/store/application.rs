@@ -55,7 +55,14 @@ pub mod applications {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::persons::Entity",
+            from = "Column::Iin",
+            to = "super::persons::Column::Iin"
+        )]
+        Person,
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -133,6 +140,30 @@ pub async fn find(
     lock: bool,
 ) -> Result<Option<applications::Model>, Error> {
     aimaq_storage::find_by_id::<applications::Entity>(db, id, lock).await
+}
+
+/// The application and its applicant's row, both locked (on PostgreSQL) by one
+/// query; the `bool` says the applicant's row is new (not yet stored).
+pub async fn find_with_person(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<(applications::Model, persons::Model, bool)>, Error> {
+    use sea_orm::{JoinType, RelationTrait};
+    let joined = applications::Entity::find_by_id(id)
+        .join(JoinType::InnerJoin, applications::Relation::Person.def())
+        .select_also(persons::Entity)
+        .lock_exclusive()
+        .one(db)
+        .await?;
+    if let Some((application, Some(person))) = joined {
+        return Ok(Some((application, person, false)));
+    }
+    // Every application has its applicant's row; this is the careful path.
+    let Some(application) = find(db, id, true).await? else {
+        return Ok(None);
+    };
+    let (person, created) = person_for_update(db, &application.iin).await?;
+    Ok(Some((application, person, created)))
 }
 
 /// The person, locked; a new row (not yet stored) when they never applied.
