@@ -293,10 +293,7 @@ async fn run() {
         governance_url: fixed(&governance),
         budget_url: fixed(&budget),
         grants_url: fixed(&grants),
-        backend_connections: std::env::var("EXP_CONN")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2),
+        backend_connections: 2,
         backend_timeout: Duration::from_secs(5),
         view_max_age: Duration::from_secs(1),
     };
