@@ -322,7 +322,7 @@ async fn application_for_update(
 ) -> Result<applications::Model, Error> {
     let application = store::application::find(tx, id, true)
         .await?
-        .ok_or_else(|| Error::not_found("application", &name(id)))?;
+        .ok_or_else(|| Error::not_found("application", name(id)))?;
     writable(caller, application, expected_version)
 }
 
@@ -336,7 +336,7 @@ async fn application_and_person_for_update(
 ) -> Result<(applications::Model, persons::Model, bool), Error> {
     let (application, person, new_person) = store::application::find_with_person(tx, id)
         .await?
-        .ok_or_else(|| Error::not_found("application", &name(id)))?;
+        .ok_or_else(|| Error::not_found("application", name(id)))?;
     Ok((
         writable(caller, application, expected_version)?,
         person,
