@@ -251,6 +251,31 @@ where
     Ok(())
 }
 
+/// Updates the row `before` was read from with the columns `after` changes, by
+/// key; nothing when nothing changed. Indexes on unchanged columns are left alone.
+pub async fn save_changes<A>(
+    db: &impl ConnectionTrait,
+    before: <A::Entity as sea_orm::EntityTrait>::Model,
+    after: <A::Entity as sea_orm::EntityTrait>::Model,
+) -> Result<(), Error>
+where
+    A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    use sea_orm::{EntityTrait, IntoActiveModel, Iterable};
+    let mut update = before.into_active_model();
+    let after = after.into_active_model();
+    for column in <A::Entity as EntityTrait>::Column::iter() {
+        if let Some(value) = after.get(column).into_value() {
+            update.set_if_not_equals(column, value);
+        }
+    }
+    if update.is_changed() {
+        A::Entity::update(update).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
 /// The id in a resource name `{collection}/{id}` sent as the request's `field`.
 pub fn id_from_name(text: &str, collection: &str, field: &str) -> Result<i64, Error> {
     text.strip_prefix(collection)

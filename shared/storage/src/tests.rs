@@ -241,7 +241,63 @@ async fn a_cancelled_writer_leaves_the_others_intact(test: TestDatabase) {
     assert_eq!(note(&database, 100, false, false).await, Ok(100));
 }
 
+mod thing {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "thing")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub name: String,
+        pub count: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `save_changes` writes the columns that changed and nothing else.
+async fn only_changed_columns_are_written(test: TestDatabase) {
+    use sea_orm::EntityTrait;
+    let database = Database::connect(&test.url).await.unwrap();
+    let db = database.connection();
+    db.execute_unprepared(
+        "CREATE TABLE thing (id BIGINT PRIMARY KEY, name TEXT NOT NULL, count BIGINT NOT NULL)",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared("INSERT INTO thing (id, name, count) VALUES (1, 'a', 1)")
+        .await
+        .unwrap();
+    let before = thing::Entity::find_by_id(1).one(db).await.unwrap().unwrap();
+    // Someone else renames it after we read it; we change only the count.
+    db.execute_unprepared("UPDATE thing SET name = 'z' WHERE id = 1")
+        .await
+        .unwrap();
+    let after = thing::Model {
+        count: 2,
+        ..before.clone()
+    };
+    save_changes::<thing::ActiveModel>(db, before, after.clone())
+        .await
+        .unwrap();
+    let stored = thing::Entity::find_by_id(1).one(db).await.unwrap().unwrap();
+    assert_eq!((stored.name.as_str(), stored.count), ("z", 2));
+
+    // Nothing changed: no statement at all, so a row gone meanwhile is no error.
+    db.execute_unprepared("DELETE FROM thing WHERE id = 1")
+        .await
+        .unwrap();
+    save_changes::<thing::ActiveModel>(db, after.clone(), after)
+        .await
+        .unwrap();
+}
+
 on_both_backends!(
+    only_changed_columns_are_written,
     writers_are_serialised,
     snapshots_do_not_see_later_writes,
     errors_roll_back,

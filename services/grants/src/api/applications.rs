@@ -449,6 +449,7 @@ pub async fn decide(
                 let (current, mut person, new_person) =
                     application_and_person_for_update(tx, caller, id, body.expected_version)
                         .await?;
+                let (read, person_read) = (current.clone(), person.clone());
                 let this = name(id);
                 let status = status_of(&current)?;
                 if status != ApplicationStatus::Submitted {
@@ -551,8 +552,14 @@ pub async fn decide(
                         ..current
                     }
                 };
-                save_application(tx, decided.clone()).await?;
-                save_person(tx, person, new_person).await?;
+                aimaq_storage::save_changes::<applications::ActiveModel>(tx, read, decided.clone())
+                    .await?;
+                if new_person {
+                    save_person(tx, person, true).await?;
+                } else {
+                    aimaq_storage::save_changes::<persons::ActiveModel>(tx, person_read, person)
+                        .await?;
+                }
                 let mut changes = vec![application_change(&decided)];
                 if let Some((allowance, loan)) = quota_draw {
                     let region = &decided.region_kato;
