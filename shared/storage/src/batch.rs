@@ -26,9 +26,11 @@ const MAX_BATCH: usize = 64;
 /// writer expected to follow may have been cancelled while it queued.
 const LINGER: Duration = Duration::from_millis(20);
 
-/// The turn to write on one SQLite database, and the batch open between turns.
-#[derive(Debug, Default)]
+/// The connection writes go through on one SQLite database, the turn to write,
+/// and the batch open between turns.
+#[derive(Debug)]
 pub(crate) struct SqliteWriter {
+    connection: DatabaseConnection,
     turn: Mutex<Option<Batch>>,
     queued: AtomicUsize,
     batches: AtomicU64,
@@ -60,13 +62,23 @@ impl Drop for Queued<'_> {
 }
 
 impl SqliteWriter {
-    /// Runs `work` once in the shared transaction on `connection`: its result,
-    /// once the batch holding it has committed.
-    pub async fn write<T, F, Fut>(
-        &self,
-        connection: &DatabaseConnection,
-        work: &mut F,
-    ) -> Result<T, Error>
+    pub fn new(connection: DatabaseConnection) -> SqliteWriter {
+        SqliteWriter {
+            connection,
+            turn: Mutex::default(),
+            queued: AtomicUsize::default(),
+            batches: AtomicU64::default(),
+        }
+    }
+
+    /// The connection writes go through.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.connection
+    }
+
+    /// Runs `work` once in the shared transaction: its result, once the batch
+    /// holding it has committed.
+    pub async fn write<T, F, Fut>(&self, work: &mut F) -> Result<T, Error>
     where
         F: FnMut(DatabaseTransaction) -> Fut,
         Fut: Future<Output = (DatabaseTransaction, Result<T, Error>)>,
@@ -78,7 +90,7 @@ impl SqliteWriter {
         if turn.is_none() {
             *turn = Some(Batch {
                 id: self.batches.fetch_add(1, Ordering::Relaxed),
-                transaction: begin_immediate(connection).await?,
+                transaction: begin_immediate(&self.connection).await?,
                 members: 0,
                 committed: watch::channel(None).0,
             });

@@ -38,15 +38,11 @@ const WRITE_ATTEMPTS: u32 = 8;
 #[derive(Clone, Debug)]
 pub struct Database {
     connection: DatabaseConnection,
-    /// Where write transactions run: on a SQLite file, one connection of its own.
-    /// SQLite drops a connection's page cache whenever another connection has
-    /// written, so a writer taking turns over the pool would start every
-    /// transaction cold; its own connection keeps its cache. `None`: the pool.
-    writes: Option<DatabaseConnection>,
-    /// On SQLite, the turn to write and the batch writers commit together (see
-    /// `batch.rs`). SQLite admits one writer at a time; queueing writers here,
-    /// rather than letting them contend for the file lock, spares them its
-    /// busy-wait sleeps. (Other processes still meet the busy timeout.)
+    /// On SQLite, the connection writes go through, the turn to write and the
+    /// batch writers commit together (see `batch.rs`). SQLite admits one writer
+    /// at a time; queueing writers here, rather than letting them contend for the
+    /// file lock, spares them its busy-wait sleeps. (Other processes still meet
+    /// the busy timeout.)
     writer: Option<Arc<SqliteWriter>>,
 }
 
@@ -61,24 +57,23 @@ impl Database {
             SqliteConnectOptions::from_str(url)
                 .map_err(|e| Error::internal(format!("invalid SQLite URL {url:?}: {e}")))?;
         }
-        // An in-memory database exists per connection: keep exactly one, for all.
-        let connections = match (sqlite, in_memory) {
-            (false, _) => 32,
-            (true, false) => 8,
-            (true, true) => 1,
+        let (connection, writer) = match (sqlite, in_memory) {
+            (false, _) => (open(url, Pool::Shared(32)).await?, None),
+            // SQLite drops a connection's page cache whenever another connection
+            // has written, so writes get a connection of their own, whose cache
+            // stays warm.
+            (true, false) => {
+                let writes = open(url, Pool::Writes).await?;
+                (open(url, Pool::Shared(8)).await?, Some(writes))
+            }
+            // An in-memory database exists per connection: keep exactly one, for all.
+            (true, true) => {
+                let only = open(url, Pool::Shared(1)).await?;
+                (only.clone(), Some(only))
+            }
         };
-        let connection = open(url, connections).await?;
-        let writes = if sqlite && !in_memory {
-            Some(open(url, 1).await?)
-        } else {
-            None
-        };
-        let writer = sqlite.then(|| Arc::new(SqliteWriter::default()));
-        Ok(Database {
-            connection,
-            writes,
-            writer,
-        })
+        let writer = writer.map(|writes| Arc::new(SqliteWriter::new(writes)));
+        Ok(Database { connection, writer })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -122,10 +117,7 @@ impl Database {
         loop {
             attempt += 1;
             let outcome = match &self.writer {
-                Some(writer) => {
-                    let writes = self.writes.as_ref().unwrap_or(&self.connection);
-                    writer.write(writes, &mut work).await
-                }
+                Some(writer) => writer.write(&mut work).await,
                 None => self.write_alone(&mut work).await,
             };
             match outcome {
@@ -177,7 +169,9 @@ impl Database {
 
     /// Closes the pools, for a clean exit.
     pub async fn close(self) {
-        for pool in [Some(self.connection), self.writes].into_iter().flatten() {
+        let writes = self.writer.map(|writer| writer.connection().clone());
+        for pool in [Some(self.connection), writes].into_iter().flatten() {
+            // Closing a pool twice (in memory, where they are one) is harmless.
             if let Err(error) = pool.close().await {
                 tracing::warn!(%error, "closing the database");
             }
@@ -185,9 +179,22 @@ impl Database {
     }
 }
 
-/// A pool of `connections` to the database at `url`; SQLite in WAL mode with a
-/// busy timeout and foreign keys.
-async fn open(url: &str, connections: u32) -> Result<DatabaseConnection, Error> {
+/// What a pool is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    /// Reads, and on PostgreSQL writes: up to this many connections.
+    Shared(u32),
+    /// SQLite's writes: one connection, kept open, with a larger page cache.
+    Writes,
+}
+
+/// A pool to the database at `url`; SQLite in WAL mode with a busy timeout and
+/// foreign keys.
+async fn open(url: &str, pool: Pool) -> Result<DatabaseConnection, Error> {
+    let connections = match pool {
+        Pool::Shared(connections) => connections,
+        Pool::Writes => 1,
+    };
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -195,6 +202,7 @@ async fn open(url: &str, connections: u32) -> Result<DatabaseConnection, Error> 
         .acquire_timeout(Duration::from_secs(10))
         .max_connections(connections);
     if url.starts_with("sqlite:") {
+        // A lone connection stays open: in memory, it is the database.
         if connections == 1 {
             options.min_connections(1);
         }
@@ -204,7 +212,7 @@ async fn open(url: &str, connections: u32) -> Result<DatabaseConnection, Error> 
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            if connections == 1 {
+            if pool == Pool::Writes {
                 // The writer's pages stay cached: up to 64 MiB rather than 2.
                 opts.pragma("cache_size", "-65536")
             } else {

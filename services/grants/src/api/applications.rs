@@ -371,7 +371,6 @@ fn wrong_status(this: &str, status: ApplicationStatus, action: &str) -> Error {
     )
 }
 
-/// Takes one approval's allowance and loan from the region's quota of the year.
 /// Draws an approval on the region's quota for the year. Called last in the
 /// transaction: the quota row, shared by every approval in the region, stays
 /// locked only from here to commit.
