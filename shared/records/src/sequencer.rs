@@ -74,8 +74,13 @@ impl Sequencer {
 
     /// Sequences every record committed before the call.
     pub async fn flush(&self) -> Result<(), Error> {
-        // A plain read first: an idle service (polled every second) then takes no
-        // write lock at all.
+        while self.pass().await? == BATCH as usize {}
+        Ok(())
+    }
+
+    /// As [`Sequencer::flush`], after a plain read that finds something pending:
+    /// for the polls, so that an idle service takes no write lock every second.
+    async fn flush_if_pending(&self) -> Result<(), Error> {
         let pending = pending_record::Entity::find()
             .select_only()
             .column(pending_record::Column::Id)
@@ -83,17 +88,22 @@ impl Sequencer {
             .into_tuple::<i64>()
             .one(self.database.connection())
             .await?;
-        if pending.is_none() {
-            return Ok(());
+        match pending {
+            Some(_) => self.flush().await,
+            None => Ok(()),
         }
-        while self.pass().await? == BATCH as usize {}
-        Ok(())
     }
 
     async fn run(self, mut woken: mpsc::Receiver<()>, mut shutdown: watch::Receiver<bool>) {
         let mut last_pass = false;
+        // At start, rows may be left by a stopped replica.
+        let mut polled = true;
         loop {
-            let flushed = self.flush().await;
+            let flushed = if polled {
+                self.flush_if_pending().await
+            } else {
+                self.flush().await
+            };
             if last_pass || *shutdown.borrow() {
                 // Whatever this pass missed, the draining server's own flush, the
                 // next start or another replica sequences.
@@ -104,9 +114,10 @@ impl Sequencer {
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
+            polled = false;
             tokio::select! {
                 wake = woken.recv() => last_pass = wake.is_none(),
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(POLL) => polled = true,
                 _ = shutdown.changed() => {}
             }
         }
