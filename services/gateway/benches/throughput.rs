@@ -32,9 +32,8 @@ use aimaq_proto::governance::v1::governance_service_server::{
     GovernanceService, GovernanceServiceServer,
 };
 use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
-use aimaq_testing::load::{Load, Measurement, channels};
-use aimaq_testing::territories::governance_with;
-use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
+use aimaq_testing::load::{Load, Measurement};
+use aimaq_testing::{TestDatabase, TestTokens, with_token};
 use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -107,8 +106,8 @@ impl Service<http::Request<Body>> for Hop {
     }
 }
 
-/// Serves `service` bare (no layers) on an ephemeral port.
-async fn serve_bare<S>(service: S) -> SocketAddr
+/// Serves `service` bare (no layers) on `listener` until `stop` completes.
+async fn serve_bare<S>(listener: TcpListener, service: S, stop: impl Future<Output = ()>)
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
         + NamedService
@@ -118,15 +117,12 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    tokio::spawn(
-        Server::builder()
-            .add_service(service)
-            .serve_with_incoming(incoming),
-    );
-    address
+    Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, stop)
+        .await
+        .unwrap();
 }
 
 async fn connect(address: SocketAddr, count: usize) -> Vec<Channel> {
@@ -189,9 +185,10 @@ async fn profiles(load: Load, channels: Vec<Channel>, token: String) -> Measurem
     .await
 }
 
-/// Resident memory now and at its peak, in MiB, from `/proc/self/status`.
-fn memory() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// Resident memory of process `pid` (`self` for this one), now and at its peak, in
+/// MiB, from `/proc/<pid>/status`.
+fn memory(pid: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
@@ -201,6 +198,153 @@ fn memory() -> (f64, f64) {
             .map_or(0.0, |kib| kib / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The server a child process runs (this bench binary run again with it set).
+const ROLE: &str = "AIMAQ_BENCH_ROLE";
+/// What the child's server talks to: an address, or the backends' URLs.
+const TARGET: &str = "AIMAQ_BENCH_TARGET";
+/// The tokens' public key (PEM) for the Aimaq servers.
+const PUBLIC_KEY: &str = "AIMAQ_BENCH_PUBLIC_KEY";
+
+/// A server of the benchmark in a process of its own, as it runs in production:
+/// its own scheduler, allocator and memory. It stops when its standard input
+/// closes.
+struct ServerProcess {
+    name: &'static str,
+    child: std::process::Child,
+    address: SocketAddr,
+}
+
+impl ServerProcess {
+    async fn start(name: &'static str, target: Option<String>, tokens: &TestTokens) -> Self {
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .env(ROLE, name)
+            .env(PUBLIC_KEY, &tokens.keys.public_pem)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        if let Some(target) = target {
+            command.env(TARGET, target);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let address = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+            line.trim().parse::<SocketAddr>().unwrap()
+        })
+        .await
+        .unwrap();
+        let server = ServerProcess {
+            name,
+            child,
+            address,
+        };
+        // The bare servers listen before the address is printed and have no
+        // health service; the Aimaq ones may still be migrating.
+        let bare = matches!(name, "echo" | "hop");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !bare && !aimaq_server::is_serving(&server.url(), "").await {
+            assert!(Instant::now() < deadline, "{name} did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn memory(&self) -> (f64, f64) {
+        memory(&self.child.id().to_string())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // A closed standard input drains the server; it is killed if it lingers.
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Completes when standard input closes: the parent has finished or gone.
+async fn parent_gone() {
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut buffer = [0u8; 64];
+        while std::io::Read::read(&mut std::io::stdin(), &mut buffer).is_ok_and(|n| n > 0) {}
+    })
+    .await;
+}
+
+/// A child process: serves its role on an ephemeral port, printing the address.
+fn serve(role: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        aimaq_testing::init_logs();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap());
+        let target = || std::env::var(TARGET).unwrap();
+        // An Aimaq server's settings: a SQLite database and the tokens' public key.
+        let key_dir = tempfile::tempdir().unwrap();
+        let key = key_dir.path().join("token-public-key.pem");
+        std::fs::write(&key, std::env::var(PUBLIC_KEY).unwrap()).unwrap();
+        let database = TestDatabase::sqlite().await;
+        let config = aimaq_testing::test_config(&database.url, &key);
+        let stop = parent_gone();
+        match role {
+            "echo" => serve_bare(listener, GovernanceServiceServer::new(Echo), stop).await,
+            "hop" => {
+                let channel = connect(target().parse().unwrap(), 1).await.remove(0);
+                serve_bare(listener, Hop(channel), stop).await;
+            }
+            "assembled hop" => {
+                let channel = connect(target().parse().unwrap(), 1).await.remove(0);
+                aimaq_server::GrpcServer::new("hop", aimaq_config::LimitsConfig::default())
+                    .add_service(Hop(channel))
+                    .serve(listener, stop)
+                    .await
+                    .unwrap();
+            }
+            "governance" => aimaq_governance::run(config, listener, stop).await.unwrap(),
+            "budget" => aimaq_budget::run(config, target(), listener, stop)
+                .await
+                .unwrap(),
+            "grants" => aimaq_grants::run(config, target(), listener, stop)
+                .await
+                .unwrap(),
+            "gateway" => {
+                let urls: Vec<Targets> = target().split(' ').map(|u| u.parse().unwrap()).collect();
+                let backends = BackendsConfig {
+                    governance_url: urls[0].clone(),
+                    budget_url: urls[1].clone(),
+                    grants_url: urls[2].clone(),
+                    backend_connections: 2,
+                    backend_timeout: Duration::from_secs(5),
+                    view_max_age: Duration::from_secs(1),
+                };
+                let rate = RateConfig {
+                    rate_limit: "1000000/1000000".parse().unwrap(),
+                    agency_rate_limits: Vec::new(),
+                };
+                let gateway = GatewayConfig::like(config, backends, rate);
+                aimaq_gateway::run(gateway, listener, stop).await.unwrap();
+            }
+            other => panic!("no server role {other:?}"),
+        }
+    });
 }
 
 /// `GetTerritory` on each path in turn, one call at a time: the latency of each.
@@ -249,6 +393,9 @@ fn latency_row(name: &str, measurement: &Measurement) -> String {
 }
 
 fn main() {
+    if let Ok(role) = std::env::var(ROLE) {
+        return serve(&role);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -259,55 +406,26 @@ fn main() {
 async fn run() {
     let tokens = TestTokens::new();
     let token = tokens.admin();
-    let echo = serve_bare(GovernanceServiceServer::new(Echo)).await;
-    let hop_channel = connect(echo, 1).await.remove(0);
-    let hop = serve_bare(Hop(hop_channel.clone())).await;
+    let echo = ServerProcess::start("echo", None, &tokens).await;
+    let hop = ServerProcess::start("hop", Some(echo.address.to_string()), &tokens).await;
     // The same hop inside the server assembly every Aimaq server uses (telemetry,
     // deadlines, load shedding): what the assembly alone adds to a hop.
-    let assembled_hop = {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let server = aimaq_server::GrpcServer::new("hop", aimaq_config::LimitsConfig::default())
-            .add_service(Hop(hop_channel));
-        tokio::spawn(server.serve(listener, std::future::pending()));
-        address
-    };
-
-    let governance = governance_with(&tokens, aimaq_governance::run, &[]).await;
-    let url = governance.url();
-    let budget = TestServer::start(
-        TestDatabase::sqlite().await,
+    let assembled_hop =
+        ServerProcess::start("assembled hop", Some(echo.address.to_string()), &tokens).await;
+    let governance = ServerProcess::start("governance", None, &tokens).await;
+    aimaq_testing::territories::seed(connect(governance.address, 1).await.remove(0), &tokens, &[])
+        .await;
+    let budget = ServerProcess::start("budget", Some(governance.url()), &tokens).await;
+    let grants = ServerProcess::start("grants", Some(governance.url()), &tokens).await;
+    let gateway = ServerProcess::start(
+        "gateway",
+        Some(format!(
+            "{} {} {}",
+            governance.url(),
+            budget.url(),
+            grants.url()
+        )),
         &tokens,
-        move |config, listener, shutdown| aimaq_budget::run(config, url, listener, shutdown),
-    )
-    .await;
-    let url = governance.url();
-    let grants = TestServer::start(
-        TestDatabase::sqlite().await,
-        &tokens,
-        move |config, listener, shutdown| aimaq_grants::run(config, url, listener, shutdown),
-    )
-    .await;
-    let fixed = |server: &TestServer| Targets::Fixed(vec![server.url()]);
-    let backends = BackendsConfig {
-        governance_url: fixed(&governance),
-        budget_url: fixed(&budget),
-        grants_url: fixed(&grants),
-        backend_connections: 2,
-        backend_timeout: Duration::from_secs(5),
-        view_max_age: Duration::from_secs(1),
-    };
-    let gateway = TestServer::start(
-        TestDatabase::sqlite().await,
-        &tokens,
-        move |config, listener, shutdown| {
-            let rate = RateConfig {
-                rate_limit: "1000000/1000000".parse().unwrap(),
-                agency_rate_limits: Vec::new(),
-            };
-            let gateway = GatewayConfig::like(config, backends, rate);
-            aimaq_gateway::run(gateway, listener, shutdown)
-        },
     )
     .await;
 
@@ -321,7 +439,7 @@ async fn run() {
         })
         .unwrap_or_default();
     println!(
-        "## Gateway ({} CPUs, {machine}; load generator in the same process)\n",
+        "## Gateway ({} CPUs, {machine}; every server and the load generator in a process of its own)\n",
         std::thread::available_parallelism().map_or(0, usize::from)
     );
 
@@ -329,13 +447,16 @@ async fn run() {
     // meets the same state of the machine.
     let paths = [
         (
-            channels(&governance, 1).await.remove(0),
+            connect(governance.address, 1).await.remove(0),
             Some(token.clone()),
         ),
-        (channels(&gateway, 1).await.remove(0), Some(token.clone())),
-        (connect(echo, 1).await.remove(0), None),
-        (connect(hop, 1).await.remove(0), None),
-        (connect(assembled_hop, 1).await.remove(0), None),
+        (
+            connect(gateway.address, 1).await.remove(0),
+            Some(token.clone()),
+        ),
+        (connect(echo.address, 1).await.remove(0), None),
+        (connect(hop.address, 1).await.remove(0), None),
+        (connect(assembled_hop.address, 1).await.remove(0), None),
     ];
     let [direct_one, gateway_one, echo_one, hop_one, assembled_one] =
         interleaved(paths, LATENCY_CALLS).await;
@@ -374,22 +495,26 @@ async fn run() {
     );
 
     // Throughput at 64 callers.
-    let echo_many = territory_reads(MANY, connect(echo, CONNECTIONS).await, None).await;
-    let hop_many = territory_reads(MANY, connect(hop, CONNECTIONS).await, None).await;
+    let echo_many = territory_reads(MANY, connect(echo.address, CONNECTIONS).await, None).await;
+    let hop_many = territory_reads(MANY, connect(hop.address, CONNECTIONS).await, None).await;
     let direct_many = territory_reads(
         MANY,
-        channels(&governance, CONNECTIONS).await,
+        connect(governance.address, CONNECTIONS).await,
         Some(token.clone()),
     )
     .await;
     let gateway_many = territory_reads(
         MANY,
-        channels(&gateway, CONNECTIONS).await,
+        connect(gateway.address, CONNECTIONS).await,
         Some(token.clone()),
     )
     .await;
-    let profile_many = profiles(MANY, channels(&gateway, CONNECTIONS).await, token.clone()).await;
-    let (rss, peak) = memory();
+    let profile_many = profiles(
+        MANY,
+        connect(gateway.address, CONNECTIONS).await,
+        token.clone(),
+    )
+    .await;
     println!(
         "### Throughput at {} callers ({CONNECTIONS} connections)\n",
         MANY.callers
@@ -413,7 +538,27 @@ async fn run() {
         gateway_many.per_second / hop_many.per_second,
         profile_many.per_second / base
     );
-    println!(
-        "\nResident memory of the whole process (echo, hop, governance, budget, grants, gateway and the load generator): {rss:.0} MiB now, {peak:.0} MiB at its peak (target: each process < 100 MiB)."
-    );
+    println!("\n### Memory after the throughput runs\n");
+    println!("| process | resident now | resident at its peak |");
+    println!("|---|---|---|");
+    let servers = [
+        &gateway,
+        &governance,
+        &budget,
+        &grants,
+        &echo,
+        &hop,
+        &assembled_hop,
+    ];
+    for server in servers {
+        let (now, peak) = server.memory();
+        println!("| {} | {now:.0} MiB | {peak:.0} MiB |", server.name);
+    }
+    let (now, peak) = memory("self");
+    println!("| load generator | {now:.0} MiB | {peak:.0} MiB |");
+    let highest = servers
+        .iter()
+        .map(|server| server.memory().1)
+        .fold(0.0, f64::max);
+    println!("\nThe largest peak of a server: {highest:.0} MiB (target: each process < 100 MiB).");
 }

@@ -17,9 +17,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tonic::body::Body;
-use tonic::transport::{Channel, Endpoint};
+use tower::Service;
 use tower::retry::budget::{Budget, TpsBudget};
-use tower::{Service, ServiceExt};
+
+use crate::link::Link;
 
 /// How often a DNS name is looked up again.
 const RESOLVE_EVERY: Duration = Duration::from_secs(5);
@@ -68,19 +69,32 @@ impl std::str::FromStr for Targets {
             return Err("no backend URL given".into());
         }
         for url in &urls {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!("{url:?} is not an http:// or https:// URL"));
-            }
-            Endpoint::from_shared(url.clone()).map_err(|e| format!("{url:?}: {e}"))?;
+            authority_of(url)?;
         }
         Ok(Targets::Fixed(urls))
     }
 }
 
+/// `host:port` of an `http://host:port` URL (port 80 when none is given).
+fn authority_of(url: &str) -> Result<http::uri::Authority, String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url:?}: {e}"))?;
+    if uri.scheme() != Some(&http::uri::Scheme::HTTP) {
+        return Err(format!(
+            "{url:?} is not an http:// URL (backends are reached in the cluster's network)"
+        ));
+    }
+    let host = uri
+        .host()
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| format!("{url:?} names no host"))?;
+    let authority = format!("{host}:{}", uri.port_u16().unwrap_or(80));
+    authority.parse().map_err(|e| format!("{url:?}: {e}"))
+}
+
 /// One HTTP/2 connection, the calls in flight on it, and when it last failed.
 struct Connection {
     url: String,
-    channel: Channel,
+    link: Arc<Link>,
     in_flight: Arc<AtomicUsize>,
     failed_at: Arc<AtomicU64>,
 }
@@ -106,18 +120,11 @@ fn millis(duration: Duration) -> u64 {
 }
 
 fn connect(url: &str, count: usize) -> Result<Vec<Connection>, String> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| format!("{url:?}: {e}"))?
-        .connect_timeout(Duration::from_secs(1))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_timeout(Duration::from_secs(10))
-        .keep_alive_while_idle(true);
-    // Each lazily connected channel is its own connection.
+    let authority = authority_of(url)?;
     Ok((0..count)
         .map(|_| Connection {
             url: url.to_owned(),
-            channel: endpoint.connect_lazy(),
+            link: Arc::new(Link::new(authority.clone())),
             in_flight: Arc::default(),
             failed_at: Arc::default(),
         })
@@ -142,7 +149,7 @@ impl std::fmt::Debug for Backend {
 
 /// A connection taken for one call; the call counts as in flight until dropped.
 struct Taken {
-    channel: Channel,
+    link: Arc<Link>,
     in_flight: Arc<AtomicUsize>,
     failed_at: Arc<AtomicU64>,
 }
@@ -246,7 +253,7 @@ impl Backend {
             } else {
                 next.extend(kept.into_iter().map(|c| Connection {
                     url: c.url.clone(),
-                    channel: c.channel.clone(),
+                    link: Arc::clone(&c.link),
                     in_flight: Arc::clone(&c.in_flight),
                     failed_at: Arc::clone(&c.failed_at),
                 }));
@@ -284,7 +291,7 @@ impl Backend {
         };
         chosen.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(Taken {
-            channel: chosen.channel.clone(),
+            link: Arc::clone(&chosen.link),
             in_flight: Arc::clone(&chosen.in_flight),
             failed_at: Arc::clone(&chosen.failed_at),
         })
@@ -367,16 +374,11 @@ impl Backend {
         };
         // The backend's span becomes a child of the gateway's.
         aimaq_telemetry::inject_headers(request.headers_mut());
-        let mut channel = taken.channel.clone();
-        // A channel is a buffered service: it must be ready before each call.
-        let answer = match channel.ready().await {
-            Ok(ready) => ready.call(request).await,
-            Err(error) => Err(error),
-        };
+        let answer = taken.link.send(request).await;
         if answer.is_err() {
             taken.failed_at.store(now_millis(), Ordering::Relaxed);
         }
-        Ok(answer?)
+        answer
     }
 
     fn unreachable(&self, error: &(dyn std::error::Error + 'static)) -> http::Response<Body> {
@@ -535,6 +537,8 @@ mod tests {
         assert!("dns://budget".parse::<Targets>().is_err());
         assert!("dns://:50052".parse::<Targets>().is_err());
         assert!("budget:50052".parse::<Targets>().is_err());
+        assert!("https://budget:50052".parse::<Targets>().is_err());
+        assert!("http://:50052".parse::<Targets>().is_err());
         assert!("".parse::<Targets>().is_err());
     }
 

@@ -8,6 +8,7 @@ mod backends;
 mod domain;
 mod forward;
 mod guard;
+mod link;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -8,6 +8,7 @@ use aimaq_proto::common::v1::LocalizedText;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
 use tokio::net::TcpListener;
+use tonic::transport::Channel;
 
 use crate::{ShutdownSignal, TestDatabase, TestServer, TestTokens, with_token};
 
@@ -42,7 +43,14 @@ where
     E: std::fmt::Display,
 {
     let governance = TestServer::start(TestDatabase::sqlite().await, tokens, run).await;
-    let mut registry = GovernanceServiceClient::new(governance.channel().await);
+    seed(governance.channel().await, tokens, more).await;
+    governance
+}
+
+/// Writes [`TERRITORIES`] plus `more` to the governance server behind `channel`;
+/// villages are rural.
+pub async fn seed(channel: Channel, tokens: &TestTokens, more: &[(&str, TerritoryKind)]) {
+    let mut registry = GovernanceServiceClient::new(channel);
     let admin = tokens.admin();
     for (n, (kato, kind)) in TERRITORIES.iter().chain(more).enumerate() {
         registry
@@ -66,5 +74,4 @@ where
             .await
             .expect("seed a territory");
     }
-    governance
 }
