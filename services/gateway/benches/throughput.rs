@@ -141,17 +141,14 @@ async fn connect(address: SocketAddr, count: usize) -> Vec<Channel> {
 }
 
 /// `GetTerritory` on the village over `channels`, with `token` if any.
-async fn territory_reads(load: Load, channels: Vec<Channel>, token: Option<String>) -> Measurement {
+async fn territory_reads(load: Load, channels: Vec<Channel>, token: String) -> Measurement {
     load.measure(move |caller| {
         let mut client = GovernanceServiceClient::new(channels[caller % channels.len()].clone());
         let message = GetTerritoryRequest {
             kato: VILLAGE.into(),
             include_ancestors: false,
         };
-        let request = match &token {
-            Some(token) => with_token(message, token),
-            None => Request::new(message),
-        };
+        let request = with_token(message, &token);
         async move { client.get_territory(request).await.is_ok() }
     })
     .await
@@ -349,21 +346,19 @@ fn serve(role: &str) {
 
 /// `GetTerritory` on each path in turn, one call at a time: the latency of each.
 async fn interleaved<const N: usize>(
-    paths: [(Channel, Option<String>); N],
+    paths: [Channel; N],
+    token: &str,
     calls: usize,
 ) -> [Measurement; N] {
-    let mut clients = paths.map(|(channel, token)| (GovernanceServiceClient::new(channel), token));
+    let mut clients = paths.map(GovernanceServiceClient::new);
     let mut samples: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(calls));
     for round in 0..2 * calls {
-        for ((client, token), samples) in clients.iter_mut().zip(samples.iter_mut()) {
+        for (client, samples) in clients.iter_mut().zip(samples.iter_mut()) {
             let message = GetTerritoryRequest {
                 kato: VILLAGE.into(),
                 include_ancestors: false,
             };
-            let request = match token {
-                Some(token) => with_token(message, token),
-                None => Request::new(message),
-            };
+            let request = with_token(message, token);
             let began = Instant::now();
             client.get_territory(request).await.unwrap();
             if round >= calls {
@@ -444,22 +439,18 @@ async fn run() {
     );
 
     // Latency at one caller: the paths take turns call by call, so that each
-    // meets the same state of the machine.
+    // meets the same state of the machine. Every path sends the same request,
+    // bearer token included (the echo ignores it), so that each hop forwards the
+    // same bytes.
     let paths = [
-        (
-            connect(governance.address, 1).await.remove(0),
-            Some(token.clone()),
-        ),
-        (
-            connect(gateway.address, 1).await.remove(0),
-            Some(token.clone()),
-        ),
-        (connect(echo.address, 1).await.remove(0), None),
-        (connect(hop.address, 1).await.remove(0), None),
-        (connect(assembled_hop.address, 1).await.remove(0), None),
+        connect(governance.address, 1).await.remove(0),
+        connect(gateway.address, 1).await.remove(0),
+        connect(echo.address, 1).await.remove(0),
+        connect(hop.address, 1).await.remove(0),
+        connect(assembled_hop.address, 1).await.remove(0),
     ];
     let [direct_one, gateway_one, echo_one, hop_one, assembled_one] =
-        interleaved(paths, LATENCY_CALLS).await;
+        interleaved(paths, &token, LATENCY_CALLS).await;
     let gateway_adds = gateway_one.p50.as_secs_f64() - direct_one.p50.as_secs_f64();
     let hop_adds = hop_one.p50.as_secs_f64() - echo_one.p50.as_secs_f64();
     println!(
@@ -495,18 +486,24 @@ async fn run() {
     );
 
     // Throughput at 64 callers.
-    let echo_many = territory_reads(MANY, connect(echo.address, CONNECTIONS).await, None).await;
-    let hop_many = territory_reads(MANY, connect(hop.address, CONNECTIONS).await, None).await;
+    let echo_many = territory_reads(
+        MANY,
+        connect(echo.address, CONNECTIONS).await,
+        token.clone(),
+    )
+    .await;
+    let hop_many =
+        territory_reads(MANY, connect(hop.address, CONNECTIONS).await, token.clone()).await;
     let direct_many = territory_reads(
         MANY,
         connect(governance.address, CONNECTIONS).await,
-        Some(token.clone()),
+        token.clone(),
     )
     .await;
     let gateway_many = territory_reads(
         MANY,
         connect(gateway.address, CONNECTIONS).await,
-        Some(token.clone()),
+        token.clone(),
     )
     .await;
     let profile_many = profiles(
