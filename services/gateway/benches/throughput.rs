@@ -9,7 +9,9 @@
 //! Measured: latency at 1 caller and throughput at 64 callers of governance's
 //! `GetTerritory` called directly and through the gateway, of echo directly and
 //! through the bare hop, and of `GetSettlementProfile`; and the resident memory
-//! of the process (every server and the load generator) under that load.
+//! of each process under that load. Every server runs in a process of its own
+//! (this binary run again with `AIMAQ_BENCH_ROLE` set), as in production; the
+//! load generator is the parent process.
 //!
 //!     cargo bench -p aimaq-gateway --bench throughput
 //!
@@ -21,6 +23,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -32,7 +35,7 @@ use aimaq_proto::governance::v1::governance_service_server::{
     GovernanceService, GovernanceServiceServer,
 };
 use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
-use aimaq_testing::load::{Load, Measurement};
+use aimaq_testing::load::{Load, Measurement, Samples};
 use aimaq_testing::{TestDatabase, TestTokens, with_token};
 use tokio::net::TcpListener;
 use tonic::body::Body;
@@ -50,11 +53,17 @@ const VILLAGE: &str = "613633100";
 const CONNECTIONS: usize = 4;
 /// Calls measured on each path at one caller (after as many again to warm up).
 const LATENCY_CALLS: usize = 10_000;
-const MANY: Load = Load {
+/// One turn of a workload at 64 callers; the workloads take turns for
+/// [`TURNS`] rounds, so that each meets the same drift of the machine.
+const TURN: Load = Load {
     callers: 64,
-    warm_up: Duration::from_secs(1),
-    window: Duration::from_secs(8),
+    warm_up: Duration::from_millis(500),
+    window: Duration::from_millis(1500),
 };
+const TURNS: usize = 6;
+
+/// A workload's call, by caller: whether it succeeded.
+type Call = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
 
 /// Answers `GetTerritory` with the code asked, and nothing else.
 struct Echo;
@@ -140,22 +149,22 @@ async fn connect(address: SocketAddr, count: usize) -> Vec<Channel> {
     channels
 }
 
-/// `GetTerritory` on the village over `channels`, with `token` if any.
-async fn territory_reads(load: Load, channels: Vec<Channel>, token: String) -> Measurement {
-    load.measure(move |caller| {
+/// `GetTerritory` on the village over `channels`.
+fn territory_reads(channels: Vec<Channel>, token: String) -> Call {
+    Arc::new(move |caller| {
         let mut client = GovernanceServiceClient::new(channels[caller % channels.len()].clone());
         let message = GetTerritoryRequest {
             kato: VILLAGE.into(),
             include_ancestors: false,
         };
         let request = with_token(message, &token);
-        async move { client.get_territory(request).await.is_ok() }
+        Box::pin(async move { client.get_territory(request).await.is_ok() })
     })
-    .await
 }
 
-async fn profiles(load: Load, channels: Vec<Channel>, token: String) -> Measurement {
-    load.measure(move |caller| {
+/// `GetSettlementProfile` of the village, complete in every section.
+fn profiles(channels: Vec<Channel>, token: String) -> Call {
+    Arc::new(move |caller| {
         let mut client = GatewayServiceClient::new(channels[caller % channels.len()].clone());
         let request = with_token(
             GetSettlementProfileRequest {
@@ -163,7 +172,7 @@ async fn profiles(load: Load, channels: Vec<Channel>, token: String) -> Measurem
             },
             &token,
         );
-        async move {
+        Box::pin(async move {
             client
                 .get_settlement_profile(request)
                 .await
@@ -177,9 +186,8 @@ async fn profiles(load: Load, channels: Vec<Channel>, token: String) -> Measurem
                     .iter()
                     .all(|s| s.as_ref().is_some_and(|s| s.state == 1))
                 })
-        }
+        })
     })
-    .await
 }
 
 /// Resident memory of process `pid` (`self` for this one), now and at its peak, in
@@ -485,36 +493,29 @@ async fn run() {
         gateway_adds / assembled_adds
     );
 
-    // Throughput at 64 callers.
-    let echo_many = territory_reads(
-        MANY,
-        connect(echo.address, CONNECTIONS).await,
-        token.clone(),
-    )
-    .await;
-    let hop_many =
-        territory_reads(MANY, connect(hop.address, CONNECTIONS).await, token.clone()).await;
-    let direct_many = territory_reads(
-        MANY,
-        connect(governance.address, CONNECTIONS).await,
-        token.clone(),
-    )
-    .await;
-    let gateway_many = territory_reads(
-        MANY,
-        connect(gateway.address, CONNECTIONS).await,
-        token.clone(),
-    )
-    .await;
-    let profile_many = profiles(
-        MANY,
-        connect(gateway.address, CONNECTIONS).await,
-        token.clone(),
-    )
-    .await;
+    // Throughput at 64 callers, the workloads taking turns.
+    let workloads = [
+        territory_reads(connect(echo.address, CONNECTIONS).await, token.clone()),
+        territory_reads(connect(hop.address, CONNECTIONS).await, token.clone()),
+        territory_reads(
+            connect(governance.address, CONNECTIONS).await,
+            token.clone(),
+        ),
+        territory_reads(connect(gateway.address, CONNECTIONS).await, token.clone()),
+        profiles(connect(gateway.address, CONNECTIONS).await, token.clone()),
+    ];
+    let mut samples: [Samples; 5] = Default::default();
+    for _ in 0..TURNS {
+        for (workload, samples) in workloads.iter().zip(samples.iter_mut()) {
+            samples.add(TURN.sample(workload.clone()).await);
+        }
+    }
+    let [echo_many, hop_many, direct_many, gateway_many, profile_many] =
+        samples.map(Samples::measurement);
     println!(
-        "### Throughput at {} callers ({CONNECTIONS} connections)\n",
-        MANY.callers
+        "### Throughput at {} callers ({CONNECTIONS} connections; {TURNS} turns of {} s each)\n",
+        TURN.callers,
+        TURN.window.as_secs_f64()
     );
     println!("| workload | calls | calls/s | ratio to bare echo | p50 | p99 | failures |");
     println!("|---|---|---|---|---|---|---|");

@@ -43,6 +43,41 @@ impl Measurement {
     }
 }
 
+/// The latencies of the successful calls of one or more measured windows, and
+/// the failures.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    latencies: Vec<Duration>,
+    failures: u64,
+    measured: Duration,
+}
+
+impl Samples {
+    /// Adds the calls of another window of the same workload.
+    pub fn add(&mut self, mut other: Samples) {
+        self.latencies.append(&mut other.latencies);
+        self.failures += other.failures;
+        self.measured += other.measured;
+    }
+
+    pub fn measurement(mut self) -> Measurement {
+        self.latencies.sort();
+        let at = |q: f64| {
+            self.latencies
+                .get(((self.latencies.len() as f64) * q) as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        Measurement {
+            calls: self.latencies.len() as u64,
+            failures: self.failures,
+            per_second: self.latencies.len() as f64 / self.measured.as_secs_f64(),
+            p50: at(0.5),
+            p99: at(0.99),
+        }
+    }
+}
+
 impl Load {
     /// Runs `call(caller)` from every caller; a call answers whether it succeeded.
     /// Only calls begun after the warm-up are counted.
@@ -51,7 +86,16 @@ impl Load {
         F: Fn(usize) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = bool> + Send,
     {
-        let call = Arc::new(call);
+        self.sample(Arc::new(call)).await.measurement()
+    }
+
+    /// As [`Load::measure`], keeping the samples, so that windows of a workload
+    /// taking turns with others can be added up.
+    pub async fn sample<F, Fut>(self, call: Arc<F>) -> Samples
+    where
+        F: Fn(usize) -> Fut + Send + Sync + ?Sized + 'static,
+        Fut: Future<Output = bool> + Send,
+    {
         let start = Instant::now();
         let tasks: Vec<_> = (0..self.callers)
             .map(|caller| {
@@ -74,27 +118,16 @@ impl Load {
                 })
             })
             .collect();
-        let mut latencies = Vec::new();
-        let mut failures = 0;
+        let mut samples = Samples {
+            measured: self.window,
+            ..Samples::default()
+        };
         for task in tasks {
             let (mut mine, failed) = task.await.expect("a caller panicked");
-            latencies.append(&mut mine);
-            failures += failed;
+            samples.latencies.append(&mut mine);
+            samples.failures += failed;
         }
-        latencies.sort();
-        let at = |q: f64| {
-            latencies
-                .get(((latencies.len() as f64) * q) as usize)
-                .copied()
-                .unwrap_or_default()
-        };
-        Measurement {
-            calls: latencies.len() as u64,
-            failures,
-            per_second: latencies.len() as f64 / self.window.as_secs_f64(),
-            p50: at(0.5),
-            p99: at(0.99),
-        }
+        samples
     }
 }
 
