@@ -284,6 +284,50 @@ where
     Ok(())
 }
 
+/// As [`save_changes`], for a row read outside the transaction: the update
+/// applies only while the row still holds what `before` read in the `guard`
+/// columns (and its key). False when the row has changed since or is gone, and
+/// then nothing is written. When `after` changes nothing, nothing is written or
+/// checked.
+pub async fn save_changes_if_unchanged<A>(
+    db: &impl ConnectionTrait,
+    before: <A::Entity as sea_orm::EntityTrait>::Model,
+    after: <A::Entity as sea_orm::EntityTrait>::Model,
+    guard: &[<A::Entity as sea_orm::EntityTrait>::Column],
+) -> Result<bool, Error>
+where
+    A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A> + Clone,
+{
+    use sea_orm::{
+        ColumnTrait, EntityTrait, IntoActiveModel, Iterable, PrimaryKeyToColumn, QueryFilter,
+    };
+    let read = before.clone().into_active_model();
+    let mut update = before.into_active_model();
+    let after = after.into_active_model();
+    for column in <A::Entity as EntityTrait>::Column::iter() {
+        if let Some(value) = after.get(column).into_value() {
+            update.set_if_not_equals(column, value);
+        }
+    }
+    if !update.is_changed() {
+        return Ok(true);
+    }
+    let keys = <A::Entity as EntityTrait>::PrimaryKey::iter().map(|key| key.into_column());
+    let mut query = A::Entity::update_many().set(update);
+    for column in keys.chain(guard.iter().copied()) {
+        let Some(value) = read.get(column).into_value() else {
+            return Err(Error::internal("a guard column was not read"));
+        };
+        query = query.filter(if value.is_some() {
+            column.eq(value)
+        } else {
+            column.is_null()
+        });
+    }
+    Ok(query.exec(db).await?.rows_affected == 1)
+}
+
 /// The id in a resource name `{collection}/{id}` sent as the request's `field`.
 pub fn id_from_name(text: &str, collection: &str, field: &str) -> Result<i64, Error> {
     text.strip_prefix(collection)

@@ -251,6 +251,7 @@ mod thing {
         pub id: i64,
         pub name: String,
         pub count: i64,
+        pub owner: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -259,16 +260,24 @@ mod thing {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// A database holding the empty `thing` table.
+async fn thing_database(test: &TestDatabase) -> Database {
+    let database = Database::connect(&test.url).await.unwrap();
+    database
+        .connection()
+        .execute_unprepared(
+            "CREATE TABLE thing (id BIGINT PRIMARY KEY, name TEXT NOT NULL, count BIGINT NOT NULL, owner TEXT)",
+        )
+        .await
+        .unwrap();
+    database
+}
+
 /// `save_changes` writes the columns that changed and nothing else.
 async fn only_changed_columns_are_written(test: TestDatabase) {
     use sea_orm::EntityTrait;
-    let database = Database::connect(&test.url).await.unwrap();
+    let database = thing_database(&test).await;
     let db = database.connection();
-    db.execute_unprepared(
-        "CREATE TABLE thing (id BIGINT PRIMARY KEY, name TEXT NOT NULL, count BIGINT NOT NULL)",
-    )
-    .await
-    .unwrap();
     db.execute_unprepared("INSERT INTO thing (id, name, count) VALUES (1, 'a', 1)")
         .await
         .unwrap();
@@ -296,8 +305,60 @@ async fn only_changed_columns_are_written(test: TestDatabase) {
         .unwrap();
 }
 
+/// `save_changes_if_unchanged` writes only while the guard columns (nulls
+/// included) and the key still hold what was read.
+async fn guarded_changes_apply_only_to_the_row_as_read(test: TestDatabase) {
+    use sea_orm::EntityTrait;
+    let database = thing_database(&test).await;
+    let db = database.connection();
+    db.execute_unprepared("INSERT INTO thing (id, name, count) VALUES (1, 'a', 1), (2, 'b', 1)")
+        .await
+        .unwrap();
+    let stored = async |id: i64| thing::Entity::find_by_id(id).one(db).await.unwrap();
+    let guard = [thing::Column::Owner];
+    let save = async |before: &thing::Model, count: i64| {
+        let after = thing::Model {
+            count,
+            ..before.clone()
+        };
+        save_changes_if_unchanged::<thing::ActiveModel>(db, before.clone(), after, &guard)
+            .await
+            .unwrap()
+    };
+
+    // As read (no owner): written.
+    let read = stored(1).await.unwrap();
+    assert!(save(&read, 2).await);
+    assert_eq!(stored(1).await.unwrap().count, 2);
+    assert_eq!(stored(2).await.unwrap().count, 1, "only the row read");
+
+    // Taken by someone after it was read: refused, and nothing written.
+    let read = stored(1).await.unwrap();
+    db.execute_unprepared("UPDATE thing SET owner = 'x' WHERE id = 1")
+        .await
+        .unwrap();
+    assert!(!save(&read, 3).await);
+    let now = stored(1).await.unwrap();
+    assert_eq!((now.count, now.owner.as_deref()), (2, Some("x")));
+
+    // The owner as read (not null) still holds; a column outside the guard moved.
+    db.execute_unprepared("UPDATE thing SET name = 'z' WHERE id = 1")
+        .await
+        .unwrap();
+    assert!(save(&now, 4).await);
+    let now = stored(1).await.unwrap();
+    assert_eq!((now.name.as_str(), now.count), ("z", 4));
+
+    // Gone since it was read: refused.
+    db.execute_unprepared("DELETE FROM thing WHERE id = 1")
+        .await
+        .unwrap();
+    assert!(!save(&now, 5).await);
+}
+
 on_both_backends!(
     only_changed_columns_are_written,
+    guarded_changes_apply_only_to_the_row_as_read,
     writers_are_serialised,
     snapshots_do_not_see_later_writes,
     errors_roll_back,

@@ -6,6 +6,8 @@
 //! person, one allowance per life, and quotas never exceeded, under any
 //! concurrency.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::common::v1::Date;
@@ -436,18 +438,43 @@ pub async fn decide(
     violations.into_result()?;
     let date = date.ok_or_else(|| Error::internal("checked date missing"))?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
-    // The terms and MCI in force on the decision date are read before the
-    // transaction, off the path every writer waits on; an error here is reported
-    // where the approval needs them. A change of terms committing meanwhile comes
-    // after this decision.
+    // Read before the transaction, off the path every writer waits on: the terms
+    // and MCI in force on the decision date (an error here is reported where the
+    // approval needs them; a change of terms committing meanwhile comes after
+    // this decision), and the application with its applicant as they are now.
     let db = records.database().connection();
-    let in_force = &tokio::try_join!(policy_on(db, date), mci_on(db, date));
+    let (policy, mci, seen) = tokio::join!(
+        policy_on(db, date),
+        mci_on(db, date),
+        store::application::read_with_person(db, id)
+    );
+    let in_force = &policy.and_then(|policy| Ok((policy, mci?)));
+    // What was seen is used when it is what the decision expects, and written
+    // back only if it is still so; otherwise (or once that check fails) the
+    // transaction reads the rows locked.
+    let seen = seen
+        .ok()
+        .flatten()
+        .filter(|(application, _)| application.status == ApplicationStatus::Submitted.as_str())
+        .and_then(|(application, person)| {
+            let application = writable(caller, application, body.expected_version).ok()?;
+            Some((application, person))
+        });
+    let seen_changed = &AtomicBool::new(false);
     records
         .apply(&mutation, |tx| {
+            let seen = seen
+                .clone()
+                .filter(|_| !seen_changed.load(Ordering::Relaxed));
             within(tx, async move |tx| {
-                let (current, mut person, new_person) =
-                    application_and_person_for_update(tx, caller, id, body.expected_version)
-                        .await?;
+                let unlocked = seen.is_some();
+                let (current, mut person, new_person) = match seen {
+                    Some((application, person)) => (application, person, false),
+                    None => {
+                        application_and_person_for_update(tx, caller, id, body.expected_version)
+                            .await?
+                    }
+                };
                 let (read, person_read) = (current.clone(), person.clone());
                 let this = name(id);
                 let status = status_of(&current)?;
@@ -551,13 +578,47 @@ pub async fn decide(
                         ..current
                     }
                 };
-                aimaq_storage::save_changes::<applications::ActiveModel>(tx, read, decided.clone())
-                    .await?;
-                if new_person {
-                    save_person(tx, person, true).await?;
-                } else {
-                    aimaq_storage::save_changes::<persons::ActiveModel>(tx, person_read, person)
+                if unlocked {
+                    let unchanged = aimaq_storage::save_changes_if_unchanged::<
+                        applications::ActiveModel,
+                    >(
+                        tx, read, decided.clone(), &[applications::Column::Version]
+                    )
+                    .await?
+                        && aimaq_storage::save_changes_if_unchanged::<persons::ActiveModel>(
+                            tx,
+                            person_read,
+                            person,
+                            &[
+                                persons::Column::OpenApplication,
+                                persons::Column::AllowanceApplication,
+                            ],
+                        )
                         .await?;
+                    if !unchanged {
+                        // Run again, reading the rows locked this time.
+                        seen_changed.store(true, Ordering::Relaxed);
+                        return Err(Error::Conflict(format!(
+                            "{this} changed while being decided"
+                        )));
+                    }
+                } else {
+                    aimaq_storage::save_changes::<applications::ActiveModel>(
+                        tx,
+                        read,
+                        decided.clone(),
+                    )
+                    .await?;
+                    if new_person {
+                        save_person(tx, person, true).await?;
+                    } else {
+                        aimaq_storage::save_changes::<persons::ActiveModel>(
+                            tx,
+                            person_read,
+                            person,
+                        )
+                        .await?;
+                    }
                 }
                 let mut changes = vec![application_change(&decided)];
                 if let Some((allowance, loan)) = quota_draw {

@@ -142,20 +142,42 @@ pub async fn find(
     aimaq_storage::find_by_id::<applications::Entity>(db, id, lock).await
 }
 
+/// The application and its applicant's row, by one query; locked for the rest of
+/// the transaction when `lock` (on PostgreSQL). None when either is missing.
+async fn joined(
+    db: &impl ConnectionTrait,
+    id: i64,
+    lock: bool,
+) -> Result<Option<(applications::Model, persons::Model)>, Error> {
+    use sea_orm::{JoinType, RelationTrait};
+    let mut query = applications::Entity::find_by_id(id)
+        .join(JoinType::InnerJoin, applications::Relation::Person.def())
+        .select_also(persons::Entity);
+    if lock {
+        query = query.lock_exclusive();
+    }
+    Ok(match query.one(db).await? {
+        Some((application, Some(person))) => Some((application, person)),
+        _ => None,
+    })
+}
+
+/// The application and its applicant's row as they are now, unlocked: for a
+/// write that checks they are unchanged when it updates them.
+pub async fn read_with_person(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<(applications::Model, persons::Model)>, Error> {
+    joined(db, id, false).await
+}
+
 /// The application and its applicant's row, both locked (on PostgreSQL) by one
 /// query; the `bool` says the applicant's row is new (not yet stored).
 pub async fn find_with_person(
     db: &impl ConnectionTrait,
     id: i64,
 ) -> Result<Option<(applications::Model, persons::Model, bool)>, Error> {
-    use sea_orm::{JoinType, RelationTrait};
-    let joined = applications::Entity::find_by_id(id)
-        .join(JoinType::InnerJoin, applications::Relation::Person.def())
-        .select_also(persons::Entity)
-        .lock_exclusive()
-        .one(db)
-        .await?;
-    if let Some((application, Some(person))) = joined {
+    if let Some((application, person)) = joined(db, id, true).await? {
         return Ok(Some((application, person, false)));
     }
     // Every application has its applicant's row; this is the careful path.

@@ -148,6 +148,23 @@ impl Harness {
         }
     }
 
+    async fn turkestan_quota(&mut self, year: i32) -> Quota {
+        let admin = self.tokens.admin();
+        self.client
+            .get_quota(with_token(
+                GetQuotaRequest {
+                    region_kato: "610000000".into(),
+                    year,
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .quota
+            .unwrap()
+    }
+
     async fn submit(&mut self, request: SubmitApplicationRequest) -> Result<Application, Status> {
         let admin = self.tokens.admin();
         self.client
@@ -473,21 +490,74 @@ async fn concurrent_approvals_never_exceed_the_quota(database: TestDatabase) {
         }
     }
     assert_eq!(approved, 10);
-    let quota = harness
+    let quota = harness.turkestan_quota(2026).await;
+    assert_eq!(quota.allowances_approved, 10);
+}
+
+/// Deciders racing on one application, each sure of the version it read: one
+/// decision wins, the others are told the application moved on, and the winner
+/// alone shows in the application, the quota and the retried answer.
+async fn one_of_concurrent_decisions_wins(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.terms(10).await;
+    let app = harness
+        .submit(application("contested", 300, 0))
+        .await
+        .unwrap();
+    let admin = harness.tokens.admin();
+    let decisions: Vec<DecideApplicationRequest> = (0..8)
+        .map(|n| {
+            let mut decision = approve(&format!("contested-{n}"), &app, date(2026, 3, 1), 0);
+            if n % 2 == 1 {
+                decision.decision = Decision::Reject as i32;
+                decision.grant_allowance = false;
+                decision.reason = format!("decider {n} rejects");
+            }
+            decision
+        })
+        .collect();
+    let calls: Vec<_> = decisions
+        .iter()
+        .map(|decision| {
+            let mut client = harness.client.clone();
+            let request = with_token(decision.clone(), &admin);
+            tokio::spawn(async move { client.decide_application(request).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (n, call) in calls.into_iter().enumerate() {
+        match call.await.unwrap() {
+            Ok(answer) => winners.push((n, answer.into_inner().application.unwrap())),
+            Err(status) => assert_eq!(status.code(), Code::Aborted, "{status:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let (winner, decided) = winners.remove(0);
+    assert_eq!(decided.version, app.version + 1);
+    let stored = harness
         .client
-        .get_quota(with_token(
-            GetQuotaRequest {
-                region_kato: "610000000".into(),
-                year: 2026,
+        .get_application(with_token(
+            GetApplicationRequest {
+                application: app.name.clone(),
             },
             &admin,
         ))
         .await
         .unwrap()
         .into_inner()
-        .quota
+        .application
         .unwrap();
-    assert_eq!(quota.allowances_approved, 10);
+    assert_eq!(stored, decided);
+    let quota = harness.turkestan_quota(2026).await;
+    let approved = stored.status == ApplicationStatus::Approved as i32;
+    assert_eq!(approved, winner % 2 == 0);
+    assert_eq!(quota.allowances_approved, i32::from(approved));
+    // The winner's retry gets its answer again; a loser's retry is still refused.
+    let again = harness.decide(decisions[winner].clone()).await.unwrap();
+    assert_eq!(again, decided);
+    let loser = (winner + 1) % decisions.len();
+    let refused = harness.decide(decisions[loser].clone()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Aborted);
 }
 
 /// Statistics count what was granted, with published totals of earlier years
@@ -596,4 +666,5 @@ on_both_backends!(
     from_application_to_the_end_of_the_obligation,
     bad_applications_and_foreign_deciders_are_refused,
     concurrent_approvals_never_exceed_the_quota,
+    one_of_concurrent_decisions_wins,
 );
