@@ -2,9 +2,10 @@
 //! endpoints — a fixed list, or every address a DNS name resolves to (a headless
 //! Kubernetes Service), looked up again periodically — with each call sent over
 //! the less busy of two connections picked at random; a connection that just
-//! failed is passed over for a second. Connections keep alive and reconnect by
-//! themselves; reads are retried on another connection when one fails, within a
-//! retry budget so retries never multiply an outage.
+//! failed is passed over for a second. Connections keep alive, reconnect by
+//! themselves, and are replaced before the backend's own age limit would cut
+//! the calls on them; reads are retried on another connection when one fails,
+//! within a retry budget so retries never multiply an outage.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,13 +15,12 @@ use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use aimaq_link::{Link, authority_of};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tonic::body::Body;
 use tower::Service;
 use tower::retry::budget::{Budget, TpsBudget};
-
-use crate::link::Link;
 
 /// How often a DNS name is looked up again.
 const RESOLVE_EVERY: Duration = Duration::from_secs(5);
@@ -75,22 +75,6 @@ impl std::str::FromStr for Targets {
     }
 }
 
-/// `host:port` of an `http://host:port` URL (port 80 when none is given).
-fn authority_of(url: &str) -> Result<http::uri::Authority, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("{url:?}: {e}"))?;
-    if uri.scheme() != Some(&http::uri::Scheme::HTTP) {
-        return Err(format!(
-            "{url:?} is not an http:// URL (backends are reached in the cluster's network)"
-        ));
-    }
-    let host = uri
-        .host()
-        .filter(|host| !host.is_empty())
-        .ok_or_else(|| format!("{url:?} names no host"))?;
-    let authority = format!("{host}:{}", uri.port_u16().unwrap_or(80));
-    authority.parse().map_err(|e| format!("{url:?}: {e}"))
-}
-
 /// One HTTP/2 connection, the calls in flight on it, and when it last failed.
 struct Connection {
     url: String,
@@ -119,12 +103,12 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn connect(url: &str, count: usize) -> Result<Vec<Connection>, String> {
+fn connect(url: &str, count: usize, max_age: Duration) -> Result<Vec<Connection>, String> {
     let authority = authority_of(url)?;
     Ok((0..count)
         .map(|_| Connection {
             url: url.to_owned(),
-            link: Arc::new(Link::new(authority.clone())),
+            link: Arc::new(Link::new(authority.clone(), max_age)),
             in_flight: Arc::default(),
             failed_at: Arc::default(),
         })
@@ -136,6 +120,7 @@ pub struct Backend {
     name: &'static str,
     connections: RwLock<Arc<Vec<Connection>>>,
     per_endpoint: usize,
+    connection_age: Duration,
     picks: AtomicUsize,
     retries: TpsBudget,
     max_request_bytes: usize,
@@ -161,12 +146,14 @@ impl Drop for Taken {
 }
 
 impl Backend {
-    /// Connects (lazily) `per_endpoint` times to each target; a DNS target is
-    /// looked up now and every few seconds while the backend is in use.
+    /// Connects (lazily) `per_endpoint` times to each target, each connection
+    /// living at most `connection_age`; a DNS target is looked up now and every
+    /// few seconds while the backend is in use.
     pub async fn new(
         name: &'static str,
         targets: &Targets,
         per_endpoint: usize,
+        connection_age: Duration,
         max_request_bytes: usize,
     ) -> Result<Arc<Backend>, String> {
         let per_endpoint = per_endpoint.max(1);
@@ -174,7 +161,7 @@ impl Backend {
             Targets::Fixed(urls) => {
                 let mut connections = Vec::new();
                 for url in urls {
-                    connections.extend(connect(url, per_endpoint)?);
+                    connections.extend(connect(url, per_endpoint, connection_age)?);
                 }
                 connections
             }
@@ -184,6 +171,7 @@ impl Backend {
             name,
             connections: RwLock::new(Arc::new(connections)),
             per_endpoint,
+            connection_age,
             picks: AtomicUsize::new(0),
             // Retries may add a tenth to the calls, and always a few per second.
             retries: TpsBudget::new(Duration::from_secs(10), 5, 0.1),
@@ -244,7 +232,7 @@ impl Backend {
             let url = format!("http://{address}");
             let kept: Vec<&Connection> = current.iter().filter(|c| c.url == url).collect();
             if kept.is_empty() {
-                match connect(&url, self.per_endpoint) {
+                match connect(&url, self.per_endpoint, self.connection_age) {
                     Ok(connections) => next.extend(connections),
                     Err(error) => {
                         tracing::warn!(backend = self.name, %error, "skipping an address")
@@ -518,6 +506,8 @@ impl Service<http::Request<Body>> for BackendChannel {
 mod tests {
     use super::*;
 
+    const AGE: Duration = Duration::from_secs(60);
+
     #[test]
     fn targets() {
         assert_eq!(
@@ -556,7 +546,9 @@ mod tests {
     #[tokio::test]
     async fn balances_over_every_connection() {
         let targets = "http://127.0.0.1:1,http://127.0.0.1:2".parse().unwrap();
-        let backend = Backend::new("budget", &targets, 3, 1024).await.unwrap();
+        let backend = Backend::new("budget", &targets, 3, AGE, 1024)
+            .await
+            .unwrap();
         assert_eq!(backend.current().len(), 6);
         let mut held = Vec::new();
         for _ in 0..600 {
@@ -582,7 +574,9 @@ mod tests {
     #[tokio::test]
     async fn a_connection_that_just_failed_is_passed_over() {
         let targets = "http://127.0.0.1:1,http://127.0.0.1:2".parse().unwrap();
-        let backend = Backend::new("budget", &targets, 1, 1024).await.unwrap();
+        let backend = Backend::new("budget", &targets, 1, AGE, 1024)
+            .await
+            .unwrap();
         backend.current()[0]
             .failed_at
             .store(now_millis(), Ordering::Relaxed);
@@ -598,7 +592,9 @@ mod tests {
     #[tokio::test]
     async fn resolves_names() {
         let targets = "dns://localhost:50052".parse().unwrap();
-        let backend = Backend::new("grants", &targets, 2, 1024).await.unwrap();
+        let backend = Backend::new("grants", &targets, 2, AGE, 1024)
+            .await
+            .unwrap();
         assert!(!backend.endpoints().is_empty());
         assert!(
             backend

@@ -8,7 +8,6 @@ mod backends;
 mod domain;
 mod forward;
 mod guard;
-mod link;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -143,9 +142,15 @@ pub async fn run(
     let connect = |name: &'static str, targets: &Targets| {
         let targets = targets.clone();
         async move {
-            let backend = Backend::new(name, &targets, backends.backend_connections, limit)
-                .await
-                .map_err(|e| GatewayError::Backend(format!("{name}: {e}")))?;
+            let backend = Backend::new(
+                name,
+                &targets,
+                backends.backend_connections,
+                aimaq_link::MAX_AGE,
+                limit,
+            )
+            .await
+            .map_err(|e| GatewayError::Backend(format!("{name}: {e}")))?;
             tracing::info!(backend = name, endpoints = ?backend.endpoints(), "forwarding");
             Ok::<_, GatewayError>(backend)
         }

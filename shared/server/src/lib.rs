@@ -27,6 +27,14 @@ use tower::load_shed::LoadShedLayer;
 use tower::util::MapErrLayer;
 use tower::{Service, ServiceBuilder};
 
+/// How long a server keeps a client's connection, so that new replicas receive
+/// load. It then starts closing it and closes it outright after the grace. Under
+/// steady load the client goes on opening calls on it until then, and the calls
+/// still running are cut off (measured in the gateway's tests): a client that can
+/// should replace its connections before this age, as the gateway does.
+pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(300);
+const MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("reflection: {0}")]
@@ -142,8 +150,8 @@ impl GrpcServer {
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             // Connections are recycled so that new replicas receive load.
-            .max_connection_age(Duration::from_secs(300))
-            .max_connection_age_grace(Duration::from_secs(30))
+            .max_connection_age(MAX_CONNECTION_AGE)
+            .max_connection_age_grace(MAX_CONNECTION_AGE_GRACE)
             .layer(layers)
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, async {

@@ -5,16 +5,16 @@
 //! nothing is guessed.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aimaq_error::Error;
+use aimaq_link::{Link, LinkService};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{GetTerritoryRequest, TerritoryKind};
 use aimaq_types::Kato;
 use tonic::Code;
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
 
 /// How long a territory is remembered.
 const REMEMBER: Duration = Duration::from_secs(600);
@@ -52,19 +52,16 @@ pub fn authorization<T>(request: &tonic::Request<T>) -> Result<&MetadataValue<As
 }
 
 pub struct TerritoryDirectory {
-    client: GovernanceServiceClient<Channel>,
+    client: GovernanceServiceClient<LinkService>,
     remembered: Mutex<HashMap<Kato, (Instant, TerritoryFacts)>>,
 }
 
 impl TerritoryDirectory {
     /// A directory asking the governance service at `url`; it connects on first use.
     pub fn new(url: &str) -> Result<TerritoryDirectory, Error> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|e| Error::internal(format!("governance URL {url:?}: {e}")))?
-            .connect_timeout(DEADLINE)
-            .timeout(DEADLINE);
+        let link = Link::to(url).map_err(|e| Error::internal(format!("governance URL: {e}")))?;
         Ok(TerritoryDirectory {
-            client: GovernanceServiceClient::new(endpoint.connect_lazy()),
+            client: GovernanceServiceClient::new(LinkService(Arc::new(link))),
             remembered: Mutex::default(),
         })
     }
@@ -81,16 +78,40 @@ impl TerritoryDirectory {
         {
             return Ok(*facts);
         }
-        let mut request = tonic::Request::new(GetTerritoryRequest {
-            kato: kato.to_string(),
-            include_ancestors: false,
+        let asked_until = tokio::time::Instant::now() + DEADLINE;
+        let ask = async || {
+            let mut request = tonic::Request::new(GetTerritoryRequest {
+                kato: kato.to_string(),
+                include_ancestors: false,
+            });
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+            request.set_timeout(asked_until.saturating_duration_since(tokio::time::Instant::now()));
+            aimaq_telemetry::inject_context(request.metadata_mut());
+            self.client.clone().get_territory(request).await
+        };
+        // A read that failed on its connection (governance restarting, say), or
+        // was answered UNAVAILABLE, is asked once more, on a new connection;
+        // both within the deadline.
+        let asked = tokio::time::timeout_at(asked_until, async {
+            match ask().await {
+                Err(status)
+                    if matches!(status.code(), Code::Unavailable | Code::Cancelled)
+                        || std::error::Error::source(&status).is_some() =>
+                {
+                    tracing::debug!(code = ?status.code(), message = status.message(), "asking governance again");
+                    ask().await
+                }
+                answered => answered,
+            }
         });
-        request
-            .metadata_mut()
-            .insert("authorization", authorization.clone());
-        request.set_timeout(DEADLINE);
-        aimaq_telemetry::inject_context(request.metadata_mut());
-        let answer = self.client.clone().get_territory(request).await.map_err(|status| match status.code() {
+        let answer = asked.await.unwrap_or_else(|_| {
+            Err(tonic::Status::deadline_exceeded(
+                "governance did not answer in time",
+            ))
+        });
+        let answer = answer.map_err(|status| match status.code() {
             Code::NotFound => Error::not_found("territory", format!("territories/{kato}")),
             Code::PermissionDenied | Code::Unauthenticated => Error::PermissionDenied(format!(
                 "checking territory {kato} with the governance service was refused: {}",
@@ -120,5 +141,91 @@ impl TerritoryDirectory {
             remembered.insert(kato, (Instant::now(), facts));
         }
         Ok(facts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use aimaq_proto::governance::v1::governance_service_server::{
+        GovernanceService, GovernanceServiceServer,
+    };
+    use aimaq_proto::governance::v1::{GetTerritoryResponse, Territory};
+
+    use super::*;
+
+    /// Answers every territory as a village of Turkestan region.
+    struct Villages;
+
+    #[tonic::async_trait]
+    impl GovernanceService for Villages {
+        async fn get_territory(
+            &self,
+            request: tonic::Request<GetTerritoryRequest>,
+        ) -> Result<tonic::Response<GetTerritoryResponse>, tonic::Status> {
+            Ok(tonic::Response::new(GetTerritoryResponse {
+                territory: Some(Territory {
+                    kato: request.into_inner().kato,
+                    parent_kato: "610000000".into(),
+                    kind: TerritoryKind::Village as i32,
+                    rural: true,
+                    ..Territory::default()
+                }),
+                ancestors: Vec::new(),
+            }))
+        }
+    }
+
+    /// A governance server closing every connection after a short age (far
+    /// shorter than the directory's connections live) cuts the calls still on
+    /// it; the directory asks again on a new connection, and no check fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checks_survive_governance_recycling_connections() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .max_connection_age(Duration::from_millis(300))
+                .max_connection_age_grace(Duration::from_millis(300))
+                .add_service(GovernanceServiceServer::new(Villages))
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        let directory = Arc::new(TerritoryDirectory::new(&format!("http://{address}")).unwrap());
+        let token: MetadataValue<Ascii> = "Bearer test".parse().unwrap();
+        let callers: Vec<_> = (0..16u32)
+            .map(|caller| {
+                let (directory, token) = (Arc::clone(&directory), token.clone());
+                tokio::spawn(async move {
+                    let until = Instant::now() + Duration::from_secs(3);
+                    let mut failures = Vec::new();
+                    // A new code each time, so that none is answered from memory.
+                    for n in 0u32.. {
+                        if Instant::now() >= until {
+                            break;
+                        }
+                        let kato = Kato::parse(&format!("61{:07}", caller * 100_000 + n % 100_000))
+                            .unwrap();
+                        if let Err(error) = directory.facts(kato, &token).await {
+                            failures.push(error);
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        let mut failures = Vec::new();
+        for caller in callers {
+            failures.extend(caller.await.unwrap());
+        }
+        assert!(
+            failures.is_empty(),
+            "{} checks failed: {:?}",
+            failures.len(),
+            failures.first()
+        );
     }
 }
