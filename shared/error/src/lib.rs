@@ -306,6 +306,14 @@ impl Violations {
             Err(Error::InvalidArgument(self.0))
         }
     }
+
+    /// [`Violations::into_result`], then what the checks produced: the values
+    /// kept by [`Violations::take`] and the like are there whenever no violation
+    /// was recorded, so `checked` (`|| Some((a?, b?))`) finds them all.
+    pub fn then<T>(self, checked: impl FnOnce() -> Option<T>) -> Result<T, Error> {
+        self.into_result()?;
+        checked().ok_or_else(|| Error::internal("a checked value is missing"))
+    }
 }
 
 #[cfg(feature = "db")]
@@ -357,6 +365,26 @@ mod tests {
             panic!("a missing version is a violation");
         };
         assert_eq!(found[0].field, "expected_version");
+    }
+
+    #[test]
+    fn checked_values_come_after_the_checks() {
+        let mut violations = Violations::new();
+        let code = violations.take("code", "12".parse::<u8>());
+        let year = violations.take("year", "20x6".parse::<u16>());
+        let refused = violations.then(|| Some((code?, year?)));
+        assert!(
+            matches!(&refused, Err(Error::InvalidArgument(v)) if v.len() == 1 && v[0].field == "year"),
+            "{refused:?}"
+        );
+        let mut violations = Violations::new();
+        let code = violations.take("code", "12".parse::<u8>());
+        assert_eq!(violations.then(|| code).ok(), Some(12));
+        // Nothing recorded, yet nothing produced: our fault, not the caller's.
+        assert!(matches!(
+            Violations::new().then(|| None::<u8>),
+            Err(Error::Internal(_))
+        ));
     }
 
     #[test]

@@ -193,8 +193,7 @@ pub async fn allocate(
     violations.check(!body.program_code.is_empty(), "program_code", "required");
     let kato = violations.take("territory_kato", Kato::parse(&body.territory_kato));
     violations.check(body.amount_tiyn > 0, "amount_tiyn", "must be positive");
-    violations.into_result()?;
-    let kato = kato.ok_or_else(|| Error::internal("checked code missing"))?;
+    let kato = violations.then(|| kato)?;
     caller.require_write_at(kato)?;
     // Asked before the transaction: no lock is held while governance answers.
     let facts = directory

@@ -135,10 +135,7 @@ pub async fn create(
         "required: NATIONAL_BUDGET or LOCAL_BUDGET",
     );
     check_years(&mut violations, program.first_year, program.last_year);
-    violations.into_result()?;
-    let (Some(kind), Some(source)) = (kind, source) else {
-        return Err(Error::internal("checked fields missing"));
-    };
+    let (kind, source) = violations.then(|| Some((kind?, source?)))?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let model = programs::Model {
         code: program.code.clone(),

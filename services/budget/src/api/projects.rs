@@ -257,12 +257,8 @@ async fn prepare(
             None
         }
     };
-    violations.into_result()?;
-    let (Some((program, year, allocation_kato)), Some(settlement), Some(category)) =
-        (allocation, settlement, category)
-    else {
-        return Err(Error::internal("checked fields missing"));
-    };
+    let ((program, year, allocation_kato), settlement, category) =
+        violations.then(|| Some((allocation?, settlement?, category?)))?;
     if settlement != allocation_kato && !allocation_kato.is_ancestor_of(settlement) {
         return Err(Error::invalid(
             "settlement_kato",
@@ -492,8 +488,7 @@ pub async fn transition(
     let mut violations = Violations::new();
     violations.check(to.is_some(), "to_status", "required");
     violations.require_version(body.expected_version);
-    violations.into_result()?;
-    let to = to.ok_or_else(|| Error::internal("checked status missing"))?;
+    let to = violations.then(|| to)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     records
         .apply(&mutation, |tx| {
@@ -584,8 +579,7 @@ pub async fn disburse(
         "payment_reference",
         format!("at most {REFERENCE_MAX_CHARS} characters"),
     );
-    violations.into_result()?;
-    let payment_date = payment_date.ok_or_else(|| Error::internal("checked date missing"))?;
+    let payment_date = violations.then(|| payment_date)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     records
         .apply(&mutation, |tx| {

@@ -158,8 +158,7 @@ async fn prepare(
         "met",
         "a standard that does not apply cannot be met",
     );
-    violations.into_result()?;
-    let settlement = settlement.ok_or_else(|| Error::internal("checked code missing"))?;
+    let settlement = violations.then(|| settlement)?;
     caller.require_write_at(settlement)?;
     super::require_settlement(directory, authorization, settlement).await?;
     Ok(settlement)

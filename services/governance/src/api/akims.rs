@@ -105,10 +105,7 @@ pub async fn appoint(
         );
         None
     };
-    violations.into_result()?;
-    let (Some(territory), Some(iin), Some(term_start)) = (territory, iin, term_start) else {
-        return Err(Error::internal("checked fields missing"));
-    };
+    let (territory, iin, term_start) = violations.then(|| Some((territory?, iin?, term_start?)))?;
     caller.require_write_at(territory)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let full_name = body.full_name.trim();

@@ -60,10 +60,7 @@ pub fn draft_from_proto(input: Option<&pb::TerritoryInput>) -> Result<TerritoryD
         "territory.kind",
         "required: one of the TerritoryKind values",
     );
-    violations.into_result()?;
-    let (Some(kato), Some(kind)) = (kato, kind) else {
-        return Err(Error::internal("checked fields missing"));
-    };
+    let (kato, kind) = violations.then(|| Some((kato?, kind?)))?;
     let name = input.name.clone().unwrap_or_default();
     let growth = input.growth_points.clone().unwrap_or_default();
     Ok(TerritoryDraft {

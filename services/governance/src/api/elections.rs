@@ -537,8 +537,7 @@ pub async fn register_candidate(
             ""
         }
     };
-    violations.into_result()?;
-    let iin = iin.ok_or_else(|| Error::internal("checked IIN missing"))?;
+    let iin = violations.then(|| iin)?;
     let birth_date = iin
         .birth_date()
         .map_err(|e| Error::invalid("iin", e.to_string()))?;

@@ -75,10 +75,7 @@ pub async fn record_revenue(
         "note",
         "at most 500 characters",
     );
-    violations.into_result()?;
-    let (Some(territory), Some(source)) = (territory, source) else {
-        return Err(Error::internal("checked fields missing"));
-    };
+    let (territory, source) = violations.then(|| Some((territory?, source?)))?;
     caller.require_write_at(territory)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     records
@@ -280,10 +277,7 @@ pub async fn record_indicator(
         "expected_version",
         "must not be negative",
     );
-    violations.into_result()?;
-    let (Some(territory), Some(kind), Some(figure)) = (territory, kind, figure) else {
-        return Err(Error::internal("checked fields missing"));
-    };
+    let (territory, kind, figure) = violations.then(|| Some((territory?, kind?, figure?)))?;
     caller.require_write_at(territory)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     records

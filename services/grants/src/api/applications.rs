@@ -206,12 +206,8 @@ pub async fn submit(
         };
         check_loan(&mut violations, "loan_requested", loan, &terms, cap);
     }
-    violations.into_result()?;
-    let (Some(iin), Some(field), Some(settlement), Some(start), Some(diploma)) =
-        (iin, field, settlement, start, body.diploma.as_ref())
-    else {
-        return Err(Error::internal("checked fields missing"));
-    };
+    let (iin, field, settlement, start, diploma) =
+        violations.then(|| Some((iin?, field?, settlement?, start?, body.diploma.as_ref()?)))?;
     caller.require_write_at(settlement)?;
     let facts = directory
         .facts(settlement, super::authorization(request)?)
@@ -435,8 +431,7 @@ pub async fn decide(
     if decision == pb::Decision::Reject {
         check_text(&mut violations, "reason", &body.reason);
     }
-    violations.into_result()?;
-    let date = date.ok_or_else(|| Error::internal("checked date missing"))?;
+    let date = violations.then(|| date)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     // Read before the transaction, off the path every writer waits on: the terms
     // and MCI in force on the decision date (an error here is reported where the
@@ -654,8 +649,7 @@ pub async fn pay(
         &body.payment_reference,
     );
     violations.require_version(body.expected_version);
-    violations.into_result()?;
-    let date = date.ok_or_else(|| Error::internal("checked date missing"))?;
+    let date = violations.then(|| date)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     records
         .apply(&mutation, |tx| {
@@ -775,8 +769,7 @@ pub async fn depart(
     );
     check_text(&mut violations, "reason", &body.reason);
     violations.require_version(body.expected_version);
-    violations.into_result()?;
-    let date = date.ok_or_else(|| Error::internal("checked date missing"))?;
+    let date = violations.then(|| date)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     records
         .apply(&mutation, |tx| {

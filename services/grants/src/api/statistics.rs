@@ -208,8 +208,7 @@ pub async fn load_historical(
         "source",
         format!("at most {SOURCE_MAX_CHARS} characters"),
     );
-    violations.into_result()?;
-    let region = region.ok_or_else(|| Error::internal("checked region missing"))?;
+    let region = violations.then(|| region)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let region = &region;
     records

@@ -53,8 +53,7 @@ fn stored_date(text: &str) -> Result<Date, Error> {
 fn date_param(field: &str, date: Option<&Date>) -> Result<NaiveDate, Error> {
     let mut violations = Violations::new();
     let date = super::required_date(&mut violations, field, date);
-    violations.into_result()?;
-    date.ok_or_else(|| Error::internal("checked date missing"))
+    violations.then(|| date)
 }
 
 /// A message part the request must carry.
@@ -142,10 +141,7 @@ pub async fn set_mci_rate(
         "expected_version",
         "must not be negative",
     );
-    violations.into_result()?;
-    let from = from
-        .ok_or_else(|| Error::internal("checked date missing"))?
-        .to_string();
+    let from = violations.then(|| from)?.to_string();
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let from = &from;
     records
@@ -262,10 +258,7 @@ pub async fn set_policy(
         "expected_version",
         "must not be negative",
     );
-    violations.into_result()?;
-    let from = from
-        .ok_or_else(|| Error::internal("checked date missing"))?
-        .to_string();
+    let from = violations.then(|| from)?.to_string();
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let (from, terms) = (&from, &terms);
     records
