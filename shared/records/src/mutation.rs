@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::Error;
@@ -7,12 +8,11 @@ use aimaq_storage::Database;
 use aimaq_telemetry::RpcMethod;
 use prost::Message;
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, OnConflict, Query, SqliteQueryBuilder,
-    WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, Query,
+    QueryStatementBuilder, SqliteQueryBuilder, SubQueryStatement, WithClause,
 };
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    StatementBuilder,
+    ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, StatementBuilder,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
@@ -189,36 +189,54 @@ impl Records {
         Fut: Future<Output = (DatabaseTransaction, Result<(R, Vec<Change>), Error>)>,
     {
         let work = &work;
+        // The request id is taken with the answer, after the work: a new request
+        // (the usual case) spends no statement on it. An attempt that finds the id
+        // taken then, or that fails while it is taken (a retry failing the checks
+        // its first run changed), is rolled back, and the attempts after it claim
+        // the id first and so meet the stored answer.
+        let claim_first = &AtomicBool::new(false);
         let (response, recorded) = self
             .database
             .write(|transaction| async move {
-                // The claim comes first: a new request (the usual case) costs one
-                // statement; a taken id sends us to the stored answer.
-                match claim(&transaction, mutation).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        let replay = match stored_answer(&transaction, mutation).await {
-                            Ok(Some(bytes)) => R::decode(bytes.as_slice())
-                                .map(|response| (response, false))
-                                .map_err(|e| Error::internal(format!("stored response: {e}"))),
-                            Ok(None) => Err(Error::Conflict(format!(
-                                "request_id {} was taken concurrently",
-                                mutation.request_id
-                            ))),
-                            Err(error) => Err(error),
-                        };
-                        return (transaction, replay);
+                let claimed = claim_first.load(Ordering::Relaxed);
+                if claimed {
+                    match claim(&transaction, mutation).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let replay = replay(&transaction, mutation).await;
+                            return (transaction, replay.map(|response| (response, false)));
+                        }
+                        Err(error) => return (transaction, Err(error)),
                     }
-                    Err(error) => return (transaction, Err(error)),
                 }
                 let (transaction, outcome) = work(transaction).await;
-                match outcome {
+                let taken = || {
+                    claim_first.store(true, Ordering::Relaxed);
+                    Error::Conflict(format!(
+                        "request_id {} is taken: answering from it",
+                        mutation.request_id
+                    ))
+                };
+                let outcome = match outcome {
                     Ok((response, changes)) => {
-                        let recorded = record(&transaction, mutation, &response, &changes).await;
-                        (transaction, recorded.map(|()| (response, true)))
+                        match record(&transaction, mutation, &response, &changes, claimed).await {
+                            Ok(true) => Ok((response, true)),
+                            Ok(false) => Err(taken()),
+                            Err(error) => Err(error),
+                        }
                     }
-                    Err(error) => (transaction, Err(error)),
-                }
+                    // A conflict runs again anyway; after a database error the
+                    // transaction may accept no more statements.
+                    Err(
+                        error @ (Error::Conflict(_) | Error::Internal(_) | Error::Unavailable(_)),
+                    ) => Err(error),
+                    Err(error) if claimed => Err(error),
+                    Err(error) => match is_taken(&transaction, mutation).await {
+                        Ok(true) => Err(taken()),
+                        Ok(false) | Err(_) => Err(error),
+                    },
+                };
+                (transaction, outcome)
             })
             .await?;
         if recorded {
@@ -227,6 +245,34 @@ impl Records {
         }
         Ok(response)
     }
+}
+
+/// The stored answer to a request whose id is taken: ALREADY_EXISTS when the id
+/// was used for another request, ABORTED when the request that took it has not
+/// committed.
+async fn replay<R: Message + Default>(
+    transaction: &DatabaseTransaction,
+    mutation: &Mutation,
+) -> Result<R, Error> {
+    match stored_answer(transaction, mutation).await? {
+        Some(bytes) => R::decode(bytes.as_slice())
+            .map_err(|e| Error::internal(format!("stored response: {e}"))),
+        None => Err(Error::Conflict(format!(
+            "request_id {} was taken concurrently",
+            mutation.request_id
+        ))),
+    }
+}
+
+/// Whether a request under this id has been applied (or is being applied, in
+/// this transaction's view).
+async fn is_taken(transaction: &DatabaseTransaction, mutation: &Mutation) -> Result<bool, Error> {
+    Ok(
+        idempotency_key::Entity::find_by_id(mutation.request_id.clone())
+            .one(transaction)
+            .await?
+            .is_some(),
+    )
 }
 
 /// The stored response for the request id, if the same request was applied before.
@@ -254,46 +300,76 @@ async fn stored_answer(
     Ok(Some(stored.response))
 }
 
-/// Takes the request id before the work runs; false when it is taken. A
-/// concurrent request with the same id waits here (PostgreSQL holds the new key
-/// until commit) and then finds it taken, with the answer stored, rather than
-/// racing the work itself.
+/// Takes the request id before the work runs, once an attempt has found it
+/// taken; false when it is taken. A concurrent request with the same id waits
+/// here (PostgreSQL holds the new key until commit) and then finds the answer
+/// stored.
 async fn claim(transaction: &DatabaseTransaction, mutation: &Mutation) -> Result<bool, Error> {
-    let inserted = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
-        request_id: Set(mutation.request_id.clone()),
-        method: Set(mutation.method.clone()),
-        request_digest: Set(mutation.request_digest.clone()),
-        response: Set(Vec::new()),
-        actor: Set(mutation.actor.clone()),
-        created_at_micros: Set(now_micros()),
-    })
-    .on_conflict(
-        OnConflict::column(idempotency_key::Column::RequestId)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(transaction)
-    .await?;
-    Ok(inserted == 1)
+    let claimed = transaction
+        .execute(&key_insert(mutation, Vec::new()))
+        .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Takes the request id with `response` unless it is taken.
+fn key_insert(mutation: &Mutation, response: Vec<u8>) -> InsertStatement {
+    Query::insert()
+        .into_table(idempotency_key::Entity)
+        .columns([
+            idempotency_key::Column::RequestId,
+            idempotency_key::Column::Method,
+            idempotency_key::Column::RequestDigest,
+            idempotency_key::Column::Response,
+            idempotency_key::Column::Actor,
+            idempotency_key::Column::CreatedAtMicros,
+        ])
+        .values_panic([
+            mutation.request_id.clone().into(),
+            mutation.method.clone().into(),
+            mutation.request_digest.clone().into(),
+            response.into(),
+            mutation.actor.clone().into(),
+            now_micros().into(),
+        ])
+        .on_conflict(
+            OnConflict::column(idempotency_key::Column::RequestId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned()
 }
 
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// Stores the response under the claimed request id, and the audit record and
-/// change events as a pending row for the sequencer.
+/// Stores the response under the request id, and the audit record and change
+/// events as a pending row for the sequencer. `claimed`: the id was claimed
+/// before the work and its answer is filled in; otherwise the id is taken here,
+/// and false means another request holds it (nothing is stored then that the
+/// caller's rollback would keep).
 pub(crate) async fn record<R: Message>(
     transaction: &DatabaseTransaction,
     mutation: &Mutation,
     response: &R,
     changes: &[Change],
-) -> Result<(), Error> {
-    let answer = Query::update()
-        .table(idempotency_key::Entity)
-        .value(idempotency_key::Column::Response, response.encode_to_vec())
-        .and_where(Expr::col(idempotency_key::Column::RequestId).eq(mutation.request_id.clone()))
-        .to_owned();
+    claimed: bool,
+) -> Result<bool, Error> {
+    let answer = if claimed {
+        Query::update()
+            .table(idempotency_key::Entity)
+            .value(idempotency_key::Column::Response, response.encode_to_vec())
+            .and_where(
+                Expr::col(idempotency_key::Column::RequestId).eq(mutation.request_id.clone()),
+            )
+            .to_owned()
+            .into_sub_query_statement()
+    } else {
+        key_insert(mutation, response.encode_to_vec())
+            .returning_col(idempotency_key::Column::RequestId)
+            .to_owned()
+            .into_sub_query_statement()
+    };
     let (resource_type, resource_name) = changes
         .first()
         .map(|c| (c.resource_type.to_owned(), c.resource_name.clone()))
@@ -310,35 +386,40 @@ pub(crate) async fn record<R: Message>(
             })
             .collect(),
     };
-    let pending = Query::insert()
-        .into_table(pending_record::Entity)
-        .columns([
-            pending_record::Column::OccurredAtMicros,
-            pending_record::Column::Actor,
-            pending_record::Column::Agency,
-            pending_record::Column::Method,
-            pending_record::Column::ResourceType,
-            pending_record::Column::ResourceName,
-            pending_record::Column::RequestId,
-            pending_record::Column::RequestDigest,
-            pending_record::Column::Changes,
-        ])
-        .values_panic([
-            now_micros().into(),
-            mutation.actor.clone().into(),
-            mutation.agency.clone().into(),
-            mutation.method.clone().into(),
-            resource_type.into(),
-            resource_name.into(),
-            mutation.request_id.clone().into(),
-            mutation.request_digest.clone().into(),
-            events.encode_to_vec().into(),
-        ])
-        .to_owned();
+    let values: [Expr; 9] = [
+        now_micros().into(),
+        mutation.actor.clone().into(),
+        mutation.agency.clone().into(),
+        mutation.method.clone().into(),
+        resource_type.into(),
+        resource_name.into(),
+        mutation.request_id.clone().into(),
+        mutation.request_digest.clone().into(),
+        events.encode_to_vec().into(),
+    ];
+    let mut pending = Query::insert();
+    pending.into_table(pending_record::Entity).columns([
+        pending_record::Column::OccurredAtMicros,
+        pending_record::Column::Actor,
+        pending_record::Column::Agency,
+        pending_record::Column::Method,
+        pending_record::Column::ResourceType,
+        pending_record::Column::ResourceName,
+        pending_record::Column::RequestId,
+        pending_record::Column::RequestDigest,
+        pending_record::Column::Changes,
+    ]);
 
     let backend = transaction.get_database_backend();
     if backend == DatabaseBackend::Postgres {
-        // One round trip instead of two.
+        // One round trip: the pending row is written only with the answer.
+        let from_answer = Query::select()
+            .exprs(values)
+            .from(Alias::new("stored_answer"))
+            .to_owned();
+        pending
+            .select_from(from_answer)
+            .map_err(|e| Error::internal(format!("pending record: {e}")))?;
         let mut with = WithClause::new();
         with.cte(
             CommonTableExpression::new()
@@ -346,21 +427,25 @@ pub(crate) async fn record<R: Message>(
                 .table_name(Alias::new("stored_answer"))
                 .to_owned(),
         );
-        transaction
+        let written = transaction
             .execute_raw(StatementBuilder::build(&pending.with(with), &backend))
             .await?;
+        Ok(written.rows_affected() == 1)
     } else {
         // SQLite writers take turns, so every round trip to the connection's
         // thread lengthens the turn: both statements go in one, their values as
-        // literals in sea-query's SQLite quoting.
-        let both = format!(
-            "{}; {}",
-            answer.to_string(SqliteQueryBuilder),
-            pending.to_string(SqliteQueryBuilder)
-        );
-        transaction.execute_unprepared(&both).await?;
+        // literals in sea-query's SQLite quoting. A taken id leaves the pending
+        // row alone in the count.
+        pending.values_panic(values);
+        let answer = match answer {
+            SubQueryStatement::InsertStatement(insert) => insert.to_string(SqliteQueryBuilder),
+            SubQueryStatement::UpdateStatement(update) => update.to_string(SqliteQueryBuilder),
+            _ => return Err(Error::internal("the answer is an insert or an update")),
+        };
+        let both = format!("{answer}; {}", pending.to_string(SqliteQueryBuilder));
+        let written = transaction.execute_unprepared(&both).await?;
+        Ok(written.rows_affected() == 2)
     }
-    Ok(())
 }
 
 impl Change {

@@ -1,10 +1,15 @@
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use aimaq_error::Error;
 use aimaq_proto::common::v1::{ChangeEvent, LocalizedText};
 use aimaq_storage::Database;
 use aimaq_testing::{TestDatabase, on_both_backends};
-use sea_orm::{DatabaseTransaction, EntityTrait, PaginatorTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, PaginatorTrait, Statement,
+};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
@@ -158,6 +163,7 @@ async fn records_left_pending_are_sequenced_at_start(database: TestDatabase) {
                     &mutation("orphan"),
                     &(),
                     &changes("orphan", 2),
+                    false,
                 )
                 .await
             })
@@ -229,7 +235,143 @@ async fn recorded_text_and_answers_survive_quoting(database: TestDatabase) {
     assert!(verification.intact, "{verification:?}");
 }
 
+/// What a test mutation does: `Checked` counts a tally up once and refuses when
+/// it has been counted (as a decision refuses a decided application); `Unchecked`
+/// adds a thing under a new id each time it runs, and so succeeds every time.
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    Checked,
+    Unchecked,
+}
+
+async fn apply_work(
+    records: &Records,
+    mutation: &Mutation,
+    work: Work,
+    next_thing: &AtomicI64,
+) -> Result<LocalizedText, Error> {
+    records
+        .apply(mutation, |transaction: DatabaseTransaction| {
+            crate::within(transaction, async move |tx: &DatabaseTransaction| {
+                let answer = match work {
+                    Work::Checked => {
+                        let lock = match tx.get_database_backend() {
+                            DatabaseBackend::Postgres => " FOR UPDATE",
+                            _ => "",
+                        };
+                        let row = tx
+                            .query_one_raw(Statement::from_string(
+                                tx.get_database_backend(),
+                                format!("SELECT value FROM tallies WHERE id = 1{lock}"),
+                            ))
+                            .await?
+                            .ok_or_else(|| Error::internal("no tally"))?;
+                        let value: i64 = row.try_get("", "value")?;
+                        if value > 0 {
+                            return Err(Error::precondition("TALLIED", "tallies/1", "counted"));
+                        }
+                        tx.execute_unprepared("UPDATE tallies SET value = value + 1 WHERE id = 1")
+                            .await?;
+                        "tallied".to_owned()
+                    }
+                    Work::Unchecked => {
+                        let id = next_thing.fetch_add(1, Ordering::Relaxed);
+                        tx.execute_unprepared(&format!("INSERT INTO things (id) VALUES ({id})"))
+                            .await?;
+                        format!("thing {id}")
+                    }
+                };
+                let change = Change {
+                    resource_type: "thing",
+                    resource_name: format!("things/{answer}"),
+                    action: ChangeAction::Created,
+                    version: 1,
+                };
+                Ok((
+                    LocalizedText {
+                        en: answer,
+                        ..LocalizedText::default()
+                    },
+                    vec![change],
+                ))
+            })
+        })
+        .await
+}
+
+/// One request sent eight times at once to two replicas, then once more: every
+/// caller gets the first run's answer and it is applied once, whether the
+/// duplicates fail the checks the first run changed or would succeed on their
+/// own. Another request under the same id is refused and changes nothing.
+async fn a_request_sent_many_times_at_once_is_applied_once(database: TestDatabase) {
+    let (_stop, shutdown) = watch::channel(false);
+    let replicas = [
+        replica(&database.url, &shutdown).await,
+        replica(&database.url, &shutdown).await,
+    ];
+    let db = replicas[0].database().connection();
+    db.execute_unprepared(
+        "CREATE TABLE tallies (id BIGINT PRIMARY KEY, value BIGINT NOT NULL); \
+         INSERT INTO tallies (id, value) VALUES (1, 0); \
+         CREATE TABLE things (id BIGINT PRIMARY KEY)",
+    )
+    .await
+    .unwrap();
+    let next_thing = Arc::new(AtomicI64::new(1));
+    for work in [Work::Checked, Work::Unchecked] {
+        let mutation = mutation(&format!("{work:?}"));
+        let duplicates: Vec<_> = (0..8)
+            .map(|n| {
+                let (records, mutation) = (replicas[n % 2].clone(), mutation.clone());
+                let next_thing = next_thing.clone();
+                tokio::spawn(
+                    async move { apply_work(&records, &mutation, work, &next_thing).await },
+                )
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for duplicate in duplicates {
+            answers.push(duplicate.await.unwrap().unwrap());
+        }
+        answers.push(
+            apply_work(&replicas[1], &mutation, work, &next_thing)
+                .await
+                .unwrap(),
+        );
+        assert!(
+            answers.iter().all(|a| *a == answers[0]),
+            "{work:?}: {answers:?}"
+        );
+
+        let other = Mutation {
+            request_digest: "f".repeat(64),
+            ..mutation.clone()
+        };
+        let refused = apply_work(&replicas[0], &other, work, &next_thing).await;
+        assert!(
+            matches!(refused, Err(Error::AlreadyExists { .. })),
+            "{refused:?}"
+        );
+    }
+    let count = |sql: &'static str| async move {
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    assert_eq!(count("SELECT value FROM tallies WHERE id = 1").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM things").await, 1);
+    for records in &replicas {
+        records.sequence_pending().await.unwrap();
+    }
+    let recorded = audit_record::Entity::find().count(db).await.unwrap();
+    assert_eq!(recorded, 2, "one audit record per request");
+}
+
 on_both_backends!(
+    a_request_sent_many_times_at_once_is_applied_once,
     two_replicas_sequence_every_mutation_once_and_in_order,
     records_left_pending_are_sequenced_at_start,
     recorded_text_and_answers_survive_quoting,
