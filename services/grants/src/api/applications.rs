@@ -20,7 +20,7 @@ use chrono::{Datelike, NaiveDate};
 use sea_orm::ConnectionTrait;
 use tonic::Request;
 
-use super::terms::{field_from_proto, field_to_proto, mci_on, policy_of, policy_on};
+use super::terms::{field_from_proto, field_to_proto, policy_of, terms_on};
 use crate::domain::application::{
     ApplicationStatus, Loan, age_band, allowance, check_applicant, check_field, check_length,
     check_loan, check_text, settle, whole_months,
@@ -192,9 +192,9 @@ pub async fn submit(
         "request the allowance, a housing loan, or both",
     );
     let db = records.database().connection();
-    let policy = policy_on(db, today).await?;
+    let (policy, mci) = terms_on(db, today).await?;
     let terms = policy_of(&policy);
-    let mci = Money::from_tiyn(mci_on(db, today).await?.value_tiyn);
+    let mci = Money::from_tiyn(mci.value_tiyn);
     if let Some(field) = field {
         check_field(&mut violations, field, &terms);
     }
@@ -438,12 +438,11 @@ pub async fn decide(
     // approval needs them; a change of terms committing meanwhile comes after
     // this decision), and the application with its applicant as they are now.
     let db = records.database().connection();
-    let (policy, mci, seen) = tokio::join!(
-        policy_on(db, date),
-        mci_on(db, date),
+    let (in_force, seen) = tokio::join!(
+        terms_on(db, date),
         store::application::read_with_person(db, id)
     );
-    let in_force = &policy.and_then(|policy| Ok((policy, mci?)));
+    let in_force = &in_force;
     // What was seen is used when it is what the decision expects, and written
     // back only if it is still so; otherwise (or once that check fails) the
     // transaction reads the rows locked.

@@ -205,6 +205,18 @@ pub(super) async fn policy_on(
         })
 }
 
+/// The terms and the MCI value in force on `date`, read together;
+/// FAILED_PRECONDITION naming what is missing.
+pub(super) async fn terms_on(
+    db: &impl sea_orm::ConnectionTrait,
+    date: NaiveDate,
+) -> Result<(policies::Model, mci_rates::Model), Error> {
+    match store::terms::terms_on(db, &date.to_string()).await? {
+        Some(both) => Ok(both),
+        None => Ok((policy_on(db, date).await?, mci_on(db, date).await?)),
+    }
+}
+
 pub async fn get_mci_rate(
     records: &Records,
     request: &GetMciRateRequest,

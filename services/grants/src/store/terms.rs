@@ -2,6 +2,7 @@
 
 use aimaq_error::Error;
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{ExprTrait, Func, IntoIden, Query, SelectStatement};
 use sea_orm::{QueryOrder, QuerySelect};
 
 pub mod mci_rates {
@@ -109,6 +110,43 @@ pub async fn policy_on(
         .order_by_desc(policies::Column::EffectiveFrom)
         .one(db)
         .await?)
+}
+
+/// The terms and the MCI value in force on `date`, in one query: none when
+/// either is missing.
+pub async fn terms_on(
+    db: &impl ConnectionTrait,
+    date: &str,
+) -> Result<Option<(policies::Model, mci_rates::Model)>, Error> {
+    let mut both = policies::Entity::find().select_also(mci_rates::Entity);
+    QuerySelect::query(&mut both).from(mci_rates::Entity);
+    let found = both
+        .filter(policies::Column::EffectiveFrom.in_subquery(latest(
+            policies::Entity,
+            policies::Column::EffectiveFrom,
+            date,
+        )))
+        .filter(mci_rates::Column::EffectiveFrom.in_subquery(latest(
+            mci_rates::Entity,
+            mci_rates::Column::EffectiveFrom,
+            date,
+        )))
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(policy, mci)| Some((policy, mci?))))
+}
+
+/// The latest `column` of `table` on or before `date`.
+fn latest<T, C>(table: T, column: C, date: &str) -> SelectStatement
+where
+    T: IntoIden + Copy,
+    C: IntoIden + Copy,
+{
+    Query::select()
+        .expr(Func::max(Expr::col((table, column))))
+        .from(table)
+        .and_where(Expr::col((table, column)).lte(date))
+        .to_owned()
 }
 
 pub async fn save_policy(
