@@ -12,7 +12,7 @@ use sea_orm::sea_query::{
     QueryStatementBuilder, SqliteQueryBuilder, SubQueryStatement, WithClause,
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, StatementBuilder,
+    ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, Statement, StatementBuilder,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
@@ -433,17 +433,20 @@ pub(crate) async fn record<R: Message>(
         Ok(written.rows_affected() == 1)
     } else {
         // SQLite writers take turns, so every round trip to the connection's
-        // thread lengthens the turn: both statements go in one, their values as
-        // literals in sea-query's SQLite quoting. A taken id leaves the pending
-        // row alone in the count.
+        // thread lengthens the turn: both statements go in one, their values
+        // bound in order, so that the text (and what SQLite prepares from it)
+        // is the same every time. A taken id leaves the pending row alone in
+        // the count.
         pending.values_panic(values);
-        let answer = match answer {
-            SubQueryStatement::InsertStatement(insert) => insert.to_string(SqliteQueryBuilder),
-            SubQueryStatement::UpdateStatement(update) => update.to_string(SqliteQueryBuilder),
+        let (answer, mut bound) = match answer {
+            SubQueryStatement::InsertStatement(insert) => insert.build(SqliteQueryBuilder),
+            SubQueryStatement::UpdateStatement(update) => update.build(SqliteQueryBuilder),
             _ => return Err(Error::internal("the answer is an insert or an update")),
         };
-        let both = format!("{answer}; {}", pending.to_string(SqliteQueryBuilder));
-        let written = transaction.execute_unprepared(&both).await?;
+        let (pending, pending_values) = pending.build(SqliteQueryBuilder);
+        bound.0.extend(pending_values.0);
+        let both = Statement::from_sql_and_values(backend, format!("{answer}; {pending}"), bound);
+        let written = transaction.execute_raw(both).await?;
         Ok(written.rows_affected() == 2)
     }
 }

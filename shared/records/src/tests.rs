@@ -185,7 +185,7 @@ async fn records_left_pending_are_sequenced_at_start(database: TestDatabase) {
 }
 
 /// What a mutation records arrives as it was sent, whatever its characters: the
-/// SQLite path writes the values as literals.
+/// SQLite path sends two statements in one script with their values bound.
 async fn recorded_text_and_answers_survive_quoting(database: TestDatabase) {
     let (_stop, shutdown) = watch::channel(false);
     let records = replica(&database.url, &shutdown).await;

@@ -20,10 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aimaq_error::Error;
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, Query, SelectStatement, SqliteQueryBuilder, UnionType,
+    UpdateStatement, Values, WithClause,
+};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     AccessMode, ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, IsolationLevel, TransactionOptions, TransactionTrait,
+    DatabaseTransaction, IsolationLevel, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -284,23 +288,23 @@ where
     Ok(())
 }
 
-/// As [`save_changes`], for a row read outside the transaction: the update
-/// applies only while the row still holds what `before` read in the `guard`
-/// columns (and its key). False when the row has changed since or is gone, and
-/// then nothing is written. When `after` changes nothing, nothing is written or
-/// checked.
-pub async fn save_changes_if_unchanged<A>(
-    db: &impl ConnectionTrait,
+/// As [`save_changes`], for a row read outside the transaction, as an `UPDATE`
+/// to send with others ([`update_together`]): it applies only while the row
+/// still holds what `before` read in the `guard` columns (and its key), and
+/// changes no row when the row has changed since or is gone. `None` when `after`
+/// changes nothing, so there is nothing to write or check.
+pub fn changes_if_unchanged<A>(
     before: <A::Entity as sea_orm::EntityTrait>::Model,
     after: <A::Entity as sea_orm::EntityTrait>::Model,
     guard: &[<A::Entity as sea_orm::EntityTrait>::Column],
-) -> Result<bool, Error>
+) -> Result<Option<UpdateStatement>, Error>
 where
     A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
     <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A> + Clone,
 {
     use sea_orm::{
         ColumnTrait, EntityTrait, IntoActiveModel, Iterable, PrimaryKeyToColumn, QueryFilter,
+        QueryTrait,
     };
     let read = before.clone().into_active_model();
     let mut update = before.into_active_model();
@@ -311,7 +315,7 @@ where
         }
     }
     if !update.is_changed() {
-        return Ok(true);
+        return Ok(None);
     }
     let keys = <A::Entity as EntityTrait>::PrimaryKey::iter().map(|key| key.into_column());
     let mut query = A::Entity::update_many().set(update);
@@ -325,7 +329,84 @@ where
             column.is_null()
         });
     }
-    Ok(query.exec(db).await?.rows_affected == 1)
+    Ok(Some(query.into_query()))
+}
+
+/// Sends conditional updates together, in one round trip: on PostgreSQL one
+/// statement with an update per common table expression, on SQLite a script.
+/// For each update, what `returned` (an integer expression over its row) gives
+/// for the row it changed, or `None` when it changed none. Each update changes
+/// at most one row.
+pub async fn update_together(
+    db: &impl ConnectionTrait,
+    updates: Vec<(UpdateStatement, Expr)>,
+) -> Result<Vec<Option<i64>>, Error> {
+    let count = updates.len();
+    let backend = db.get_database_backend();
+    let tagged = updates
+        .into_iter()
+        .enumerate()
+        .map(|(n, (mut update, returned))| {
+            // As BIGINT, whatever the expression's own integer type.
+            let returned = sea_orm::sea_query::ExprTrait::cast_as(returned, Alias::new("BIGINT"));
+            update.returning(Query::returning().exprs([Expr::val(n as i64), returned]));
+            (n, update)
+        });
+    let statement = if backend == DatabaseBackend::Postgres {
+        let mut with = WithClause::new();
+        let mut all: Option<SelectStatement> = None;
+        for (n, update) in tagged {
+            let table = Alias::new(format!("update_{n}"));
+            with.cte(
+                CommonTableExpression::new()
+                    .query(update)
+                    .columns([Alias::new("n"), Alias::new("returned")])
+                    .table_name(table.clone())
+                    .to_owned(),
+            );
+            let rows = Query::select()
+                .columns([Alias::new("n"), Alias::new("returned")])
+                .from(table)
+                .to_owned();
+            match all.as_mut() {
+                Some(all) => {
+                    all.union(UnionType::All, rows);
+                }
+                None => all = Some(rows),
+            }
+        }
+        let Some(all) = all else {
+            return Ok(Vec::new());
+        };
+        backend.build(&all.with(with))
+    } else {
+        // One script, its values bound in order, so that its text (and the
+        // statements SQLite prepares from it) stays the same from call to call.
+        let mut script = Vec::new();
+        let mut values = Vec::new();
+        for (_, update) in tagged {
+            let (sql, bound) = update.build(SqliteQueryBuilder);
+            script.push(sql);
+            values.extend(bound);
+        }
+        if script.is_empty() {
+            return Ok(Vec::new());
+        }
+        Statement::from_sql_and_values(backend, script.join("; "), Values(values))
+    };
+    let mut returned = vec![None; count];
+    for row in db.query_all_raw(statement).await? {
+        let n = row.try_get_by_index::<i64>(0)?;
+        let value = row.try_get_by_index::<i64>(1)?;
+        let slot = usize::try_from(n)
+            .ok()
+            .and_then(|n| returned.get_mut(n))
+            .ok_or_else(|| Error::internal("an update returned a row it was not sent"))?;
+        if slot.replace(value).is_some() {
+            return Err(Error::internal("an update changed more than one row"));
+        }
+    }
+    Ok(returned)
 }
 
 /// The id in a resource name `{collection}/{id}` sent as the request's `field`.

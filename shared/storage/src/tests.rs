@@ -305,10 +305,11 @@ async fn only_changed_columns_are_written(test: TestDatabase) {
         .unwrap();
 }
 
-/// `save_changes_if_unchanged` writes only while the guard columns (nulls
-/// included) and the key still hold what was read.
+/// `changes_if_unchanged` writes only while the guard columns (nulls included)
+/// and the key still hold what was read.
 async fn guarded_changes_apply_only_to_the_row_as_read(test: TestDatabase) {
     use sea_orm::EntityTrait;
+    use sea_orm::sea_query::Expr;
     let database = thing_database(&test).await;
     let db = database.connection();
     db.execute_unprepared("INSERT INTO thing (id, name, count) VALUES (1, 'a', 1), (2, 'b', 1)")
@@ -321,9 +322,13 @@ async fn guarded_changes_apply_only_to_the_row_as_read(test: TestDatabase) {
             count,
             ..before.clone()
         };
-        save_changes_if_unchanged::<thing::ActiveModel>(db, before.clone(), after, &guard)
-            .await
+        let update = changes_if_unchanged::<thing::ActiveModel>(before.clone(), after, &guard)
             .unwrap()
+            .unwrap();
+        let returned = update_together(db, vec![(update, Expr::val(1))])
+            .await
+            .unwrap();
+        returned == vec![Some(1)]
     };
 
     // As read (no owner): written.
@@ -356,7 +361,67 @@ async fn guarded_changes_apply_only_to_the_row_as_read(test: TestDatabase) {
     assert!(!save(&now, 5).await);
 }
 
+/// `update_together` sends its updates in one go and says, for each, what it
+/// returned for the row it changed; values reach each update in order.
+async fn updates_sent_together_report_each_row(test: TestDatabase) {
+    use sea_orm::EntityTrait;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let database = thing_database(&test).await;
+    let db = database.connection();
+    db.execute_unprepared("INSERT INTO thing (id, name, count) VALUES (1, 'a', 1), (2, 'b', 1)")
+        .await
+        .unwrap();
+    assert_eq!(update_together(db, Vec::new()).await.unwrap(), Vec::new());
+    let stored = async |id: i64| {
+        thing::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let read = stored(1).await;
+    let counted = |before: &thing::Model, count: i64| {
+        let after = thing::Model {
+            count,
+            ..before.clone()
+        };
+        changes_if_unchanged::<thing::ActiveModel>(before.clone(), after, &[thing::Column::Owner])
+            .unwrap()
+            .unwrap()
+    };
+    let stale = thing::Model {
+        owner: Some("someone".into()),
+        ..stored(2).await
+    };
+    let renamed = Query::update()
+        .table(thing::Entity)
+        .value(thing::Column::Name, "o'neil; --")
+        .and_where(Expr::col(thing::Column::Id).eq(2))
+        .to_owned();
+    let returned = update_together(
+        db,
+        vec![
+            (counted(&read, 7), Expr::col(thing::Column::Count)),
+            (counted(&stale, 8), Expr::col(thing::Column::Count)),
+            (renamed, Expr::col(thing::Column::Id).mul(10)),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(returned, vec![Some(7), None, Some(20)]);
+    let (one, two) = (stored(1).await, stored(2).await);
+    assert_eq!((one.count, one.name.as_str()), (7, "a"));
+    assert_eq!((two.count, two.name.as_str()), (1, "o'neil; --"));
+    // Nothing changes: no update to send.
+    assert!(
+        changes_if_unchanged::<thing::ActiveModel>(one.clone(), one, &[])
+            .unwrap()
+            .is_none()
+    );
+}
+
 on_both_backends!(
+    updates_sent_together_report_each_row,
     only_changed_columns_are_written,
     guarded_changes_apply_only_to_the_row_as_read,
     writers_are_serialised,
