@@ -379,32 +379,99 @@ async fn take_from_quota(
     allowance: bool,
     loan: Money,
 ) -> Result<Change, Error> {
-    let quota_name = format!("quotas/{region}/{year}");
     let asked = i32::from(allowance);
-    if let Some(version) =
-        store::application::draw_on_quota(tx, (region, year), asked, loan.tiyn()).await?
-    {
-        return Ok(Change::versioned("quota", quota_name, version));
+    match store::application::draw_on_quota(tx, (region, year), asked, loan.tiyn()).await? {
+        Some(version) => Ok(quota_change(region, year, version)),
+        None => Err(quota_refusal(tx, region, year, allowance, loan).await),
     }
-    // Refused: read the quota to say why.
-    let Some(quota) = store::application::quota(tx, region, year).await? else {
-        return Err(Error::precondition(
-            "QUOTA",
-            &quota_name,
-            format!("{quota_name} is not set"),
-        ));
+}
+
+fn quota_change(region: &str, year: i32, version: i64) -> Change {
+    Change::versioned("quota", format!("quotas/{region}/{year}"), version)
+}
+
+/// Why the quota refused an approval: not set, or the figures that would be
+/// exceeded.
+async fn quota_refusal(
+    tx: &impl ConnectionTrait,
+    region: &str,
+    year: i32,
+    allowance: bool,
+    loan: Money,
+) -> Error {
+    let quota_name = format!("quotas/{region}/{year}");
+    let quota = match store::application::quota(tx, region, year).await {
+        Ok(Some(quota)) => quota,
+        Ok(None) => {
+            return Error::precondition("QUOTA", &quota_name, format!("{quota_name} is not set"));
+        }
+        Err(error) => return error,
     };
-    Err(Error::precondition(
+    Error::precondition(
         "QUOTA",
         &quota_name,
         format!(
-            "{quota_name} is exhausted: {} of {} allowances and {} of {} for loans approved; this approval asks {asked} allowance(s) and {loan}",
+            "{quota_name} is exhausted: {} of {} allowances and {} of {} for loans approved; this approval asks {} allowance(s) and {loan}",
             quota.allowances_approved,
             quota.allowance_count,
             Money::from_tiyn(quota.loans_approved_tiyn),
             Money::from_tiyn(quota.loan_amount_tiyn),
+            i32::from(allowance),
         ),
-    ))
+    )
+}
+
+/// Writes a decision on rows read outside the transaction, in one round trip:
+/// the application and its applicant while they are as read, and the draw on
+/// the quota. `None` when either row has changed since it was read (nothing
+/// stays written then, once the caller rolls back); otherwise the quota's
+/// change, if it was drawn on.
+async fn write_seen_decision(
+    tx: &impl ConnectionTrait,
+    (read, decided): (applications::Model, &applications::Model),
+    (person_read, person): (persons::Model, persons::Model),
+    (year, quota_draw): (i32, Option<(bool, Money)>),
+) -> Result<Option<Option<Change>>, Error> {
+    use sea_orm::sea_query::Expr;
+    let region = decided.region_kato.as_str();
+    let planned = [
+        aimaq_storage::changes_if_unchanged::<applications::ActiveModel>(
+            read,
+            decided.clone(),
+            &[applications::Column::Version],
+        )?
+        .map(|update| (update, Expr::val(1))),
+        aimaq_storage::changes_if_unchanged::<persons::ActiveModel>(
+            person_read,
+            person,
+            &[
+                persons::Column::OpenApplication,
+                persons::Column::AllowanceApplication,
+            ],
+        )?
+        .map(|update| (update, Expr::val(1))),
+        quota_draw.map(|(allowance, loan)| {
+            let draw =
+                store::application::quota_draw((region, year), i32::from(allowance), loan.tiyn());
+            (draw, Expr::col(quotas::Column::Version))
+        }),
+    ];
+    let sent = planned.each_ref().map(Option::is_some);
+    let mut returned = aimaq_storage::update_together(tx, planned.into_iter().flatten().collect())
+        .await?
+        .into_iter();
+    // For each planned update: not sent, or what it returned (`None`: no row).
+    let [application, person, quota] = sent.map(|sent| sent.then(|| returned.next().flatten()));
+    if matches!(application, Some(None)) || matches!(person, Some(None)) {
+        return Ok(None);
+    }
+    match (quota, quota_draw) {
+        (Some(Some(version)), _) => Ok(Some(Some(quota_change(region, year, version)))),
+        (Some(None), Some((allowance, loan))) => {
+            Err(quota_refusal(tx, region, year, allowance, loan).await)
+        }
+        _ => Ok(Some(None)),
+    }
 }
 
 pub async fn decide(
@@ -572,30 +639,23 @@ pub async fn decide(
                         ..current
                     }
                 };
+                let mut changes = vec![application_change(&decided)];
                 if unlocked {
-                    let unchanged = aimaq_storage::save_changes_if_unchanged::<
-                        applications::ActiveModel,
-                    >(
-                        tx, read, decided.clone(), &[applications::Column::Version]
+                    let Some(quota_change) = write_seen_decision(
+                        tx,
+                        (read, &decided),
+                        (person_read, person),
+                        (date.year(), quota_draw),
                     )
                     .await?
-                        && aimaq_storage::save_changes_if_unchanged::<persons::ActiveModel>(
-                            tx,
-                            person_read,
-                            person,
-                            &[
-                                persons::Column::OpenApplication,
-                                persons::Column::AllowanceApplication,
-                            ],
-                        )
-                        .await?;
-                    if !unchanged {
+                    else {
                         // Run again, reading the rows locked this time.
                         seen_changed.store(true, Ordering::Relaxed);
                         return Err(Error::Conflict(format!(
                             "{this} changed while being decided"
                         )));
-                    }
+                    };
+                    changes.extend(quota_change);
                 } else {
                     aimaq_storage::save_changes::<applications::ActiveModel>(
                         tx,
@@ -613,11 +673,11 @@ pub async fn decide(
                         )
                         .await?;
                     }
-                }
-                let mut changes = vec![application_change(&decided)];
-                if let Some((allowance, loan)) = quota_draw {
-                    let region = &decided.region_kato;
-                    changes.push(take_from_quota(tx, region, date.year(), allowance, loan).await?);
+                    if let Some((allowance, loan)) = quota_draw {
+                        let region = &decided.region_kato;
+                        changes
+                            .push(take_from_quota(tx, region, date.year(), allowance, loan).await?);
+                    }
                 }
                 Ok((
                     DecideApplicationResponse {

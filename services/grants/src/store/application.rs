@@ -3,6 +3,7 @@
 use aimaq_error::Error;
 use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, UpdateStatement};
 
 pub mod applications {
     use sea_orm::entity::prelude::*;
@@ -230,9 +231,25 @@ pub async fn draw_on_quota(
     allowances: i32,
     loans_tiyn: i64,
 ) -> Result<Option<i64>, Error> {
+    let update = quota_draw((region, year), allowances, loans_tiyn)
+        .returning_col(quotas::Column::Version)
+        .to_owned();
+    let statement = sea_orm::StatementBuilder::build(&update, &db.get_database_backend());
+    match db.query_one_raw(statement).await? {
+        Some(row) => Ok(Some(row.try_get::<i64>("", "version")?)),
+        None => Ok(None),
+    }
+}
+
+/// The `UPDATE` of [`draw_on_quota`], to send with others; it changes no row
+/// when the quota is not set or would be exceeded.
+pub fn quota_draw(
+    (region, year): (&str, i32),
+    allowances: i32,
+    loans_tiyn: i64,
+) -> UpdateStatement {
     use quotas::Column;
-    use sea_orm::sea_query::{Expr, ExprTrait, Query};
-    let update = Query::update()
+    Query::update()
         .table(quotas::Entity)
         .value(
             Column::AllowancesApproved,
@@ -255,13 +272,7 @@ pub async fn draw_on_quota(
                 .sub(Expr::col(Column::LoansApprovedTiyn))
                 .gte(loans_tiyn),
         )
-        .returning_col(Column::Version)
-        .to_owned();
-    let statement = sea_orm::StatementBuilder::build(&update, &db.get_database_backend());
-    match db.query_one_raw(statement).await? {
-        Some(row) => Ok(Some(row.try_get::<i64>("", "version")?)),
-        None => Ok(None),
-    }
+        .to_owned()
 }
 
 pub async fn quota(
