@@ -304,7 +304,10 @@ async fn stored_answer(
 /// taken; false when it is taken. A concurrent request with the same id waits
 /// here (PostgreSQL holds the new key until commit) and then finds the answer
 /// stored.
-async fn claim(transaction: &DatabaseTransaction, mutation: &Mutation) -> Result<bool, Error> {
+pub(crate) async fn claim(
+    transaction: &DatabaseTransaction,
+    mutation: &Mutation,
+) -> Result<bool, Error> {
     let claimed = transaction
         .execute(&key_insert(mutation, Vec::new()))
         .await?;
@@ -362,6 +365,7 @@ pub(crate) async fn record<R: Message>(
             .and_where(
                 Expr::col(idempotency_key::Column::RequestId).eq(mutation.request_id.clone()),
             )
+            .returning_col(idempotency_key::Column::RequestId)
             .to_owned()
             .into_sub_query_statement()
     } else {

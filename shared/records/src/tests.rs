@@ -244,6 +244,17 @@ enum Work {
     Unchecked,
 }
 
+/// The tables `Work` writes to.
+async fn create_work_tables(db: &impl ConnectionTrait) {
+    db.execute_unprepared(
+        "CREATE TABLE tallies (id BIGINT PRIMARY KEY, value BIGINT NOT NULL); \
+         INSERT INTO tallies (id, value) VALUES (1, 0); \
+         CREATE TABLE things (id BIGINT PRIMARY KEY)",
+    )
+    .await
+    .unwrap();
+}
+
 async fn apply_work(
     records: &Records,
     mutation: &Mutation,
@@ -310,13 +321,7 @@ async fn a_request_sent_many_times_at_once_is_applied_once(database: TestDatabas
         replica(&database.url, &shutdown).await,
     ];
     let db = replicas[0].database().connection();
-    db.execute_unprepared(
-        "CREATE TABLE tallies (id BIGINT PRIMARY KEY, value BIGINT NOT NULL); \
-         INSERT INTO tallies (id, value) VALUES (1, 0); \
-         CREATE TABLE things (id BIGINT PRIMARY KEY)",
-    )
-    .await
-    .unwrap();
+    create_work_tables(db).await;
     let next_thing = Arc::new(AtomicI64::new(1));
     for work in [Work::Checked, Work::Unchecked] {
         let mutation = mutation(&format!("{work:?}"));
@@ -370,7 +375,42 @@ async fn a_request_sent_many_times_at_once_is_applied_once(database: TestDatabas
     assert_eq!(recorded, 2, "one audit record per request");
 }
 
+/// The records of a request whose id was claimed before its work (the attempts
+/// after one found the id taken) fill in the claimed id's answer.
+async fn a_claimed_request_id_gets_its_answer(database: TestDatabase) {
+    let (_stop, shutdown) = watch::channel(false);
+    let records = replica(&database.url, &shutdown).await;
+    create_work_tables(records.database().connection()).await;
+    let claimed = mutation("claimed");
+    let answer = LocalizedText {
+        en: "the answer".into(),
+        ..LocalizedText::default()
+    };
+    let stored = records
+        .database()
+        .write(|transaction| {
+            let (claimed, answer) = (claimed.clone(), answer.clone());
+            crate::within(transaction, async move |tx: &DatabaseTransaction| {
+                assert!(crate::mutation::claim(tx, &claimed).await?);
+                assert!(!crate::mutation::claim(tx, &claimed).await?, "taken once");
+                crate::mutation::record(tx, &claimed, &answer, &changes("claimed", 1), true).await
+            })
+        })
+        .await
+        .unwrap();
+    assert!(stored);
+    let next_thing = AtomicI64::new(1);
+    let replayed = apply_work(&records, &claimed, Work::Unchecked, &next_thing).await;
+    assert_eq!(replayed, Ok(answer));
+    assert_eq!(
+        next_thing.load(Ordering::Relaxed),
+        2,
+        "the work ran, and was undone"
+    );
+}
+
 on_both_backends!(
+    a_claimed_request_id_gets_its_answer,
     a_request_sent_many_times_at_once_is_applied_once,
     two_replicas_sequence_every_mutation_once_and_in_order,
     records_left_pending_are_sequenced_at_start,
