@@ -9,7 +9,7 @@ use aimaq_telemetry::RpcMethod;
 use prost::Message;
 use sea_orm::sea_query::{
     Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, Query,
-    QueryStatementBuilder, SqliteQueryBuilder, SubQueryStatement, WithClause,
+    SqliteQueryBuilder, SubQueryStatement, WithClause,
 };
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, Statement, StatementBuilder,
@@ -225,12 +225,18 @@ impl Records {
                             Err(error) => Err(error),
                         }
                     }
-                    // A conflict runs again anyway; after a database error the
-                    // transaction may accept no more statements.
-                    Err(
-                        error @ (Error::Conflict(_) | Error::Internal(_) | Error::Unavailable(_)),
-                    ) => Err(error),
-                    Err(error) if claimed => Err(error),
+                    // With the id claimed there is nothing to look for; a conflict
+                    // runs again anyway; after a database error the transaction
+                    // may accept no more statements.
+                    Err(error)
+                        if claimed
+                            || matches!(
+                                error,
+                                Error::Conflict(_) | Error::Internal(_) | Error::Unavailable(_)
+                            ) =>
+                    {
+                        Err(error)
+                    }
                     Err(error) => match is_taken(&transaction, mutation).await {
                         Ok(true) => Err(taken()),
                         Ok(false) | Err(_) => Err(error),
@@ -248,8 +254,8 @@ impl Records {
 }
 
 /// The stored answer to a request whose id is taken: ALREADY_EXISTS when the id
-/// was used for another request, ABORTED when the request that took it has not
-/// committed.
+/// was used for another request, a conflict (the transaction runs again) when
+/// the request that took it has not stored its answer.
 async fn replay<R: Message + Default>(
     transaction: &DatabaseTransaction,
     mutation: &Mutation,
@@ -358,21 +364,14 @@ pub(crate) async fn record<R: Message>(
     changes: &[Change],
     claimed: bool,
 ) -> Result<bool, Error> {
-    let answer = if claimed {
+    let answer_update = || {
         Query::update()
             .table(idempotency_key::Entity)
             .value(idempotency_key::Column::Response, response.encode_to_vec())
             .and_where(
                 Expr::col(idempotency_key::Column::RequestId).eq(mutation.request_id.clone()),
             )
-            .returning_col(idempotency_key::Column::RequestId)
             .to_owned()
-            .into_sub_query_statement()
-    } else {
-        key_insert(mutation, response.encode_to_vec())
-            .returning_col(idempotency_key::Column::RequestId)
-            .to_owned()
-            .into_sub_query_statement()
     };
     let (resource_type, resource_name) = changes
         .first()
@@ -424,6 +423,17 @@ pub(crate) async fn record<R: Message>(
         pending
             .select_from(from_answer)
             .map_err(|e| Error::internal(format!("pending record: {e}")))?;
+        let answer: SubQueryStatement = if claimed {
+            answer_update()
+                .returning_col(idempotency_key::Column::RequestId)
+                .to_owned()
+                .into()
+        } else {
+            key_insert(mutation, response.encode_to_vec())
+                .returning_col(idempotency_key::Column::RequestId)
+                .to_owned()
+                .into()
+        };
         let mut with = WithClause::new();
         with.cte(
             CommonTableExpression::new()
@@ -442,10 +452,10 @@ pub(crate) async fn record<R: Message>(
         // is the same every time. A taken id leaves the pending row alone in
         // the count.
         pending.values_panic(values);
-        let (answer, mut bound) = match answer {
-            SubQueryStatement::InsertStatement(insert) => insert.build(SqliteQueryBuilder),
-            SubQueryStatement::UpdateStatement(update) => update.build(SqliteQueryBuilder),
-            _ => return Err(Error::internal("the answer is an insert or an update")),
+        let (answer, mut bound) = if claimed {
+            answer_update().build(SqliteQueryBuilder)
+        } else {
+            key_insert(mutation, response.encode_to_vec()).build(SqliteQueryBuilder)
         };
         let (pending, pending_values) = pending.build(SqliteQueryBuilder);
         bound.0.extend(pending_values.0);

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use aimaq_error::Error;
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, Query, SelectStatement, SqliteQueryBuilder, UnionType,
-    UpdateStatement, Values, WithClause,
+    Alias, CommonTableExpression, Expr, Query, SqliteQueryBuilder, UnionType, UpdateStatement,
+    Values, WithClause,
 };
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -341,6 +341,9 @@ pub async fn update_together(
     db: &impl ConnectionTrait,
     updates: Vec<(UpdateStatement, Expr)>,
 ) -> Result<Vec<Option<i64>>, Error> {
+    if updates.is_empty() {
+        return Ok(Vec::new());
+    }
     let count = updates.len();
     let backend = db.get_database_backend();
     let tagged = updates
@@ -354,7 +357,7 @@ pub async fn update_together(
         });
     let statement = if backend == DatabaseBackend::Postgres {
         let mut with = WithClause::new();
-        let mut all: Option<SelectStatement> = None;
+        let mut all = Query::select();
         for (n, update) in tagged {
             let table = Alias::new(format!("update_{n}"));
             with.cte(
@@ -368,16 +371,12 @@ pub async fn update_together(
                 .columns([Alias::new("n"), Alias::new("returned")])
                 .from(table)
                 .to_owned();
-            match all.as_mut() {
-                Some(all) => {
-                    all.union(UnionType::All, rows);
-                }
-                None => all = Some(rows),
+            if n == 0 {
+                all = rows;
+            } else {
+                all.union(UnionType::All, rows);
             }
         }
-        let Some(all) = all else {
-            return Ok(Vec::new());
-        };
         backend.build(&all.with(with))
     } else {
         // One script, its values bound in order, so that its text (and the
@@ -388,9 +387,6 @@ pub async fn update_together(
             let (sql, bound) = update.build(SqliteQueryBuilder);
             script.push(sql);
             values.extend(bound);
-        }
-        if script.is_empty() {
-            return Ok(Vec::new());
         }
         Statement::from_sql_and_values(backend, script.join("; "), Values(values))
     };
