@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aimaq_auth::{Caller, Scope};
@@ -90,14 +91,13 @@ impl Mutation {
     }
 }
 
-/// Runs `work` on a borrowed transaction and hands the transaction back with the
-/// result: the shape [`Records::apply`] and [`Database::write`] expect.
+/// Runs `work` on the transaction lent to it: the shape [`Records::apply`] and
+/// [`Database::write`] expect.
 pub async fn within<T>(
-    transaction: DatabaseTransaction,
+    transaction: Arc<DatabaseTransaction>,
     work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Error>,
-) -> (DatabaseTransaction, Result<T, Error>) {
-    let result = work(&transaction).await;
-    (transaction, result)
+) -> Result<T, Error> {
+    work(&transaction).await
 }
 
 /// A service's record keeping: applies mutations with their records and feeds the
@@ -185,8 +185,8 @@ impl Records {
     pub async fn apply<R, F, Fut>(&self, mutation: &Mutation, work: F) -> Result<R, Error>
     where
         R: Message + Default,
-        F: Fn(DatabaseTransaction) -> Fut,
-        Fut: Future<Output = (DatabaseTransaction, Result<(R, Vec<Change>), Error>)>,
+        F: Fn(Arc<DatabaseTransaction>) -> Fut,
+        Fut: Future<Output = Result<(R, Vec<Change>), Error>>,
     {
         let work = &work;
         // The request id is taken with the answer, after the work: a new request
@@ -199,17 +199,12 @@ impl Records {
             .database
             .write(|transaction| async move {
                 let claimed = claim_first.load(Ordering::Relaxed);
-                if claimed {
-                    match claim(&transaction, mutation).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            let replay = replay(&transaction, mutation).await;
-                            return (transaction, replay.map(|response| (response, false)));
-                        }
-                        Err(error) => return (transaction, Err(error)),
-                    }
+                if claimed && !claim(&transaction, mutation).await? {
+                    return replay(&transaction, mutation)
+                        .await
+                        .map(|response| (response, false));
                 }
-                let (transaction, outcome) = work(transaction).await;
+                let outcome = work(transaction.clone()).await;
                 let taken = || {
                     claim_first.store(true, Ordering::Relaxed);
                     Error::Conflict(format!(
@@ -217,7 +212,7 @@ impl Records {
                         mutation.request_id
                     ))
                 };
-                let outcome = match outcome {
+                match outcome {
                     Ok((response, changes)) => {
                         match record(&transaction, mutation, &response, &changes, claimed).await {
                             Ok(true) => Ok((response, true)),
@@ -241,8 +236,7 @@ impl Records {
                         Ok(true) => Err(taken()),
                         Ok(false) | Err(_) => Err(error),
                     },
-                };
-                (transaction, outcome)
+                }
             })
             .await?;
         if recorded {
