@@ -1,5 +1,4 @@
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aimaq_auth::{Caller, Scope};
@@ -91,13 +90,14 @@ impl Mutation {
     }
 }
 
-/// Runs `work` on the transaction lent to it: the shape [`Records::apply`] and
-/// [`Database::write`] expect.
+/// Runs `work` on a borrowed transaction and hands the transaction back with the
+/// result: the shape [`Records::apply`] and [`Database::write`] expect.
 pub async fn within<T>(
-    transaction: Arc<DatabaseTransaction>,
+    transaction: DatabaseTransaction,
     work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Error>,
-) -> Result<T, Error> {
-    work(&transaction).await
+) -> (DatabaseTransaction, Result<T, Error>) {
+    let result = work(&transaction).await;
+    (transaction, result)
 }
 
 /// A service's record keeping: applies mutations with their records and feeds the
@@ -185,8 +185,8 @@ impl Records {
     pub async fn apply<R, F, Fut>(&self, mutation: &Mutation, work: F) -> Result<R, Error>
     where
         R: Message + Default,
-        F: Fn(Arc<DatabaseTransaction>) -> Fut,
-        Fut: Future<Output = Result<(R, Vec<Change>), Error>>,
+        F: Fn(DatabaseTransaction) -> Fut,
+        Fut: Future<Output = (DatabaseTransaction, Result<(R, Vec<Change>), Error>)>,
     {
         let work = &work;
         // The request id is taken with the answer, after the work: a new request
@@ -199,12 +199,17 @@ impl Records {
             .database
             .write(|transaction| async move {
                 let claimed = claim_first.load(Ordering::Relaxed);
-                if claimed && !claim(&transaction, mutation).await? {
-                    return replay(&transaction, mutation)
-                        .await
-                        .map(|response| (response, false));
+                if claimed {
+                    match claim(&transaction, mutation).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let replay = replay(&transaction, mutation).await;
+                            return (transaction, replay.map(|response| (response, false)));
+                        }
+                        Err(error) => return (transaction, Err(error)),
+                    }
                 }
-                let outcome = work(transaction.clone()).await;
+                let (transaction, outcome) = work(transaction).await;
                 let taken = || {
                     claim_first.store(true, Ordering::Relaxed);
                     Error::Conflict(format!(
@@ -212,7 +217,7 @@ impl Records {
                         mutation.request_id
                     ))
                 };
-                match outcome {
+                let outcome = match outcome {
                     Ok((response, changes)) => {
                         match record(&transaction, mutation, &response, &changes, claimed).await {
                             Ok(true) => Ok((response, true)),
@@ -236,7 +241,8 @@ impl Records {
                         Ok(true) => Err(taken()),
                         Ok(false) | Err(_) => Err(error),
                     },
-                }
+                };
+                (transaction, outcome)
             })
             .await?;
         if recorded {

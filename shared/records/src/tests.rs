@@ -57,7 +57,7 @@ fn changes(request_id: &str, n: usize) -> Vec<Change> {
 async fn put(records: &Records, request_id: &str, n: usize) {
     let changes = changes(request_id, n);
     records
-        .apply(&mutation(request_id), |transaction| {
+        .apply(&mutation(request_id), |transaction: DatabaseTransaction| {
             let changes = changes.clone();
             crate::within(transaction, async move |_: &DatabaseTransaction| {
                 Ok(((), changes))
@@ -208,7 +208,7 @@ async fn recorded_text_and_answers_survive_quoting(database: TestDatabase) {
     };
     for _attempt in 0..2 {
         let replied = records
-            .apply(&mutation, |transaction| {
+            .apply(&mutation, |transaction: DatabaseTransaction| {
                 let (answer, change) = (answer.clone(), change.clone());
                 crate::within(transaction, async move |_: &DatabaseTransaction| {
                     Ok((answer, vec![change]))
@@ -262,7 +262,7 @@ async fn apply_work(
     next_thing: &AtomicI64,
 ) -> Result<LocalizedText, Error> {
     records
-        .apply(mutation, |transaction| {
+        .apply(mutation, |transaction: DatabaseTransaction| {
             crate::within(transaction, async move |tx: &DatabaseTransaction| {
                 let answer = match work {
                     Work::Checked => {

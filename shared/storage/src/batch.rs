@@ -2,22 +2,21 @@
 //!
 //! Writers queue for the turn to write. While others are queued, a writer that
 //! is done leaves its transaction open for the next one: each writer's work runs
-//! after a savepoint of the shared transaction (rolled back to when the work
-//! fails or its writer is cancelled), and the writer that finds nobody queued
-//! behind it, or fills the batch, commits for all. Every writer returns only
-//! after the commit that holds its work, with that commit's outcome. A turn then
-//! costs one `SAVEPOINT` instead of a connection check-out, `BEGIN` and `COMMIT`,
-//! and one commit writes the pages a batch changed once.
+//! in a savepoint of the shared transaction (rolled back alone when the work
+//! fails), and the writer that finds nobody queued behind it, or fills the
+//! batch, commits for all. Every writer returns only after the commit that holds
+//! its work, with that commit's outcome. A turn then costs a savepoint and its
+//! release instead of a connection check-out, `BEGIN` and `COMMIT`, and one
+//! commit writes the pages a batch changed once.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aimaq_error::Error;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use tokio::sync::{Mutex, MutexGuard, watch};
 
@@ -40,56 +39,9 @@ pub(crate) struct SqliteWriter {
 #[derive(Debug)]
 struct Batch {
     id: u64,
-    /// Lent to each writer's work while it runs.
-    transaction: Arc<DatabaseTransaction>,
+    transaction: DatabaseTransaction,
     members: usize,
-    savepoint: Savepoint,
     committed: watch::Sender<Option<Result<(), Error>>>,
-}
-
-/// Where the transaction stands against the savepoint set last in it. Savepoints
-/// are never released (the commit releases them all): a released one would cost
-/// a statement, and one left in place costs nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Savepoint {
-    /// The transaction holds work done since (or no savepoint is set): the next
-    /// writer sets one.
-    Behind,
-    /// Nothing was done since: the next writer starts from it.
-    Current,
-    /// A writer's work runs, or was cut short by its cancellation: anything it
-    /// wrote is rolled back to the savepoint before the transaction goes on.
-    Unfinished,
-}
-
-/// The name of every writer's savepoint; a rollback goes to the latest.
-const SAVEPOINT: &str = "writer";
-
-impl Batch {
-    /// Brings the transaction to a savepoint that holds what the writers before
-    /// this one did, for its work to start from.
-    async fn start_work(&mut self) -> Result<(), Error> {
-        match self.savepoint {
-            Savepoint::Current => {}
-            Savepoint::Behind => {
-                self.transaction
-                    .execute_unprepared(&format!("SAVEPOINT {SAVEPOINT}"))
-                    .await?;
-            }
-            Savepoint::Unfinished => self.roll_back_work().await?,
-        }
-        self.savepoint = Savepoint::Unfinished;
-        Ok(())
-    }
-
-    /// Undoes what the work since the savepoint wrote, keeping the others' work.
-    async fn roll_back_work(&mut self) -> Result<(), Error> {
-        self.transaction
-            .execute_unprepared(&format!("ROLLBACK TO {SAVEPOINT}"))
-            .await?;
-        self.savepoint = Savepoint::Current;
-        Ok(())
-    }
 }
 
 /// Counts a writer as queued for as long as it waits for the turn, even when
@@ -128,8 +80,8 @@ impl SqliteWriter {
     /// holding it has committed.
     pub async fn write<T, F, Fut>(&self, work: &mut F) -> Result<T, Error>
     where
-        F: FnMut(Arc<DatabaseTransaction>) -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
+        F: FnMut(DatabaseTransaction) -> Fut,
+        Fut: Future<Output = (DatabaseTransaction, Result<T, Error>)>,
     {
         let mut turn = {
             let _queued = Queued::new(&self.queued);
@@ -138,9 +90,8 @@ impl SqliteWriter {
         if turn.is_none() {
             *turn = Some(Batch {
                 id: self.batches.fetch_add(1, Ordering::Relaxed),
-                transaction: Arc::new(begin_immediate(&self.connection).await?),
+                transaction: begin_immediate(&self.connection).await?,
                 members: 0,
-                savepoint: Savepoint::Behind,
                 committed: watch::channel(None).0,
             });
         }
@@ -149,27 +100,32 @@ impl SqliteWriter {
         };
         let id = batch.id;
         let mut committed = batch.committed.subscribe();
-        if let Err(error) = batch.start_work().await {
-            // The shared transaction is in an unknown state: nothing in it commits.
-            return Err(abandon(turn, error).await);
-        }
         // The batch stays in its slot while the work runs: if this writer is
-        // cancelled, the next one finds its work unfinished and rolls it back, and
-        // the batch commits for the others.
-        let value = match work(batch.transaction.clone()).await {
-            Ok(value) => {
-                batch.savepoint = Savepoint::Behind;
-                batch.members += 1;
-                value
-            }
+        // cancelled, only its savepoint is rolled back, and the batch commits for
+        // the others.
+        let savepoint = match batch.transaction.begin().await {
+            Ok(savepoint) => savepoint,
+            Err(error) => return Err(abandon(turn, error.into()).await),
+        };
+        let (savepoint, outcome) = work(savepoint).await;
+        let ended = match &outcome {
+            Ok(_) => savepoint.commit().await,
+            Err(_) => savepoint.rollback().await,
+        };
+        if let Err(error) = ended {
+            // The shared transaction is in an unknown state: nothing in it commits.
+            return Err(abandon(turn, error.into()).await);
+        }
+        let value = match outcome {
+            Ok(value) => value,
             Err(error) => {
-                if let Err(rollback) = batch.roll_back_work().await {
-                    return Err(abandon(turn, rollback).await);
-                }
                 self.end_turn(turn).await;
                 return Err(error);
             }
         };
+        if let Some(batch) = turn.as_mut() {
+            batch.members += 1;
+        }
         if let Some(result) = self.end_turn(turn).await {
             return result.map(|()| value);
         }
@@ -223,21 +179,9 @@ async fn begin_immediate(connection: &DatabaseConnection) -> Result<DatabaseTran
 
 /// Commits the batch and tells its writers how it went. The commit runs as a task
 /// of its own, so that a cancelled writer cannot leave it half done.
-async fn commit(mut batch: Batch) -> Result<(), Error> {
+async fn commit(batch: Batch) -> Result<(), Error> {
     let committing = tokio::spawn(async move {
-        let finished = match batch.savepoint {
-            Savepoint::Unfinished => batch.roll_back_work().await,
-            Savepoint::Behind | Savepoint::Current => Ok(()),
-        };
-        let result = match (finished, crate::unshared(batch.transaction)) {
-            (Ok(()), Ok(transaction)) => transaction.commit().await.map_err(Error::from),
-            (Err(error), Ok(transaction)) => {
-                transaction.rollback().await.ok();
-                Err(error)
-            }
-            // Without the transaction, it rolls back as the last holder drops it.
-            (_, Err(error)) => Err(error),
-        };
+        let result = batch.transaction.commit().await.map_err(Error::from);
         batch.committed.send_replace(Some(result.clone()));
         result
     });
@@ -253,9 +197,7 @@ async fn commit(mut batch: Batch) -> Result<(), Error> {
 async fn abandon(mut turn: MutexGuard<'_, Option<Batch>>, error: Error) -> Error {
     if let Some(batch) = turn.take() {
         tracing::error!(%error, members = batch.members, "abandoning a write batch");
-        if let Ok(transaction) = crate::unshared(batch.transaction) {
-            transaction.rollback().await.ok();
-        }
+        batch.transaction.rollback().await.ok();
         batch.committed.send_replace(Some(Err(error.clone())));
     }
     error

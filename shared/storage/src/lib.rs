@@ -3,7 +3,7 @@
 //! transactions that serialise correctly on both backends.
 //!
 //! Writers: on SQLite they take turns on one connection, in a shared `IMMEDIATE`
-//! transaction that commits for a batch of them, each writer's work after a
+//! transaction that commits for a batch of them, each writer's work in a
 //! savepoint of its own (see `batch.rs`). On PostgreSQL each write runs
 //! at READ COMMITTED and the code inside locks the rows its checks depend on
 //! (`SELECT … FOR UPDATE`, which sea-orm's `lock_exclusive` emits there and omits
@@ -114,8 +114,8 @@ impl Database {
     /// ([`Error::Conflict`]), so it must not have effects outside the transaction.
     pub async fn write<T, F, Fut>(&self, mut work: F) -> Result<T, Error>
     where
-        F: FnMut(Arc<DatabaseTransaction>) -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
+        F: FnMut(DatabaseTransaction) -> Fut,
+        Fut: Future<Output = (DatabaseTransaction, Result<T, Error>)>,
     {
         let mut attempt = 0;
         loop {
@@ -137,12 +137,11 @@ impl Database {
     /// One attempt in a transaction of its own (PostgreSQL).
     async fn write_alone<T, F, Fut>(&self, work: &mut F) -> Result<T, Error>
     where
-        F: FnMut(Arc<DatabaseTransaction>) -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
+        F: FnMut(DatabaseTransaction) -> Fut,
+        Fut: Future<Output = (DatabaseTransaction, Result<T, Error>)>,
     {
-        let transaction = Arc::new(self.connection.begin().await?);
-        let outcome = work(transaction.clone()).await;
-        let transaction = unshared(transaction)?;
+        let transaction = self.connection.begin().await?;
+        let (transaction, outcome) = work(transaction).await;
         match outcome {
             Ok(value) => transaction
                 .commit()
@@ -229,13 +228,6 @@ async fn open(url: &str, pool: Pool) -> Result<DatabaseConnection, Error> {
         tracing::error!(%error, "cannot connect to the database");
         Error::Unavailable(format!("cannot connect to the database: {error}"))
     })
-}
-
-/// The transaction lent to a write's work, back from it: the work holds on to
-/// it no longer than it runs.
-fn unshared(transaction: Arc<DatabaseTransaction>) -> Result<DatabaseTransaction, Error> {
-    Arc::into_inner(transaction)
-        .ok_or_else(|| Error::internal("a write's work kept its transaction after it ended"))
 }
 
 /// Jittered exponential backoff: 2, 4, 8 … ms, up to 128 ms, times 0.5–1.5.

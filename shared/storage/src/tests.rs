@@ -53,7 +53,10 @@ async fn writers_are_serialised(test: TestDatabase) {
             let database = database.clone();
             tokio::spawn(async move {
                 database
-                    .write(|tx| async move { increment(&tx, backend).await })
+                    .write(|tx| async move {
+                        let result = increment(&tx, backend).await;
+                        (tx, result)
+                    })
                     .await
             })
         })
@@ -62,7 +65,10 @@ async fn writers_are_serialised(test: TestDatabase) {
         task.await.unwrap().unwrap();
     }
     let total = database
-        .write(|tx| async move { value(&tx, backend).await })
+        .write(|tx| async move {
+            let result = value(&tx, backend).await;
+            (tx, result)
+        })
         .await
         .unwrap();
     assert_eq!(total, 40);
@@ -84,7 +90,10 @@ async fn snapshots_do_not_see_later_writes(test: TestDatabase) {
     assert_eq!(read(&snapshot).await, 0);
     let backend = test.backend;
     database
-        .write(|tx| async move { increment(&tx, backend).await })
+        .write(|tx| async move {
+            let result = increment(&tx, backend).await;
+            (tx, result)
+        })
         .await
         .unwrap();
     assert_eq!(read(&snapshot).await, 0);
@@ -106,15 +115,16 @@ async fn conflicts_are_retried_a_bounded_number_of_times(test: TestDatabase) {
     let database = Database::connect(&test.url).await.unwrap();
     let mut runs = 0;
     let value = database
-        .write(|_| {
+        .write(|tx| {
             runs += 1;
             let run = runs;
             async move {
-                if run < 3 {
+                let result = if run < 3 {
                     Err(Error::Conflict("lost a race".into()))
                 } else {
                     Ok(run)
-                }
+                };
+                (tx, result)
             }
         })
         .await
@@ -123,9 +133,9 @@ async fn conflicts_are_retried_a_bounded_number_of_times(test: TestDatabase) {
 
     let mut runs = 0;
     let outcome: Result<(), Error> = database
-        .write(|_| {
+        .write(|tx| {
             runs += 1;
-            async { Err(Error::Conflict("always".into())) }
+            async move { (tx, Err(Error::Conflict("always".into()))) }
         })
         .await;
     assert!(matches!(outcome, Err(Error::Conflict(_))));
@@ -154,11 +164,12 @@ async fn note(database: &Database, id: i64, fail: bool, stall: bool) -> Result<i
             if stall {
                 std::future::pending::<()>().await;
             }
-            match inserted {
+            let result = match inserted {
                 Ok(_) if fail => Err(Error::invalid("id", "refused after a write")),
                 Ok(_) => Ok(id),
                 Err(error) => Err(error.into()),
-            }
+            };
+            (tx, result)
         })
         .await
 }
