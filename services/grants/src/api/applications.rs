@@ -386,8 +386,13 @@ async fn take_from_quota(
     }
 }
 
+/// The resource name of a region's quota for a year.
+fn quota_name(region: &str, year: i32) -> String {
+    format!("quotas/{region}/{year}")
+}
+
 fn quota_change(region: &str, year: i32, version: i64) -> Change {
-    Change::versioned("quota", format!("quotas/{region}/{year}"), version)
+    Change::versioned("quota", quota_name(region, year), version)
 }
 
 /// Why the quota refused an approval: not set, or the figures that would be
@@ -399,7 +404,7 @@ async fn quota_refusal(
     allowance: bool,
     loan: Money,
 ) -> Error {
-    let quota_name = format!("quotas/{region}/{year}");
+    let quota_name = quota_name(region, year);
     let quota = match store::application::quota(tx, region, year).await {
         Ok(Some(quota)) => quota,
         Ok(None) => {
@@ -1004,7 +1009,7 @@ pub async fn set_quota(
     records
         .apply(&mutation, |tx| {
             within(tx, async move |tx| {
-                let quota_name = format!("quotas/{region}/{}", body.year);
+                let quota_name = quota_name(region, body.year);
                 let current =
                     store::application::quota_for_update(tx, region, body.year).await?;
                 let version = next_version(
@@ -1055,7 +1060,7 @@ pub async fn get_quota(
     let region = parse_region(&request.region_kato)?.to_string();
     let quota = store::application::quota(records.database().connection(), &region, request.year)
         .await?
-        .ok_or_else(|| Error::not_found("quota", format!("quotas/{region}/{}", request.year)))?;
+        .ok_or_else(|| Error::not_found("quota", quota_name(&region, request.year)))?;
     Ok(GetQuotaResponse {
         quota: Some(quota_to_proto(&quota)),
     })
