@@ -37,6 +37,10 @@ pub use sea_orm;
 
 /// How many times a conflicting transaction is run before the caller gets ABORTED.
 const WRITE_ATTEMPTS: u32 = 8;
+/// A PostgreSQL connection idle this long is pinged before it is used again. A
+/// server that restarts, or a network that drops connections, leaves them idle
+/// longer than this; under load a connection is back in use within milliseconds.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// A service's database.
 #[derive(Clone, Debug)]
@@ -206,6 +210,10 @@ async fn open(url: &str, pool: Pool) -> Result<DatabaseConnection, Error> {
         .acquire_timeout(Duration::from_secs(10))
         .max_connections(connections);
     if url.starts_with("sqlite:") {
+        // sqlx pings a connection on every checkout by default: one more round
+        // trip (on SQLite, to the connection's thread) before each query. An
+        // embedded file has no peer to drop the connection.
+        options.test_before_acquire(false);
         // A lone connection stays open: in memory, it is the database.
         if connections == 1 {
             options.min_connections(1);
@@ -223,6 +231,11 @@ async fn open(url: &str, pool: Pool) -> Result<DatabaseConnection, Error> {
                 opts
             }
         });
+    } else {
+        // A connection in use is known to be alive; only one left idle this long
+        // may have been dropped by the server or the network, and is pinged
+        // before it is handed out.
+        options.test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
     }
     sea_orm::Database::connect(options).await.map_err(|error| {
         tracing::error!(%error, "cannot connect to the database");

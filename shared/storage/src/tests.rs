@@ -515,3 +515,59 @@ async fn concurrent_migrations_apply_once() {
         replica.await.unwrap().unwrap();
     }
 }
+
+/// Connections the server dropped while they sat in the pool are found out
+/// before use: reads and writes after that succeed.
+#[tokio::test]
+async fn connections_dropped_while_idle_are_replaced() {
+    let Some(test) = TestDatabase::postgres().await else {
+        return;
+    };
+    let database = Arc::new(counter_database(&test).await);
+    // Several connections in the pool, then idle.
+    let reads = |database: Arc<Database>| async move {
+        let reads: Vec<_> = (0..4)
+            .map(|_| {
+                let database = database.clone();
+                tokio::spawn(async move {
+                    database
+                        .connection()
+                        .query_one_raw(Statement::from_string(
+                            DatabaseBackend::Postgres,
+                            "SELECT value FROM counter WHERE id = 1",
+                        ))
+                        .await
+                        .map_err(Error::from)
+                })
+            })
+            .collect();
+        for read in reads {
+            read.await.unwrap().unwrap();
+        }
+    };
+    reads(database.clone()).await;
+    let other = Database::connect(&test.url).await.unwrap();
+    let dropped = other
+        .connection()
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT count(pg_terminate_backend(pid)) AS dropped FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "dropped")
+        .unwrap();
+    assert!(dropped >= 1, "no connection was dropped");
+    tokio::time::sleep(crate::IDLE_BEFORE_PING + Duration::from_millis(200)).await;
+    reads(database.clone()).await;
+    let backend = test.backend;
+    let written = database
+        .write(|tx| async move {
+            let result = increment(&tx, backend).await;
+            (tx, result)
+        })
+        .await;
+    assert_eq!(written, Ok(1));
+}
