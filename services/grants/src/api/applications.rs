@@ -510,17 +510,20 @@ pub async fn decide(
     // approval needs them; a change of terms committing meanwhile comes after
     // this decision), and the application with its applicant as they are now.
     let db = records.database().connection();
-    let (in_force, seen) = tokio::join!(
-        terms_on(db, date),
-        store::application::read_with_person(db, id)
-    );
+    let (seen, in_force) =
+        match store::application::decision_inputs(db, id, &date.to_string()).await {
+            Ok(inputs) => match inputs.terms {
+                Some(terms) => (inputs.seen, Ok(terms)),
+                // Read again, to name what is missing.
+                None => (inputs.seen, terms_on(db, date).await),
+            },
+            Err(error) => (None, Err(error)),
+        };
     let in_force = &in_force;
     // What was seen is used when it is what the decision expects, and written
     // back only if it is still so; otherwise (or once that check fails) the
     // transaction reads the rows locked.
     let seen = seen
-        .ok()
-        .flatten()
         .filter(|(application, _)| application.status == ApplicationStatus::Submitted.as_str())
         .and_then(|(application, person)| {
             let application = writable(caller, application, body.expected_version).ok()?;

@@ -5,6 +5,8 @@ use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, UpdateStatement};
 
+use super::terms::{self, mci_rates, policies};
+
 pub mod applications {
     use sea_orm::entity::prelude::*;
 
@@ -143,33 +145,105 @@ pub async fn find(
     aimaq_storage::find_by_id::<applications::Entity>(db, id, lock).await
 }
 
-/// The application and its applicant's row, by one query; locked for the rest of
-/// the transaction when `lock` (on PostgreSQL). None when either is missing.
-async fn joined(
+/// The application and its applicant's row, by one query, locked for the rest of
+/// the transaction (on PostgreSQL). None when either is missing.
+async fn joined_for_update(
     db: &impl ConnectionTrait,
     id: i64,
-    lock: bool,
 ) -> Result<Option<(applications::Model, persons::Model)>, Error> {
     use sea_orm::{JoinType, RelationTrait};
-    let mut query = applications::Entity::find_by_id(id)
+    let query = applications::Entity::find_by_id(id)
         .join(JoinType::InnerJoin, applications::Relation::Person.def())
-        .select_also(persons::Entity);
-    if lock {
-        query = query.lock_exclusive();
-    }
+        .select_also(persons::Entity)
+        .lock_exclusive();
     Ok(match query.one(db).await? {
         Some((application, Some(person))) => Some((application, person)),
         _ => None,
     })
 }
 
-/// The application and its applicant's row as they are now, unlocked: for a
-/// write that checks they are unchanged when it updates them.
-pub async fn read_with_person(
+/// What a decision reads before its transaction: the application and its
+/// applicant's row as they are now, unlocked (for a write that checks they are
+/// unchanged when it updates them), and the terms and MCI value in force on the
+/// decision date. Each is `None` when missing.
+#[derive(Debug)]
+pub struct DecisionInputs {
+    pub seen: Option<(applications::Model, persons::Model)>,
+    pub terms: Option<(policies::Model, mci_rates::Model)>,
+}
+
+/// [`DecisionInputs`] for application `id` on `date`, in one query: every
+/// query is a round trip and a pool checkout.
+pub async fn decision_inputs(
     db: &impl ConnectionTrait,
     id: i64,
-) -> Result<Option<(applications::Model, persons::Model)>, Error> {
-    joined(db, id, false).await
+    date: &str,
+) -> Result<DecisionInputs, Error> {
+    use sea_orm::Iterable;
+    use sea_orm::sea_query::{Alias, JoinType};
+    let mut query = Query::select();
+    // One row whatever is missing: every part is joined to it.
+    query.from_subquery(
+        Query::select().expr(Expr::cust("1")).to_owned(),
+        Alias::new("decision"),
+    );
+    query
+        .join(
+            JoinType::LeftJoin,
+            applications::Entity,
+            Expr::col((applications::Entity, applications::Column::Id)).eq(id),
+        )
+        .join(
+            JoinType::LeftJoin,
+            persons::Entity,
+            Expr::col((persons::Entity, persons::Column::Iin))
+                .equals((applications::Entity, applications::Column::Iin)),
+        )
+        .join(
+            JoinType::LeftJoin,
+            policies::Entity,
+            Expr::col((policies::Entity, policies::Column::EffectiveFrom)).in_subquery(
+                terms::latest(policies::Entity, policies::Column::EffectiveFrom, date),
+            ),
+        )
+        .join(
+            JoinType::LeftJoin,
+            mci_rates::Entity,
+            Expr::col((mci_rates::Entity, mci_rates::Column::EffectiveFrom)).in_subquery(
+                terms::latest(mci_rates::Entity, mci_rates::Column::EffectiveFrom, date),
+            ),
+        );
+    fn select_all<E: EntityTrait>(query: &mut sea_orm::sea_query::SelectStatement, entity: E) {
+        for column in E::Column::iter() {
+            let prefixed = format!("{}_{}", entity.table_name(), column.as_str());
+            query.expr_as(
+                column.select_as(Expr::col((entity, column))),
+                Alias::new(prefixed),
+            );
+        }
+    }
+    select_all(&mut query, applications::Entity);
+    select_all(&mut query, persons::Entity);
+    select_all(&mut query, policies::Entity);
+    select_all(&mut query, mci_rates::Entity);
+    let statement = sea_orm::StatementBuilder::build(&query, &db.get_database_backend());
+    let row = db
+        .query_one_raw(statement)
+        .await?
+        .ok_or_else(|| Error::internal("the decision's inputs: no row"))?;
+    fn part<E: EntityTrait>(
+        row: &sea_orm::QueryResult,
+        entity: E,
+    ) -> Result<Option<E::Model>, Error> {
+        use sea_orm::FromQueryResult;
+        Ok(Option::<E::Model>::from_query_result(
+            row,
+            &format!("{}_", entity.table_name()),
+        )?)
+    }
+    let seen = part(&row, applications::Entity)?.zip(part(&row, persons::Entity)?);
+    let terms = part(&row, policies::Entity)?.zip(part(&row, mci_rates::Entity)?);
+    Ok(DecisionInputs { seen, terms })
 }
 
 /// The application and its applicant's row, both locked (on PostgreSQL) by one
@@ -178,7 +252,7 @@ pub async fn find_with_person(
     db: &impl ConnectionTrait,
     id: i64,
 ) -> Result<Option<(applications::Model, persons::Model, bool)>, Error> {
-    if let Some((application, person)) = joined(db, id, true).await? {
+    if let Some((application, person)) = joined_for_update(db, id).await? {
         return Ok(Some((application, person, false)));
     }
     // Every application has its applicant's row; this is the careful path.

@@ -137,7 +137,7 @@ pub async fn terms_on(
 }
 
 /// The latest `column` of `table` on or before `date`.
-fn latest<T, C>(table: T, column: C, date: &str) -> SelectStatement
+pub(super) fn latest<T, C>(table: T, column: C, date: &str) -> SelectStatement
 where
     T: IntoIden + Copy,
     C: IntoIden + Copy,

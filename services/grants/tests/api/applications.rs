@@ -417,6 +417,27 @@ async fn bad_applications_and_foreign_deciders_are_refused(database: TestDatabas
     assert_eq!(fields(status), ["grant_loan.term_months"]);
 
     let submitted = harness.submit(application("ok", 4, 0)).await.unwrap();
+    // An approval needs the terms and the MCI in force on its date; a decision
+    // on an application that does not exist is refused as such.
+    let status = harness
+        .decide(approve("before-mci", &submitted, date(2021, 6, 1), 0))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&status), "mci-rates/2021-06-01");
+    let status = harness
+        .decide(approve("before-terms", &submitted, date(2008, 6, 1), 0))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&status), "policies/2008-06-01");
+    let nowhere = Application {
+        name: "applications/999999".into(),
+        ..submitted.clone()
+    };
+    let status = harness
+        .decide(approve("nowhere", &nowhere, date(2026, 2, 1), 0))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
     let elsewhere = harness
         .tokens
         .token("akimat-11", &[Scope::GrantsDecide], Some("11"));
