@@ -17,7 +17,7 @@ use aimaq_storage::paging::Page;
 use aimaq_territories::TerritoryDirectory;
 use aimaq_types::{Iin, Kato, Money};
 use chrono::{Datelike, NaiveDate};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseBackend};
 use tonic::Request;
 
 use super::terms::{field_from_proto, field_to_proto, policy_of, terms_on};
@@ -29,6 +29,7 @@ use crate::domain::loan::{outstanding_on, schedule};
 use crate::domain::terms::{Field, in_money};
 use crate::store;
 use crate::store::application::{Filter, applications, name, parse_name, persons, quotas};
+use crate::store::terms::{mci_rates, policies};
 
 const OLDEST_DIPLOMA: i32 = 1960;
 
@@ -479,6 +480,39 @@ async fn write_seen_decision(
     }
 }
 
+/// What a decision needs, read in one query: the application with its
+/// applicant as they are now, when that is what the decision expects (it is
+/// written back only if it is still so; otherwise the transaction reads the rows
+/// locked), and the terms and MCI in force on the decision date (an error here
+/// is reported where the approval needs them).
+async fn decision_inputs(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    body: &DecideApplicationRequest,
+    id: i64,
+    date: NaiveDate,
+) -> (
+    Option<(applications::Model, persons::Model)>,
+    Result<(policies::Model, mci_rates::Model), Error>,
+) {
+    let (seen, in_force) =
+        match store::application::decision_inputs(db, id, &date.to_string()).await {
+            Ok(inputs) => match inputs.terms {
+                Some(terms) => (inputs.seen, Ok(terms)),
+                // Read again, to name what is missing.
+                None => (inputs.seen, terms_on(db, date).await),
+            },
+            Err(error) => (None, Err(error)),
+        };
+    let seen = seen
+        .filter(|(application, _)| application.status == ApplicationStatus::Submitted.as_str())
+        .and_then(|(application, person)| {
+            let application = writable(caller, application, body.expected_version).ok()?;
+            Some((application, person))
+        });
+    (seen, in_force)
+}
+
 pub async fn decide(
     records: &Records,
     request: &Request<DecideApplicationRequest>,
@@ -505,37 +539,27 @@ pub async fn decide(
     }
     let date = violations.then(|| date)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
-    // Read before the transaction, off the path every writer waits on: the terms
-    // and MCI in force on the decision date (an error here is reported where the
-    // approval needs them; a change of terms committing meanwhile comes after
-    // this decision), and the application with its applicant as they are now.
-    let db = records.database().connection();
-    let (seen, in_force) =
-        match store::application::decision_inputs(db, id, &date.to_string()).await {
-            Ok(inputs) => match inputs.terms {
-                Some(terms) => (inputs.seen, Ok(terms)),
-                // Read again, to name what is missing.
-                None => (inputs.seen, terms_on(db, date).await),
-            },
-            Err(error) => (None, Err(error)),
-        };
-    let in_force = &in_force;
-    // What was seen is used when it is what the decision expects, and written
-    // back only if it is still so; otherwise (or once that check fails) the
-    // transaction reads the rows locked.
-    let seen = seen
-        .filter(|(application, _)| application.status == ApplicationStatus::Submitted.as_str())
-        .and_then(|(application, person)| {
-            let application = writable(caller, application, body.expected_version).ok()?;
-            Some((application, person))
-        });
+    // On SQLite what the decision reads goes before its transaction, off the one
+    // write turn every writer waits on (a change of terms committing meanwhile
+    // comes after this decision). On PostgreSQL it is read in the transaction,
+    // on the connection the transaction holds anyway: one pool checkout fewer.
+    let database = records.database();
+    let read_before = if database.backend() == DatabaseBackend::Sqlite {
+        Some(decision_inputs(database.connection(), caller, body, id, date).await)
+    } else {
+        None
+    };
     let seen_changed = &AtomicBool::new(false);
     records
         .apply(&mutation, |tx| {
-            let seen = seen
-                .clone()
-                .filter(|_| !seen_changed.load(Ordering::Relaxed));
+            let read_before = read_before.clone();
             within(tx, async move |tx| {
+                let (seen, in_force) = match read_before {
+                    Some(read) => read,
+                    None => decision_inputs(tx, caller, body, id, date).await,
+                };
+                let in_force = &in_force;
+                let seen = seen.filter(|_| !seen_changed.load(Ordering::Relaxed));
                 let unlocked = seen.is_some();
                 let (current, mut person, new_person) = match seen {
                     Some((application, person)) => (application, person, false),
