@@ -20,7 +20,7 @@ use chrono::{Datelike, NaiveDate};
 use sea_orm::{ConnectionTrait, DatabaseBackend};
 use tonic::Request;
 
-use super::terms::{field_from_proto, field_to_proto, policy_of, terms_on};
+use super::terms::{field_from_proto, field_to_proto, policy_of, terms_on, terms_one_by_one};
 use crate::domain::application::{
     ApplicationStatus, Loan, age_band, allowance, check_applicant, check_field, check_length,
     check_loan, check_text, settle, whole_months,
@@ -500,7 +500,7 @@ async fn decision_inputs(
             Ok(inputs) => match inputs.terms {
                 Some(terms) => (inputs.seen, Ok(terms)),
                 // Read again, to name what is missing.
-                None => (inputs.seen, terms_on(db, date).await),
+                None => (inputs.seen, terms_one_by_one(db, date).await),
             },
             Err(error) => (None, Err(error)),
         };

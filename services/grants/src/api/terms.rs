@@ -213,8 +213,17 @@ pub(super) async fn terms_on(
 ) -> Result<(policies::Model, mci_rates::Model), Error> {
     match store::terms::terms_on(db, &date.to_string()).await? {
         Some(both) => Ok(both),
-        None => Ok((policy_on(db, date).await?, mci_on(db, date).await?)),
+        None => terms_one_by_one(db, date).await,
     }
+}
+
+/// As [`terms_on`], one at a time, after a read that found either missing: the
+/// error names which.
+pub(super) async fn terms_one_by_one(
+    db: &impl sea_orm::ConnectionTrait,
+    date: NaiveDate,
+) -> Result<(policies::Model, mci_rates::Model), Error> {
+    Ok((policy_on(db, date).await?, mci_on(db, date).await?))
 }
 
 pub async fn get_mci_rate(

@@ -162,10 +162,10 @@ async fn joined_for_update(
     })
 }
 
-/// What a decision reads before its transaction: the application and its
-/// applicant's row as they are now, unlocked (for a write that checks they are
-/// unchanged when it updates them), and the terms and MCI value in force on the
-/// decision date. Each is `None` when missing.
+/// What a decision reads before it writes: the application and its applicant's
+/// row as they are now, unlocked (for a write that checks they are unchanged
+/// when it updates them), and the terms and MCI value in force on the decision
+/// date. Each is `None` when missing.
 #[derive(Debug)]
 pub struct DecisionInputs {
     pub seen: Option<(applications::Model, persons::Model)>,
