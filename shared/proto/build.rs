@@ -29,6 +29,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // RPCs a later change implements answer UNIMPLEMENTED until then.
         .generate_default_stubs(true)
-        .compile_fds(descriptors)?;
+        // Undecodable bodies are the sender's mistake, not the server's fault.
+        .codec_path("crate::codec::ProtoCodec")
+        .compile_fds_with_config(descriptors, {
+            // Message names let the codec find a request's descriptor.
+            let mut config = tonic_prost_build::Config::new();
+            config.enable_type_names();
+            config
+        })?;
     Ok(())
 }

@@ -127,6 +127,21 @@ impl Error {
         ))
     }
 
+    /// Stored figures that add up past what one figure holds (records written
+    /// before amounts were bounded, or too much asked at once): named, so that
+    /// one bad record never reads as a fault of the whole report.
+    pub fn total_overflow(subject: impl fmt::Display) -> Error {
+        let subject = subject.to_string();
+        Error::precondition(
+            "TOTAL",
+            &subject,
+            format!(
+                "the records of {subject} add up to more than one figure can hold; \
+                 ask for fewer years or a smaller territory, or correct the record out of bounds"
+            ),
+        )
+    }
+
     pub fn internal(message: impl fmt::Display) -> Error {
         Error::Internal(message.to_string())
     }
@@ -147,12 +162,17 @@ impl Error {
     }
 
     /// The status sent to the caller. Internal faults are logged here and answered
-    /// with a generic message, so no database text ever reaches a reply.
+    /// with a generic message, so no database text ever reaches a reply; every
+    /// text is cut to a bounded length, so no echoed value can outgrow the
+    /// status's metadata.
     pub fn into_status(self) -> Status {
         let code = self.code();
-        match self {
+        match self.bounded() {
             Error::InvalidArgument(violations) => {
-                let message = format!("invalid request: {}", describe_fields(&violations));
+                let message = cut(
+                    format!("invalid request: {}", describe_fields(&violations)),
+                    MAX_MESSAGE_CHARS,
+                );
                 let details = ErrorDetails::with_bad_request(
                     violations
                         .into_iter()
@@ -217,6 +237,80 @@ impl Error {
             | Error::Unauthenticated(message)
             | Error::PermissionDenied(message)
             | Error::Unavailable(message) => Status::new(code, message),
+        }
+    }
+}
+
+/// The longest message a status carries, and the longest text of one detail.
+const MAX_MESSAGE_CHARS: usize = 2_000;
+const MAX_DETAIL_CHARS: usize = 500;
+
+/// `text` cut to `max` characters (an ellipsis marks the cut).
+fn cut(mut text: String, max: usize) -> String {
+    if let Some((end, _)) = text.char_indices().nth(max) {
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+impl Error {
+    /// The same error with every text cut to what a reply may carry.
+    fn bounded(self) -> Error {
+        let detail = |text: String| cut(text, MAX_DETAIL_CHARS);
+        let message = |text: String| cut(text, MAX_MESSAGE_CHARS);
+        match self {
+            Error::InvalidArgument(violations) => Error::InvalidArgument(
+                violations
+                    .into_iter()
+                    .map(|v| FieldViolation {
+                        field: detail(v.field),
+                        description: detail(v.description),
+                    })
+                    .collect(),
+            ),
+            Error::NotFound {
+                resource_type,
+                name,
+            } => Error::NotFound {
+                resource_type: detail(resource_type),
+                name: detail(name),
+            },
+            Error::AlreadyExists {
+                resource_type,
+                name,
+                message: text,
+            } => Error::AlreadyExists {
+                resource_type: detail(resource_type),
+                name: detail(name),
+                message: message(text),
+            },
+            Error::FailedPrecondition {
+                message: text,
+                violations,
+            } => Error::FailedPrecondition {
+                message: message(text),
+                violations: violations
+                    .into_iter()
+                    .map(|v| PreconditionViolation {
+                        kind: detail(v.kind),
+                        subject: detail(v.subject),
+                        description: detail(v.description),
+                    })
+                    .collect(),
+            },
+            Error::ResourceExhausted {
+                message: text,
+                retry_after,
+            } => Error::ResourceExhausted {
+                message: message(text),
+                retry_after,
+            },
+            Error::Aborted(text) => Error::Aborted(message(text)),
+            Error::Unauthenticated(text) => Error::Unauthenticated(message(text)),
+            Error::PermissionDenied(text) => Error::PermissionDenied(message(text)),
+            Error::Unavailable(text) => Error::Unavailable(message(text)),
+            internal @ (Error::Internal(_) | Error::Conflict(_)) => internal,
         }
     }
 }
@@ -344,11 +438,24 @@ impl From<sea_orm::DbErr> for Error {
                 Some("40001" | "40P01" | "23505" | "5" | "517" | "6") => {
                     Error::Conflict(db.message().to_owned())
                 }
+                // A sum of stored amounts past 64 bits (PostgreSQL's numeric out
+                // of range, SQLite's integer overflow): too much asked at once,
+                // not a fault to hide.
+                Some("22003") | Some("1") if is_overflow(db.message()) => {
+                    tracing::warn!(error = %error, "a total overflowed");
+                    Error::total_overflow("the request")
+                }
                 _ => Error::Internal(error.to_string()),
             },
             _ => Error::Internal(error.to_string()),
         }
     }
+}
+
+/// Whether a database message reports an integer overflow.
+#[cfg(feature = "db")]
+fn is_overflow(message: &str) -> bool {
+    message.contains("out of range") || message.contains("integer overflow")
 }
 
 #[cfg(test)]
@@ -446,6 +553,26 @@ mod tests {
         let status = Error::internal("relation \"secret_table\" does not exist").into_status();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn echoed_values_are_cut_short() {
+        let huge = "x".repeat(2 << 20);
+        let status = Error::not_found("programme", format!("programs/{huge}")).into_status();
+        assert!(
+            status.message().len() < 4 * MAX_DETAIL_CHARS,
+            "{}",
+            status.message().len()
+        );
+        let status = Error::invalid("code", format!("{huge} is not a code")).into_status();
+        assert!(status.message().len() < 4 * MAX_DETAIL_CHARS);
+        let details = status.get_error_details();
+        let bad = details.bad_request().unwrap();
+        assert!(bad.field_violations[0].description.chars().count() <= MAX_DETAIL_CHARS + 1);
+        let status = Error::Aborted(huge).into_status();
+        assert!(status.message().chars().count() <= MAX_MESSAGE_CHARS + 1);
+        assert_eq!(cut("Агыбет".into(), 3), "Агы…");
+        assert_eq!(cut("abc".into(), 3), "abc");
     }
 
     #[test]

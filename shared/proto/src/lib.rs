@@ -1,5 +1,8 @@
 //! The Aimaq gRPC contracts, generated at build time from `proto/`.
 
+pub mod bounds;
+pub mod codec;
+
 /// Encoded `FileDescriptorSet` of every Aimaq proto file, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/aimaq_descriptor.bin"));
@@ -53,11 +56,8 @@ pub fn date_to_proto(date: chrono::NaiveDate) -> common::v1::Date {
     }
 }
 
-/// A calendar date from the wire, `None` when it is not a real date.
+/// A calendar date from the wire, `None` when it is not a real date within the
+/// years every date must fall in ([`aimaq_types::bounds::date`]).
 pub fn date_from_proto(date: &common::v1::Date) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::from_ymd_opt(
-        date.year,
-        u32::try_from(date.month).ok()?,
-        u32::try_from(date.day).ok()?,
-    )
+    aimaq_types::bounds::date(date.year, date.month, date.day).ok()
 }

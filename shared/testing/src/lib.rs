@@ -11,6 +11,7 @@
 //! unless `AIMAQ_REQUIRE_POSTGRES=1` (set by `.ci/run`), where they fail.
 
 mod database;
+pub mod hostile;
 pub mod load;
 mod server;
 pub mod territories;

@@ -2,6 +2,7 @@
 //! (territory codes) and [`Iin`] / [`Bin`] (person and legal-entity numbers).
 //! Pure: no I/O, no async, no gRPC.
 
+pub mod bounds;
 mod iin;
 mod kato;
 mod money;

@@ -24,21 +24,34 @@ use crate::store::report::{Grouping, Scope};
 const EXPORT_BATCH: u64 = 500;
 const EXPORT_BUFFER: usize = 4;
 
-fn add_counts(into: &mut Vec<ProjectStatusCount>, status: i32, count: i64) {
+fn add_counts(into: &mut Vec<ProjectStatusCount>, status: i32, count: i64) -> Option<()> {
     match into.iter_mut().find(|c| c.status == status) {
-        Some(existing) => existing.count += count,
+        Some(existing) => existing.count = existing.count.checked_add(count)?,
         None => into.push(ProjectStatusCount { status, count }),
     }
+    Some(())
 }
 
-fn add_row(total: &mut ExecutionRow, row: &ExecutionRow) {
-    total.allocated_tiyn = total.allocated_tiyn.saturating_add(row.allocated_tiyn);
-    total.committed_tiyn = total.committed_tiyn.saturating_add(row.committed_tiyn);
-    total.disbursed_tiyn = total.disbursed_tiyn.saturating_add(row.disbursed_tiyn);
-    total.settlements_covered += row.settlements_covered;
-    for count in &row.projects {
-        add_counts(&mut total.projects, count.status, count.count);
-    }
+/// Adds `row` to `total`; a total past one figure is refused by name.
+fn add_row(total: &mut ExecutionRow, row: &ExecutionRow) -> Result<(), Error> {
+    let added = (|| {
+        total.allocated_tiyn = total.allocated_tiyn.checked_add(row.allocated_tiyn)?;
+        total.committed_tiyn = total.committed_tiyn.checked_add(row.committed_tiyn)?;
+        total.disbursed_tiyn = total.disbursed_tiyn.checked_add(row.disbursed_tiyn)?;
+        total.settlements_covered = total
+            .settlements_covered
+            .checked_add(row.settlements_covered)?;
+        for count in &row.projects {
+            add_counts(&mut total.projects, count.status, count.count)?;
+        }
+        Some(())
+    })();
+    added.ok_or_else(|| {
+        Error::total_overflow(format!(
+            "execution/{}/{}",
+            row.territory_kato, row.fiscal_year
+        ))
+    })
 }
 
 /// A range of years where 0 leaves an end open.
@@ -143,7 +156,8 @@ pub async fn execution(
         let row = row_of(&mut rows, &count.territory, count.fiscal_year);
         for (status, projects) in by_status {
             if projects > 0 {
-                add_counts(&mut row.projects, status_to_proto(status) as i32, projects);
+                add_counts(&mut row.projects, status_to_proto(status) as i32, projects)
+                    .ok_or_else(|| Error::total_overflow("project counts"))?;
             }
         }
     }
@@ -160,7 +174,7 @@ pub async fn execution(
                 fiscal_year: row.fiscal_year,
                 ..ExecutionRow::default()
             });
-        add_row(total, row);
+        add_row(total, row)?;
     }
     for row in rows.iter_mut().chain(totals.values_mut()) {
         row.projects.sort_by_key(|c| c.status);

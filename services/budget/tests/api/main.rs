@@ -6,6 +6,7 @@
 
 mod allocations;
 mod concurrency;
+mod hostile;
 mod programs;
 mod projects;
 mod reports;

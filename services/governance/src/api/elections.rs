@@ -144,6 +144,20 @@ pub fn election_to_proto(record: &ElectionRecord) -> Election {
     }
 }
 
+/// A stored protocol whose counts do not add up to a count: written before
+/// counts were bounded, it is named rather than summed.
+fn out_of_bounds(protocol: &protocols::Model) -> Error {
+    Error::precondition(
+        "BOUNDS",
+        format!(
+            "{}/protocols/{}",
+            election_name(protocol.election_id),
+            protocol.station_number
+        ),
+        "the stored protocol's counts are out of bounds; submit a corrected protocol",
+    )
+}
+
 /// A protocol as answered; `registered` is its station's registered voters.
 fn protocol_to_proto(registered: i64, protocol: &protocols::Model) -> Result<Protocol, Error> {
     let counts = store::election::counts(protocol)?;
@@ -153,7 +167,9 @@ fn protocol_to_proto(registered: i64, protocol: &protocols::Model) -> Result<Pro
         version: protocol.version,
         registered_voters: registered,
         ballots_issued: protocol.ballots_issued,
-        ballots_cast: counts.ballots_cast(),
+        ballots_cast: counts
+            .ballots_cast()
+            .ok_or_else(|| out_of_bounds(protocol))?,
         candidate_votes: counts
             .votes
             .iter()
@@ -243,11 +259,9 @@ fn stations_from_proto(
             format!("{at}.number"),
             "appears twice",
         );
-        violations.check(
-            station.registered_voters >= 0,
-            format!("{at}.registered_voters"),
-            "must not be negative",
-        );
+        if let Err(why) = aimaq_types::bounds::people(station.registered_voters) {
+            violations.add(format!("{at}.registered_voters"), why);
+        }
         violations.check(
             station.address.chars().count() <= 300,
             format!("{at}.address"),
@@ -282,6 +296,7 @@ pub async fn schedule(
         required_date("call_date", body.call_date.as_ref())?,
         required_date("voting_date", body.voting_date.as_ref())?,
         date("nomination_close_date", body.nomination_close_date.as_ref())?,
+        (!body.archival).then(today_in_kazakhstan),
     )?;
     let stations = stations_from_proto(&body.polling_stations, "polling_stations")?;
     let previous = if body.previous_election.is_empty() {
@@ -763,17 +778,24 @@ async fn results(
     let mut registered_reporting = 0;
     let mut ballots_issued = 0;
     for protocol in &protocols {
-        tally.add(&store::election::counts(protocol)?);
-        ballots_issued += protocol.ballots_issued;
-        registered_reporting += record
+        let registered = record
             .stations
             .iter()
             .find(|s| s.number == protocol.station_number)
             .map_or(0, |s| s.registered_voters);
+        let added = tally
+            .add(&store::election::counts(protocol)?)
+            .and_then(|()| {
+                ballots_issued = i64::checked_add(ballots_issued, protocol.ballots_issued)?;
+                registered_reporting = i64::checked_add(registered_reporting, registered)?;
+                Some(())
+            });
+        added.ok_or_else(|| out_of_bounds(protocol))?;
     }
     let rule = WinnerRule::parse(&record.election.winner_rule).unwrap_or_default();
     let outcome = rules::outcome(rule, &tally);
-    let cast = tally.ballots_cast();
+    // Every protocol was added, so the total fits.
+    let cast = tally.ballots_cast().unwrap_or(i64::MAX);
     let id = record.election.id;
     let share = |votes: i64| i32::try_from(basis_points(votes, cast)).unwrap_or(i32::MAX);
     let name_of = |candidate: i64| candidate_name(id, candidate);

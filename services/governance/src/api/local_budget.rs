@@ -179,7 +179,7 @@ pub async fn revenue_summary(
                 .ok_or_else(|| Error::internal(format!("stored revenue source {source:?}")))
         })
         .collect::<Result<_, _>>()?;
-    let summary = summarize(&rows, request.from_year, request.to_year);
+    let summary = summarize(&rows, request.from_year, request.to_year)?;
     let counted =
         store::local_budget::revenue_territories(db, &prefix, request.from_year, request.to_year)
             .await?;
@@ -263,7 +263,7 @@ pub async fn record_indicator(
     violations.check(figure.is_some(), "figure", "required: ACTUAL or TARGET");
     check_year(&mut violations, "year", body.year);
     violations.check(
-        body.value_bp.abs() <= MAX_INDICATOR_BP,
+        (-MAX_INDICATOR_BP..=MAX_INDICATOR_BP).contains(&body.value_bp),
         "value_bp",
         format!("must be within ±{MAX_INDICATOR_BP} basis points"),
     );

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use aimaq_error::{Error, Violations};
-use aimaq_types::Iin;
+use aimaq_types::{Iin, bounds};
 use chrono::{Datelike, NaiveDate};
 
 use super::territory::TerritoryKind;
@@ -98,14 +98,23 @@ pub struct Calendar {
 }
 
 /// Checks the calendar of a new election; the nomination close date defaults to
-/// ten days before voting day.
+/// ten days before voting day. A live election (`today` given) cannot vote on a
+/// day already past; one recorded from the archive can.
 pub fn check_calendar(
     office: Office,
     call: NaiveDate,
     voting: NaiveDate,
     nomination_close: Option<NaiveDate>,
+    today: Option<NaiveDate>,
 ) -> Result<Calendar, Error> {
     let mut violations = Violations::new();
+    if let Some(today) = today {
+        violations.check(
+            voting >= today,
+            "voting_date",
+            format!("{voting} is past (today is {today}); an election from the archive is recorded with `archival`"),
+        );
+    }
     let days = (voting - call).num_days();
     violations.check(
         days >= MIN_CALL_TO_VOTING_DAYS,
@@ -123,8 +132,11 @@ pub fn check_calendar(
             office.elected_since()
         ),
     );
-    let nomination_close = nomination_close
-        .unwrap_or(voting - chrono::Days::new(DEFAULT_NOMINATION_CLOSE_DAYS as u64));
+    let nomination_close = nomination_close.unwrap_or_else(|| {
+        voting
+            .checked_sub_days(chrono::Days::new(DEFAULT_NOMINATION_CLOSE_DAYS as u64))
+            .unwrap_or(voting)
+    });
     violations.check(
         call <= nomination_close && nomination_close < voting,
         "nomination_close_date",
@@ -163,8 +175,11 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn ballots_cast(&self) -> i64 {
-        self.votes.iter().map(|(_, v)| v).sum::<i64>() + self.against_all + self.spoiled
+    /// Votes + against all + spoiled; `None` when that does not fit a count (a
+    /// stored protocol out of bounds).
+    pub fn ballots_cast(&self) -> Option<i64> {
+        let counted = self.votes.iter().map(|(_, votes)| *votes);
+        bounds::total(counted.chain([self.against_all, self.spoiled]))
     }
 }
 
@@ -189,27 +204,24 @@ pub fn check_counts(
             format!("candidate_votes[{index}].candidate"),
             "listed more than once",
         );
-        violations.check(
-            *votes >= 0,
-            format!("candidate_votes[{index}].votes"),
-            "must not be negative",
-        );
+        if let Err(why) = bounds::people(*votes) {
+            violations.add(format!("candidate_votes[{index}].votes"), why);
+        }
     }
     for missing in candidates.iter().filter(|c| !seen.contains(c)) {
         violations.add("candidate_votes", format!("candidate {missing} is missing"));
     }
-    violations.check(
-        counts.against_all >= 0,
-        "against_all",
-        "must not be negative",
-    );
-    violations.check(counts.spoiled >= 0, "spoiled", "must not be negative");
-    violations.check(
-        counts.ballots_issued >= 0,
-        "ballots_issued",
-        "must not be negative",
-    );
-    let cast = counts.ballots_cast();
+    for (field, count) in [
+        ("against_all", counts.against_all),
+        ("spoiled", counts.spoiled),
+        ("ballots_issued", counts.ballots_issued),
+    ] {
+        if let Err(why) = bounds::people(count) {
+            violations.add(field, why);
+        }
+    }
+    // Bounded counts of at most a hundred candidates always add up.
+    let cast = counts.ballots_cast().unwrap_or(i64::MAX);
     violations.check(
         cast <= counts.ballots_issued,
         "ballots_issued",
@@ -248,16 +260,23 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, counts: &Counts) {
+    /// Adds a protocol's counts; `None` (and the tally unusable) when a total
+    /// would not fit a count, which bounded protocols never reach.
+    #[must_use]
+    pub fn add(&mut self, counts: &Counts) -> Option<()> {
         for (candidate, votes) in &counts.votes {
-            *self.votes.entry(*candidate).or_default() += votes;
+            let total = self.votes.entry(*candidate).or_default();
+            *total = total.checked_add(*votes)?;
         }
-        self.against_all += counts.against_all;
-        self.spoiled += counts.spoiled;
+        self.against_all = self.against_all.checked_add(counts.against_all)?;
+        self.spoiled = self.spoiled.checked_add(counts.spoiled)?;
+        self.ballots_cast()?;
+        Some(())
     }
 
-    pub fn ballots_cast(&self) -> i64 {
-        self.votes.values().sum::<i64>() + self.against_all + self.spoiled
+    pub fn ballots_cast(&self) -> Option<i64> {
+        let counted = self.votes.values().copied();
+        bounds::total(counted.chain([self.against_all, self.spoiled]))
     }
 
     /// Candidates by votes, most first; equal votes by id, for a stable order.
@@ -296,11 +315,12 @@ pub fn outcome(rule: WinnerRule, tally: &Tally) -> Outcome {
             }
         }
         WinnerRule::AbsoluteMajority => {
-            let cast = tally.ballots_cast();
-            if tied == 1 && leading_votes * 2 > cast {
+            // Halves compared in a wider type: twice a count may not fit.
+            let cast = tally.ballots_cast().map_or(i128::MAX, i128::from);
+            if tied == 1 && i128::from(leading_votes) * 2 > cast {
                 return Outcome::Winner(leader);
             }
-            if tally.against_all * 2 > cast {
+            if i128::from(tally.against_all) * 2 > cast {
                 return Outcome::Repeat(format!(
                     "\"against all\" has the majority ({} of {cast})",
                     tally.against_all
@@ -464,27 +484,106 @@ mod tests {
             "{got:?}"
         );
         assert!(got.contains(&"candidate_votes".to_owned()), "{got:?}");
-        assert_eq!(good.ballots_cast(), 870);
+        assert_eq!(good.ballots_cast(), Some(870));
+        let mut huge = good.clone();
+        huge.votes[0].1 = i64::MAX;
+        huge.against_all = i64::MAX;
+        assert_eq!(
+            fields(&huge, 1000),
+            ["candidate_votes[0].votes", "against_all", "ballots_issued"]
+        );
+        assert_eq!(huge.ballots_cast(), None);
+    }
+
+    #[test]
+    fn tallies_refuse_totals_that_do_not_fit() {
+        let mut tally = Tally::default();
+        let huge = Counts {
+            ballots_issued: i64::MAX,
+            votes: vec![(1, i64::MAX)],
+            against_all: 0,
+            spoiled: 0,
+        };
+        assert!(tally.add(&huge).is_some());
+        assert!(tally.add(&huge).is_none());
+        let mut majority = Tally::default();
+        majority.votes.insert(1, i64::MAX / 2 + 1);
+        assert_eq!(
+            outcome(WinnerRule::AbsoluteMajority, &majority),
+            Outcome::Winner(1)
+        );
     }
 
     #[test]
     fn calendar() {
-        let ok =
-            check_calendar(Office::District, date(2023, 7, 1), date(2023, 8, 10), None).unwrap();
+        let ok = check_calendar(
+            Office::District,
+            date(2023, 7, 1),
+            date(2023, 8, 10),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(ok.nomination_close, date(2023, 7, 31));
         assert!(
-            check_calendar(Office::District, date(2023, 7, 1), date(2023, 8, 9), None).is_err()
+            check_calendar(
+                Office::District,
+                date(2023, 7, 1),
+                date(2023, 8, 9),
+                None,
+                None
+            )
+            .is_err()
         );
         assert!(
-            check_calendar(Office::District, date(2022, 7, 1), date(2022, 9, 1), None).is_err()
+            check_calendar(
+                Office::District,
+                date(2022, 7, 1),
+                date(2022, 9, 1),
+                None,
+                None
+            )
+            .is_err()
         );
-        assert!(check_calendar(Office::Rural, date(2021, 6, 1), date(2021, 7, 25), None).is_ok());
         assert!(
             check_calendar(
                 Office::Rural,
                 date(2021, 6, 1),
                 date(2021, 7, 25),
-                Some(date(2021, 7, 25))
+                None,
+                None
+            )
+            .is_ok()
+        );
+        // Live, voting day must not be past.
+        let today = Some(date(2025, 3, 1));
+        assert!(
+            check_calendar(
+                Office::Rural,
+                date(2025, 1, 1),
+                date(2025, 2, 20),
+                None,
+                today
+            )
+            .is_err()
+        );
+        assert!(
+            check_calendar(
+                Office::Rural,
+                date(2025, 1, 20),
+                date(2025, 3, 1),
+                None,
+                today
+            )
+            .is_ok()
+        );
+        assert!(
+            check_calendar(
+                Office::Rural,
+                date(2021, 6, 1),
+                date(2021, 7, 25),
+                Some(date(2021, 7, 25)),
+                None
             )
             .is_err()
         );

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use aimaq_error::Error;
 use aimaq_types::basis_points;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -62,8 +63,13 @@ pub struct RevenueSummary {
     pub growth_factor_bp: i64,
 }
 
-/// Sums (year, source, amount) rows over `from..=to`.
-pub fn summarize(rows: &[(i32, RevenueSource, i64)], from: i32, to: i32) -> RevenueSummary {
+/// Sums (year, source, amount) rows over `from..=to`. A year whose totals do not
+/// fit an amount is refused by name, rather than wrapped or clipped.
+pub fn summarize(
+    rows: &[(i32, RevenueSource, i64)],
+    from: i32,
+    to: i32,
+) -> Result<RevenueSummary, Error> {
     let mut years: Vec<RevenueYear> = (from..=to)
         .map(|year| RevenueYear {
             year,
@@ -77,13 +83,16 @@ pub fn summarize(rows: &[(i32, RevenueSource, i64)], from: i32, to: i32) -> Reve
         else {
             continue;
         };
-        entry.total = entry.total.saturating_add(amount);
-        if source == RevenueSource::Transfers {
-            entry.transfers = entry.transfers.saturating_add(amount);
+        let too_large = || Error::total_overflow(format!("revenues/{year}"));
+        entry.total = entry.total.checked_add(amount).ok_or_else(too_large)?;
+        let part = if source == RevenueSource::Transfers {
+            &mut entry.transfers
         } else {
-            entry.own = entry.own.saturating_add(amount);
-        }
-        *entry.by_source.entry(source).or_default() += amount;
+            &mut entry.own
+        };
+        *part = part.checked_add(amount).ok_or_else(too_large)?;
+        let by_source = entry.by_source.entry(source).or_default();
+        *by_source = by_source.checked_add(amount).ok_or_else(too_large)?;
     }
     for year in &mut years {
         year.own_share_bp = basis_points(year.own, year.total);
@@ -92,10 +101,10 @@ pub fn summarize(rows: &[(i32, RevenueSource, i64)], from: i32, to: i32) -> Reve
         (Some(first), Some(last)) => basis_points(last.total, first.total),
         _ => 0,
     };
-    RevenueSummary {
+    Ok(RevenueSummary {
         years,
         growth_factor_bp,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -112,7 +121,7 @@ mod tests {
             (2023, RevenueSource::Transfers, 500),
             (2030, RevenueSource::LandTax, 1),
         ];
-        let summary = summarize(&rows, 2019, 2023);
+        let summary = summarize(&rows, 2019, 2023).unwrap();
         assert_eq!(summary.years.len(), 5);
         assert_eq!(summary.years[0].total, 1000);
         assert_eq!(summary.years[0].own_share_bp, 6000);
@@ -121,6 +130,19 @@ mod tests {
         assert_eq!((last.total, last.own, last.transfers), (3500, 3000, 500));
         assert_eq!(last.by_source[&RevenueSource::LandTax], 2000);
         assert_eq!(summary.growth_factor_bp, 35_000, "3.5-fold");
-        assert_eq!(summarize(&[], 2020, 2021).growth_factor_bp, 0);
+        assert_eq!(summarize(&[], 2020, 2021).unwrap().growth_factor_bp, 0);
+    }
+
+    #[test]
+    fn totals_that_overflow_are_refused_by_year() {
+        let rows = [
+            (2024, RevenueSource::LandTax, i64::MAX),
+            (2024, RevenueSource::PropertyTax, 1),
+        ];
+        let refused = summarize(&rows, 2024, 2024).unwrap_err();
+        assert!(
+            matches!(&refused, Error::FailedPrecondition { violations, .. } if violations[0].subject == "revenues/2024"),
+            "{refused:?}"
+        );
     }
 }

@@ -152,11 +152,9 @@ pub fn check_draft(draft: &TerritoryDraft, field: &str) -> Result<(), Error> {
             format!("at most {MAX_NAME} characters"),
         );
     }
-    violations.check(
-        draft.population >= 0,
-        format!("{field}.population"),
-        "must not be negative",
-    );
+    if let Err(why) = aimaq_types::bounds::people(draft.population) {
+        violations.add(format!("{field}.population"), why);
+    }
     violations.check(
         draft.growth_points.agglomeration.chars().count() <= MAX_NAME,
         format!("{field}.growth_points.agglomeration"),

@@ -12,7 +12,7 @@ use tonic_types::StatusExt;
 
 use super::{Harness, start};
 
-fn proto_date(date: NaiveDate) -> Date {
+pub(crate) fn proto_date(date: NaiveDate) -> Date {
     Date {
         year: date.year(),
         month: date.month() as i32,
@@ -20,7 +20,7 @@ fn proto_date(date: NaiveDate) -> Date {
     }
 }
 
-fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
@@ -33,13 +33,13 @@ fn iin(yymmdd: &str, serial: u32) -> String {
         .to_string()
 }
 
-struct Election {
-    name: String,
-    candidates: Vec<String>,
+pub(crate) struct Election {
+    pub(crate) name: String,
+    pub(crate) candidates: Vec<String>,
 }
 
 impl Harness {
-    fn officer(&self) -> String {
+    pub(crate) fn officer(&self) -> String {
         self.tokens.token(
             "election-commission",
             &[
@@ -53,7 +53,12 @@ impl Harness {
 
     /// An election of the 2023 pilot round, recorded from the archive (so that
     /// candidates and protocols can be entered whatever today's date is).
-    async fn schedule(&mut self, id: &str, rule: WinnerRule, stations: &[i64]) -> String {
+    pub(crate) async fn schedule(
+        &mut self,
+        id: &str,
+        rule: WinnerRule,
+        stations: &[i64],
+    ) -> String {
         let token = self.admin();
         let request = ScheduleElectionRequest {
             request_id: id.into(),
@@ -87,7 +92,7 @@ impl Harness {
             .name
     }
 
-    async fn register(
+    pub(crate) async fn register(
         &mut self,
         election: &str,
         id: &str,
@@ -113,7 +118,7 @@ impl Harness {
             .map(|r| r.into_inner().candidate.unwrap().name)
     }
 
-    async fn election(
+    pub(crate) async fn election(
         &mut self,
         id: &str,
         rule: WinnerRule,
@@ -140,7 +145,7 @@ impl Harness {
         }
     }
 
-    async fn protocol(
+    pub(crate) async fn protocol(
         &mut self,
         election: &Election,
         id: &str,
@@ -174,7 +179,7 @@ impl Harness {
             .map(|r| r.into_inner().protocol.unwrap())
     }
 
-    async fn results(&mut self, election: &Election) -> ElectionResults {
+    pub(crate) async fn results(&mut self, election: &Election) -> ElectionResults {
         let token = self.admin();
         self.client
             .get_election_results(with_token(
@@ -190,7 +195,7 @@ impl Harness {
             .unwrap()
     }
 
-    async fn certify(
+    pub(crate) async fn certify(
         &mut self,
         election: &Election,
         id: &str,

@@ -5,7 +5,9 @@
 //! ephemeral port, on SQLite and on PostgreSQL.
 
 mod classifier;
+mod election_bounds;
 mod elections;
+mod hostile;
 mod lifecycle;
 mod local_budget;
 mod platform;

@@ -1015,10 +1015,9 @@ pub async fn set_quota(
         "year",
         "between 2009 and 2100",
     );
-    violations.check(
-        body.allowance_count >= 0,
+    violations.take(
         "allowance_count",
-        "must not be negative",
+        aimaq_types::bounds::people(i64::from(body.allowance_count)),
     );
     violations.check(
         body.loan_amount_tiyn >= 0,

@@ -31,11 +31,16 @@ fn age_band_to_proto(band: &str) -> pb::AgeBand {
     }
 }
 
-fn add(into: &mut GrantTotals, more: &GrantTotals) {
-    into.allowances += more.allowances;
-    into.allowances_tiyn = into.allowances_tiyn.saturating_add(more.allowances_tiyn);
-    into.loans += more.loans;
-    into.loans_tiyn = into.loans_tiyn.saturating_add(more.loans_tiyn);
+/// Adds `more` to `into`; a total past one figure is refused naming `subject`.
+fn add(into: &mut GrantTotals, more: &GrantTotals, subject: &str) -> Result<(), Error> {
+    let added = (|| {
+        into.allowances = into.allowances.checked_add(more.allowances)?;
+        into.allowances_tiyn = into.allowances_tiyn.checked_add(more.allowances_tiyn)?;
+        into.loans = into.loans.checked_add(more.loans)?;
+        into.loans_tiyn = into.loans_tiyn.checked_add(more.loans_tiyn)?;
+        Some(())
+    })();
+    added.ok_or_else(|| Error::total_overflow(subject))
 }
 
 fn historical_totals(row: &historical::Model) -> GrantTotals {
@@ -123,8 +128,8 @@ pub async fn statistics(
             loans: row.loans,
             loans_tiyn: row.loans_tiyn,
         };
-        add(rows.entry(key).or_default(), &these);
-        add(&mut totals, &these);
+        add(rows.entry(key).or_default(), &these, "statistics")?;
+        add(&mut totals, &these, "statistics")?;
     }
     let mut out: Vec<StatisticsRow> = rows
         .into_iter()
@@ -138,7 +143,7 @@ pub async fn statistics(
         })
         .collect();
     for row in &past {
-        add(&mut totals, &historical_totals(row));
+        add(&mut totals, &historical_totals(row), "statistics")?;
         out.push(historical_row(row));
     }
     out.sort_by_key(|r| r.year);
@@ -154,10 +159,15 @@ pub async fn statistics(
                 loans: row.loans,
                 loans_tiyn: row.loans_tiyn,
             },
-        );
+            "statistics/national",
+        )?;
     }
     for row in store::statistics::historical(db, (FIRST_YEAR, LAST_YEAR), None).await? {
-        add(&mut national, &historical_totals(&row));
+        add(
+            &mut national,
+            &historical_totals(&row),
+            "statistics/national",
+        )?;
     }
     Ok(GetStatisticsResponse {
         rows: out,
@@ -192,8 +202,12 @@ pub async fn load_historical(
     let totals = body.totals.unwrap_or_default();
     for (field, value) in [
         ("totals.allowances", totals.allowances),
-        ("totals.allowances_tiyn", totals.allowances_tiyn),
         ("totals.loans", totals.loans),
+    ] {
+        violations.take(field, aimaq_types::bounds::people(value));
+    }
+    for (field, value) in [
+        ("totals.allowances_tiyn", totals.allowances_tiyn),
         ("totals.loans_tiyn", totals.loans_tiyn),
     ] {
         violations.check(value >= 0, field, "must not be negative");

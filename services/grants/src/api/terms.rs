@@ -134,7 +134,7 @@ pub async fn set_mci_rate(
     let rate = required("rate", &body.rate)?;
     let mut violations = Violations::new();
     let from = effective_from(&mut violations, "rate", rate.effective_from.as_ref());
-    violations.check(rate.value_tiyn > 0, "rate.value_tiyn", "must be positive");
+    terms::check_mci_value(&mut violations, "rate.value_tiyn", rate.value_tiyn);
     check_source(&mut violations, "rate.source", &rate.source);
     violations.check(
         body.expected_version >= 0,

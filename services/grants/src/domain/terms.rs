@@ -7,6 +7,21 @@ use aimaq_types::Money;
 /// The longest term and highest rate a loan schedule is computed for.
 pub const MAX_TERM_MONTHS: i32 = 600;
 pub const MAX_RATE_BP: i32 = 2000;
+/// Ceilings far above any terms the programme has had (an allowance of 70 or
+/// 100 MCI, a loan cap of 1,500 to 2,500 MCI; an MCI of 2,525 to 4,325 tenge),
+/// so that every amount they give fits: at most 10^13 tiyn.
+pub const MAX_ALLOWANCE_MCI: i32 = 10_000;
+pub const MAX_LOAN_CAP_MCI: i32 = 100_000;
+pub const MAX_MCI_TIYN: i64 = 100_000_000;
+
+/// Checks an MCI value in tiyn.
+pub fn check_mci_value(violations: &mut Violations, field: &str, value_tiyn: i64) {
+    violations.check(
+        (1..=MAX_MCI_TIYN).contains(&value_tiyn),
+        field,
+        format!("must be from 1 to {MAX_MCI_TIYN} tiyn"),
+    );
+}
 
 /// Fields of work the programme supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,14 +80,14 @@ pub struct Policy {
 /// Checks a policy, naming each field under `policy.`.
 pub fn check_policy(violations: &mut Violations, policy: &Policy) {
     violations.check(
-        policy.allowance_mci > 0,
+        (1..=MAX_ALLOWANCE_MCI).contains(&policy.allowance_mci),
         "policy.allowance_mci",
-        "must be positive",
+        format!("must be from 1 to {MAX_ALLOWANCE_MCI}"),
     );
     violations.check(
-        policy.loan_cap_mci > 0,
+        (1..=MAX_LOAN_CAP_MCI).contains(&policy.loan_cap_mci),
         "policy.loan_cap_mci",
-        "must be positive",
+        format!("must be from 1 to {MAX_LOAN_CAP_MCI}"),
     );
     violations.check(
         (0..=MAX_RATE_BP).contains(&policy.loan_rate_bp),
@@ -85,9 +100,9 @@ pub fn check_policy(violations: &mut Violations, policy: &Policy) {
         format!("between 1 and {MAX_TERM_MONTHS}"),
     );
     violations.check(
-        policy.obligation_months > 0,
+        (1..=MAX_TERM_MONTHS).contains(&policy.obligation_months),
         "policy.obligation_months",
-        "must be positive",
+        format!("between 1 and {MAX_TERM_MONTHS}"),
     );
     violations.check(
         !policy.eligible_fields.is_empty(),
@@ -96,11 +111,22 @@ pub fn check_policy(violations: &mut Violations, policy: &Policy) {
     );
 }
 
-/// What `mci` MCI are worth when one MCI is `mci_value`.
+/// What `mci` MCI are worth when one MCI is `mci_value`. Checked terms always
+/// give an amount; stored ones out of bounds are refused as such.
 pub fn in_money(mci: i32, mci_value: Money) -> Result<Money, Error> {
     mci_value
         .checked_mul(i64::from(mci))
-        .map_err(|e| Error::internal(format!("{mci} MCI at {mci_value}: {e}")))
+        .ok()
+        .filter(|amount| aimaq_types::bounds::amount(amount.tiyn()).is_ok())
+        .ok_or_else(|| {
+            Error::precondition(
+                "BOUNDS",
+                "policies",
+                format!(
+                    "{mci} MCI at {mci_value} is no amount the programme pays; correct the terms"
+                ),
+            )
+        })
 }
 
 #[cfg(test)]

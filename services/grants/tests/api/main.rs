@@ -5,6 +5,7 @@
 //! ephemeral port, on SQLite and on PostgreSQL.
 
 mod applications;
+mod hostile;
 mod terms;
 
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
