@@ -304,10 +304,11 @@ fn serve(role: &str) {
         let target = || std::env::var(TARGET).unwrap();
         // An Aimaq server's settings: a SQLite database and the tokens' public key.
         let key_dir = tempfile::tempdir().unwrap();
-        let key = key_dir.path().join("token-public-key.pem");
-        std::fs::write(&key, std::env::var(PUBLIC_KEY).unwrap()).unwrap();
+        let public_pem = std::env::var(PUBLIC_KEY).unwrap();
+        let kid = aimaq_auth::key_id_of_pem(&public_pem).unwrap();
+        std::fs::write(key_dir.path().join(format!("{kid}.pem")), public_pem).unwrap();
         let database = TestDatabase::sqlite().await;
-        let config = aimaq_testing::test_config(&database.url, &key);
+        let config = aimaq_testing::test_config(&database.url, key_dir.path());
         let stop = parent_gone();
         match role {
             "echo" => serve_bare(listener, GovernanceServiceServer::new(Echo), stop).await,

@@ -1,12 +1,14 @@
 //! What every call through the gateway passes first: its bearer token verified
-//! (the backends verify it again, and the views pass it on), and its caller's
-//! rate limit.
+//! against the certificate the call came with (the backends verify it again,
+//! and the views pass it on), and its caller's rate limit. The certificate is
+//! passed on to the backends in a header of ours; a caller's own header of that
+//! name is replaced.
 
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use aimaq_auth::Authenticator;
+use aimaq_auth::{Authenticator, FORWARDED_CERTIFICATE, Peer, forwarded_value};
 use aimaq_error::Error;
 use futures::future::{Either, Ready, ready};
 use tonic::body::Body;
@@ -38,9 +40,18 @@ impl Guard {
         }
     }
 
-    fn admit(&self, headers: &http::HeaderMap) -> Result<(), Error> {
-        let caller = self.authenticator.shared_caller(headers)?;
-        self.rate_limit(&caller)
+    /// The caller of `request`, within its rate, with the certificate it came
+    /// with put in the header the backends read it from.
+    fn admit(&self, request: &mut http::Request<Body>) -> Result<(), Error> {
+        let peer = request.extensions().get::<Peer>();
+        let caller = self.authenticator.authenticate(request.headers(), peer)?;
+        self.rate_limit(&caller)?;
+        request.headers_mut().insert(
+            FORWARDED_CERTIFICATE,
+            forwarded_value(caller.certificate.as_deref()),
+        );
+        request.extensions_mut().insert(caller);
+        Ok(())
     }
 
     fn rate_limit(&self, caller: &aimaq_auth::Caller) -> Result<(), Error> {
@@ -93,8 +104,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        match self.guard.admit(request.headers()) {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        match self.guard.admit(&mut request) {
             Ok(()) => Either::Left(self.inner.call(request)),
             Err(error) => Either::Right(ready(Ok(error.into_status().into_http()))),
         }

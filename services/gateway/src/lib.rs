@@ -117,7 +117,7 @@ impl GatewayConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    #[error("token public key: {0}")]
+    #[error("token keys: {0}")]
     TokenKey(#[from] aimaq_auth::KeyError),
     #[error("backend {0}")]
     Backend(String),
@@ -131,12 +131,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), GatewayError> {
-    let auth = &config.auth;
-    let authenticator = Authenticator::load(
-        &auth.token_public_key,
-        &auth.token_issuer,
-        &auth.token_audience,
-    )?;
+    let authenticator = Authenticator::load(&config.auth)?;
     let limit = config.limits.max_message_bytes;
     let backends = &config.backends;
     let connect = |name: &'static str, targets: &Targets| {

@@ -169,6 +169,7 @@ pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
         scopes: vec![Scope::Admin],
         kato_prefix: None,
         ttl: Duration::from_secs(options.token_hours * 3600),
+        bound_to: None,
     })?)
 }
 
@@ -194,11 +195,7 @@ impl Stack {
     pub async fn start(options: &StackOptions) -> Result<Stack, StackError> {
         let data_dir = &options.data_dir;
         let admin_token = development_token(options)?;
-        let auth = AuthConfig {
-            token_public_key: DevKeys::public_key_path(data_dir),
-            token_issuer: "aimaq".into(),
-            token_audience: "aimaq".into(),
-        };
+        let auth = AuthConfig::new(DevKeys::key_set_path(data_dir));
         let limits = LimitsConfig {
             shutdown_grace: Duration::from_secs(5),
             ..LimitsConfig::default()
@@ -472,15 +469,12 @@ mod tests {
         }
         assert!(stack.banner().contains(&stack.admin_token));
         assert!(dir.path().join("governance.sqlite").exists());
-        let public_key = std::fs::read_to_string(DevKeys::public_key_path(dir.path())).unwrap();
+        let keys = DevKeys::load_or_generate(dir.path()).unwrap();
         stack.stop().await.unwrap();
 
         // A second start reuses the key pair and the databases.
         let again = Stack::start(&options).await.unwrap();
-        assert_eq!(
-            std::fs::read_to_string(DevKeys::public_key_path(dir.path())).unwrap(),
-            public_key
-        );
+        assert_eq!(DevKeys::load_or_generate(dir.path()).unwrap().kid, keys.kid);
         again.stop().await.unwrap();
     }
 }

@@ -1,25 +1,36 @@
 //! Bearer-token authentication for every Aimaq server: Ed25519-signed JWTs that
 //! name the calling system (`sub`), its agency, its scopes and optionally a KATO
-//! prefix limiting where it may write. Each server verifies tokens itself
-//! ([`Authenticator`] as a tonic interceptor); handlers then ask the [`Caller`]
-//! for the scope and territory they need.
+//! prefix limiting where it may write, verified by the key their `kid` names in
+//! a key set that is re-read when it changes. A token may be bound to the client
+//! certificate it was issued to (RFC 8705); calls with another certificate are
+//! refused. Each server verifies tokens itself ([`Authenticator`] as a tonic
+//! interceptor); handlers then ask the [`Caller`] for the scope and territory
+//! they need.
 
+mod crypto;
+mod identity;
+mod keyring;
 mod keys;
 mod scope;
+mod verifier;
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use aimaq_error::Error;
 use aimaq_types::Kato;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
-pub use keys::{DevKeys, KeyError, SecretPem};
+pub use identity::{
+    ClientCertificate, FORWARDED_CERTIFICATE, OnBehalf, Peer, forwarded_value, parse_forwarded,
+    thumbprint,
+};
+pub use keys::{DevKeys, KeyError, SecretPem, key_id, key_id_of_pem};
 pub use scope::Scope;
+pub use verifier::{TokenVerifier, VerifiedToken};
 
 /// The claims of an Aimaq token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,6 +46,19 @@ pub struct Claims {
     pub kato_prefix: Option<String>,
     pub iat: u64,
     pub exp: u64,
+    /// Not valid before this time, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// The certificate the token is bound to (RFC 8705).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 8705's confirmation claim.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
 }
 
 /// Who is calling, once the token is verified. Handlers find it in the request's
@@ -43,8 +67,11 @@ pub struct Claims {
 pub struct Caller {
     pub subject: String,
     pub agency: String,
-    scopes: HashSet<Scope>,
+    scopes: Arc<HashSet<Scope>>,
     kato_prefix: Option<String>,
+    /// The client certificate the call came with: the caller's own, or the one
+    /// a trusted service of ours passed on.
+    pub certificate: Option<Arc<ClientCertificate>>,
 }
 
 impl Caller {
@@ -76,6 +103,12 @@ impl Caller {
         self.kato_prefix.as_deref()
     }
 
+    /// The subject of the certificate the call came with, for the audit log
+    /// (empty without one).
+    pub fn certificate_subject(&self) -> &str {
+        self.certificate.as_ref().map_or("", |c| c.subject.as_str())
+    }
+
     /// Checks `scope` and that the token is not limited to a KATO prefix: `what`
     /// is national (for example "programmes and envelopes").
     pub fn require_national(&self, scope: Scope, what: &str) -> Result<(), Error> {
@@ -102,106 +135,6 @@ impl Caller {
     }
 }
 
-/// Verifies tokens: signature (EdDSA only), issuer, audience, expiry, and the
-/// presence of `sub`.
-#[derive(Clone)]
-pub struct TokenVerifier {
-    keys: Vec<DecodingKey>,
-    validation: Validation,
-}
-
-const PEM_BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
-
-impl TokenVerifier {
-    /// `public_keys_pem` holds one or more Ed25519 public keys (PEM blocks one
-    /// after another): while keys are rotated, tokens signed by the old and the new
-    /// key are both accepted.
-    pub fn new(
-        public_keys_pem: &[u8],
-        issuer: &str,
-        audience: &str,
-    ) -> Result<TokenVerifier, KeyError> {
-        let text = std::str::from_utf8(public_keys_pem)
-            .map_err(|_| KeyError::Encode("the public key file is not PEM text".into()))?;
-        let keys = text
-            .split(PEM_BEGIN)
-            .filter(|block| !block.trim().is_empty())
-            .map(|block| DecodingKey::from_ed_pem(format!("{PEM_BEGIN}{block}").as_bytes()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(KeyError::Jwt)?;
-        if keys.is_empty() {
-            return Err(KeyError::Encode("no public key in the file".into()));
-        }
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
-        Ok(TokenVerifier { keys, validation })
-    }
-
-    /// Claims of a token signed by one of the keys; a signature that no key
-    /// verifies is refused, and so is any other fault found with a matching key.
-    fn decode(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        let mut last = None;
-        for key in &self.keys {
-            match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
-                Ok(data) => return Ok(data.claims),
-                Err(error) if matches!(error.kind(), ErrorKind::InvalidSignature) => {
-                    last = Some(error);
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(last.unwrap_or_else(|| ErrorKind::InvalidSignature.into()))
-    }
-
-    pub fn verify(&self, token: &str) -> Result<Caller, Error> {
-        self.verify_with_expiry(token).map(|(caller, _)| caller)
-    }
-
-    /// The caller and the token's expiry (seconds since the epoch).
-    fn verify_with_expiry(&self, token: &str) -> Result<(Caller, u64), Error> {
-        let claims = self
-            .decode(token)
-            .map_err(|error| Error::Unauthenticated(describe_jwt_error(error.kind())))?;
-        let expires = claims.exp;
-        if claims.sub.trim().is_empty() {
-            return Err(Error::Unauthenticated(
-                "the token names no subject (sub)".into(),
-            ));
-        }
-        if let Some(prefix) = &claims.kato_prefix
-            && (prefix.is_empty()
-                || prefix.len() > 9
-                || !prefix.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(Error::Unauthenticated(
-                "the token's kato_prefix must be 1 to 9 digits".into(),
-            ));
-        }
-        let caller = Caller {
-            subject: claims.sub,
-            agency: claims.agency,
-            scopes: claims
-                .scopes
-                .iter()
-                .filter_map(|s| s.parse().ok())
-                .collect(),
-            kato_prefix: claims.kato_prefix,
-        };
-        Ok((caller, expires))
-    }
-
-    /// Verifies the `authorization: Bearer …` metadata of a request.
-    pub fn verify_metadata(
-        &self,
-        metadata: &tonic::metadata::MetadataMap,
-    ) -> Result<Caller, Error> {
-        self.verify(bearer_token(metadata.as_ref())?)
-    }
-}
-
 /// The token of an `authorization: Bearer …` header.
 fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Error> {
     let value = headers.get("authorization").ok_or_else(|| {
@@ -219,92 +152,189 @@ fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Error> {
     Ok(token.trim())
 }
 
-fn describe_jwt_error(kind: &ErrorKind) -> String {
-    match kind {
-        ErrorKind::ExpiredSignature => "the token has expired".into(),
-        ErrorKind::ImmatureSignature => "the token is not valid yet".into(),
-        ErrorKind::InvalidSignature => "the token's signature is invalid".into(),
-        ErrorKind::InvalidAudience => "the token is not meant for this audience".into(),
-        ErrorKind::InvalidIssuer => "the token comes from an unknown issuer".into(),
-        ErrorKind::InvalidAlgorithm => "the token must be signed with EdDSA".into(),
-        ErrorKind::MissingRequiredClaim(claim) => format!("the token lacks the claim {claim}"),
-        _ => "the token is malformed".into(),
+/// Which tokens must be bound to the caller's certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Binding {
+    /// A bound token is held to its certificate; an unbound one is accepted.
+    #[default]
+    Optional,
+    /// Tokens of these agencies must be bound.
+    Agencies(HashSet<String>),
+    /// Every token must be bound.
+    Everyone,
+}
+
+impl Binding {
+    /// From a list of agencies, where `*` means every one.
+    pub fn of_agencies(agencies: &[String]) -> Binding {
+        if agencies.iter().any(|a| a == "*") {
+            Binding::Everyone
+        } else if agencies.is_empty() {
+            Binding::Optional
+        } else {
+            Binding::Agencies(agencies.iter().cloned().collect())
+        }
+    }
+
+    fn requires(&self, agency: &str) -> bool {
+        match self {
+            Binding::Optional => false,
+            Binding::Agencies(agencies) => agencies.contains(agency),
+            Binding::Everyone => true,
+        }
     }
 }
 
-/// A tonic interceptor that verifies the bearer token of every call and puts the
-/// [`Caller`] in the request's extensions.
+/// Whom a server believes beyond a token.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// Names (certificate common or DNS names) of our services whose calls may
+    /// pass on the certificate of the caller they act for.
+    pub forwarders: Vec<String>,
+    pub binding: Binding,
+}
+
+/// Verifies the bearer token of every call against the certificate the call
+/// came with, and puts the [`Caller`] in the request's extensions.
 ///
 /// Agencies' systems send the same token with many calls: a verified token is
-/// remembered until it expires, so its signature is checked once, not per call.
+/// remembered until it expires (or the key set changes), so its signature is
+/// checked once, not per call; its binding is checked on every call.
 #[derive(Clone)]
-pub struct Authenticator(Arc<TokenVerifier>, Arc<std::sync::Mutex<VerifiedTokens>>);
+pub struct Authenticator {
+    verifier: Arc<TokenVerifier>,
+    trust: Arc<Trust>,
+    remembered: Arc<Mutex<VerifiedTokens>>,
+}
 
-/// Tokens already verified, with their expiry (seconds since the epoch).
+/// Tokens already verified.
 #[derive(Default)]
-struct VerifiedTokens(std::collections::HashMap<String, (Arc<Caller>, u64)>);
+struct VerifiedTokens(HashMap<String, Arc<VerifiedToken>>);
 
 /// Verified tokens remembered at most; the memory is cleared when it is full.
 const REMEMBERED_TOKENS: usize = 10_000;
 
 impl Authenticator {
-    pub fn new(verifier: TokenVerifier) -> Authenticator {
-        Authenticator(Arc::new(verifier), Arc::default())
+    pub fn new(verifier: TokenVerifier, trust: Trust) -> Authenticator {
+        Authenticator {
+            verifier: Arc::new(verifier),
+            trust: Arc::new(trust),
+            remembered: Arc::default(),
+        }
     }
 
-    /// The caller named by the bearer token of a request's headers, from memory
-    /// while the token is unexpired.
-    pub fn caller(&self, headers: &http::HeaderMap) -> Result<Caller, Error> {
-        self.shared_caller(headers).map(|caller| (*caller).clone())
+    /// The caller of a call with these headers, over a connection from `peer`.
+    pub fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        peer: Option<&Peer>,
+    ) -> Result<Caller, Error> {
+        let token = self.token(headers)?;
+        let certificate = self.certificate(headers, peer)?;
+        match &token.bound_to {
+            Some(bound) => match &certificate {
+                Some(presented) if presented.thumbprint == *bound => {}
+                Some(_) => {
+                    return Err(Error::Unauthenticated(
+                        "the token is bound to another client certificate".into(),
+                    ));
+                }
+                None => {
+                    return Err(Error::Unauthenticated(
+                        "the token is bound to a client certificate, and the call presented none"
+                            .into(),
+                    ));
+                }
+            },
+            None if self.trust.binding.requires(&token.agency) => {
+                return Err(Error::Unauthenticated(format!(
+                    "tokens of {} must be bound to the caller's certificate (cnf x5t#S256)",
+                    token.agency
+                )));
+            }
+            None => {}
+        }
+        Ok(Caller {
+            subject: token.subject.clone(),
+            agency: token.agency.clone(),
+            scopes: Arc::clone(&token.scopes),
+            kato_prefix: token.kato_prefix.clone(),
+            certificate,
+        })
     }
 
-    /// As [`Authenticator::caller`], shared rather than copied (for a hot path
-    /// that only reads it).
-    pub fn shared_caller(&self, headers: &http::HeaderMap) -> Result<Arc<Caller>, Error> {
+    /// The verified token of a request's headers, from memory while unexpired.
+    fn token(&self, headers: &http::HeaderMap) -> Result<Arc<VerifiedToken>, Error> {
         let token = bearer_token(headers)?;
         let now = jsonwebtoken::get_current_timestamp();
-        if let Ok(remembered) = self.1.lock()
-            && let Some((caller, expires)) = remembered.0.get(token)
-            && now < *expires
+        if self.verifier.keys_changed()
+            && let Ok(mut remembered) = self.remembered.lock()
         {
-            return Ok(Arc::clone(caller));
+            // A key taken out of the set takes its tokens with it.
+            remembered.0.clear();
         }
-        let (caller, expires) = self.0.verify_with_expiry(token)?;
-        let caller = Arc::new(caller);
-        if let Ok(mut remembered) = self.1.lock() {
+        if let Ok(remembered) = self.remembered.lock()
+            && let Some(verified) = remembered.0.get(token)
+            && now < verified.expires
+        {
+            return Ok(Arc::clone(verified));
+        }
+        let verified = Arc::new(self.verifier.verify(token)?);
+        if let Ok(mut remembered) = self.remembered.lock() {
             if remembered.0.len() >= REMEMBERED_TOKENS {
                 remembered.0.clear();
             }
-            remembered
-                .0
-                .insert(token.to_owned(), (Arc::clone(&caller), expires));
+            remembered.0.insert(token.to_owned(), Arc::clone(&verified));
         }
-        Ok(caller)
+        Ok(verified)
     }
 
-    /// Reads the public key (PEM) from `path`.
-    pub fn load(
-        path: &std::path::Path,
-        issuer: &str,
-        audience: &str,
-    ) -> Result<Authenticator, KeyError> {
-        let pem = std::fs::read(path).map_err(|source| KeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(Authenticator::new(TokenVerifier::new(
-            &pem, issuer, audience,
-        )?))
+    /// The certificate a call came with: the peer's own, or, from a trusted
+    /// forwarder, the one it passed on for the caller it acts for.
+    fn certificate(
+        &self,
+        headers: &http::HeaderMap,
+        peer: Option<&Peer>,
+    ) -> Result<Option<Arc<ClientCertificate>>, Error> {
+        let own = peer.and_then(|peer| peer.certificate.clone());
+        let forwarder = own.as_ref().is_some_and(|certificate| {
+            self.trust
+                .forwarders
+                .iter()
+                .any(|name| certificate.is_named(name))
+        });
+        match headers.get(FORWARDED_CERTIFICATE) {
+            Some(value) if forwarder => parse_forwarded(value)
+                .map(|forwarded| forwarded.map(Arc::new))
+                .map_err(|why| Error::Unauthenticated(why.into())),
+            _ => Ok(own),
+        }
     }
 
-    pub fn verifier(&self) -> &TokenVerifier {
-        &self.0
+    /// As a server's configuration says: its key set (a JWKS file or a
+    /// directory of `{kid}.pem`), issuer, audience, lifetime, forwarders and
+    /// binding.
+    pub fn load(config: &aimaq_config::AuthConfig) -> Result<Authenticator, KeyError> {
+        let verifier = TokenVerifier::load(
+            &config.token_keys,
+            &config.token_issuer,
+            &config.token_audience,
+            config.token_max_lifetime,
+        )?;
+        Ok(Authenticator::new(
+            verifier,
+            Trust {
+                forwarders: config.trusted_forwarders.clone(),
+                binding: Binding::of_agencies(&config.bound_token_agencies),
+            },
+        ))
     }
 }
 
 impl Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let caller = self.caller(request.metadata().as_ref())?;
+        let peer = request.extensions().get::<Peer>();
+        let caller = self.authenticate(request.metadata().as_ref(), peer)?;
         request.extensions_mut().insert(caller);
         Ok(request)
     }
@@ -318,6 +348,8 @@ pub struct TokenSpec {
     pub scopes: Vec<Scope>,
     pub kato_prefix: Option<String>,
     pub ttl: std::time::Duration,
+    /// The thumbprint of the client certificate the token is bound to.
+    pub bound_to: Option<String>,
 }
 
 /// Signs tokens: for development, the launcher and tests. Production tokens come
@@ -325,6 +357,7 @@ pub struct TokenSpec {
 #[derive(Clone)]
 pub struct TokenIssuer {
     key: EncodingKey,
+    kid: String,
     issuer: String,
     audience: String,
 }
@@ -335,10 +368,13 @@ impl TokenIssuer {
         issuer: &str,
         audience: &str,
     ) -> Result<TokenIssuer, KeyError> {
+        crypto::install();
+        let kid = DevKeys::from_private_pem(private_key)?.kid;
         let key =
             EncodingKey::from_ed_pem(private_key.expose().as_bytes()).map_err(KeyError::Jwt)?;
         Ok(TokenIssuer {
             key,
+            kid,
             issuer: issuer.into(),
             audience: audience.into(),
         })
@@ -355,13 +391,18 @@ impl TokenIssuer {
             kato_prefix: spec.kato_prefix.clone(),
             iat: now,
             exp: now.saturating_add(spec.ttl.as_secs()),
+            nbf: None,
+            cnf: spec.bound_to.clone().map(|thumbprint| Confirmation {
+                x5t_s256: Some(thumbprint),
+            }),
         })
     }
 
     /// Signs arbitrary claims (tests use it for expired and foreign tokens).
     pub fn mint_claims(&self, claims: &Claims) -> Result<String, KeyError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &self.key)
-            .map_err(KeyError::Jwt)
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key).map_err(KeyError::Jwt)
     }
 }
 

@@ -46,13 +46,14 @@ pub struct TelemetryConfig {
     pub log_filter: String,
 }
 
-/// Token verification.
+/// Token verification, and whom to believe beyond a token.
 #[derive(Clone, Debug, Args)]
 pub struct AuthConfig {
-    /// Path of the Ed25519 public key (PEM, SubjectPublicKeyInfo) that verifies
-    /// bearer tokens.
-    #[arg(long, env = "AIMAQ_TOKEN_PUBLIC_KEY")]
-    pub token_public_key: PathBuf,
+    /// The keys that verify bearer tokens, by key id: a directory of `{kid}.pem`
+    /// files (Ed25519, SubjectPublicKeyInfo), a JWKS `.json` file, or one PEM
+    /// file named `{kid}.pem`. Read again when it changes.
+    #[arg(long, env = "AIMAQ_TOKEN_KEYS")]
+    pub token_keys: PathBuf,
 
     /// Expected `iss` of tokens.
     #[arg(long, env = "AIMAQ_TOKEN_ISSUER", default_value = "aimaq")]
@@ -61,6 +62,37 @@ pub struct AuthConfig {
     /// Expected `aud` of tokens.
     #[arg(long, env = "AIMAQ_TOKEN_AUDIENCE", default_value = "aimaq")]
     pub token_audience: String,
+
+    /// Longest a token may live from `iat` to `exp`.
+    #[arg(long, env = "AIMAQ_TOKEN_MAX_LIFETIME", default_value = "24h", value_parser = parse_duration)]
+    pub token_max_lifetime: Duration,
+
+    /// Agencies whose tokens must be bound to the caller's client certificate
+    /// (`cnf` / `x5t#S256`, RFC 8705); `*` for every agency. A bound token is
+    /// always held to its certificate.
+    #[arg(long, env = "AIMAQ_BOUND_TOKEN_AGENCIES", value_delimiter = ',')]
+    pub bound_token_agencies: Vec<String>,
+
+    /// Our services (by certificate name) that call this one on a caller's
+    /// behalf and may pass on that caller's certificate: the gateway, and
+    /// budget and grants asking governance.
+    #[arg(long, env = "AIMAQ_TRUSTED_FORWARDERS", value_delimiter = ',')]
+    pub trusted_forwarders: Vec<String>,
+}
+
+impl AuthConfig {
+    /// Tokens from `iss = aimaq` for `aud = aimaq`, verified by the key set at
+    /// `token_keys`, trusting no forwarder: for launchers and tests.
+    pub fn new(token_keys: PathBuf) -> AuthConfig {
+        AuthConfig {
+            token_keys,
+            token_issuer: "aimaq".into(),
+            token_audience: "aimaq".into(),
+            token_max_lifetime: Duration::from_secs(24 * 3600),
+            bound_token_agencies: Vec::new(),
+            trusted_forwarders: Vec::new(),
+        }
+    }
 }
 
 /// Protective limits of the gRPC server.
@@ -136,7 +168,7 @@ impl Default for TelemetryConfig {
     }
 }
 
-/// Parses `250ms`, `30s`, `5m` or a plain number of seconds.
+/// Parses `250ms`, `30s`, `5m`, `24h` or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -149,8 +181,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     match unit {
         "ms" => Ok(Duration::from_millis(value)),
         "" | "s" => Ok(Duration::from_secs(value)),
-        "m" => Ok(Duration::from_secs(value * 60)),
-        _ => Err(format!("{text:?}: unit must be ms, s or m")),
+        "m" => Ok(Duration::from_secs(value.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(value.saturating_mul(3600))),
+        _ => Err(format!("{text:?}: unit must be ms, s, m or h")),
     }
 }
 
@@ -172,7 +205,8 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("5h").is_err());
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("5d").is_err());
     }
 
     #[test]
@@ -183,8 +217,10 @@ mod tests {
             "127.0.0.1:50051",
             "--database-url",
             "sqlite://x.sqlite?mode=rwc",
-            "--token-public-key",
-            "key.pem",
+            "--token-keys",
+            "keys/",
+            "--bound-token-agencies",
+            "akimat-61,ministry",
             "--migrate",
             "only",
         ])
@@ -192,6 +228,15 @@ mod tests {
         assert_eq!(cli.server.migrate, MigrateMode::Only);
         assert_eq!(cli.server.limits.concurrency_limit, 512);
         assert_eq!(cli.server.auth.token_audience, "aimaq");
+        assert_eq!(
+            cli.server.auth.token_max_lifetime,
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(
+            cli.server.auth.bound_token_agencies,
+            ["akimat-61", "ministry"]
+        );
+        assert!(cli.server.auth.trusted_forwarders.is_empty());
         assert!(cli.server.telemetry.otlp_endpoint.is_none());
     }
 

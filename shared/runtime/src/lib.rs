@@ -20,7 +20,7 @@ use tonic::service::interceptor::InterceptedService;
 pub enum StartError {
     #[error("database: {0}")]
     Database(aimaq_error::Error),
-    #[error("token public key {path}: {message}")]
+    #[error("token keys {path}: {message}")]
     TokenKey { path: String, message: String },
     #[error(transparent)]
     Server(#[from] aimaq_server::ServerError),
@@ -74,14 +74,8 @@ pub async fn prepare<M: MigratorTrait>(
 }
 
 fn authenticator(config: &ServerConfig) -> Result<Authenticator, StartError> {
-    let auth = &config.auth;
-    Authenticator::load(
-        &auth.token_public_key,
-        &auth.token_issuer,
-        &auth.token_audience,
-    )
-    .map_err(|error| StartError::TokenKey {
-        path: auth.token_public_key.display().to_string(),
+    Authenticator::load(&config.auth).map_err(|error| StartError::TokenKey {
+        path: config.auth.token_keys.display().to_string(),
         message: error.to_string(),
     })
 }

@@ -8,13 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aimaq_auth::OnBehalf;
 use aimaq_error::Error;
 use aimaq_link::{Link, LinkService};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{GetTerritoryRequest, TerritoryKind};
 use aimaq_types::Kato;
 use tonic::Code;
-use tonic::metadata::{Ascii, MetadataValue};
 
 /// How long a territory is remembered.
 const REMEMBER: Duration = Duration::from_secs(600);
@@ -42,15 +42,6 @@ impl TerritoryFacts {
     }
 }
 
-/// The caller's bearer token, passed on when a service asks governance on its
-/// behalf.
-pub fn authorization<T>(request: &tonic::Request<T>) -> Result<&MetadataValue<Ascii>, Error> {
-    request
-        .metadata()
-        .get("authorization")
-        .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))
-}
-
 pub struct TerritoryDirectory {
     client: GovernanceServiceClient<LinkService>,
     remembered: Mutex<HashMap<Kato, (Instant, TerritoryFacts)>>,
@@ -66,12 +57,8 @@ impl TerritoryDirectory {
         })
     }
 
-    /// The territory, asked with the caller's `authorization`.
-    pub async fn facts(
-        &self,
-        kato: Kato,
-        authorization: &MetadataValue<Ascii>,
-    ) -> Result<TerritoryFacts, Error> {
+    /// The territory, asked with the caller's credentials.
+    pub async fn facts(&self, kato: Kato, caller: &OnBehalf) -> Result<TerritoryFacts, Error> {
         if let Ok(remembered) = self.remembered.lock()
             && let Some((since, facts)) = remembered.get(&kato)
             && since.elapsed() < REMEMBER
@@ -84,9 +71,7 @@ impl TerritoryDirectory {
                 kato: kato.to_string(),
                 include_ancestors: false,
             });
-            request
-                .metadata_mut()
-                .insert("authorization", authorization.clone());
+            caller.apply(request.metadata_mut());
             request.set_timeout(asked_until.saturating_duration_since(tokio::time::Instant::now()));
             aimaq_telemetry::inject_context(request.metadata_mut());
             self.client.clone().get_territory(request).await
@@ -195,7 +180,10 @@ mod tests {
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
         );
         let directory = Arc::new(TerritoryDirectory::new(&format!("http://{address}")).unwrap());
-        let token: MetadataValue<Ascii> = "Bearer test".parse().unwrap();
+        let token = OnBehalf {
+            authorization: "Bearer test".parse().unwrap(),
+            certificate: "none".parse().unwrap(),
+        };
         let callers: Vec<_> = (0..16u32)
             .map(|caller| {
                 let (directory, token) = (Arc::clone(&directory), token.clone());

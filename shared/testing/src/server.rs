@@ -36,18 +36,14 @@ pub struct TestServer {
     _key_dir: tempfile::TempDir,
 }
 
-/// Configuration for a server under test: its database, the test public key, a
+/// Configuration for a server under test: its database, the test key set, a
 /// short drain.
-pub fn test_config(database_url: &str, public_key_path: &std::path::Path) -> ServerConfig {
+pub fn test_config(database_url: &str, token_keys: &std::path::Path) -> ServerConfig {
     ServerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url: database_url.to_owned(),
         migrate: MigrateMode::Auto,
-        auth: AuthConfig {
-            token_public_key: public_key_path.to_path_buf(),
-            token_issuer: "aimaq".into(),
-            token_audience: "aimaq".into(),
-        },
+        auth: AuthConfig::new(token_keys.to_path_buf()),
         limits: LimitsConfig {
             shutdown_grace: Duration::from_secs(5),
             ..LimitsConfig::default()
@@ -84,8 +80,10 @@ impl TestServer {
     {
         init_logs();
         let key_dir = tempfile::tempdir().expect("key directory");
-        let key_path = key_dir.path().join("token-public-key.pem");
-        std::fs::write(&key_path, &tokens.keys.public_pem).expect("write the public key");
+        tokens
+            .keys
+            .publish(key_dir.path())
+            .expect("write the key set");
         let bind_until = tokio::time::Instant::now() + Duration::from_secs(10);
         let listener = loop {
             match std::net::TcpListener::bind(address) {
@@ -113,7 +111,11 @@ impl TestServer {
         let shutdown: ShutdownSignal = Box::pin(async move {
             let _ = stopped.await;
         });
-        let served = run(test_config(&database.url, &key_path), listener, shutdown);
+        let served = run(
+            test_config(&database.url, key_dir.path()),
+            listener,
+            shutdown,
+        );
         let task = runtime.spawn(async move {
             if let Err(error) = served.await {
                 panic!("server under test failed: {error}");

@@ -25,6 +25,7 @@ impl TestTokens {
                 scopes: scopes.to_vec(),
                 kato_prefix: kato_prefix.map(str::to_owned),
                 ttl: Duration::from_secs(3600),
+                bound_to: None,
             })
             .expect("mint a token")
     }

@@ -3,7 +3,7 @@
 //! a region), always upward from child to parent, and checks the headroom inside
 //! the transaction: children never sum above their parent, under any concurrency.
 
-use aimaq_auth::{Caller, Scope};
+use aimaq_auth::{Caller, OnBehalf, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::budget::v1::*;
 use aimaq_records::{Change, ChangeAction, Mutation, Records, within};
@@ -196,9 +196,7 @@ pub async fn allocate(
     let kato = violations.then(|| kato)?;
     caller.require_write_at(kato)?;
     // Asked before the transaction: no lock is held while governance answers.
-    let facts = directory
-        .facts(kato, super::authorization(request)?)
-        .await?;
+    let facts = directory.facts(kato, &OnBehalf::of(request)?).await?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let parent = facts.parent.map(|p| p.to_string());
     let parent = parent.as_deref();

@@ -8,7 +8,7 @@ mod projects;
 mod reports;
 mod standards;
 
-use aimaq_auth::{Caller, Scope};
+use aimaq_auth::{Caller, OnBehalf, Scope};
 use aimaq_error::Error;
 use aimaq_proto::budget::v1::budget_service_server::BudgetService;
 use aimaq_proto::budget::v1::*;
@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use aimaq_records::Records;
 use tonic::codegen::BoxStream;
-use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Response, Status};
 
 use aimaq_territories::TerritoryDirectory;
@@ -37,15 +36,13 @@ impl BudgetApi {
     }
 }
 
-use aimaq_territories::authorization;
-
 /// Checks with governance, on the caller's behalf, that `kato` is a settlement.
 async fn require_settlement(
     directory: &TerritoryDirectory,
-    authorization: &MetadataValue<Ascii>,
+    caller: &OnBehalf,
     kato: Kato,
 ) -> Result<(), Error> {
-    let facts = directory.facts(kato, authorization).await?;
+    let facts = directory.facts(kato, caller).await?;
     if facts.is_settlement() {
         Ok(())
     } else {

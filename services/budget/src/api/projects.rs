@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aimaq_auth::{Caller, Scope};
+use aimaq_auth::{Caller, OnBehalf, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::budget::v1::{self as pb, *};
 use aimaq_records::{Change, ChangeAction, Mutation, Records, within};
@@ -13,7 +13,6 @@ use aimaq_storage::paging::Page;
 use aimaq_types::{Kato, Money};
 use sea_orm::ConnectionTrait;
 use tonic::Request;
-use tonic::metadata::{Ascii, MetadataValue};
 
 use super::allocations::{draw_on_allocation, parse_name as parse_allocation};
 use super::standards::meet;
@@ -234,7 +233,7 @@ struct Asked<'a> {
 async fn prepare(
     caller: &Caller,
     directory: &TerritoryDirectory,
-    authorization: &MetadataValue<Ascii>,
+    on_behalf: &OnBehalf,
     asked: Asked<'_>,
     now: i64,
 ) -> Result<projects::Model, Error> {
@@ -269,7 +268,7 @@ async fn prepare(
         ));
     }
     caller.require_write_at(settlement)?;
-    super::require_settlement(directory, authorization, settlement).await?;
+    super::require_settlement(directory, on_behalf, settlement).await?;
     Ok(projects::Model {
         id: 0,
         program_code: program,
@@ -309,8 +308,8 @@ pub async fn create(
         standard_codes: &body.standard_codes,
     };
     let now = chrono::Utc::now().timestamp_micros();
-    let authorization = super::authorization(request)?;
-    let project = prepare(caller, directory, authorization, asked, now).await?;
+    let on_behalf = OnBehalf::of(request)?;
+    let project = prepare(caller, directory, &on_behalf, asked, now).await?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let project = &project;
     records
@@ -356,7 +355,7 @@ pub async fn import(
         ));
     }
     let now = chrono::Utc::now().timestamp_micros();
-    let authorization = super::authorization(request)?;
+    let on_behalf = OnBehalf::of(request)?;
     let mut violations = Violations::new();
     let mut prepared = Vec::with_capacity(body.projects.len());
     for (index, item) in body.projects.iter().enumerate() {
@@ -374,7 +373,7 @@ pub async fn import(
             cost_tiyn: item.cost_tiyn,
             standard_codes: &item.standard_codes,
         };
-        match prepare(caller, directory, authorization, asked, now).await {
+        match prepare(caller, directory, &on_behalf, asked, now).await {
             Ok(project) => {
                 if let Some(status) = status {
                     prepared.push((project, status, item.disbursed_tiyn));

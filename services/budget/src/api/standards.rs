@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aimaq_auth::{Caller, Scope};
+use aimaq_auth::{Caller, OnBehalf, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::budget::v1::*;
 use aimaq_proto::common::v1::LocalizedText;
@@ -11,7 +11,6 @@ use aimaq_records::{Change, Mutation, Records, within};
 use aimaq_types::Kato;
 use sea_orm::ConnectionTrait;
 use tonic::Request;
-use tonic::metadata::{Ascii, MetadataValue};
 
 use super::projects::standard_codes;
 use crate::domain::standard::{self, CATALOGUE, sufficiency_bp};
@@ -140,7 +139,7 @@ const IMPORT_MAX: usize = 1000;
 async fn prepare(
     caller: &Caller,
     directory: &TerritoryDirectory,
-    authorization: &MetadataValue<Ascii>,
+    on_behalf: &OnBehalf,
     asked: &StandardStatusInput,
 ) -> Result<Kato, Error> {
     let mut violations = Violations::new();
@@ -160,7 +159,7 @@ async fn prepare(
     );
     let settlement = violations.then(|| settlement)?;
     caller.require_write_at(settlement)?;
-    super::require_settlement(directory, authorization, settlement).await?;
+    super::require_settlement(directory, on_behalf, settlement).await?;
     Ok(settlement)
 }
 
@@ -178,8 +177,8 @@ pub async fn record(
         applicable: body.applicable,
         met: body.met,
     };
-    let authorization = super::authorization(request)?;
-    let settlement = prepare(caller, directory, authorization, &asked).await?;
+    let on_behalf = OnBehalf::of(request)?;
+    let settlement = prepare(caller, directory, &on_behalf, &asked).await?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let settlement = &settlement.to_string();
     records
@@ -223,11 +222,11 @@ pub async fn import(
             format!("between 1 and {IMPORT_MAX} statuses per call"),
         ));
     }
-    let authorization = super::authorization(request)?;
+    let on_behalf = OnBehalf::of(request)?;
     let mut violations = Violations::new();
     let mut settlements = Vec::with_capacity(body.statuses.len());
     for (index, asked) in body.statuses.iter().enumerate() {
-        match prepare(caller, directory, authorization, asked).await {
+        match prepare(caller, directory, &on_behalf, asked).await {
             Ok(settlement) => settlements.push(settlement.to_string()),
             Err(error) => violations.nest(&format!("statuses[{index}]"), Err(error))?,
         }

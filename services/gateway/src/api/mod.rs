@@ -13,6 +13,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aimaq_auth::OnBehalf;
 use aimaq_error::Error;
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::{ListProgramsRequest, Program};
@@ -24,7 +25,6 @@ use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use aimaq_types::Kato;
 use chrono::Datelike;
 use tokio::time::Instant;
-use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Code, Request, Response, Status};
 
 use crate::backends::BackendChannel;
@@ -73,7 +73,7 @@ impl GatewayApi {
 /// view's deadline.
 #[derive(Clone)]
 struct Outgoing {
-    authorization: MetadataValue<Ascii>,
+    on_behalf: OnBehalf,
     deadline: Instant,
 }
 
@@ -81,11 +81,11 @@ impl Outgoing {
     /// The deadline is the caller's (or the gateway's limit, if shorter), less a
     /// tenth kept for putting the answer together and sending it.
     fn of<T>(request: &Request<T>, limit: Duration) -> Result<Outgoing, Status> {
-        let authorization = aimaq_territories::authorization(request)?.clone();
+        let on_behalf = OnBehalf::of(request)?;
         let asked = aimaq_server::grpc_timeout(request.metadata().as_ref())
             .map_or(limit, |asked| asked.min(limit));
         Ok(Outgoing {
-            authorization,
+            on_behalf,
             deadline: Instant::now() + asked.mul_f64(0.9),
         })
     }
@@ -95,15 +95,13 @@ impl Outgoing {
     fn key(&self, view: impl std::fmt::Display) -> String {
         format!(
             "{view}|{}",
-            String::from_utf8_lossy(self.authorization.as_bytes())
+            String::from_utf8_lossy(self.on_behalf.token_bytes())
         )
     }
 
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", self.authorization.clone());
+        self.on_behalf.apply(request.metadata_mut());
         request.set_timeout(self.deadline.saturating_duration_since(Instant::now()));
         request
     }

@@ -22,8 +22,8 @@ fn database_url(dir: &Path) -> String {
 
 /// The binary configured by environment variables, on a free port.
 fn binary(dir: &Path, tokens: &TestTokens) -> (Command, String) {
-    let key = dir.join("public.pem");
-    std::fs::write(&key, &tokens.keys.public_pem).unwrap();
+    let keys = dir.join("token-keys");
+    tokens.keys.publish(&keys).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -33,7 +33,7 @@ fn binary(dir: &Path, tokens: &TestTokens) -> (Command, String) {
     command
         .env("AIMAQ_LISTEN", format!("127.0.0.1:{port}"))
         .env("AIMAQ_DATABASE_URL", database_url(dir))
-        .env("AIMAQ_TOKEN_PUBLIC_KEY", &key)
+        .env("AIMAQ_TOKEN_KEYS", &keys)
         .env("AIMAQ_SHUTDOWN_GRACE", "3s")
         .env("AIMAQ_LOG", "warn")
         .stdout(Stdio::null());

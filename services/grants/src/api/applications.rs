@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aimaq_auth::{Caller, Scope};
+use aimaq_auth::{Caller, OnBehalf, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::common::v1::Date;
 use aimaq_proto::grants::v1::{self as pb, *};
@@ -210,9 +210,7 @@ pub async fn submit(
     let (iin, field, settlement, start, diploma) =
         violations.then(|| Some((iin?, field?, settlement?, start?, body.diploma.as_ref()?)))?;
     caller.require_write_at(settlement)?;
-    let facts = directory
-        .facts(settlement, super::authorization(request)?)
-        .await?;
+    let facts = directory.facts(settlement, &OnBehalf::of(request)?).await?;
     if !(facts.is_settlement() && facts.rural) {
         return Err(Error::invalid(
             "settlement_kato",

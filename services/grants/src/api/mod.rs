@@ -6,8 +6,6 @@ mod applications;
 mod statistics;
 mod terms;
 
-use aimaq_territories::authorization;
-
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::Violations;
 use aimaq_proto::common::v1::Date;
