@@ -34,16 +34,7 @@ async fn governance_demo_data_holds_the_facts() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/kato-2022.csv");
     let stack = Stack::start(&options).await.unwrap();
     let token = stack.admin_token.clone();
-    let governance = stack
-        .endpoints
-        .iter()
-        .find(|e| e.service == "governance")
-        .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(governance.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = stack.channel("governance").await.unwrap();
     let mut client = GovernanceServiceClient::new(channel);
 
     let alatau = client
@@ -124,16 +115,7 @@ async fn governance_demo_data_holds_the_facts() {
 /// The national dashboard, through the gateway, shows the demo's figures next to
 /// the targets of the source material.
 async fn dashboard_shows_the_facts(stack: &Stack, token: &str) {
-    let gateway = stack
-        .endpoints
-        .iter()
-        .find(|e| e.service == "gateway")
-        .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(gateway.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = stack.channel("gateway").await.unwrap();
     let dashboard = GatewayServiceClient::new(channel)
         .get_national_dashboard(authorized(GetNationalDashboardRequest { year: 0 }, token))
         .await
@@ -173,16 +155,7 @@ async fn dashboard_shows_the_facts(stack: &Stack, token: &str) {
 /// year's 1,000 projects in 500 villages; 'Auyl Amanaty': 50 billion this year;
 /// sufficiency 64%.
 async fn budget_demo_data_holds_the_facts(stack: &Stack, token: &str) {
-    let budget = stack
-        .endpoints
-        .iter()
-        .find(|e| e.service == "budget")
-        .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(budget.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = stack.channel("budget").await.unwrap();
     let mut client = BudgetServiceClient::new(channel);
     let report = |from_year, to_year, program: &str| {
         let mut client = client.clone();
@@ -246,16 +219,7 @@ async fn budget_demo_data_holds_the_facts(stack: &Stack, token: &str) {
 /// 'With a diploma – to the village!': both MCI values of 2022, the published
 /// totals of 2009–2024, and applications in every status.
 async fn grants_demo_data_holds_the_facts(stack: &Stack, token: &str) {
-    let grants = stack
-        .endpoints
-        .iter()
-        .find(|e| e.service == "grants")
-        .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(grants.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = stack.channel("grants").await.unwrap();
     let mut client = GrantsServiceClient::new(channel);
     for ((month, day), tenge) in [((3, 31), 3063), ((4, 1), 3180)] {
         let rate = client

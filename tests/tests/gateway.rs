@@ -25,7 +25,7 @@ use aimaq_types::Iin;
 use chrono::Datelike;
 use tokio::net::TcpListener;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 const VILLAGE: &str = "613633100";
@@ -89,7 +89,7 @@ impl System {
         BackendsConfig {
             governance_url: fixed(&self.governance),
             budget_url: fixed(&self.budget),
-            grants_url: Targets::Fixed(vec![format!("http://{}", self.grants_address)]),
+            grants_url: Targets::Fixed(vec![format!("https://{}", self.grants_address)]),
             backend_connections: 2,
             backend_timeout: Duration::from_secs(5),
             // Every view read fresh: these tests watch backends change.
@@ -137,11 +137,7 @@ fn generous() -> RateConfig {
 }
 
 async fn channel(server: &TestServer) -> Channel {
-    Endpoint::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+    server.channel().await
 }
 
 fn date(year: i32, month: i32, day: i32) -> Option<Date> {
@@ -815,7 +811,7 @@ async fn a_backend_down_or_hung_costs_only_its_section() {
     // caller's deadline, budget's section unavailable.
     let (hung, _hole) = black_hole().await;
     let mut backends = system.targets();
-    backends.budget_url = Targets::Fixed(vec![format!("http://{hung}")]);
+    backends.budget_url = Targets::Fixed(vec![format!("https://{hung}")]);
     let hung_gateway = system.gateway(backends, generous(), None).await;
     let mut views = GatewayServiceClient::new(channel(&hung_gateway).await);
     let started = Instant::now();
@@ -997,7 +993,7 @@ async fn reads_go_around_an_endpoint_that_is_down() {
         .unwrap();
     let mut backends = system.targets();
     backends.governance_url =
-        Targets::Fixed(vec![format!("http://{dead}"), system.governance.url()]);
+        Targets::Fixed(vec![format!("https://{dead}"), system.governance.url()]);
     let gateway = system.gateway(backends, generous(), None).await;
     let token = system.tokens.admin();
     let mut governance = GovernanceServiceClient::new(channel(&gateway).await);
@@ -1020,7 +1016,7 @@ async fn tokens_are_refused_at_the_gateway_itself() {
     // Backends that never answer: whatever is refused was refused by the gateway.
     let tokens = TestTokens::new();
     let (hole, _task) = black_hole().await;
-    let url = || Targets::Fixed(vec![format!("http://{hole}")]);
+    let url = || Targets::Fixed(vec![format!("https://{hole}")]);
     let backends = BackendsConfig {
         governance_url: url(),
         budget_url: url(),

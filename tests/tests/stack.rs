@@ -10,7 +10,7 @@ use aimaq_proto::gateway::v1::GetNationalDashboardRequest;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use aimaq_stack::{Stack, StackOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 async fn start(dir: &tempfile::TempDir) -> Stack {
@@ -19,12 +19,8 @@ async fn start(dir: &tempfile::TempDir) -> Stack {
         .unwrap()
 }
 
-async fn channel(address: SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+async fn channel(stack: &Stack, service: &str) -> Channel {
+    stack.channel(service).await.unwrap()
 }
 
 fn authorized<T>(message: T, token: &str) -> Request<T> {
@@ -68,10 +64,14 @@ async fn every_server_is_healthy_and_reflective() {
     let dir = tempfile::tempdir().unwrap();
     let stack = start(&dir).await;
     for endpoint in &stack.endpoints {
-        let channel = channel(endpoint.address).await;
+        let channel = channel(&stack, endpoint.service).await;
+        let admin = stack
+            .tls
+            .outbound(aimaq_stack::AGENCIES[0].subject)
+            .unwrap();
         for service in [endpoint.grpc_service, ""] {
             assert!(
-                aimaq_server::is_serving(&endpoint.url(), service).await,
+                aimaq_server::is_serving(&endpoint.url(), &admin, service).await,
                 "{} {service:?}",
                 endpoint.service
             );
@@ -102,7 +102,7 @@ async fn the_gateway_checks_tokens_itself() {
         .iter()
         .find(|e| e.service == "gateway")
         .unwrap();
-    let mut client = GatewayServiceClient::new(channel(gateway.address).await);
+    let mut client = GatewayServiceClient::new(channel(&stack, gateway.service).await);
     let refused = client
         .get_national_dashboard(Request::new(GetNationalDashboardRequest { year: 2026 }))
         .await
@@ -153,7 +153,7 @@ async fn rpc_metrics_are_exported_per_method_and_code() {
         .iter()
         .find(|e| e.service == "gateway")
         .unwrap();
-    let mut client = GatewayServiceClient::new(channel(gateway.address).await);
+    let mut client = GatewayServiceClient::new(channel(&stack, gateway.service).await);
     for _ in 0..3 {
         let _ = client
             .get_national_dashboard(Request::new(GetNationalDashboardRequest { year: 2026 }))

@@ -16,10 +16,9 @@ use aimaq_proto::governance::v1::governance_service_server::{
     GovernanceService, GovernanceServiceServer,
 };
 use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
-use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
+use aimaq_testing::{TestDatabase, TestPki, TestServer, TestTokens, with_token};
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Endpoint, Server};
+use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 
 /// A governance backend that notes the `traceparent` of every call.
@@ -82,7 +81,10 @@ async fn the_backends_continue_the_callers_trace() {
     tokio::spawn(
         Server::builder()
             .add_service(GovernanceServiceServer::new(recorder.clone()))
-            .serve_with_incoming(TcpIncoming::from(listener)),
+            .serve_with_incoming(aimaq_tls::incoming(
+                listener,
+                Some(TestPki::get().server_tls()),
+            )),
     );
     // Budget and grants are not there: their sections are unavailable.
     let nowhere = TcpListener::bind("127.0.0.1:0")
@@ -93,9 +95,9 @@ async fn the_backends_continue_the_callers_trace() {
 
     let tokens = TestTokens::new();
     let backends = BackendsConfig {
-        governance_url: Targets::Fixed(vec![format!("http://{governance}")]),
-        budget_url: Targets::Fixed(vec![format!("http://{nowhere}")]),
-        grants_url: Targets::Fixed(vec![format!("http://{nowhere}")]),
+        governance_url: Targets::Fixed(vec![format!("https://{governance}")]),
+        budget_url: Targets::Fixed(vec![format!("https://{nowhere}")]),
+        grants_url: Targets::Fixed(vec![format!("https://{nowhere}")]),
         backend_connections: 1,
         backend_timeout: Duration::from_secs(1),
         view_max_age: Duration::ZERO,
@@ -113,11 +115,7 @@ async fn the_backends_continue_the_callers_trace() {
         },
     )
     .await;
-    let channel = Endpoint::from_shared(gateway.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = gateway.channel().await;
     let token = tokens.admin();
 
     GovernanceServiceClient::new(channel.clone())

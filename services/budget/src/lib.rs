@@ -27,12 +27,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let territories = TerritoryDirectory::new(&governance_url)
-        .map_err(|error| StartError::Config(error.to_string()))?;
     let Some(backend) = aimaq_runtime::prepare::<Migrator>("budget", &config, listener).await?
     else {
         return Ok(());
     };
+    let territories = TerritoryDirectory::new(&governance_url, &backend.outbound)
+        .map_err(|error| StartError::Config(error.to_string()))?;
     let limit = backend.max_message_bytes();
     let service = BudgetServiceServer::new(BudgetApi::new(backend.records.clone(), territories))
         .max_decoding_message_size(limit)

@@ -13,7 +13,12 @@
 //! (this binary run again with `AIMAQ_BENCH_ROLE` set), as in production; the
 //! load generator is the parent process.
 //!
+//! Every hop, the baselines' included, is mutual TLS with the test CA; with
+//! `AIMAQ_BENCH_PLAINTEXT=1` every hop is plaintext instead, which shows what
+//! TLS adds:
+//!
 //!     cargo bench -p aimaq-gateway --bench throughput
+//!     AIMAQ_BENCH_PLAINTEXT=1 cargo bench -p aimaq-gateway --bench throughput
 //!
 //! Prints Markdown.
 
@@ -35,13 +40,14 @@ use aimaq_proto::governance::v1::governance_service_server::{
     GovernanceService, GovernanceServiceServer,
 };
 use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
+use aimaq_testing::TestPki;
 use aimaq_testing::load::{Load, Measurement, Samples};
 use aimaq_testing::{TestDatabase, TestTokens, with_token};
+use aimaq_tls::{Outbound, ServerTls, Target};
 use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::server::NamedService;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Channel, Server};
 use tonic::{Request, Response, Status};
 use tower::{Service, ServiceExt};
 
@@ -126,7 +132,7 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = aimaq_tls::incoming(listener, server_tls());
     Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, stop)
@@ -134,19 +140,46 @@ where
         .unwrap();
 }
 
-async fn connect(address: SocketAddr, count: usize) -> Vec<Channel> {
-    let mut channels = Vec::new();
-    for _ in 0..count {
-        channels.push(
-            Endpoint::from_shared(format!("http://{address}"))
-                .unwrap()
-                .tcp_nodelay(true)
-                .connect()
-                .await
-                .unwrap(),
-        );
+/// Whether this run is plaintext on every hop (`AIMAQ_BENCH_PLAINTEXT=1`).
+fn plaintext() -> bool {
+    std::env::var("AIMAQ_BENCH_PLAINTEXT").is_ok_and(|v| v == "1")
+}
+
+/// The servers' TLS: the test CA's, with client certificates required.
+fn server_tls() -> Option<Arc<ServerTls>> {
+    if plaintext() {
+        return None;
     }
-    channels
+    let pki = TestPki::get();
+    let tls = ServerTls::load(
+        pki.server.cert.clone(),
+        pki.server.key.clone(),
+        Some(pki.ca.clone()),
+    );
+    Some(Arc::new(tls.unwrap()))
+}
+
+/// How clients (the load generator, the bare hop) reach the servers.
+fn outbound() -> Outbound {
+    if plaintext() {
+        Outbound {
+            tls: None,
+            allow_plaintext: true,
+        }
+    } else {
+        TestPki::get().client()
+    }
+}
+
+fn url(address: SocketAddr) -> String {
+    let scheme = if plaintext() { "http" } else { "https" };
+    format!("{scheme}://{address}")
+}
+
+/// `count` channels to `address`, each over a connection of its own.
+async fn connect(address: SocketAddr, count: usize) -> Vec<Channel> {
+    let target = Target::parse(&url(address), &outbound()).unwrap();
+    (0..count).map(|_| target.channel()).collect()
 }
 
 /// `GetTerritory` on the village over `channels`.
@@ -250,7 +283,7 @@ impl ServerProcess {
         // health service; the Aimaq ones may still be migrating.
         let bare = matches!(name, "echo" | "hop");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !bare && !aimaq_server::is_serving(&server.url(), "").await {
+        while !bare && !aimaq_server::is_serving(&server.url(), &outbound(), "").await {
             assert!(Instant::now() < deadline, "{name} did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -258,7 +291,7 @@ impl ServerProcess {
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.address)
+        url(self.address)
     }
 
     fn memory(&self) -> (f64, f64) {
@@ -308,7 +341,13 @@ fn serve(role: &str) {
         let kid = aimaq_auth::key_id_of_pem(&public_pem).unwrap();
         std::fs::write(key_dir.path().join(format!("{kid}.pem")), public_pem).unwrap();
         let database = TestDatabase::sqlite().await;
-        let config = aimaq_testing::test_config(&database.url, key_dir.path());
+        let mut config = aimaq_testing::test_config(&database.url, key_dir.path());
+        if plaintext() {
+            config.tls = aimaq_config::TlsConfig {
+                plaintext: true,
+                ..aimaq_config::TlsConfig::default()
+            };
+        }
         let stop = parent_gone();
         match role {
             "echo" => serve_bare(listener, GovernanceServiceServer::new(Echo), stop).await,
@@ -319,6 +358,7 @@ fn serve(role: &str) {
             "assembled hop" => {
                 let channel = connect(target().parse().unwrap(), 1).await.remove(0);
                 aimaq_server::GrpcServer::new("hop", aimaq_config::LimitsConfig::default())
+                    .tls(server_tls())
                     .add_service(Hop(channel))
                     .serve(listener, stop)
                     .await
@@ -443,8 +483,13 @@ async fn run() {
         })
         .unwrap_or_default();
     println!(
-        "## Gateway ({} CPUs, {machine}; every server and the load generator in a process of its own)\n",
-        std::thread::available_parallelism().map_or(0, usize::from)
+        "## Gateway ({} CPUs, {machine}; every server and the load generator in a process of its own; every hop {})\n",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        if plaintext() {
+            "plaintext"
+        } else {
+            "mutual TLS"
+        }
     );
 
     // Latency at one caller: the paths take turns call by call, so that each

@@ -15,7 +15,8 @@ use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use aimaq_link::{Link, authority_of};
+use aimaq_link::Link;
+use aimaq_tls::{Outbound, Target};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tonic::body::Body;
@@ -33,16 +34,17 @@ const AVOID_AFTER_FAILURE: Duration = Duration::from_secs(1);
 /// Where a backend's replicas are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Targets {
-    /// Fixed URLs (`http://host:port`).
+    /// Fixed URLs (`https://host:port`).
     Fixed(Vec<String>),
-    /// Every address of `host`, on `port`.
+    /// Every address of `host`, on `port`; reached through TLS (certificates
+    /// verified for `host`) unless plaintext is allowed and no CA is given.
     Dns { host: String, port: u16 },
 }
 
 impl std::str::FromStr for Targets {
     type Err = String;
 
-    /// `http://a:50052,http://b:50052`, or `dns://budget-headless:50052`.
+    /// `https://a:50052,https://b:50052`, or `dns://budget-headless:50052`.
     fn from_str(text: &str) -> Result<Targets, String> {
         if let Some(rest) = text.trim().strip_prefix("dns://") {
             let (host, port) = rest
@@ -68,8 +70,14 @@ impl std::str::FromStr for Targets {
         if urls.is_empty() {
             return Err("no backend URL given".into());
         }
+        // Whether the scheme is allowed is for the outbound settings to say.
+        let any_scheme = Outbound {
+            tls: None,
+            allow_plaintext: true,
+        };
         for url in &urls {
-            authority_of(url)?;
+            let plain = url.replacen("https://", "http://", 1);
+            Target::parse(&plain, &any_scheme)?;
         }
         Ok(Targets::Fixed(urls))
     }
@@ -103,22 +111,24 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn connect(url: &str, count: usize, max_age: Duration) -> Result<Vec<Connection>, String> {
-    let authority = authority_of(url)?;
-    Ok((0..count)
+fn connect(url: String, target: &Target, count: usize, max_age: Duration) -> Vec<Connection> {
+    (0..count)
         .map(|_| Connection {
-            url: url.to_owned(),
-            link: Arc::new(Link::new(authority.clone(), max_age)),
+            url: url.clone(),
+            link: Arc::new(Link::new(target.clone(), max_age)),
             in_flight: Arc::default(),
             failed_at: Arc::default(),
         })
-        .collect())
+        .collect()
 }
 
 /// A backend service as the gateway reaches it.
 pub struct Backend {
     name: &'static str,
     connections: RwLock<Arc<Vec<Connection>>>,
+    /// The server behind a DNS name: each address it resolves to is reached
+    /// as it, with its certificate verified for the name.
+    named: Option<Target>,
     per_endpoint: usize,
     connection_age: Duration,
     picks: AtomicUsize,
@@ -152,24 +162,37 @@ impl Backend {
     pub async fn new(
         name: &'static str,
         targets: &Targets,
+        outbound: &Outbound,
         per_endpoint: usize,
         connection_age: Duration,
         max_request_bytes: usize,
     ) -> Result<Arc<Backend>, String> {
         let per_endpoint = per_endpoint.max(1);
-        let connections = match targets {
+        let mut connections = Vec::new();
+        let mut named = None;
+        match targets {
             Targets::Fixed(urls) => {
-                let mut connections = Vec::new();
                 for url in urls {
-                    connections.extend(connect(url, per_endpoint, connection_age)?);
+                    let target = Target::parse(url, outbound)?;
+                    connections.extend(connect(url.clone(), &target, per_endpoint, connection_age));
                 }
-                connections
             }
-            Targets::Dns { .. } => Vec::new(),
-        };
+            Targets::Dns { host, port } => {
+                let scheme = if outbound.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                named = Some(Target::parse(
+                    &format!("{scheme}://{host}:{port}"),
+                    outbound,
+                )?);
+            }
+        }
         let backend = Arc::new(Backend {
             name,
             connections: RwLock::new(Arc::new(connections)),
+            named,
             per_endpoint,
             connection_age,
             picks: AtomicUsize::new(0),
@@ -226,18 +249,22 @@ impl Backend {
             );
             return;
         }
+        let Some(named) = &self.named else {
+            return;
+        };
         let current = self.current();
         let mut next = Vec::new();
         for address in addresses {
-            let url = format!("http://{address}");
+            let url = format!("{}://{address}", named.scheme());
             let kept: Vec<&Connection> = current.iter().filter(|c| c.url == url).collect();
             if kept.is_empty() {
-                match connect(&url, self.per_endpoint, self.connection_age) {
-                    Ok(connections) => next.extend(connections),
-                    Err(error) => {
-                        tracing::warn!(backend = self.name, %error, "skipping an address")
-                    }
-                }
+                let target = named.at(address);
+                next.extend(connect(
+                    url,
+                    &target,
+                    self.per_endpoint,
+                    self.connection_age,
+                ));
             } else {
                 next.extend(kept.into_iter().map(|c| Connection {
                     url: c.url.clone(),
@@ -507,6 +534,10 @@ mod tests {
     use super::*;
 
     const AGE: Duration = Duration::from_secs(60);
+    const PLAINTEXT: Outbound = Outbound {
+        tls: None,
+        allow_plaintext: true,
+    };
 
     #[test]
     fn targets() {
@@ -518,6 +549,10 @@ mod tests {
             ]))
         );
         assert_eq!(
+            "https://a:1".parse::<Targets>(),
+            Ok(Targets::Fixed(vec!["https://a:1".into()]))
+        );
+        assert_eq!(
             "dns://budget-headless.aimaq.svc:50052".parse::<Targets>(),
             Ok(Targets::Dns {
                 host: "budget-headless.aimaq.svc".into(),
@@ -527,7 +562,7 @@ mod tests {
         assert!("dns://budget".parse::<Targets>().is_err());
         assert!("dns://:50052".parse::<Targets>().is_err());
         assert!("budget:50052".parse::<Targets>().is_err());
-        assert!("https://budget:50052".parse::<Targets>().is_err());
+        assert!("https://budget:50052".parse::<Targets>().is_ok());
         assert!("http://:50052".parse::<Targets>().is_err());
         assert!("".parse::<Targets>().is_err());
     }
@@ -546,7 +581,7 @@ mod tests {
     #[tokio::test]
     async fn balances_over_every_connection() {
         let targets = "http://127.0.0.1:1,http://127.0.0.1:2".parse().unwrap();
-        let backend = Backend::new("budget", &targets, 3, AGE, 1024)
+        let backend = Backend::new("budget", &targets, &PLAINTEXT, 3, AGE, 1024)
             .await
             .unwrap();
         assert_eq!(backend.current().len(), 6);
@@ -574,7 +609,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_that_just_failed_is_passed_over() {
         let targets = "http://127.0.0.1:1,http://127.0.0.1:2".parse().unwrap();
-        let backend = Backend::new("budget", &targets, 1, AGE, 1024)
+        let backend = Backend::new("budget", &targets, &PLAINTEXT, 1, AGE, 1024)
             .await
             .unwrap();
         backend.current()[0]
@@ -592,7 +627,7 @@ mod tests {
     #[tokio::test]
     async fn resolves_names() {
         let targets = "dns://localhost:50052".parse().unwrap();
-        let backend = Backend::new("grants", &targets, 2, AGE, 1024)
+        let backend = Backend::new("grants", &targets, &PLAINTEXT, 2, AGE, 1024)
             .await
             .unwrap();
         assert!(!backend.endpoints().is_empty());

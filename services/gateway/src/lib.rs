@@ -14,7 +14,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use aimaq_auth::Authenticator;
-use aimaq_config::{AuthConfig, LimitsConfig, ServerConfig, TelemetryConfig, parse_duration};
+use aimaq_config::{
+    AuthConfig, LimitsConfig, ServerConfig, TelemetryConfig, TlsConfig, parse_duration,
+};
 use aimaq_proto::gateway::v1::gateway_service_server::GatewayServiceServer;
 use aimaq_server::GrpcServer;
 use clap::Args;
@@ -31,8 +33,8 @@ use guard::Guard;
 /// Where the backends are and how they are called.
 #[derive(Clone, Debug, Args)]
 pub struct BackendsConfig {
-    /// The governance service: `http://host:port` (several, comma-separated), or
-    /// `dns://host:port` for every address of a name (a headless Service).
+    /// The governance service: `https://host:port` (several, comma-separated),
+    /// or `dns://host:port` for every address of a name (a headless Service).
     #[arg(long, env = "AIMAQ_GOVERNANCE_URL")]
     pub governance_url: Targets,
 
@@ -93,6 +95,9 @@ pub struct GatewayConfig {
     pub auth: AuthConfig,
 
     #[command(flatten)]
+    pub tls: TlsConfig,
+
+    #[command(flatten)]
     pub limits: LimitsConfig,
 
     #[command(flatten)]
@@ -109,6 +114,7 @@ impl GatewayConfig {
             backends,
             rate,
             auth: server.auth,
+            tls: server.tls,
             limits: server.limits,
             telemetry: server.telemetry,
         }
@@ -122,6 +128,8 @@ pub enum GatewayError {
     #[error("backend {0}")]
     Backend(String),
     #[error(transparent)]
+    Tls(#[from] aimaq_tls::TlsError),
+    #[error(transparent)]
     Server(#[from] aimaq_server::ServerError),
 }
 
@@ -132,14 +140,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), GatewayError> {
     let authenticator = Authenticator::load(&config.auth)?;
+    let tls = aimaq_tls::Tls::from_config(&config.tls)?;
     let limit = config.limits.max_message_bytes;
     let backends = &config.backends;
+    let outbound = &tls.outbound;
     let connect = |name: &'static str, targets: &Targets| {
         let targets = targets.clone();
         async move {
             let backend = Backend::new(
                 name,
                 &targets,
+                outbound,
                 backends.backend_connections,
                 aimaq_link::MAX_AGE,
                 limit,
@@ -169,6 +180,7 @@ pub async fn run(
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
     GrpcServer::new("gateway", config.limits)
+        .tls(tls.server.clone())
         .add_service(guard.protect(views))
         .add_service(guard.protect(Forward::<GovernanceApi>::new(governance)))
         .add_service(guard.protect(Forward::<BudgetApi>::new(budget)))

@@ -1,5 +1,8 @@
 //! Asks a server for its gRPC health and exits 0 when it is SERVING, 1 otherwise:
-//! the container health check of an image that has no shell.
+//! the container health check of an image that has no shell. It reads the
+//! server's own settings (`AIMAQ_LISTEN`, `AIMAQ_TLS_*`), so it speaks TLS to a
+//! TLS server, presenting the server's certificate as its client certificate,
+//! and addresses it as `localhost` (for which its certificate must be issued).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -17,14 +20,20 @@ struct Cli {
     /// The service to ask about; empty for the server as a whole.
     #[arg(long, default_value = "")]
     service: String,
+
+    #[command(flatten)]
+    tls: aimaq_config::TlsConfig,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut address = cli.address;
-    if address.ip().is_unspecified() {
-        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
+    let outbound = match aimaq_tls::Tls::from_config(&cli.tls) {
+        Ok(tls) => tls.outbound,
+        Err(error) => {
+            eprintln!("aimaq-probe: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -35,11 +44,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let url = format!("http://{address}");
-    if runtime.block_on(aimaq_server::is_serving(&url, &cli.service)) {
+    let (scheme, host) = if outbound.tls.is_some() {
+        ("https", "localhost".to_owned())
+    } else {
+        ("http", loopback(cli.address).ip().to_string())
+    };
+    let url = format!("{scheme}://{host}:{}", cli.address.port());
+    if runtime.block_on(aimaq_server::is_serving(&url, &outbound, &cli.service)) {
         ExitCode::SUCCESS
     } else {
         eprintln!("aimaq-probe: {url} is not serving {:?}", cli.service);
         ExitCode::FAILURE
     }
+}
+
+/// A wildcard listen address is probed on loopback.
+fn loopback(mut address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    address
 }

@@ -3,6 +3,7 @@
 //! signed by a development key pair generated there on first start.
 
 mod demo;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+pub use tls::{AGENCIES, DemoAgency, StackTls};
 
 /// Runs the whole Aimaq system in one process, for development and demos.
 #[derive(Clone, Debug, Parser)]
@@ -76,6 +79,11 @@ pub struct StackOptions {
     #[arg(long, env = "AIMAQ_LOG", default_value = "info,sea_orm_migration=warn")]
     pub log_filter: String,
 
+    /// Serves without TLS: for local experiments only (every call, token and
+    /// IIN then crosses the network in the clear).
+    #[arg(long, env = "AIMAQ_PLAINTEXT")]
+    pub plaintext: bool,
+
     #[command(flatten)]
     pub rate: aimaq_gateway::RateConfig,
 }
@@ -126,7 +134,13 @@ pub enum StackError {
     NotReady(&'static str),
     #[error("demo data: {0}")]
     Demo(String),
+    #[error("development certificates: {0}")]
+    Tls(String),
 }
+
+const PLAINTEXT_WARNING: &str = "\n!!! PLAINTEXT: TLS IS OFF (--plaintext). Tokens, IINs and money cross the \
+     network in the clear, and no caller is authenticated by certificate. For local \
+     experiments only. !!!\n\n";
 
 /// One running server of the stack.
 #[derive(Clone, Debug)]
@@ -134,11 +148,13 @@ pub struct Endpoint {
     pub service: &'static str,
     pub grpc_service: &'static str,
     pub address: SocketAddr,
+    /// `https`, or `http` with `--plaintext`.
+    pub scheme: &'static str,
 }
 
 impl Endpoint {
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
     }
 }
 
@@ -146,6 +162,9 @@ impl Endpoint {
 pub struct Stack {
     pub endpoints: Vec<Endpoint>,
     pub admin_token: String,
+    /// A token of each demo agency but the administrator, by subject.
+    pub agency_tokens: Vec<(&'static str, String)>,
+    pub tls: StackTls,
     /// What the demo data holds, a line each.
     pub demo: Vec<String>,
     data_dir: PathBuf,
@@ -153,9 +172,13 @@ pub struct Stack {
     tasks: JoinSet<(&'static str, Result<(), String>)>,
 }
 
-/// Generates the development key pair in the data directory on first use and
-/// mints an admin token signed with it.
-pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
+/// Generates the development key pair and certificates in the data directory
+/// on first use and mints a token for each demo agency, bound to its
+/// certificate (unless plaintext); the administrator's comes first.
+pub fn development_tokens(
+    options: &StackOptions,
+    tls: &StackTls,
+) -> Result<Vec<(&'static str, String)>, StackError> {
     let data_dir = &options.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|source| StackError::DataDir {
         path: data_dir.clone(),
@@ -163,14 +186,52 @@ pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
     })?;
     let keys = DevKeys::load_or_generate(data_dir)?;
     let issuer = TokenIssuer::new(&keys.private_pem, "aimaq", "aimaq")?;
-    Ok(issuer.mint(&TokenSpec {
-        subject: "aimaq-stack-admin".into(),
-        agency: "development".into(),
-        scopes: vec![Scope::Admin],
-        kato_prefix: None,
-        ttl: Duration::from_secs(options.token_hours * 3600),
-        bound_to: None,
-    })?)
+    let mut tokens = Vec::new();
+    for agency in AGENCIES {
+        let bound_to = match tls.agency(agency.subject) {
+            Some(issued) => Some(
+                issued
+                    .thumbprint()
+                    .map_err(|e| StackError::Tls(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let scopes = match agency.kato_prefix {
+            None => vec![Scope::Admin],
+            Some(_) => vec![
+                Scope::GovernanceRead,
+                Scope::GovernanceWrite,
+                Scope::BudgetRead,
+                Scope::BudgetWrite,
+                Scope::GrantsRead,
+                Scope::GrantsWrite,
+            ],
+        };
+        let token = issuer.mint(&TokenSpec {
+            subject: agency.subject.into(),
+            agency: agency.agency.into(),
+            scopes,
+            kato_prefix: agency.kato_prefix.map(str::to_owned),
+            ttl: Duration::from_secs(options.token_hours * 3600),
+            bound_to,
+        })?;
+        tokens.push((agency.subject, token));
+    }
+    Ok(tokens)
+}
+
+/// The administrator's token (with `--keys-only`: for containers and clusters).
+pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
+    let tls = StackTls::prepare(
+        &options.data_dir,
+        &options.host.to_string(),
+        options.plaintext,
+    )?;
+    development_tokens(options, &tls)?
+        .into_iter()
+        .next()
+        .map(|(_, token)| token)
+        .ok_or_else(|| StackError::Demo("no administrator".into()))
 }
 
 fn database_url(data_dir: &Path, service: &str) -> String {
@@ -194,8 +255,15 @@ impl Stack {
     /// Starts the four servers and returns once each reports SERVING.
     pub async fn start(options: &StackOptions) -> Result<Stack, StackError> {
         let data_dir = &options.data_dir;
-        let admin_token = development_token(options)?;
-        let auth = AuthConfig::new(DevKeys::key_set_path(data_dir));
+        let tls = StackTls::prepare(data_dir, &options.host.to_string(), options.plaintext)?;
+        let mut tokens = development_tokens(options, &tls)?.into_iter();
+        let admin_token = tokens.next().map(|(_, token)| token).unwrap_or_default();
+        let auth = AuthConfig {
+            // Budget and grants pass callers' certificates on to governance,
+            // the gateway to all three.
+            trusted_forwarders: vec!["gateway".into(), "budget".into(), "grants".into()],
+            ..AuthConfig::new(DevKeys::key_set_path(data_dir))
+        };
         let limits = LimitsConfig {
             shutdown_grace: Duration::from_secs(5),
             ..LimitsConfig::default()
@@ -205,6 +273,7 @@ impl Stack {
             database_url: database_url(data_dir, service),
             migrate: MigrateMode::Auto,
             auth: auth.clone(),
+            tls: tls.server(service),
             limits: limits.clone(),
             telemetry: options.telemetry(),
         };
@@ -248,7 +317,7 @@ impl Stack {
             // Governance is started first; the others ask it about territories.
             let governance_url = endpoints
                 .first()
-                .map_or_else(|| format!("http://{address}"), Endpoint::url);
+                .map_or_else(|| format!("{}://{address}", tls.scheme()), Endpoint::url);
             tasks.spawn(async move {
                 let result = match service {
                     "governance" => aimaq_governance::run(config, listener, shutdown).await,
@@ -261,6 +330,7 @@ impl Stack {
                 service,
                 grpc_service,
                 address,
+                scheme: tls.scheme(),
             });
         }
 
@@ -290,6 +360,7 @@ impl Stack {
             },
             rate: options.rate.clone(),
             auth: auth.clone(),
+            tls: tls.server("gateway"),
             limits: limits.clone(),
             telemetry: options.telemetry(),
         };
@@ -304,12 +375,15 @@ impl Stack {
                 service: "gateway",
                 grpc_service: "aimaq.gateway.v1.GatewayService",
                 address,
+                scheme: tls.scheme(),
             },
         );
 
         let mut stack = Stack {
             endpoints,
             admin_token,
+            agency_tokens: tokens.collect(),
+            tls,
             demo: Vec::new(),
             data_dir: data_dir.clone(),
             stop,
@@ -322,9 +396,10 @@ impl Stack {
 
     async fn wait_until_serving(&mut self) -> Result<(), StackError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let admin = self.tls.outbound(AGENCIES[0].subject)?;
         for endpoint in self.endpoints.clone() {
             loop {
-                if aimaq_server::is_serving(&endpoint.url(), endpoint.grpc_service).await {
+                if aimaq_server::is_serving(&endpoint.url(), &admin, endpoint.grpc_service).await {
                     break;
                 }
                 // A server that failed to start ends its task: report why.
@@ -350,12 +425,12 @@ impl Stack {
             .ok_or_else(|| StackError::Demo(format!("no {service} endpoint")))
     }
 
-    async fn channel(&self, service: &str) -> Result<tonic::transport::Channel, StackError> {
-        tonic::transport::Endpoint::from_shared(self.endpoint(service)?.url())
-            .map_err(|e| StackError::Demo(e.to_string()))?
-            .connect()
-            .await
-            .map_err(|e| StackError::Demo(e.to_string()))
+    /// A channel to one server, as the administrator (who loads the demo data).
+    pub async fn channel(&self, service: &str) -> Result<tonic::transport::Channel, StackError> {
+        let admin = self.tls.outbound(AGENCIES[0].subject)?;
+        aimaq_tls::Target::parse(&self.endpoint(service)?.url(), &admin)
+            .map(|target| target.channel())
+            .map_err(StackError::Demo)
     }
 
     /// Loads the demo data through the services' own APIs. Every request has a
@@ -415,11 +490,20 @@ impl Stack {
 
     /// What a developer needs to call the system.
     pub fn banner(&self) -> String {
-        let mut text = format!("Aimaq is running (data in {}):\n", self.data_dir.display());
+        let mut text = String::new();
+        if self.tls.is_plaintext() {
+            text.push_str(PLAINTEXT_WARNING);
+        }
+        text.push_str(&format!(
+            "Aimaq is running (data in {}):\n",
+            self.data_dir.display()
+        ));
         for endpoint in &self.endpoints {
             text.push_str(&format!(
-                "  {:<11} {:<22} {}\n",
-                endpoint.service, endpoint.address, endpoint.grpc_service
+                "  {:<11} {:<30} {}\n",
+                endpoint.service,
+                endpoint.url(),
+                endpoint.grpc_service
             ));
         }
         text.push_str("  The gateway also serves the three backend APIs: one address is enough.\n");
@@ -429,9 +513,32 @@ impl Stack {
                 text.push_str(&format!("  {line}\n"));
             }
         }
-        text.push_str("\nDevelopment admin token (send as `authorization: Bearer <token>`):\n");
-        text.push_str(&self.admin_token);
-        text.push_str("\n\nPress Ctrl-C to stop.");
+        let gateway = self
+            .endpoints
+            .first()
+            .map(|e| e.address.to_string())
+            .unwrap_or_default();
+        let tokens = std::iter::once((AGENCIES[0].subject, &self.admin_token)).chain(
+            self.agency_tokens
+                .iter()
+                .map(|(subject, token)| (*subject, token)),
+        );
+        for (subject, token) in tokens {
+            let bound = if self.tls.is_plaintext() {
+                ""
+            } else {
+                ", bound to its certificate"
+            };
+            text.push_str(&format!("\nToken of {subject}{bound}:\n{token}\n"));
+            text.push_str(&format!(
+                "  grpcurl {} -H \"authorization: Bearer $TOKEN\" {gateway} list\n",
+                self.tls.grpcurl_flags(subject)
+            ));
+        }
+        if self.tls.is_plaintext() {
+            text.push_str(PLAINTEXT_WARNING);
+        }
+        text.push_str("\nPress Ctrl-C to stop.");
         text
     }
 
@@ -461,14 +568,20 @@ mod tests {
         let options = StackOptions::ephemeral(dir.path());
         let stack = Stack::start(&options).await.unwrap();
         assert_eq!(stack.endpoints.len(), 4);
+        let admin = stack.tls.outbound(AGENCIES[0].subject).unwrap();
         for endpoint in &stack.endpoints {
+            assert!(endpoint.url().starts_with("https://"), "{endpoint:?}");
             assert!(
-                aimaq_server::is_serving(&endpoint.url(), endpoint.grpc_service).await,
+                aimaq_server::is_serving(&endpoint.url(), &admin, endpoint.grpc_service).await,
                 "{endpoint:?}"
             );
         }
-        assert!(stack.banner().contains(&stack.admin_token));
+        let banner = stack.banner();
+        assert!(banner.contains(&stack.admin_token));
+        assert!(banner.contains("grpcurl -cacert"), "{banner}");
+        assert!(!banner.contains("PLAINTEXT"));
         assert!(dir.path().join("governance.sqlite").exists());
+        assert!(dir.path().join("tls/ca.pem").exists());
         let keys = DevKeys::load_or_generate(dir.path()).unwrap();
         stack.stop().await.unwrap();
 
@@ -476,5 +589,25 @@ mod tests {
         let again = Stack::start(&options).await.unwrap();
         assert_eq!(DevKeys::load_or_generate(dir.path()).unwrap().kid, keys.kid);
         again.stop().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plaintext_says_so_loudly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = StackOptions::ephemeral(dir.path());
+        options.plaintext = true;
+        options.classifier = dir.path().join("none.csv");
+        let stack = Stack::start(&options).await.unwrap();
+        assert!(
+            stack
+                .endpoints
+                .iter()
+                .all(|e| e.url().starts_with("http://"))
+        );
+        let banner = stack.banner();
+        assert!(banner.contains("PLAINTEXT: TLS IS OFF"), "{banner}");
+        assert!(banner.contains("grpcurl -plaintext"), "{banner}");
+        assert!(!dir.path().join("tls").exists());
+        stack.stop().await.unwrap();
     }
 }

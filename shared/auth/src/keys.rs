@@ -109,7 +109,8 @@ impl DevKeys {
         } else {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
             let keys = DevKeys::generate()?;
-            write_private(&private_path, keys.private_pem.expose()).map_err(io(&private_path))?;
+            aimaq_config::files::write_private(&private_path, keys.private_pem.expose())
+                .map_err(io(&private_path))?;
             keys
         };
         keys.publish(&DevKeys::key_set_path(dir))?;
@@ -133,22 +134,4 @@ impl DevKeys {
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError {
     let path = path.to_path_buf();
     move |source| KeyError::Io { path, source }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, pem: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(pem.as_bytes())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, pem: &str) -> std::io::Result<()> {
-    std::fs::write(path, pem)
 }

@@ -3,6 +3,8 @@
 //! [`ServerConfig`] into their own argument struct; tests and the all-in-one
 //! launcher build it as a value instead of touching the process environment.
 
+pub mod files;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -95,6 +97,35 @@ impl AuthConfig {
     }
 }
 
+/// TLS of a server and of the calls it makes. TLS is on unless `--plaintext`
+/// says otherwise: a server refuses to start without a certificate.
+#[derive(Clone, Debug, Default, Args)]
+pub struct TlsConfig {
+    /// The server's certificate chain (PEM). Also presented as the client
+    /// certificate when this server calls another (issue it for both uses).
+    /// Read again when it changes.
+    #[arg(long, env = "AIMAQ_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of `--tls-cert` (PEM, PKCS#8, SEC1 or PKCS#1).
+    #[arg(long, env = "AIMAQ_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Requires every client to present a certificate signed by this CA (PEM):
+    /// mutual TLS.
+    #[arg(long, env = "AIMAQ_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// The CA (PEM) that the servers this one calls (`https://` URLs) must be
+    /// signed by.
+    #[arg(long, env = "AIMAQ_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Serves without TLS and allows `http://` URLs: for local experiments only.
+    #[arg(long, env = "AIMAQ_PLAINTEXT")]
+    pub plaintext: bool,
+}
+
 /// Protective limits of the gRPC server.
 #[derive(Clone, Debug, Args)]
 pub struct LimitsConfig {
@@ -105,6 +136,10 @@ pub struct LimitsConfig {
     /// Calls served at once; beyond it calls are shed with UNAVAILABLE, not queued.
     #[arg(long, env = "AIMAQ_CONCURRENCY_LIMIT", default_value_t = 512)]
     pub concurrency_limit: usize,
+
+    /// Calls (HTTP/2 streams) at once on one connection.
+    #[arg(long, env = "AIMAQ_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
+    pub max_concurrent_streams: u32,
 
     /// Largest request or response message, in bytes.
     #[arg(long, env = "AIMAQ_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
@@ -139,6 +174,9 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
 
     #[command(flatten)]
+    pub tls: TlsConfig,
+
+    #[command(flatten)]
     pub limits: LimitsConfig,
 
     #[command(flatten)]
@@ -150,6 +188,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             request_timeout: Duration::from_secs(30),
             concurrency_limit: 512,
+            max_concurrent_streams: 256,
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(20),
             shutdown_delay: Duration::ZERO,

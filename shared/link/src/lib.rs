@@ -16,10 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http::uri::{Authority, Scheme};
+use aimaq_tls::{Outbound, Target};
 use hyper::client::conn::http2::{Builder, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpStream;
 use tonic::body::Body;
 
 /// The longest a new connection may take to be established.
@@ -33,24 +32,8 @@ const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_AGE: Duration =
     Duration::from_secs(aimaq_server::MAX_CONNECTION_AGE.as_secs() * 4 / 5);
 
-/// `host:port` of an `http://host:port` URL (port 80 when none is given).
-pub fn authority_of(url: &str) -> Result<Authority, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("{url:?}: {e}"))?;
-    if uri.scheme() != Some(&Scheme::HTTP) {
-        return Err(format!(
-            "{url:?} is not an http:// URL (servers are reached in the cluster's network)"
-        ));
-    }
-    let host = uri
-        .host()
-        .filter(|host| !host.is_empty())
-        .ok_or_else(|| format!("{url:?} names no host"))?;
-    let authority = format!("{host}:{}", uri.port_u16().unwrap_or(80));
-    authority.parse().map_err(|e| format!("{url:?}: {e}"))
-}
-
 pub struct Link {
-    authority: Authority,
+    target: Target,
     /// A connection is replaced once between 3/4 of this age and this age, so that
     /// the replacements of many links do not coincide.
     max_age: Duration,
@@ -71,17 +54,18 @@ struct Open {
 }
 
 impl Link {
-    /// A link to the server at `url` (`http://host:port`), with connections of
-    /// at most [`MAX_AGE`]; nothing is connected yet.
-    pub fn to(url: &str) -> Result<Link, String> {
-        Ok(Link::new(authority_of(url)?, MAX_AGE))
+    /// A link to the server at `url` (`https://host:port`, or `http://` where
+    /// `outbound` allows it), with connections of at most [`MAX_AGE`]; nothing
+    /// is connected yet.
+    pub fn to(url: &str, outbound: &Outbound) -> Result<Link, String> {
+        Ok(Link::new(Target::parse(url, outbound)?, MAX_AGE))
     }
 
-    /// A link to `authority` (`host:port`) whose connections live at most
-    /// `max_age`; nothing is connected yet.
-    pub fn new(authority: Authority, max_age: Duration) -> Link {
+    /// A link to `target` whose connections live at most `max_age`; nothing is
+    /// connected yet.
+    pub fn new(target: Target, max_age: Duration) -> Link {
         Link {
-            authority,
+            target,
             max_age,
             current: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
@@ -96,8 +80,8 @@ impl Link {
     ) -> Result<http::Response<Body>, tower::BoxError> {
         let (mut sender, number) = self.sender().await?;
         let mut uri = std::mem::take(request.uri_mut()).into_parts();
-        uri.scheme = Some(Scheme::HTTP);
-        uri.authority = Some(self.authority.clone());
+        uri.scheme = Some(self.target.scheme());
+        uri.authority = Some(self.target.authority.clone());
         if uri.path_and_query.is_none() {
             uri.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
         }
@@ -149,7 +133,7 @@ impl Link {
         }
         let sender = tokio::time::timeout(CONNECT_TIMEOUT, self.connect())
             .await
-            .map_err(|_| format!("connecting to {} timed out", self.authority))??;
+            .map_err(|_| format!("connecting to {} timed out", self.target.authority))??;
         let number = self
             .connections
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -171,8 +155,7 @@ impl Link {
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, tower::BoxError> {
-        let stream = TcpStream::connect(self.authority.as_str()).await?;
-        stream.set_nodelay(true)?;
+        let stream = self.target.connect().await?;
         let (sender, connection) = Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .keep_alive_interval(KEEP_ALIVE_INTERVAL)
@@ -180,7 +163,7 @@ impl Link {
             .keep_alive_while_idle(true)
             .handshake(TokioIo::new(stream))
             .await?;
-        let authority = self.authority.clone();
+        let authority = self.target.authority.clone();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%authority, %error, "backend connection closed");
@@ -222,15 +205,6 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn servers_are_named_by_http_urls() {
-        assert_eq!(authority_of("http://budget:50052").unwrap(), "budget:50052");
-        assert_eq!(authority_of("http://budget").unwrap(), "budget:80");
-        assert!(authority_of("https://budget:50052").is_err());
-        assert!(authority_of("http://:50052").is_err());
-        assert!(authority_of("budget:50052").is_err());
-    }
-
     /// A server that closes every connection after a while (as Aimaq servers do
     /// so that new replicas receive load) cuts the calls still on it; a link
     /// replacing its connection before that loses no call. Each call is sent
@@ -254,7 +228,12 @@ mod tests {
                     .add_service(health)
                     .serve_with_incoming(incoming),
             );
-            let link = Arc::new(Link::new(address.to_string().parse().unwrap(), max_age));
+            let plaintext = Outbound {
+                tls: None,
+                allow_plaintext: true,
+            };
+            let target = Target::parse(&format!("http://{address}"), &plaintext).unwrap();
+            let link = Arc::new(Link::new(target, max_age));
             let callers: Vec<_> = (0..16)
                 .map(|_| {
                     let mut client = HealthClient::new(LinkService(Arc::clone(&link)));

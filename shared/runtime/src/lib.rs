@@ -24,6 +24,8 @@ pub enum StartError {
     TokenKey { path: String, message: String },
     #[error(transparent)]
     Server(#[from] aimaq_server::ServerError),
+    #[error(transparent)]
+    Tls(#[from] aimaq_tls::TlsError),
     /// A setting the service cannot work with, such as a malformed URL.
     #[error("configuration: {0}")]
     Config(String),
@@ -33,6 +35,8 @@ pub enum StartError {
 pub struct Backend {
     pub database: Database,
     pub records: Records,
+    /// How this service reaches others (budget and grants ask governance).
+    pub outbound: aimaq_tls::Outbound,
     server: GrpcServer,
     authenticator: Authenticator,
     listener: TcpListener,
@@ -46,6 +50,7 @@ pub async fn prepare<M: MigratorTrait>(
     listener: TcpListener,
 ) -> Result<Option<Backend>, StartError> {
     let authenticator = authenticator(config)?;
+    let tls = aimaq_tls::Tls::from_config(&config.tls)?;
     let database = Database::connect(&config.database_url)
         .await
         .map_err(StartError::Database)?;
@@ -60,13 +65,14 @@ pub async fn prepare<M: MigratorTrait>(
         database.close().await;
         return Ok(None);
     }
-    let server = GrpcServer::new(name, config.limits.clone());
+    let server = GrpcServer::new(name, config.limits.clone()).tls(tls.server);
     let records = Records::new(database.clone(), server.draining())
         .await
         .map_err(StartError::Database)?;
     Ok(Some(Backend {
         database,
         records,
+        outbound: tls.outbound,
         server,
         authenticator,
         listener,
@@ -105,6 +111,7 @@ impl Backend {
         let Backend {
             database,
             records,
+            outbound: _,
             server,
             authenticator,
             listener,

@@ -8,10 +8,12 @@ mod deadline;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aimaq_config::LimitsConfig;
 use aimaq_telemetry::RpcTelemetryLayer;
+use aimaq_tls::{Outbound, ServerTls};
 use deadline::DeadlineLayer;
 pub use deadline::grpc_timeout;
 use tokio::net::TcpListener;
@@ -20,7 +22,6 @@ use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
@@ -34,6 +35,9 @@ use tower::{Service, ServiceBuilder};
 /// should replace its connections before this age, as the gateway does.
 pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(300);
 const MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
+/// The largest header list a request may carry: a token, a forwarded
+/// certificate and trace context fit many times over.
+const MAX_HEADER_LIST_BYTES: u32 = 32 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -49,6 +53,7 @@ pub enum ServerError {
 pub struct GrpcServer {
     name: &'static str,
     limits: LimitsConfig,
+    tls: Option<Arc<ServerTls>>,
     routes: RoutesBuilder,
     service_names: Vec<&'static str>,
     draining: watch::Sender<bool>,
@@ -61,10 +66,17 @@ impl GrpcServer {
         GrpcServer {
             name,
             limits,
+            tls: None,
             routes: RoutesBuilder::default(),
             service_names: Vec::new(),
             draining,
         }
+    }
+
+    /// Serves through TLS with these settings (`None`: plaintext).
+    pub fn tls(mut self, tls: Option<Arc<ServerTls>>) -> GrpcServer {
+        self.tls = tls;
+        self
     }
 
     /// Turns true when the server starts draining: long-lived streams (change
@@ -144,11 +156,20 @@ impl GrpcServer {
             ));
 
         let address = listener.local_addr().ok();
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let tls = if self.tls.is_some() {
+            "TLS"
+        } else {
+            "plaintext"
+        };
+        let incoming = aimaq_tls::incoming(listener, self.tls.clone());
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            // HTTP/2's own limits, which are unbounded by default: streams at
+            // once on one connection, and the size of a request's headers.
+            .max_concurrent_streams(self.limits.max_concurrent_streams)
+            .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             // Connections are recycled so that new replicas receive load.
             .max_connection_age(MAX_CONNECTION_AGE)
             .max_connection_age_grace(MAX_CONNECTION_AGE_GRACE)
@@ -157,7 +178,7 @@ impl GrpcServer {
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopped.await;
             });
-        tracing::info!(server = self.name, ?address, "serving");
+        tracing::info!(server = self.name, ?address, tls, "serving");
 
         // Spawned, so that it keeps accepting while health reports NOT_SERVING.
         let mut server = tokio::spawn(server);
@@ -217,27 +238,26 @@ fn flatten(
     }
 }
 
-/// Whether the server at `url` (`http://host:port`) reports `service` SERVING
-/// (`""`: the server as a whole). A probe for launchers and tests.
-pub async fn is_serving(url: &str, service: &str) -> bool {
+/// Whether the server at `url` (`https://host:port`, or `http://` where
+/// `outbound` allows it) reports `service` SERVING (`""`: the server as a
+/// whole), within two seconds. A probe for launchers and tests.
+pub async fn is_serving(url: &str, outbound: &Outbound, service: &str) -> bool {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
-    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(url.to_owned()) else {
+    let Ok(target) = aimaq_tls::Target::parse(url, outbound) else {
         return false;
     };
-    let Ok(channel) = endpoint
-        .connect_timeout(Duration::from_secs(1))
-        .connect()
+    let mut request = tonic::Request::new(HealthCheckRequest {
+        service: service.to_owned(),
+    });
+    request.set_timeout(Duration::from_secs(2));
+    let mut client = HealthClient::new(target.channel());
+    let asked = client.check(request);
+    tokio::time::timeout(Duration::from_secs(2), asked)
         .await
-    else {
-        return false;
-    };
-    HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.to_owned(),
+        .is_ok_and(|answer| {
+            answer.is_ok_and(|answer| answer.get_ref().status == ServingStatus::Serving as i32)
         })
-        .await
-        .is_ok_and(|answer| answer.get_ref().status == ServingStatus::Serving as i32)
 }
 
 /// Completes on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).

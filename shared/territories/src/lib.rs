@@ -13,6 +13,7 @@ use aimaq_error::Error;
 use aimaq_link::{Link, LinkService};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{GetTerritoryRequest, TerritoryKind};
+use aimaq_tls::Outbound;
 use aimaq_types::Kato;
 use tonic::Code;
 
@@ -49,8 +50,9 @@ pub struct TerritoryDirectory {
 
 impl TerritoryDirectory {
     /// A directory asking the governance service at `url`; it connects on first use.
-    pub fn new(url: &str) -> Result<TerritoryDirectory, Error> {
-        let link = Link::to(url).map_err(|e| Error::internal(format!("governance URL: {e}")))?;
+    pub fn new(url: &str, outbound: &Outbound) -> Result<TerritoryDirectory, Error> {
+        let link =
+            Link::to(url, outbound).map_err(|e| Error::internal(format!("governance URL: {e}")))?;
         Ok(TerritoryDirectory {
             client: GovernanceServiceClient::new(LinkService(Arc::new(link))),
             remembered: Mutex::default(),
@@ -179,7 +181,12 @@ mod tests {
                 .add_service(GovernanceServiceServer::new(Villages))
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
         );
-        let directory = Arc::new(TerritoryDirectory::new(&format!("http://{address}")).unwrap());
+        let plaintext = Outbound {
+            tls: None,
+            allow_plaintext: true,
+        };
+        let url = format!("http://{address}");
+        let directory = Arc::new(TerritoryDirectory::new(&url, &plaintext).unwrap());
         let token = OnBehalf {
             authorization: "Bearer test".parse().unwrap(),
             certificate: "none".parse().unwrap(),

@@ -13,11 +13,13 @@
 mod database;
 pub mod hostile;
 pub mod load;
+pub mod pki;
 mod server;
 pub mod territories;
 mod tokens;
 
 pub use database::{Backend, TestDatabase};
+pub use pki::TestPki;
 pub use server::{ShutdownSignal, TestServer, init_logs, run_servers_on, test_config, with_token};
 pub use tokens::TestTokens;
 

@@ -8,7 +8,7 @@ use aimaq_config::{AuthConfig, LimitsConfig, MigrateMode, ServerConfig, Telemetr
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::{TestDatabase, TestTokens};
 
@@ -43,7 +43,11 @@ pub fn test_config(database_url: &str, token_keys: &std::path::Path) -> ServerCo
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url: database_url.to_owned(),
         migrate: MigrateMode::Auto,
-        auth: AuthConfig::new(token_keys.to_path_buf()),
+        auth: AuthConfig {
+            trusted_forwarders: vec![crate::pki::SERVER_NAME.into()],
+            ..AuthConfig::new(token_keys.to_path_buf())
+        },
+        tls: crate::TestPki::get().server_config(),
         limits: LimitsConfig {
             shutdown_grace: Duration::from_secs(5),
             ..LimitsConfig::default()
@@ -133,20 +137,20 @@ impl TestServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("https://{}", self.address)
     }
 
+    /// A channel to the server with the test client's certificate.
     pub async fn channel(&self) -> Channel {
-        Endpoint::from_shared(self.url())
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect to the server under test")
+        aimaq_tls::Target::parse(&self.url(), &crate::TestPki::get().client())
+            .expect("the server's URL")
+            .channel()
     }
 
     async fn wait_until_serving(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !aimaq_server::is_serving(&self.url(), "").await {
+        let client = crate::TestPki::get().client();
+        while !aimaq_server::is_serving(&self.url(), &client, "").await {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "server did not become ready"

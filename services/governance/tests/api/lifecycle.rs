@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use aimaq_proto::governance::v1::WatchChangesRequest;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
-use aimaq_testing::{TestTokens, with_token};
+use aimaq_testing::{TestPki, TestTokens, with_token};
 use sea_orm::ConnectionTrait;
-use tonic::transport::Endpoint;
 
 async fn serving(url: &str) -> bool {
-    aimaq_server::is_serving(url, "aimaq.governance.v1.GovernanceService").await
+    let client = TestPki::get().client();
+    aimaq_server::is_serving(url, &client, "aimaq.governance.v1.GovernanceService").await
 }
 
 fn database_url(dir: &Path) -> String {
@@ -22,6 +22,7 @@ fn database_url(dir: &Path) -> String {
 
 /// The binary configured by environment variables, on a free port.
 fn binary(dir: &Path, tokens: &TestTokens) -> (Command, String) {
+    let pki = TestPki::get();
     let keys = dir.join("token-keys");
     tokens.keys.publish(&keys).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -34,10 +35,13 @@ fn binary(dir: &Path, tokens: &TestTokens) -> (Command, String) {
         .env("AIMAQ_LISTEN", format!("127.0.0.1:{port}"))
         .env("AIMAQ_DATABASE_URL", database_url(dir))
         .env("AIMAQ_TOKEN_KEYS", &keys)
+        .env("AIMAQ_TLS_CERT", &pki.server.cert)
+        .env("AIMAQ_TLS_KEY", &pki.server.key)
+        .env("AIMAQ_TLS_CLIENT_CA", &pki.ca)
         .env("AIMAQ_SHUTDOWN_GRACE", "3s")
         .env("AIMAQ_LOG", "warn")
         .stdout(Stdio::null());
-    (command, format!("http://127.0.0.1:{port}"))
+    (command, format!("https://127.0.0.1:{port}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,11 +86,9 @@ async fn sigterm_drains_and_exits_within_the_grace_period() {
     }
 
     // A long-lived call in flight: the change feed's live tail.
-    let channel = Endpoint::from_shared(url.clone())
+    let channel = aimaq_tls::Target::parse(&url, &TestPki::get().client())
         .unwrap()
-        .connect()
-        .await
-        .unwrap();
+        .channel();
     let mut feed = GovernanceServiceClient::new(channel)
         .watch_changes(with_token(WatchChangesRequest::default(), &tokens.admin()))
         .await
