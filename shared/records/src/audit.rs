@@ -17,10 +17,12 @@ pub(crate) struct AuditFields {
     pub resource_name: String,
     pub request_id: String,
     pub request_digest: String,
+    pub certificate: String,
 }
 
 /// SHA-256 over the previous hash and every field, each length-prefixed so that no
-/// two different records encode alike.
+/// two different records encode alike. The certificate subject is hashed when
+/// there is one, so records from before it was kept verify as they did.
 pub(crate) fn chain_hash(prev_hash: &str, fields: &AuditFields) -> String {
     let mut hasher = Sha256::new();
     let sequence = fields.sequence.to_string();
@@ -40,6 +42,11 @@ pub(crate) fn chain_hash(prev_hash: &str, fields: &AuditFields) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }
+    if !fields.certificate.is_empty() {
+        hasher.update(b"certificate");
+        hasher.update((fields.certificate.len() as u64).to_be_bytes());
+        hasher.update(fields.certificate.as_bytes());
+    }
     hex::encode(hasher.finalize())
 }
 
@@ -55,6 +62,7 @@ impl From<&audit_record::Model> for AuditFields {
             resource_name: row.resource_name.clone(),
             request_id: row.request_id.clone(),
             request_digest: row.request_digest.clone(),
+            certificate: row.certificate.clone(),
         }
     }
 }
@@ -151,6 +159,7 @@ mod tests {
             resource_name: "territories/613633100".into(),
             request_id: "r-1".into(),
             request_digest: "ab".repeat(32),
+            certificate: String::new(),
         }
     }
 
@@ -166,6 +175,12 @@ mod tests {
         let mut changed = fields();
         changed.occurred_at_micros += 1;
         assert_ne!(base, chain_hash("prev", &changed));
+        let mut changed = fields();
+        changed.certificate = "CN=akimat-61".into();
+        assert_ne!(base, chain_hash("prev", &changed));
+        let mut other = fields();
+        other.certificate = "CN=mallory".into();
+        assert_ne!(chain_hash("prev", &changed), chain_hash("prev", &other));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub mod audit_record {
         pub request_digest: String,
         pub prev_hash: String,
         pub hash: String,
+        /// The subject of the caller's client certificate; empty without one.
+        pub certificate: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -91,6 +93,7 @@ pub mod pending_record {
         pub request_digest: String,
         /// `PendingChanges`, encoded.
         pub changes: Vec<u8>,
+        pub certificate: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

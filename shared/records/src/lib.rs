@@ -24,7 +24,7 @@ mod sequencer;
 mod tests;
 
 pub use feed::ChangeFeed;
-pub use migration::{CreatePendingRecords, CreateRecordTables};
+pub use migration::{CreatePendingRecords, CreateRecordTables, RecordCertificates};
 pub use mutation::{Change, Mutation, Records, next_version, within};
 
 pub use aimaq_proto::common::v1::ChangeAction;

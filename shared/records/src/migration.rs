@@ -135,3 +135,45 @@ impl MigrationTrait for CreatePendingRecords {
             .await
     }
 }
+
+/// Adds the subject of the caller's client certificate to audit records (and to
+/// the pending rows they come from); every service lists it after
+/// [`CreatePendingRecords`]. Records written before hold an empty subject.
+pub struct RecordCertificates;
+
+impl MigrationName for RecordCertificates {
+    fn name(&self) -> &str {
+        "m0000_record_certificates"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for RecordCertificates {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["audit_log", "pending_records"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(string("certificate").default(""))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["audit_log", "pending_records"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .drop_column("certificate")
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -33,6 +33,8 @@ pub struct Mutation {
     pub request_digest: String,
     pub actor: String,
     pub agency: String,
+    /// The subject of the caller's client certificate; empty without one.
+    pub certificate: String,
 }
 
 /// A resource the mutation changed; the first one is the audit record's resource.
@@ -86,6 +88,7 @@ impl Mutation {
             request_digest: hex::encode(hasher.finalize()),
             actor: caller.subject.clone(),
             agency: caller.agency.clone(),
+            certificate: caller.certificate_subject().to_owned(),
         })
     }
 }
@@ -389,7 +392,7 @@ pub(crate) async fn record<R: Message>(
             })
             .collect(),
     };
-    let values: [Expr; 9] = [
+    let values: [Expr; 10] = [
         now_micros().into(),
         mutation.actor.clone().into(),
         mutation.agency.clone().into(),
@@ -399,6 +402,7 @@ pub(crate) async fn record<R: Message>(
         mutation.request_id.clone().into(),
         mutation.request_digest.clone().into(),
         events.encode_to_vec().into(),
+        mutation.certificate.clone().into(),
     ];
     let mut pending = Query::insert();
     pending.into_table(pending_record::Entity).columns([
@@ -411,6 +415,7 @@ pub(crate) async fn record<R: Message>(
         pending_record::Column::RequestId,
         pending_record::Column::RequestDigest,
         pending_record::Column::Changes,
+        pending_record::Column::Certificate,
     ]);
 
     let backend = transaction.get_database_backend();

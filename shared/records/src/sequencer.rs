@@ -177,6 +177,7 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
             resource_name: row.resource_name.clone(),
             request_id: row.request_id.clone(),
             request_digest: row.request_digest.clone(),
+            certificate: row.certificate.clone(),
         };
         let next = chain_hash(&hash, &fields);
         let prev_hash = std::mem::replace(&mut hash, next);
@@ -205,6 +206,7 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
             audit_record::Column::RequestDigest,
             audit_record::Column::PrevHash,
             audit_record::Column::Hash,
+            audit_record::Column::Certificate,
         ]);
         for (fields, prev_hash, hash) in chunk {
             insert.values_panic([
@@ -219,6 +221,7 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
                 fields.request_digest.clone().into(),
                 prev_hash.clone().into(),
                 hash.clone().into(),
+                fields.certificate.clone().into(),
             ]);
         }
         transaction

@@ -15,14 +15,21 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use crate::entities::{audit_record, pending_record};
-use crate::{Change, ChangeAction, CreatePendingRecords, CreateRecordTables, Mutation, Records};
+use crate::{
+    Change, ChangeAction, CreatePendingRecords, CreateRecordTables, Mutation, RecordCertificates,
+    Records,
+};
 
 struct RecordsOnly;
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for RecordsOnly {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateRecordTables), Box::new(CreatePendingRecords)]
+        vec![
+            Box::new(CreateRecordTables),
+            Box::new(CreatePendingRecords),
+            Box::new(RecordCertificates),
+        ]
     }
 }
 
@@ -39,6 +46,7 @@ fn mutation(request_id: &str) -> Mutation {
         request_digest: format!("{:0>64}", request_id.len()),
         actor: "tester".into(),
         agency: "test agency".into(),
+        certificate: "CN=tester".into(),
     }
 }
 

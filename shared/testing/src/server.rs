@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use aimaq_config::{AuthConfig, LimitsConfig, MigrateMode, ServerConfig, TelemetryConfig};
+use aimaq_tls::Outbound;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -31,6 +32,8 @@ pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub struct TestServer {
     pub address: SocketAddr,
     pub database: TestDatabase,
+    /// How test clients reach it.
+    pub client: Outbound,
     stop: Option<oneshot::Sender<()>>,
     _task: JoinHandle<()>,
     _key_dir: tempfile::TempDir,
@@ -72,6 +75,24 @@ impl TestServer {
     /// As [`TestServer::start`], on `address`: a server restarted where it was
     /// (the port may take a moment to be free again).
     pub async fn start_at<F, Fut, E>(
+        address: SocketAddr,
+        database: TestDatabase,
+        tokens: &TestTokens,
+        run: F,
+    ) -> TestServer
+    where
+        F: FnOnce(ServerConfig, TcpListener, ShutdownSignal) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let client = crate::TestPki::get().client();
+        TestServer::start_for(client, address, database, tokens, run).await
+    }
+
+    /// As [`TestServer::start_at`], for a server whose `run` changes its TLS
+    /// settings: `client` is how tests reach it then.
+    pub async fn start_for<F, Fut, E>(
+        client: Outbound,
         address: SocketAddr,
         database: TestDatabase,
         tokens: &TestTokens,
@@ -128,6 +149,7 @@ impl TestServer {
         let server = TestServer {
             address,
             database,
+            client,
             stop: Some(stop),
             _task: task,
             _key_dir: key_dir,
@@ -142,15 +164,14 @@ impl TestServer {
 
     /// A channel to the server with the test client's certificate.
     pub async fn channel(&self) -> Channel {
-        aimaq_tls::Target::parse(&self.url(), &crate::TestPki::get().client())
+        aimaq_tls::Target::parse(&self.url(), &self.client)
             .expect("the server's URL")
             .channel()
     }
 
     async fn wait_until_serving(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let client = crate::TestPki::get().client();
-        while !aimaq_server::is_serving(&self.url(), &client, "").await {
+        while !aimaq_server::is_serving(&self.url(), &self.client, "").await {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "server did not become ready"

@@ -174,3 +174,38 @@ fn unreachable_channel() -> tonic::transport::Channel {
 
 /// A client connection: plain TCP, or TLS.
 pub type Stream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plaintext(allowed: bool) -> Outbound {
+        Outbound {
+            tls: None,
+            allow_plaintext: allowed,
+        }
+    }
+
+    #[test]
+    fn urls_say_how_to_connect() {
+        let target = Target::parse("http://budget:50052", &plaintext(true)).unwrap();
+        assert_eq!(target.authority, "budget:50052");
+        assert_eq!(target.scheme(), Scheme::HTTP);
+        assert_eq!(
+            Target::parse("http://budget", &plaintext(true))
+                .unwrap()
+                .authority,
+            "budget:80"
+        );
+        // Plaintext only where allowed; TLS only with a CA to verify against.
+        let refused = Target::parse("http://budget:50052", &plaintext(false)).err();
+        assert!(refused.is_some_and(|e| e.contains("--plaintext")));
+        let refused = Target::parse("https://budget:50052", &plaintext(true)).err();
+        assert!(refused.is_some_and(|e| e.contains("--tls-ca")));
+        assert!(Target::parse("http://:50052", &plaintext(true)).is_err());
+        assert!(Target::parse("budget:50052", &plaintext(true)).is_err());
+        assert!(Target::parse("ftp://budget:21", &plaintext(true)).is_err());
+        let ipv6 = Target::parse("http://[::1]:50052", &plaintext(true)).unwrap();
+        assert_eq!(ipv6.host, "::1");
+    }
+}

@@ -1,4 +1,4 @@
-use aimaq_records::{CreatePendingRecords, CreateRecordTables};
+use aimaq_records::{CreatePendingRecords, CreateRecordTables, RecordCertificates};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, integer, pk_auto, string, string_len, string_len_null,
@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateProjects),
             Box::new(CountProjectsOnAllocations),
             Box::new(CreatePendingRecords),
+            Box::new(RecordCertificates),
         ]
     }
 }

@@ -1,4 +1,4 @@
-use aimaq_records::{CreatePendingRecords, CreateRecordTables};
+use aimaq_records::{CreatePendingRecords, CreateRecordTables, RecordCertificates};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, date, date_null, integer, pk_auto, string, string_len,
@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateElections),
             Box::new(CreateLocalBudgets),
             Box::new(CreatePendingRecords),
+            Box::new(RecordCertificates),
         ]
     }
 }
