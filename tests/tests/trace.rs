@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aimaq_config::{LogFormat, TelemetryConfig};
+use aimaq_config::{LogFormat, TelemetryConfig, TlsConfig};
 use aimaq_gateway::{BackendsConfig, GatewayConfig, RateConfig, Targets};
 use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
@@ -73,6 +73,7 @@ async fn the_backends_continue_the_callers_trace() {
             log_filter: "info".into(),
             ..TelemetryConfig::default()
         },
+        &TlsConfig::default(),
     )
     .unwrap();
     let recorder = Recorder::default();

@@ -27,7 +27,7 @@ pub use backends::Targets;
 use backends::{Backend, BackendChannel};
 use domain::rate::RateLimits;
 pub use domain::rate::{AgencyRateLimit, RateLimit};
-use forward::{BudgetApi, Forward, GovernanceApi, GrantsApi};
+use forward::{BackendApi, BudgetApi, Forward, GovernanceApi, GrantsApi};
 use guard::Guard;
 
 /// Where the backends are and how they are called.
@@ -179,8 +179,24 @@ pub async fn run(
     ))
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
-    GrpcServer::new("gateway", config.limits)
+    let reachable = [
+        (GovernanceApi::NAME, governance.clone()),
+        (BudgetApi::NAME, budget.clone()),
+        (GrantsApi::NAME, grants.clone()),
+    ];
+    let server = GrpcServer::new("gateway", config.limits);
+    let guard = guard.with_stream_limits(server.stream_limits());
+    server
         .tls(tls.server.clone())
+        .health_check(std::sync::Arc::new(move || {
+            let backends = reachable.clone();
+            Box::pin(async move {
+                let checks = backends
+                    .iter()
+                    .map(|(name, backend)| async move { (*name, backend.check_endpoints().await) });
+                futures::future::join_all(checks).await
+            })
+        }))
         .add_service(guard.protect(views))
         .add_service(guard.protect(Forward::<GovernanceApi>::new(governance)))
         .add_service(guard.protect(Forward::<BudgetApi>::new(budget)))

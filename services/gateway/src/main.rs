@@ -15,8 +15,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let config = Cli::parse().gateway;
-    let (listen, telemetry) = (config.listen, config.telemetry.clone());
-    aimaq_server::main("gateway", listen, &telemetry, |listener| {
+    let (listen, telemetry, tls) = (config.listen, config.telemetry.clone(), config.tls.clone());
+    aimaq_server::main("gateway", listen, (&telemetry, &tls), |listener| {
         aimaq_gateway::run(config, listener, aimaq_server::termination_signal())
     })
 }

@@ -16,8 +16,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let config = Cli::parse().server;
-    let (listen, telemetry) = (config.listen, config.telemetry.clone());
-    aimaq_server::main("governance", listen, &telemetry, |listener| {
+    let (listen, telemetry, tls) = (config.listen, config.telemetry.clone(), config.tls.clone());
+    aimaq_server::main("governance", listen, (&telemetry, &tls), |listener| {
         aimaq_governance::run(config, listener, aimaq_server::termination_signal())
     })
 }

@@ -19,8 +19,8 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (config, governance_url) = (cli.server, cli.governance.governance_url);
-    let (listen, telemetry) = (config.listen, config.telemetry.clone());
-    aimaq_server::main("grants", listen, &telemetry, |listener| {
+    let (listen, telemetry, tls) = (config.listen, config.telemetry.clone(), config.tls.clone());
+    aimaq_server::main("grants", listen, (&telemetry, &tls), |listener| {
         aimaq_grants::run(
             config,
             governance_url,

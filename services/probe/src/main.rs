@@ -3,6 +3,9 @@
 //! server's own settings (`AIMAQ_LISTEN`, `AIMAQ_TLS_*`), so it speaks TLS to a
 //! TLS server, presenting the server's certificate as its client certificate,
 //! and addresses it as `localhost` (for which its certificate must be issued).
+//! With `--answering` it asks only that the server answers, whatever it
+//! reports: a liveness probe, which must not restart a server whose database
+//! is away (readiness takes it out of its Service meanwhile).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -20,6 +23,10 @@ struct Cli {
     /// The service to ask about; empty for the server as a whole.
     #[arg(long, default_value = "")]
     service: String,
+
+    /// Succeeds when the server answers at all, SERVING or not (liveness).
+    #[arg(long)]
+    answering: bool,
 
     #[command(flatten)]
     tls: aimaq_config::TlsConfig,
@@ -50,11 +57,17 @@ fn main() -> ExitCode {
         ("http", loopback(cli.address).ip().to_string())
     };
     let url = format!("{scheme}://{host}:{}", cli.address.port());
-    if runtime.block_on(aimaq_server::is_serving(&url, &outbound, &cli.service)) {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("aimaq-probe: {url} is not serving {:?}", cli.service);
-        ExitCode::FAILURE
+    match runtime.block_on(aimaq_server::health(&url, &outbound, &cli.service)) {
+        Some(true) => ExitCode::SUCCESS,
+        Some(false) if cli.answering => ExitCode::SUCCESS,
+        Some(false) => {
+            eprintln!("aimaq-probe: {url} is not serving {:?}", cli.service);
+            ExitCode::FAILURE
+        }
+        None => {
+            eprintln!("aimaq-probe: {url} does not answer");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use aimaq_auth::{DevKeys, Scope, TokenIssuer, TokenSpec};
 use aimaq_config::{
-    AuthConfig, LimitsConfig, LogFormat, MigrateMode, ServerConfig, TelemetryConfig,
+    AuthConfig, DatabaseUrl, LimitsConfig, LogFormat, MigrateMode, ServerConfig, TelemetryConfig,
+    TlsConfig,
 };
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
@@ -65,7 +66,8 @@ pub struct StackOptions {
     #[arg(long, default_value_t = 24)]
     pub token_hours: u64,
 
-    /// OTLP/gRPC trace collector, if any.
+    /// OTLP/gRPC trace collector on this machine (`http://localhost:4317`),
+    /// if any: the stack is a development system and its collector is too.
     #[arg(long, env = "AIMAQ_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
 
@@ -98,6 +100,15 @@ impl StackOptions {
         options.budget_port = 0;
         options.grants_port = 0;
         options
+    }
+
+    /// How the stack reaches its trace collector: a local development one,
+    /// without TLS (the stack's own CA did not sign it).
+    pub fn collector_tls(&self) -> TlsConfig {
+        TlsConfig {
+            plaintext: true,
+            ..TlsConfig::default()
+        }
     }
 
     pub fn telemetry(&self) -> TelemetryConfig {
@@ -270,7 +281,7 @@ impl Stack {
         };
         let backend_config = |service: &str, listen: SocketAddr| ServerConfig {
             listen,
-            database_url: database_url(data_dir, service),
+            database_url: DatabaseUrl::new(database_url(data_dir, service)),
             migrate: MigrateMode::Auto,
             auth: auth.clone(),
             tls: tls.server(service),

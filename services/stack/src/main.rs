@@ -30,7 +30,11 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let _telemetry = match aimaq_telemetry::init("aimaq-stack", &options.telemetry()) {
+        let _telemetry = match aimaq_telemetry::init(
+            "aimaq-stack",
+            &options.telemetry(),
+            &options.collector_tls(),
+        ) {
             Ok(guard) => guard,
             Err(error) => {
                 eprintln!("aimaq-stack: telemetry: {error}");

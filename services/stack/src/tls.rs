@@ -38,6 +38,9 @@ pub const AGENCIES: [DemoAgency; 2] = [
 
 /// The servers' names, which are their certificates' names.
 pub const SERVERS: [&str; 4] = ["gateway", "governance", "budget", "grants"];
+/// Also given a certificate, for `deploy/compose.yaml`: the trace collector
+/// the servers send to over mutual TLS there.
+const COLLECTOR: &str = "otel-collector";
 
 pub struct StackTls {
     /// `None`: plaintext.
@@ -70,6 +73,8 @@ impl StackTls {
             names.push(server);
             servers.insert(server, pki.issue(server, &names).map_err(failed)?);
         }
+        pki.issue(COLLECTOR, &[COLLECTOR, "localhost"])
+            .map_err(failed)?;
         let mut agencies = HashMap::new();
         for agency in AGENCIES {
             agencies.insert(

@@ -4,6 +4,8 @@
 //! launcher build it as a value instead of touching the process environment.
 
 pub mod files;
+mod secret;
+pub use secret::{DatabaseUrl, redact_url};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -137,6 +139,19 @@ pub struct LimitsConfig {
     #[arg(long, env = "AIMAQ_CONCURRENCY_LIMIT", default_value_t = 512)]
     pub concurrency_limit: usize,
 
+    /// Long-lived streams (change feeds, exports) open at once on this server.
+    #[arg(long, env = "AIMAQ_MAX_STREAMS", default_value_t = 1000)]
+    pub max_streams: usize,
+
+    /// Long-lived streams one calling system may hold open on this server.
+    #[arg(long, env = "AIMAQ_MAX_STREAMS_PER_CALLER", default_value_t = 16)]
+    pub max_streams_per_caller: usize,
+
+    /// How often a server checks what it depends on (its database, a
+    /// gateway's backends) and reports SERVING or NOT_SERVING by it.
+    #[arg(long, env = "AIMAQ_HEALTH_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub health_interval: Duration,
+
     /// Calls (HTTP/2 streams) at once on one connection.
     #[arg(long, env = "AIMAQ_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
     pub max_concurrent_streams: u32,
@@ -165,7 +180,7 @@ pub struct ServerConfig {
     /// Database URL: `sqlite://path/to/file.sqlite?mode=rwc` (embedded) or
     /// `postgres://user@host/db` (production).
     #[arg(long, env = "AIMAQ_DATABASE_URL")]
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
 
     #[arg(long, env = "AIMAQ_MIGRATE", value_enum, default_value = "auto")]
     pub migrate: MigrateMode,
@@ -189,6 +204,9 @@ impl Default for LimitsConfig {
             request_timeout: Duration::from_secs(30),
             concurrency_limit: 512,
             max_concurrent_streams: 256,
+            max_streams: 1000,
+            health_interval: Duration::from_secs(2),
+            max_streams_per_caller: 16,
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(20),
             shutdown_delay: Duration::ZERO,

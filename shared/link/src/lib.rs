@@ -16,7 +16,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+mod failure;
+
 use aimaq_tls::{Outbound, Target};
+pub use failure::{Reach, SendError};
 use hyper::client::conn::http2::{Builder, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tonic::body::Body;
@@ -74,29 +77,40 @@ impl Link {
     }
 
     /// Sends `request` to the endpoint, with the endpoint's scheme and authority.
+    /// A failure says how far the call got, and gives back a request that
+    /// never left.
     pub async fn send(
         &self,
         mut request: http::Request<Body>,
-    ) -> Result<http::Response<Body>, tower::BoxError> {
-        let (mut sender, number) = self.sender().await?;
+    ) -> Result<http::Response<Body>, SendError> {
+        let (mut sender, number) = match self.sender().await {
+            Ok(open) => open,
+            Err(error) => return Err(SendError::not_sent(error, Some(request))),
+        };
         let mut uri = std::mem::take(request.uri_mut()).into_parts();
         uri.scheme = Some(self.target.scheme());
         uri.authority = Some(self.target.authority.clone());
         if uri.path_and_query.is_none() {
             uri.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
         }
-        *request.uri_mut() = http::Uri::from_parts(uri)?;
-        let sent = match sender.ready().await {
-            Ok(()) => sender.send_request(request).await,
-            Err(error) => Err(error),
-        };
-        match sent {
+        match http::Uri::from_parts(uri) {
+            Ok(uri) => *request.uri_mut() = uri,
+            Err(error) => return Err(SendError::not_sent(error, None)),
+        }
+        if let Err(error) = sender.ready().await {
+            self.forget(number);
+            return Err(SendError::not_sent(error, Some(request)));
+        }
+        match sender.try_send_request(request).await {
             Ok(response) => Ok(response.map(Body::new)),
-            Err(error) => {
+            Err(mut failed) => {
                 // The connection failed the call: the next call gets a new one
                 // rather than one that may be closing.
                 self.forget(number);
-                Err(error.into())
+                match failed.take_message() {
+                    Some(request) => Err(SendError::not_sent(failed.into_error(), Some(request))),
+                    None => Err(SendError::after_handing(failed.into_error())),
+                }
             }
         }
     }
@@ -188,7 +202,7 @@ impl tower::Service<http::Request<Body>> for LinkService {
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let link = Arc::clone(&self.0);
-        Box::pin(async move { link.send(request).await })
+        Box::pin(async move { link.send(request).await.map_err(|failed| failed.error) })
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::Error;
 use aimaq_proto::common::v1::{AuditVerification, ChangeAction, ChangeEvent};
+use aimaq_server::{Permitted, StreamLimits, StreamPermit};
 use aimaq_storage::Database;
 use aimaq_telemetry::RpcMethod;
 use prost::Message;
@@ -112,6 +113,7 @@ pub struct Records {
     shutdown: watch::Receiver<bool>,
     sequencer: Sequencer,
     wake_sequencer: mpsc::Sender<()>,
+    streams: StreamLimits,
 }
 
 impl Records {
@@ -134,7 +136,20 @@ impl Records {
             shutdown,
             sequencer,
             wake_sequencer,
+            streams: StreamLimits::default(),
         })
+    }
+
+    /// Caps the change-feed streams (and other streams the service opens with
+    /// [`Records::open_stream`]) as the server's limits say.
+    pub fn with_stream_limits(mut self, streams: StreamLimits) -> Records {
+        self.streams = streams;
+        self
+    }
+
+    /// A place for one more long-lived stream of `caller`, or RESOURCE_EXHAUSTED.
+    pub fn open_stream(&self, caller: &Caller) -> Result<StreamPermit, Error> {
+        self.streams.open(&caller.subject)
     }
 
     /// Gives every mutation committed so far its audit and change sequence; a
@@ -165,11 +180,13 @@ impl Records {
         after_sequence: u64,
         resource_types: Vec<String>,
         wrap: fn(ChangeEvent) -> T,
-    ) -> Result<ReceiverStream<Result<T, tonic::Status>>, Error> {
+    ) -> Result<Permitted<ReceiverStream<Result<T, tonic::Status>>>, Error> {
         if !caller.has(Scope::Audit) {
             caller.require(read_scope)?;
         }
-        Ok(self.feed().watch(after_sequence, resource_types, wrap))
+        let permit = self.open_stream(caller)?;
+        let stream = self.feed().watch(after_sequence, resource_types, wrap);
+        Ok(Permitted::new(stream, permit))
     }
 
     /// `VerifyAuditLog` for a caller holding the `audit` scope.

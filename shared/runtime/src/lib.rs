@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::Arc;
 
 use aimaq_auth::Authenticator;
 use aimaq_config::{MigrateMode, ServerConfig};
@@ -51,7 +52,7 @@ pub async fn prepare<M: MigratorTrait>(
 ) -> Result<Option<Backend>, StartError> {
     let authenticator = authenticator(config)?;
     let tls = aimaq_tls::Tls::from_config(&config.tls)?;
-    let database = Database::connect(&config.database_url)
+    let database = Database::connect(config.database_url.expose())
         .await
         .map_err(StartError::Database)?;
     if config.migrate != MigrateMode::Skip {
@@ -65,10 +66,17 @@ pub async fn prepare<M: MigratorTrait>(
         database.close().await;
         return Ok(None);
     }
-    let server = GrpcServer::new(name, config.limits.clone()).tls(tls.server);
+    let checked = database.clone();
+    let server = GrpcServer::new(name, config.limits.clone())
+        .tls(tls.server)
+        .health_check(Arc::new(move || {
+            let database = checked.clone();
+            Box::pin(async move { vec![("", database.answers().await)] })
+        }));
     let records = Records::new(database.clone(), server.draining())
         .await
-        .map_err(StartError::Database)?;
+        .map_err(StartError::Database)?
+        .with_stream_limits(server.stream_limits());
     Ok(Some(Backend {
         database,
         records,

@@ -5,6 +5,8 @@
 //! drains in-flight calls within a bounded grace period.
 
 mod deadline;
+mod health;
+mod streams;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,6 +18,8 @@ use aimaq_telemetry::RpcTelemetryLayer;
 use aimaq_tls::{Outbound, ServerTls};
 use deadline::DeadlineLayer;
 pub use deadline::grpc_timeout;
+pub use health::{HealthCheck, Verdict, serving};
+pub use streams::{Permitted, StreamLimits, StreamPermit};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::body::Body;
@@ -57,6 +61,7 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     service_names: Vec<&'static str>,
     draining: watch::Sender<bool>,
+    health_check: Option<HealthCheck>,
 }
 
 impl GrpcServer {
@@ -70,6 +75,7 @@ impl GrpcServer {
             routes: RoutesBuilder::default(),
             service_names: Vec::new(),
             draining,
+            health_check: None,
         }
     }
 
@@ -77,6 +83,17 @@ impl GrpcServer {
     pub fn tls(mut self, tls: Option<Arc<ServerTls>>) -> GrpcServer {
         self.tls = tls;
         self
+    }
+
+    /// Reports health by `check`, run every `--health-interval` while serving.
+    pub fn health_check(mut self, check: HealthCheck) -> GrpcServer {
+        self.health_check = Some(check);
+        self
+    }
+
+    /// The caps on this server's open streams, for the services that stream.
+    pub fn stream_limits(&self) -> StreamLimits {
+        StreamLimits::new(self.limits.max_streams_per_caller, self.limits.max_streams)
     }
 
     /// Turns true when the server starts draining: long-lived streams (change
@@ -130,6 +147,15 @@ impl GrpcServer {
                 .await;
         }
         health.set_service_status("", ServingStatus::Serving).await;
+        let checker = self.health_check.clone().map(|check| {
+            tokio::spawn(health::keep_checking(
+                self.name,
+                check,
+                self.limits.health_interval,
+                self.service_names.clone(),
+                health.clone(),
+            ))
+        });
 
         let reflection_v1 = self
             .reflection()
@@ -188,6 +214,9 @@ impl GrpcServer {
         }
 
         tracing::info!(server = self.name, "shutting down: reporting NOT_SERVING");
+        if let Some(checker) = checker {
+            checker.abort();
+        }
         for service in &self.service_names {
             health
                 .set_service_status(*service, ServingStatus::NotServing)
@@ -242,22 +271,26 @@ fn flatten(
 /// `outbound` allows it) reports `service` SERVING (`""`: the server as a
 /// whole), within two seconds. A probe for launchers and tests.
 pub async fn is_serving(url: &str, outbound: &Outbound, service: &str) -> bool {
+    health(url, outbound, service).await == Some(true)
+}
+
+/// What the server at `url` reports for `service`: SERVING (`true`) or not
+/// (`false`), or `None` when it does not answer within two seconds.
+pub async fn health(url: &str, outbound: &Outbound, service: &str) -> Option<bool> {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
-    let Ok(target) = aimaq_tls::Target::parse(url, outbound) else {
-        return false;
-    };
+    let target = aimaq_tls::Target::parse(url, outbound).ok()?;
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: service.to_owned(),
     });
     request.set_timeout(Duration::from_secs(2));
     let mut client = HealthClient::new(target.channel());
     let asked = client.check(request);
-    tokio::time::timeout(Duration::from_secs(2), asked)
+    let answer = tokio::time::timeout(Duration::from_secs(2), asked)
         .await
-        .is_ok_and(|answer| {
-            answer.is_ok_and(|answer| answer.get_ref().status == ServingStatus::Serving as i32)
-        })
+        .ok()?
+        .ok()?;
+    Some(answer.get_ref().status == ServingStatus::Serving as i32)
 }
 
 /// Completes on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
@@ -284,12 +317,13 @@ pub async fn termination_signal() {
     }
 }
 
-/// The `main` of a service binary: telemetry, the listener, the service's `run`
-/// until it returns, and an exit code.
+/// The `main` of a service binary: telemetry (exported with the server's TLS
+/// settings), the listener, the service's `run` until it returns, and an exit
+/// code.
 pub fn main<F, Fut, E>(
     name: &'static str,
     listen: std::net::SocketAddr,
-    telemetry: &aimaq_config::TelemetryConfig,
+    (telemetry, tls): (&aimaq_config::TelemetryConfig, &aimaq_config::TlsConfig),
     run: F,
 ) -> std::process::ExitCode
 where
@@ -308,7 +342,7 @@ where
         }
     };
     runtime.block_on(async move {
-        let _telemetry = match aimaq_telemetry::init(name, telemetry) {
+        let _telemetry = match aimaq_telemetry::init(name, telemetry, tls) {
             Ok(guard) => guard,
             Err(error) => {
                 eprintln!("{name}: telemetry: {error}");

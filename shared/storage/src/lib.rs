@@ -175,6 +175,20 @@ impl Database {
         Ok(self.connection.begin_with_options(options).await?)
     }
 
+    /// Whether the database answers a ping within a second: what a backend's
+    /// health reports.
+    pub async fn answers(&self) -> bool {
+        let ping = self.connection.ping();
+        match tokio::time::timeout(Duration::from_secs(1), ping).await {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "the database does not answer");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Closes the pools, for a clean exit.
     pub async fn close(self) {
         let writes = self.writer.map(|writer| writer.connection().clone());

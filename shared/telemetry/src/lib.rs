@@ -8,7 +8,7 @@ mod propagation;
 
 use std::sync::OnceLock;
 
-use aimaq_config::{LogFormat, TelemetryConfig};
+use aimaq_config::{LogFormat, TelemetryConfig, TlsConfig};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
@@ -44,8 +44,15 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs logging, tracing and (when configured) the metrics endpoint for the
-/// process. Call once, from `main`, inside the tokio runtime.
-pub fn init(service: &str, config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+/// process. Traces go to the OTLP collector over TLS as `tls` says (the
+/// collector verified against `--tls-ca`, this process's certificate
+/// presented); `http://` only with `--plaintext`. Call once, from `main`,
+/// inside the tokio runtime.
+pub fn init(
+    service: &str,
+    config: &TelemetryConfig,
+    tls: &TlsConfig,
+) -> Result<TelemetryGuard, TelemetryError> {
     let filter = EnvFilter::try_new(&config.log_filter)
         .map_err(|e| TelemetryError::Filter(config.log_filter.clone(), e.to_string()))?;
 
@@ -57,13 +64,7 @@ pub fn init(service: &str, config: &TelemetryConfig) -> Result<TelemetryGuard, T
             .build(),
     );
     if let Some(endpoint) = &config.otlp_endpoint {
-        use opentelemetry_otlp::WithExportConfig;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint.clone())
-            .build()
-            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-        builder = builder.with_batch_exporter(exporter);
+        builder = builder.with_batch_exporter(span_exporter(endpoint, tls)?);
     }
     let provider = builder.build();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -102,6 +103,25 @@ pub fn init(service: &str, config: &TelemetryConfig) -> Result<TelemetryGuard, T
         install_metrics(address)?;
     }
     Ok(TelemetryGuard { provider })
+}
+
+/// An OTLP/gRPC exporter to `endpoint`, on a channel of ours: TLS as `tls`
+/// says, like every other client of the process.
+pub fn span_exporter(
+    endpoint: &str,
+    tls: &TlsConfig,
+) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+    let outbound = aimaq_tls::Outbound::from_config(tls)
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let target = aimaq_tls::Target::parse(endpoint, &outbound)
+        .map_err(|e| TelemetryError::Exporter(format!("{endpoint}: {e}")))?;
+    opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint.to_owned())
+        .with_channel(target.channel())
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))
 }
 
 /// RPC latency buckets, in seconds: 0.5 ms to 10 s.

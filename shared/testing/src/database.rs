@@ -43,15 +43,37 @@ impl TestDatabase {
         let admin_url = std::env::var("AIMAQ_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
         let required = std::env::var("AIMAQ_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        TestDatabase::postgres_at(admin_url, required).await
+    }
+
+    /// A fresh database on the PostgreSQL cluster that takes only TLS
+    /// connections (`AIMAQ_TEST_POSTGRES_TLS_URL`, made by `.ci/postgres-tls`),
+    /// or `None` (with a message) when there is none and it is not required
+    /// (`AIMAQ_REQUIRE_POSTGRES_TLS=1`).
+    pub async fn postgres_tls() -> Option<TestDatabase> {
+        let required = std::env::var("AIMAQ_REQUIRE_POSTGRES_TLS").is_ok_and(|v| v == "1");
+        match std::env::var("AIMAQ_TEST_POSTGRES_TLS_URL") {
+            Ok(admin_url) => TestDatabase::postgres_at(admin_url, required).await,
+            Err(_) if !required => {
+                eprintln!(
+                    "SKIPPED: PostgreSQL over TLS: AIMAQ_TEST_POSTGRES_TLS_URL is not set (.ci/postgres-tls prints it)"
+                );
+                None
+            }
+            Err(_) => panic!(
+                "PostgreSQL over TLS is required (AIMAQ_REQUIRE_POSTGRES_TLS=1) but AIMAQ_TEST_POSTGRES_TLS_URL is not set"
+            ),
+        }
+    }
+
+    async fn postgres_at(admin_url: String, required: bool) -> Option<TestDatabase> {
         let admin = match Database::connect(&admin_url).await {
             Ok(admin) => admin,
             Err(error) if !required => {
                 eprintln!("SKIPPED: PostgreSQL test: {admin_url} is unreachable ({error})");
                 return None;
             }
-            Err(error) => panic!(
-                "PostgreSQL is required (AIMAQ_REQUIRE_POSTGRES=1) but {admin_url} is unreachable: {error}"
-            ),
+            Err(error) => panic!("PostgreSQL is required but {admin_url} is unreachable: {error}"),
         };
         let name = format!("aimaq_test_{}", uuid::Uuid::new_v4().simple());
         admin

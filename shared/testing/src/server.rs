@@ -4,7 +4,9 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aimaq_config::{AuthConfig, LimitsConfig, MigrateMode, ServerConfig, TelemetryConfig};
+use aimaq_config::{
+    AuthConfig, DatabaseUrl, LimitsConfig, MigrateMode, ServerConfig, TelemetryConfig,
+};
 use aimaq_tls::Outbound;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -44,7 +46,7 @@ pub struct TestServer {
 pub fn test_config(database_url: &str, token_keys: &std::path::Path) -> ServerConfig {
     ServerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: database_url.to_owned(),
+        database_url: DatabaseUrl::new(database_url),
         migrate: MigrateMode::Auto,
         auth: AuthConfig {
             trusted_forwarders: vec![crate::pki::SERVER_NAME.into()],
@@ -61,7 +63,7 @@ pub fn test_config(database_url: &str, token_keys: &std::path::Path) -> ServerCo
 
 impl TestServer {
     /// Starts `run` (a service's `run` function) and waits until its health check
-    /// answers SERVING.
+    /// answers.
     pub async fn start<F, Fut, E>(database: TestDatabase, tokens: &TestTokens, run: F) -> TestServer
     where
         F: FnOnce(ServerConfig, TcpListener, ShutdownSignal) -> Fut,
@@ -154,7 +156,7 @@ impl TestServer {
             _task: task,
             _key_dir: key_dir,
         };
-        server.wait_until_serving().await;
+        server.wait_until_answering().await;
         server
     }
 
@@ -169,9 +171,14 @@ impl TestServer {
             .channel()
     }
 
-    async fn wait_until_serving(&self) {
+    async fn wait_until_answering(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !aimaq_server::is_serving(&self.url(), &self.client, "").await {
+        // Up once it answers: a gateway whose backends are missing (as some
+        // tests want) answers NOT_SERVING.
+        while aimaq_server::health(&self.url(), &self.client, "")
+            .await
+            .is_none()
+        {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "server did not become ready"

@@ -26,6 +26,25 @@ pub struct Outbound {
     pub allow_plaintext: bool,
 }
 
+impl Outbound {
+    /// How a process configured so reaches others: servers verified against
+    /// `--tls-ca`, `--tls-cert`/`--tls-key` presented, `http://` only with
+    /// `--plaintext`.
+    pub fn from_config(config: &aimaq_config::TlsConfig) -> Result<Outbound, TlsError> {
+        let tls = match &config.tls_ca {
+            Some(ca) => {
+                let identity = config.tls_cert.clone().zip(config.tls_key.clone());
+                Some(Arc::new(ClientTls::load(ca.clone(), identity)?))
+            }
+            None => None,
+        };
+        Ok(Outbound {
+            tls,
+            allow_plaintext: config.plaintext,
+        })
+    }
+}
+
 /// A client's TLS settings, read again when their files change.
 pub struct ClientTls(Reloading<Arc<ClientConfig>>);
 

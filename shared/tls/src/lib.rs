@@ -63,19 +63,9 @@ impl Tls {
                 "--tls-client-ca needs --tls-cert and --tls-key".into(),
             ));
         }
-        let tls = match &config.tls_ca {
-            Some(ca) => {
-                let identity = config.tls_cert.clone().zip(config.tls_key.clone());
-                Some(Arc::new(ClientTls::load(ca.clone(), identity)?))
-            }
-            None => None,
-        };
         Ok(Tls {
             server,
-            outbound: Outbound {
-                tls,
-                allow_plaintext: config.plaintext,
-            },
+            outbound: Outbound::from_config(config)?,
         })
     }
 

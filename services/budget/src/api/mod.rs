@@ -145,9 +145,13 @@ impl BudgetService for BudgetApi {
         &self,
         request: Request<ExportAllocationsRequest>,
     ) -> Result<Response<BoxStream<ExportAllocationsResponse>>, Status> {
-        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        let caller = Caller::of(&request)?;
+        caller.require(Scope::BudgetRead)?;
+        let permit = self.records.open_stream(caller)?;
         let stream = reports::export(&self.records, request.get_ref())?;
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(aimaq_server::Permitted::new(
+            stream, permit,
+        ))))
     }
 
     async fn get_execution_report(

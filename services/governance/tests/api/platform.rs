@@ -328,8 +328,55 @@ async fn change_feed_is_exactly_once_across_the_switch(database: TestDatabase) {
     assert!(next.method.ends_with("/UpsertTerritory"));
 }
 
+/// A caller holds at most 16 change feeds open on a server (the default cap);
+/// the next is RESOURCE_EXHAUSTED, another caller is not affected, and a
+/// closed feed frees its place.
+async fn change_feeds_are_capped_per_caller(database: TestDatabase) {
+    let harness = start(database).await;
+    let token = harness.tokens.admin();
+    let watch = |token: String| {
+        let mut client = harness.client.clone();
+        async move {
+            client
+                .watch_changes(with_token(WatchChangesRequest::default(), &token))
+                .await
+        }
+    };
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        open.push(watch(token.clone()).await.unwrap().into_inner());
+    }
+    let refused = watch(token.clone()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("limit of 16 open streams"),
+        "{refused:?}"
+    );
+    let other = harness
+        .tokens
+        .token("other-system", &[Scope::GovernanceRead], None);
+    let _other = watch(other).await.unwrap();
+
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match watch(token.clone()).await {
+            Ok(_) => break,
+            Err(status) if status.code() == Code::ResourceExhausted => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the closed feed kept its place"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("{status:?}"),
+        }
+    }
+}
+
 on_both_backends!(
     tokens_are_checked,
+    change_feeds_are_capped_per_caller,
     retries_return_the_first_answer,
     audit_chain_reports_the_first_broken_link,
     change_feed_is_exactly_once_across_the_switch,

@@ -4,8 +4,14 @@
 //! the less busy of two connections picked at random; a connection that just
 //! failed is passed over for a second. Connections keep alive, reconnect by
 //! themselves, and are replaced before the backend's own age limit would cut
-//! the calls on them; reads are retried on another connection when one fails,
-//! within a retry budget so retries never multiply an outage.
+//! the calls on them. Each endpoint's health is checked at an interval: one
+//! that does not answer SERVING is passed over, and a backend with no endpoint
+//! that does is reported NOT_SERVING by the gateway. When a call is sent again
+//! is `send`'s to say.
+
+mod health;
+mod send;
+mod targets;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,85 +23,35 @@ use std::time::Duration;
 
 use aimaq_link::Link;
 use aimaq_tls::{Outbound, Target};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+pub use targets::Targets;
 use tonic::body::Body;
 use tower::Service;
-use tower::retry::budget::{Budget, TpsBudget};
+use tower::retry::budget::TpsBudget;
 
 /// How often a DNS name is looked up again.
 const RESOLVE_EVERY: Duration = Duration::from_secs(5);
-/// Attempts of a read at most (the first and its retries).
-const READ_ATTEMPTS: usize = 3;
 /// How long a connection that could not carry a call is passed over while
 /// another can be chosen.
 const AVOID_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
-/// Where a backend's replicas are.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Targets {
-    /// Fixed URLs (`https://host:port`).
-    Fixed(Vec<String>),
-    /// Every address of `host`, on `port`; reached through TLS (certificates
-    /// verified for `host`) unless plaintext is allowed and no CA is given.
-    Dns { host: String, port: u16 },
-}
-
-impl std::str::FromStr for Targets {
-    type Err = String;
-
-    /// `https://a:50052,https://b:50052`, or `dns://budget-headless:50052`.
-    fn from_str(text: &str) -> Result<Targets, String> {
-        if let Some(rest) = text.trim().strip_prefix("dns://") {
-            let (host, port) = rest
-                .rsplit_once(':')
-                .ok_or_else(|| format!("{text:?}: a DNS target needs a port (dns://host:port)"))?;
-            let port = port
-                .parse()
-                .map_err(|_| format!("{text:?}: {port:?} is not a port"))?;
-            if host.is_empty() {
-                return Err(format!("{text:?} names no host"));
-            }
-            return Ok(Targets::Dns {
-                host: host.to_owned(),
-                port,
-            });
-        }
-        let urls: Vec<String> = text
-            .split(',')
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if urls.is_empty() {
-            return Err("no backend URL given".into());
-        }
-        // Whether the scheme is allowed is for the outbound settings to say.
-        let any_scheme = Outbound {
-            tls: None,
-            allow_plaintext: true,
-        };
-        for url in &urls {
-            let plain = url.replacen("https://", "http://", 1);
-            Target::parse(&plain, &any_scheme)?;
-        }
-        Ok(Targets::Fixed(urls))
-    }
-}
-
-/// One HTTP/2 connection, the calls in flight on it, and when it last failed.
+/// One HTTP/2 connection, the calls in flight on it, when it last failed, and
+/// whether its endpoint answered the last health check SERVING.
+#[derive(Clone)]
 struct Connection {
     url: String,
     link: Arc<Link>,
     in_flight: Arc<AtomicUsize>,
     failed_at: Arc<AtomicU64>,
+    healthy: Arc<AtomicBool>,
 }
 
 impl Connection {
-    /// Calls in flight, counting a recent failure as a queue no call wants.
+    /// Calls in flight, counting a recent failure or an unhealthy endpoint as a
+    /// queue no call wants.
     fn load(&self, now: u64) -> u64 {
         let failed_at = self.failed_at.load(Ordering::Relaxed);
-        let avoided = failed_at != 0 && now.saturating_sub(failed_at) < millis(AVOID_AFTER_FAILURE);
+        let failed = failed_at != 0 && now.saturating_sub(failed_at) < millis(AVOID_AFTER_FAILURE);
+        let avoided = failed || !self.healthy.load(Ordering::Relaxed);
         self.in_flight.load(Ordering::Relaxed) as u64 + if avoided { 1 << 32 } else { 0 }
     }
 }
@@ -112,12 +68,15 @@ fn millis(duration: Duration) -> u64 {
 }
 
 fn connect(url: String, target: &Target, count: usize, max_age: Duration) -> Vec<Connection> {
+    // Healthy until a check says otherwise: calls flow from the start.
+    let healthy = Arc::new(AtomicBool::new(true));
     (0..count)
         .map(|_| Connection {
             url: url.clone(),
             link: Arc::new(Link::new(target.clone(), max_age)),
             in_flight: Arc::default(),
             failed_at: Arc::default(),
+            healthy: Arc::clone(&healthy),
         })
         .collect()
 }
@@ -266,12 +225,7 @@ impl Backend {
                     self.connection_age,
                 ));
             } else {
-                next.extend(kept.into_iter().map(|c| Connection {
-                    url: c.url.clone(),
-                    link: Arc::clone(&c.link),
-                    in_flight: Arc::clone(&c.in_flight),
-                    failed_at: Arc::clone(&c.failed_at),
-                }));
+                next.extend(kept.into_iter().cloned());
             }
         }
         let changed = next.len() != current.len()
@@ -311,99 +265,6 @@ impl Backend {
             failed_at: Arc::clone(&chosen.failed_at),
         })
     }
-
-    /// Sends one gRPC call and answers with the backend's response, or with a
-    /// status of the gateway's own when the backend cannot be reached.
-    pub async fn send(&self, request: http::Request<Body>) -> http::Response<Body> {
-        if is_read(request.uri().path()) {
-            self.send_read(request).await
-        } else {
-            self.send_write(request).await
-        }
-    }
-
-    /// A write is sent once: whether a failed one was applied is not known here,
-    /// and the caller's retry with the same request id is what makes it safe.
-    async fn send_write(&self, request: http::Request<Body>) -> http::Response<Body> {
-        let limit = self.max_request_bytes;
-        let exceeded = Arc::new(AtomicBool::new(false));
-        let request = request.map(|body| {
-            Body::new(CappedBody {
-                inner: body,
-                remaining: limit,
-                exceeded: Arc::clone(&exceeded),
-            })
-        });
-        let answer = self.call(request).await;
-        // The stream was cut because it grew too large, whatever the backend saw.
-        if exceeded.load(Ordering::Relaxed) {
-            return too_large(limit);
-        }
-        match answer {
-            Ok(response) => response,
-            Err(error) => self.unreachable(error.as_ref()),
-        }
-    }
-
-    /// A read is buffered (its request is small and unary), so it can be sent
-    /// again on another connection when the first cannot be reached.
-    async fn send_read(&self, request: http::Request<Body>) -> http::Response<Body> {
-        let (parts, body) = request.into_parts();
-        let body = match Limited::new(body, self.max_request_bytes).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(error) if error.is::<LengthLimitError>() => {
-                return too_large(self.max_request_bytes);
-            }
-            Err(error) => {
-                return tonic::Status::cancelled(format!("the request could not be read: {error}"))
-                    .into_http();
-            }
-        };
-        self.retries.deposit();
-        let mut attempt = 1;
-        loop {
-            let request = replay(&parts, body.clone());
-            let answer = self.call(request).await;
-            let retryable = match &answer {
-                Err(_) => true,
-                Ok(response) => unavailable_at_once(response),
-            };
-            if retryable && attempt < READ_ATTEMPTS && self.retries.withdraw() {
-                attempt += 1;
-                tracing::debug!(backend = self.name, attempt, "retrying a read");
-                continue;
-            }
-            return match answer {
-                Ok(response) => response,
-                Err(error) => self.unreachable(error.as_ref()),
-            };
-        }
-    }
-
-    async fn call(
-        &self,
-        mut request: http::Request<Body>,
-    ) -> Result<http::Response<Body>, tower::BoxError> {
-        let Some(taken) = self.take() else {
-            return Err(format!("no endpoint of {} is known", self.name).into());
-        };
-        // The backend's span becomes a child of the gateway's.
-        aimaq_telemetry::inject_headers(request.headers_mut());
-        let answer = taken.link.send(request).await;
-        if answer.is_err() {
-            taken.failed_at.store(now_millis(), Ordering::Relaxed);
-        }
-        answer
-    }
-
-    fn unreachable(&self, error: &(dyn std::error::Error + 'static)) -> http::Response<Body> {
-        tracing::warn!(backend = self.name, error = %chain(error), "backend unreachable");
-        tonic::Status::unavailable(format!(
-            "the {} service cannot be reached now; retry",
-            self.name
-        ))
-        .into_http()
-    }
 }
 
 async fn keep_resolving(backend: Weak<Backend>, host: String, port: u16) {
@@ -414,90 +275,6 @@ async fn keep_resolving(backend: Weak<Backend>, host: String, port: u16) {
         };
         backend.resolve(&host, port).await;
     }
-}
-
-/// Reads: safe to send again. Every backend names its reads so.
-pub fn is_read(path: &str) -> bool {
-    let method = path.rsplit('/').next().unwrap_or_default();
-    ["Get", "List", "Verify", "Export", "Watch"]
-        .iter()
-        .any(|prefix| method.starts_with(prefix))
-}
-
-/// A response that says UNAVAILABLE in its headers (no message sent yet).
-fn unavailable_at_once(response: &http::Response<Body>) -> bool {
-    response
-        .headers()
-        .get("grpc-status")
-        .is_some_and(|code| code.as_bytes() == b"14")
-}
-
-fn replay(parts: &http::request::Parts, body: Bytes) -> http::Request<Body> {
-    let mut request = http::Request::new(Body::new(Full::new(body)));
-    *request.method_mut() = parts.method.clone();
-    *request.uri_mut() = parts.uri.clone();
-    *request.version_mut() = parts.version;
-    *request.headers_mut() = parts.headers.clone();
-    request
-}
-
-fn too_large(limit: usize) -> http::Response<Body> {
-    aimaq_error::Error::ResourceExhausted {
-        message: format!("the request is larger than the gateway's limit of {limit} bytes"),
-        retry_after: None,
-    }
-    .into_status()
-    .into_http()
-}
-
-/// A request body cut off once it carries more than `remaining` bytes; the cut
-/// is recorded, since the transport reports it only as a reset stream.
-struct CappedBody {
-    inner: Body,
-    remaining: usize,
-    exceeded: Arc<AtomicBool>,
-}
-
-impl http_body::Body for CappedBody {
-    type Data = Bytes;
-    type Error = tower::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, tower::BoxError>>> {
-        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => frame,
-            Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error.into()))),
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Pending => return Poll::Pending,
-        };
-        if let Some(data) = frame.data_ref() {
-            match self.remaining.checked_sub(data.len()) {
-                Some(remaining) => self.remaining = remaining,
-                None => {
-                    self.exceeded.store(true, Ordering::Relaxed);
-                    return Poll::Ready(Some(Err("the request is over the size limit".into())));
-                }
-            }
-        }
-        Poll::Ready(Some(Ok(frame)))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-}
-
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        cause = error.source();
-    }
-    text
 }
 
 /// Spreads consecutive counters over the whole range (SplitMix64's finaliser).
@@ -538,45 +315,6 @@ mod tests {
         tls: None,
         allow_plaintext: true,
     };
-
-    #[test]
-    fn targets() {
-        assert_eq!(
-            "http://a:1, http://b:2".parse::<Targets>(),
-            Ok(Targets::Fixed(vec![
-                "http://a:1".into(),
-                "http://b:2".into()
-            ]))
-        );
-        assert_eq!(
-            "https://a:1".parse::<Targets>(),
-            Ok(Targets::Fixed(vec!["https://a:1".into()]))
-        );
-        assert_eq!(
-            "dns://budget-headless.aimaq.svc:50052".parse::<Targets>(),
-            Ok(Targets::Dns {
-                host: "budget-headless.aimaq.svc".into(),
-                port: 50052
-            })
-        );
-        assert!("dns://budget".parse::<Targets>().is_err());
-        assert!("dns://:50052".parse::<Targets>().is_err());
-        assert!("budget:50052".parse::<Targets>().is_err());
-        assert!("https://budget:50052".parse::<Targets>().is_ok());
-        assert!("http://:50052".parse::<Targets>().is_err());
-        assert!("".parse::<Targets>().is_err());
-    }
-
-    #[test]
-    fn reads_are_named_so() {
-        assert!(is_read("/aimaq.budget.v1.BudgetService/GetAllocation"));
-        assert!(is_read("/aimaq.budget.v1.BudgetService/ListProjects"));
-        assert!(is_read("/aimaq.grants.v1.GrantsService/WatchChanges"));
-        assert!(!is_read("/aimaq.budget.v1.BudgetService/CreateProject"));
-        assert!(!is_read(
-            "/aimaq.governance.v1.GovernanceService/ImportTerritories"
-        ));
-    }
 
     #[tokio::test]
     async fn balances_over_every_connection() {
