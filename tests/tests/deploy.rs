@@ -63,7 +63,34 @@ fn pod(object: &Value) -> &Value {
 const SERVERS: [&str; 4] = ["gateway", "governance", "budget", "grants"];
 const BACKENDS: [&str; 3] = ["governance", "budget", "grants"];
 
+/// Every connection of ours is mutual TLS: URLs are `https://` and every
+/// server requires client certificates.
+fn check_tls_settings(objects: &[Value]) {
+    let config = objects
+        .iter()
+        .find(|o| kind(o) == "ConfigMap" && name(o).starts_with("aimaq-config"))
+        .expect("the servers' ConfigMap");
+    let data = &config["data"];
+    for url in ["AIMAQ_GOVERNANCE_URL", "AIMAQ_OTLP_ENDPOINT"] {
+        let value = data[url].as_str().unwrap_or_default();
+        assert!(value.starts_with("https://"), "{url} = {value:?}");
+    }
+    for setting in [
+        "AIMAQ_TLS_CERT",
+        "AIMAQ_TLS_KEY",
+        "AIMAQ_TLS_CA",
+        "AIMAQ_TLS_CLIENT_CA",
+    ] {
+        assert!(
+            data[setting].as_str().is_some_and(|v| !v.is_empty()),
+            "{setting} unset"
+        );
+    }
+    assert!(data["AIMAQ_PLAINTEXT"].is_null(), "plaintext in a cluster");
+}
+
 fn check_common(objects: &[Value]) {
+    check_tls_settings(objects);
     let workloads: Vec<&Value> = objects
         .iter()
         .filter(|o| matches!(kind(o), "Deployment" | "StatefulSet" | "Job"))
@@ -140,15 +167,53 @@ fn check_common(objects: &[Value]) {
             .unwrap_or_else(|| panic!("no Deployment {server}"));
         let pod = pod(deployment);
         let container = &pod["containers"][0];
-        for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
-            assert!(
-                !container[probe]["grpc"].is_null(),
-                "{server}: {probe} is not gRPC"
+        // The kubelet's gRPC probe cannot speak TLS: the image's probe does.
+        let probe_command = |probe: &str| -> Vec<String> {
+            container[probe]["exec"]["command"]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{server}: {probe} is not the image's probe"))
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        };
+        for probe in ["startupProbe", "livenessProbe"] {
+            assert_eq!(
+                probe_command(probe),
+                ["/usr/local/bin/aimaq-probe", "--answering"],
+                "{server}: {probe} must not restart a server whose database is away"
             );
         }
-        assert!(
-            !container["readinessProbe"]["grpc"]["service"].is_null(),
+        let readiness = probe_command("readinessProbe");
+        assert_eq!(readiness[0], "/usr/local/bin/aimaq-probe", "{server}");
+        assert_eq!(
+            readiness[1], "--service",
             "{server}: readiness asks about its own service"
+        );
+        let tls_secret = pod["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"].as_str() == Some("tls"))
+            .unwrap_or_else(|| panic!("{server}: no certificate mounted"));
+        assert_eq!(
+            tls_secret["secret"]["secretName"].as_str(),
+            Some(format!("aimaq-{server}-tls").as_str())
+        );
+        let certificate = objects
+            .iter()
+            .find(|o| kind(o) == "Certificate" && name(o) == server)
+            .unwrap_or_else(|| panic!("no Certificate for {server}"));
+        let dns_names: Vec<&str> = certificate["spec"]["dnsNames"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(dns_names.contains(&server), "{server}: {dns_names:?}");
+        assert!(
+            dns_names.contains(&"localhost"),
+            "{server}: the probe calls localhost"
         );
         assert!(
             !container["lifecycle"]["preStop"].is_null(),
@@ -302,9 +367,11 @@ fn prod_overlay_is_secure_and_spread() {
     }
     let ingress = of_kind(&objects, "Ingress");
     assert_eq!(ingress.len(), 1);
-    assert!(
-        !ingress[0]["spec"]["tls"].is_null(),
-        "the gateway is served over TLS"
+    assert_eq!(
+        ingress[0]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-passthrough"]
+            .as_str(),
+        Some("true"),
+        "agencies' client certificates reach the gateway"
     );
     assert_eq!(
         ingress[0]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"].as_str(),
