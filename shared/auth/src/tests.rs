@@ -410,3 +410,25 @@ fn the_interceptor_remembers_verified_tokens_until_they_expire() {
     );
     assert!(authenticator.call(request()).is_ok());
 }
+
+#[test]
+fn refused_tokens_are_never_echoed() {
+    let (_, verifier, _keys) = pair();
+    let (foreign, _, _other_keys) = pair();
+    let authenticator = Authenticator::new(verifier, Trust::default());
+    let stolen = foreign.mint(&spec(&[Scope::Admin], None)).unwrap();
+    let tampered = format!("{stolen}x");
+    for token in [stolen.as_str(), tampered.as_str(), "bm90.YQ.c2lnbmF0dXJl"] {
+        let refused = authenticator
+            .authenticate(&headers(token), None)
+            .unwrap_err();
+        let signature = token.rsplit('.').next().unwrap();
+        for shown in [
+            format!("{refused}"),
+            format!("{refused:?}"),
+            refused.into_status().message().to_owned(),
+        ] {
+            assert!(!shown.contains(signature), "{shown}");
+        }
+    }
+}
