@@ -23,11 +23,19 @@ mod sequencer;
 #[cfg(test)]
 mod tests;
 
+pub use aimaq_storage::within;
 pub use feed::ChangeFeed;
 pub use migration::{CreatePendingRecords, CreateRecordTables, RecordCertificates};
-pub use mutation::{Change, Mutation, Records, next_version, within};
+pub use mutation::{Change, Mutation, Records, next_version};
 
 pub use aimaq_proto::common::v1::ChangeAction;
+
+/// What a recorded operation answers: the message stored with its request id
+/// and given again to a retry. An operation returns domain values; the API turns
+/// them into this answer inside the transaction that records it.
+pub trait Answer: prost::Message + Default {}
+
+impl<T: prost::Message + Default> Answer for T {}
 
 /// Implements the two platform RPCs, `WatchChanges` and `VerifyAuditLog`, inside a
 /// backend's `#[tonic::async_trait]` service impl: the same code for every service,

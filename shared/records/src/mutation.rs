@@ -94,16 +94,6 @@ impl Mutation {
     }
 }
 
-/// Runs `work` on a borrowed transaction and hands the transaction back with the
-/// result: the shape [`Records::apply`] and [`Database::write`] expect.
-pub async fn within<T>(
-    transaction: DatabaseTransaction,
-    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Error>,
-) -> (DatabaseTransaction, Result<T, Error>) {
-    let result = work(&transaction).await;
-    (transaction, result)
-}
-
 /// A service's record keeping: applies mutations with their records and feeds the
 /// change stream.
 #[derive(Clone)]

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::audit::{AuditFields, chain_hash};
 use crate::entities::{audit_record, change_event, pending_record, record_head};
-use crate::mutation::within;
+use aimaq_storage::within;
 
 /// Pending rows sequenced per transaction.
 const BATCH: u64 = 500;

@@ -13,6 +13,7 @@
 
 mod batch;
 pub mod paging;
+mod text_enum;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -52,6 +53,16 @@ pub struct Database {
     /// file lock, spares them its busy-wait sleeps. (Other processes still meet
     /// the busy timeout.)
     writer: Option<Arc<SqliteWriter>>,
+}
+
+/// Runs `work` on a borrowed transaction and hands the transaction back with the
+/// result: the shape [`Records::apply`] and [`Database::write`] expect.
+pub async fn within<T>(
+    transaction: DatabaseTransaction,
+    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Error>,
+) -> (DatabaseTransaction, Result<T, Error>) {
+    let result = work(&transaction).await;
+    (transaction, result)
 }
 
 impl Database {

@@ -1,6 +1,5 @@
-//! The gRPC face of the service: checks the caller, maps proto ↔ domain, runs the
-//! rules and the store in one recorded transaction, maps errors to status. RPCs
-//! not written here yet answer UNIMPLEMENTED.
+//! The gRPC face of the service: checks the caller and its territory, turns
+//! requests into checked values for `ops`, and domain values into proto.
 
 mod allocations;
 mod programs;

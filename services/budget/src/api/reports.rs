@@ -1,11 +1,7 @@
-//! GetExecutionReport and ExportAllocations: reads over a whole programme, each
-//! from one consistent snapshot.
-
-use std::collections::BTreeMap;
+//! GetExecutionReport and ExportAllocations: reads over a whole programme.
 
 use aimaq_error::{Error, Violations};
 use aimaq_records::Records;
-use aimaq_storage::paging::Page;
 use aimaq_types::Kato;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -14,45 +10,12 @@ use tonic::Status;
 use aimaq_proto::budget::v1::*;
 
 use super::allocations::to_proto as allocation_to_proto;
+use super::programs::envelope_to_proto;
 use super::projects::status_to_proto;
 use crate::domain::project::ProjectStatus;
-use crate::store;
-use crate::store::report::{Grouping, Scope};
-
-/// Allocations read per query while exporting; the stream holds at most this
-/// many and the channel's few.
-const EXPORT_BATCH: u64 = 500;
-const EXPORT_BUFFER: usize = 4;
-
-fn add_counts(into: &mut Vec<ProjectStatusCount>, status: i32, count: i64) -> Option<()> {
-    match into.iter_mut().find(|c| c.status == status) {
-        Some(existing) => existing.count = existing.count.checked_add(count)?,
-        None => into.push(ProjectStatusCount { status, count }),
-    }
-    Some(())
-}
-
-/// Adds `row` to `total`; a total past one figure is refused by name.
-fn add_row(total: &mut ExecutionRow, row: &ExecutionRow) -> Result<(), Error> {
-    let added = (|| {
-        total.allocated_tiyn = total.allocated_tiyn.checked_add(row.allocated_tiyn)?;
-        total.committed_tiyn = total.committed_tiyn.checked_add(row.committed_tiyn)?;
-        total.disbursed_tiyn = total.disbursed_tiyn.checked_add(row.disbursed_tiyn)?;
-        total.settlements_covered = total
-            .settlements_covered
-            .checked_add(row.settlements_covered)?;
-        for count in &row.projects {
-            add_counts(&mut total.projects, count.status, count.count)?;
-        }
-        Some(())
-    })();
-    added.ok_or_else(|| {
-        Error::total_overflow(format!(
-            "execution/{}/{}",
-            row.territory_kato, row.fiscal_year
-        ))
-    })
-}
+use crate::domain::report::Row;
+use crate::ops;
+use crate::ops::reports::{EXPORT_BUFFER, ExecutionQuery, ExportQuery};
 
 /// A range of years where 0 leaves an end open.
 fn check_years(violations: &mut Violations, from_year: i32, to_year: i32) {
@@ -63,17 +26,26 @@ fn check_years(violations: &mut Violations, from_year: i32, to_year: i32) {
     );
 }
 
-fn row_of<'a>(
-    rows: &'a mut BTreeMap<(String, i32), ExecutionRow>,
-    territory: &str,
-    year: i32,
-) -> &'a mut ExecutionRow {
-    rows.entry((territory.to_owned(), year))
-        .or_insert_with(|| ExecutionRow {
-            territory_kato: territory.to_owned(),
-            fiscal_year: year,
-            ..ExecutionRow::default()
-        })
+fn row_to_proto(program: &str, row: &Row) -> ExecutionRow {
+    ExecutionRow {
+        program_code: program.to_owned(),
+        territory_kato: row.territory.clone(),
+        fiscal_year: row.fiscal_year,
+        allocated_tiyn: row.allocated.tiyn(),
+        committed_tiyn: row.committed.tiyn(),
+        disbursed_tiyn: row.disbursed.tiyn(),
+        settlements_covered: row.settlements_covered,
+        // In the order of the status values: the counts' own order.
+        projects: ProjectStatus::ALL
+            .into_iter()
+            .zip(row.projects)
+            .filter(|(_, count)| *count > 0)
+            .map(|(status, count)| ProjectStatusCount {
+                status: status_to_proto(status) as i32,
+                count,
+            })
+            .collect(),
+    }
 }
 
 pub async fn execution(
@@ -98,98 +70,31 @@ pub async fn execution(
         _ => None,
     };
     violations.into_result()?;
-    let snapshot = records.database().begin_snapshot().await?;
-    let program = store::program::find(&snapshot, &request.program_code)
-        .await?
-        .ok_or_else(|| Error::not_found("program", format!("programs/{}", request.program_code)))?;
-    let scope = Scope {
-        program: &program.code,
-        from_year: if request.from_year == 0 {
-            program.first_year
-        } else {
-            request.from_year
-        },
-        to_year: if request.to_year == 0 {
-            program.last_year
-        } else {
-            request.to_year
-        },
-        grouping: match &region {
-            Some(region) => Grouping::DistrictOf(region),
-            None => Grouping::Region,
-        },
+    let query = ExecutionQuery {
+        program_code: &request.program_code,
+        from_year: request.from_year,
+        to_year: request.to_year,
+        region: region.as_deref(),
     };
-    let years = scope.from_year..=scope.to_year;
-    let envelopes = store::program::envelopes_of(&snapshot, &program.code)
-        .await?
-        .into_iter()
-        .filter(|e| years.contains(&e.fiscal_year))
-        .map(|e| super::programs::envelope_to_proto(&e))
-        .collect();
-    let allocations = store::report::allocations(&snapshot, scope).await?;
-    let counts = store::report::status_counts(&snapshot, scope).await?;
-    let coverage = store::report::coverage(&snapshot, scope).await?;
-    snapshot.commit().await?;
-
-    let mut rows: BTreeMap<(String, i32), ExecutionRow> = BTreeMap::new();
-    for allocation in &allocations {
-        let row = row_of(
-            &mut rows,
-            &allocation.territory_kato,
-            allocation.fiscal_year,
-        );
-        row.allocated_tiyn = allocation.amount_tiyn;
-        row.committed_tiyn = allocation.committed_tiyn;
-        row.disbursed_tiyn = allocation.disbursed_tiyn;
-    }
-    for count in &counts {
-        let by_status = [
-            (ProjectStatus::Planned, count.planned),
-            (ProjectStatus::Approved, count.approved),
-            (ProjectStatus::InProgress, count.in_progress),
-            (ProjectStatus::Completed, count.completed),
-            (ProjectStatus::Cancelled, count.cancelled),
-        ];
-        if by_status.iter().all(|(_, projects)| *projects == 0) {
-            continue;
-        }
-        let row = row_of(&mut rows, &count.territory, count.fiscal_year);
-        for (status, projects) in by_status {
-            if projects > 0 {
-                add_counts(&mut row.projects, status_to_proto(status) as i32, projects)
-                    .ok_or_else(|| Error::total_overflow("project counts"))?;
-            }
-        }
-    }
-    for covered in &coverage {
-        row_of(&mut rows, &covered.territory, covered.fiscal_year).settlements_covered =
-            covered.settlements;
-    }
-    let mut rows: Vec<ExecutionRow> = rows.into_values().collect();
-    let mut totals: BTreeMap<i32, ExecutionRow> = BTreeMap::new();
-    for row in &rows {
-        let total = totals
-            .entry(row.fiscal_year)
-            .or_insert_with(|| ExecutionRow {
-                fiscal_year: row.fiscal_year,
-                ..ExecutionRow::default()
-            });
-        add_row(total, row)?;
-    }
-    for row in rows.iter_mut().chain(totals.values_mut()) {
-        row.projects.sort_by_key(|c| c.status);
-        row.program_code.clone_from(&program.code);
-    }
+    let (program, envelopes, report) = ops::reports::execution(records, query).await?;
+    let code = &program.code;
     Ok(GetExecutionReportResponse {
-        program_code: program.code,
-        envelopes,
-        rows,
-        totals: totals.into_values().collect(),
+        program_code: code.clone(),
+        envelopes: envelopes.iter().map(envelope_to_proto).collect(),
+        rows: report
+            .rows
+            .iter()
+            .map(|row| row_to_proto(code, row))
+            .collect(),
+        totals: report
+            .totals
+            .iter()
+            .map(|row| row_to_proto(code, row))
+            .collect(),
     })
 }
 
-/// Validates an export's filter and streams its allocations, read page by page
-/// from one snapshot, so memory stays constant however many there are.
+/// Validates an export's filter and streams its allocations.
 pub fn export(
     records: &Records,
     request: &ExportAllocationsRequest,
@@ -210,45 +115,20 @@ pub fn export(
         (0, to) => i32::MIN..=to,
         (from, to) => from..=to,
     };
+    let query = ExportQuery {
+        program_code: request.program_code.clone(),
+        years,
+        kato_prefix: (!prefix.is_empty()).then(|| prefix.clone()),
+    };
     let (sender, receiver) = mpsc::channel(EXPORT_BUFFER);
     let records = records.clone();
-    let program = request.program_code.clone();
-    let prefix = (!prefix.is_empty()).then(|| prefix.clone());
     tokio::spawn(async move {
-        let pump = async {
-            let snapshot = records.database().begin_snapshot().await?;
-            if store::program::find(&snapshot, &program).await?.is_none() {
-                return Err(Error::not_found("program", format!("programs/{program}")));
-            }
-            let mut page = Page {
-                size: EXPORT_BATCH,
-                after: None,
-            };
-            loop {
-                let (rows, next) = store::allocation::list(
-                    &snapshot,
-                    &program,
-                    years.clone(),
-                    prefix.clone(),
-                    &page,
-                )
-                .await?;
-                for row in &rows {
-                    let item = ExportAllocationsResponse {
-                        allocation: Some(allocation_to_proto(row)),
-                    };
-                    if sender.send(Ok(item)).await.is_err() {
-                        // The caller went away.
-                        return Ok(());
-                    }
-                }
-                if next.is_empty() {
-                    return Ok(());
-                }
-                page.after = rows.last().map(store::allocation::page_key);
-            }
+        let item = |allocation: &_| {
+            Ok(ExportAllocationsResponse {
+                allocation: Some(allocation_to_proto(allocation)),
+            })
         };
-        if let Err(error) = pump.await {
+        if let Err(error) = ops::reports::export(&records, query, &sender, item).await {
             let _ = sender.send(Err(error.into_status())).await;
         }
     });

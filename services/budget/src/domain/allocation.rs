@@ -3,7 +3,39 @@
 //! what it draws on, and nothing may be lowered below what is drawn from it.
 
 use aimaq_error::Error;
-use aimaq_types::Money;
+use aimaq_types::{Kato, Money};
+
+/// Projects committed directly against an allocation, by status, in the order
+/// of [`super::project::ProjectStatus::index`].
+pub type ProjectCounts = [i64; 5];
+
+/// An allocation of the tree, as it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    pub program_code: String,
+    pub fiscal_year: i32,
+    pub territory: Kato,
+    /// The territory whose allocation this one draws on; none for a region's
+    /// (it draws on the envelope).
+    pub parent: Option<Kato>,
+    pub amount: Money,
+    /// What allocations and projects below draw from it.
+    pub committed: Money,
+    pub disbursed: Money,
+    pub version: i64,
+    pub updated_at_micros: i64,
+    /// Kept with every project change, so that reports need not count projects.
+    pub projects: ProjectCounts,
+}
+
+impl Allocation {
+    pub fn holding(&self) -> Holding {
+        Holding {
+            amount: self.amount,
+            committed: self.committed,
+        }
+    }
+}
 
 /// What an allocation, or an envelope, holds: its amount and what is committed
 /// below it.

@@ -3,4 +3,5 @@
 pub mod allocation;
 pub mod program;
 pub mod project;
+pub mod report;
 pub mod standard;

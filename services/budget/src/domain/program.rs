@@ -3,6 +3,8 @@
 use aimaq_error::{Error, Violations};
 use aimaq_types::Money;
 
+use super::allocation::Holding;
+
 /// The years a programme may cover.
 pub const FIRST_YEAR: i32 = 1991;
 pub const LAST_YEAR: i32 = 2100;
@@ -15,44 +17,50 @@ pub enum ProgramKind {
     Other,
 }
 
-impl ProgramKind {
-    pub const ALL: [ProgramKind; 3] = [
-        ProgramKind::RuralInfrastructure,
-        ProgramKind::EntrepreneurshipMicroCredit,
-        ProgramKind::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProgramKind::RuralInfrastructure => "rural_infrastructure",
-            ProgramKind::EntrepreneurshipMicroCredit => "entrepreneurship_micro_credit",
-            ProgramKind::Other => "other",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ProgramKind> {
-        ProgramKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FundingSource {
     NationalBudget,
     LocalBudget,
 }
 
-impl FundingSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FundingSource::NationalBudget => "national_budget",
-            FundingSource::LocalBudget => "local_budget",
-        }
-    }
+/// A programme's title in the three languages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Title {
+    pub kk: String,
+    pub ru: String,
+    pub en: String,
+}
 
-    pub fn parse(text: &str) -> Option<FundingSource> {
-        [FundingSource::NationalBudget, FundingSource::LocalBudget]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+/// A programme as it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub code: String,
+    pub title: Title,
+    pub kind: ProgramKind,
+    pub funding_source: FundingSource,
+    pub first_year: i32,
+    pub last_year: i32,
+    pub version: i64,
+    pub created_at_micros: i64,
+}
+
+/// What a programme may spend in one year, and what region allocations draw
+/// from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub program_code: String,
+    pub fiscal_year: i32,
+    pub amount: Money,
+    pub allocated: Money,
+    pub version: i64,
+}
+
+impl Envelope {
+    pub fn holding(&self) -> Holding {
+        Holding {
+            amount: self.amount,
+            committed: self.allocated,
+        }
     }
 }
 

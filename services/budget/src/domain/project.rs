@@ -6,9 +6,58 @@
 //! disbursed, so what was not spent returns to the allocation's headroom.
 
 use aimaq_error::{Error, Violations};
-use aimaq_types::{Bin, Iin, Money};
+use aimaq_types::{Bin, Iin, Kato, Money};
+use chrono::NaiveDate;
 
+use super::allocation::ProjectCounts;
 use super::standard;
+
+/// A project as it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: i64,
+    pub program_code: String,
+    pub fiscal_year: i32,
+    /// The territory of the allocation it is committed against.
+    pub allocation: Kato,
+    pub settlement: Kato,
+    pub category: ProjectCategory,
+    pub title: String,
+    pub borrower_id: String,
+    pub cost: Money,
+    pub disbursed: Money,
+    pub status: ProjectStatus,
+    /// The standards it meets once completed.
+    pub standard_codes: Vec<String>,
+    pub version: i64,
+    pub created_at_micros: i64,
+    pub updated_at_micros: i64,
+}
+
+/// A payment to a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disbursement {
+    pub project_id: i64,
+    pub amount: Money,
+    pub payment_date: NaiveDate,
+    pub payment_reference: String,
+    pub recorded_at_micros: i64,
+}
+
+/// A project leaving a status (none when it is new) for another.
+pub type Move = (Option<ProjectStatus>, ProjectStatus);
+
+/// How an allocation's project counts change when its projects make `moves`.
+pub fn count_moves(moves: &[Move]) -> ProjectCounts {
+    let mut counts = ProjectCounts::default();
+    for (from, to) in moves {
+        if let Some(from) = from {
+            counts[from.index()] -= 1;
+        }
+        counts[to.index()] += 1;
+    }
+    counts
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProjectStatus {
@@ -38,8 +87,15 @@ impl ProjectStatus {
         }
     }
 
-    pub fn parse(text: &str) -> Option<ProjectStatus> {
-        ProjectStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    /// Where an allocation counts its projects in this status.
+    pub fn index(self) -> usize {
+        match self {
+            ProjectStatus::Planned => 0,
+            ProjectStatus::Approved => 1,
+            ProjectStatus::InProgress => 2,
+            ProjectStatus::Completed => 3,
+            ProjectStatus::Cancelled => 4,
+        }
     }
 }
 
@@ -50,30 +106,6 @@ pub enum ProjectCategory {
     TransportInfrastructure,
     /// Micro-credit; the borrower is named by IIN or BIN.
     Entrepreneurship,
-}
-
-impl ProjectCategory {
-    pub const ALL: [ProjectCategory; 4] = [
-        ProjectCategory::SocialInfrastructure,
-        ProjectCategory::EngineeringInfrastructure,
-        ProjectCategory::TransportInfrastructure,
-        ProjectCategory::Entrepreneurship,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProjectCategory::SocialInfrastructure => "social_infrastructure",
-            ProjectCategory::EngineeringInfrastructure => "engineering_infrastructure",
-            ProjectCategory::TransportInfrastructure => "transport_infrastructure",
-            ProjectCategory::Entrepreneurship => "entrepreneurship",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ProjectCategory> {
-        ProjectCategory::ALL
-            .into_iter()
-            .find(|c| c.as_str() == text)
-    }
 }
 
 /// Longest project title accepted.

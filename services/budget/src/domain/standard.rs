@@ -6,6 +6,43 @@
 //! statuses are counted. Each standard says in words where it is expected, by
 //! the settlement's size, as guidance for whoever records it.
 
+use aimaq_types::Kato;
+
+/// A settlement's status against one standard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandardStatus {
+    pub settlement: Kato,
+    pub standard_code: String,
+    pub applicable: bool,
+    pub met: bool,
+    /// The project whose completion met it.
+    pub project_id: Option<i64>,
+    pub version: i64,
+    pub updated_at_micros: i64,
+}
+
+/// A settlement's standard as it becomes: `applicable` and `met` (by `project`
+/// when a project's completion met it, keeping the project that met it before
+/// while it stays met), one version on from `current`.
+pub fn next_status(
+    current: Option<&StandardStatus>,
+    settlement: Kato,
+    code: &str,
+    (applicable, met): (bool, bool),
+    project: Option<i64>,
+    now: i64,
+) -> StandardStatus {
+    StandardStatus {
+        settlement,
+        standard_code: code.to_owned(),
+        applicable,
+        met,
+        project_id: project.or(current.and_then(|c| c.project_id).filter(|_| met)),
+        version: current.map_or(0, |c| c.version) + 1,
+        updated_at_micros: now,
+    }
+}
+
 pub struct Standard {
     pub code: &'static str,
     pub title_kk: &'static str,

@@ -3,8 +3,15 @@
 use std::ops::RangeInclusive;
 
 use aimaq_error::Error;
+use aimaq_types::{Kato, Money};
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
+
+use super::stored_kato;
+use crate::domain::allocation::{Allocation, ProjectCounts};
+
+/// An allocation's key: programme, year and territory.
+pub type Key<'a> = (&'a str, i32, Kato);
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "allocations")]
@@ -38,26 +45,97 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-pub fn name(program: &str, year: i32, kato: &str) -> String {
+/// `allocations/{program}/{year}/{kato}`.
+pub fn name((program, year, kato): Key<'_>) -> String {
     format!("allocations/{program}/{year}/{kato}")
+}
+
+/// The programme, year and territory in `allocations/{program}/{year}/{kato}`.
+pub fn parse_name(text: &str) -> Result<(String, i32, Kato), Error> {
+    let invalid = || {
+        Error::invalid(
+            "allocation",
+            "must be allocations/{program_code}/{fiscal_year}/{kato}",
+        )
+    };
+    let mut parts = text
+        .strip_prefix("allocations/")
+        .ok_or_else(invalid)?
+        .split('/');
+    let (Some(program), Some(year), Some(kato), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid());
+    };
+    let year = year.parse().map_err(|_| invalid())?;
+    let kato = Kato::parse(kato).map_err(|_| invalid())?;
+    Ok((program.to_owned(), year, kato))
+}
+
+impl TryFrom<Model> for Allocation {
+    type Error = Error;
+
+    fn try_from(row: Model) -> Result<Allocation, Error> {
+        Ok(Allocation {
+            territory: stored_kato(&row.territory_kato)?,
+            parent: row.parent_kato.as_deref().map(stored_kato).transpose()?,
+            program_code: row.program_code,
+            fiscal_year: row.fiscal_year,
+            amount: Money::from_tiyn(row.amount_tiyn),
+            committed: Money::from_tiyn(row.committed_tiyn),
+            disbursed: Money::from_tiyn(row.disbursed_tiyn),
+            version: row.version,
+            updated_at_micros: row.updated_at_micros,
+            projects: [
+                row.projects_planned,
+                row.projects_approved,
+                row.projects_in_progress,
+                row.projects_completed,
+                row.projects_cancelled,
+            ],
+        })
+    }
+}
+
+impl From<Allocation> for Model {
+    fn from(allocation: Allocation) -> Model {
+        let [planned, approved, in_progress, completed, cancelled] = allocation.projects;
+        Model {
+            program_code: allocation.program_code,
+            fiscal_year: allocation.fiscal_year,
+            territory_kato: allocation.territory.to_string(),
+            parent_kato: allocation.parent.map(|p| p.to_string()),
+            amount_tiyn: allocation.amount.tiyn(),
+            committed_tiyn: allocation.committed.tiyn(),
+            disbursed_tiyn: allocation.disbursed.tiyn(),
+            version: allocation.version,
+            updated_at_micros: allocation.updated_at_micros,
+            projects_planned: planned,
+            projects_approved: approved,
+            projects_in_progress: in_progress,
+            projects_completed: completed,
+            projects_cancelled: cancelled,
+        }
+    }
+}
+
+/// Rows as domain allocations.
+pub(super) fn allocations(rows: Vec<Model>) -> Result<Vec<Allocation>, Error> {
+    rows.into_iter().map(Allocation::try_from).collect()
 }
 
 /// The allocation, locked for the rest of the transaction when `lock` (on PostgreSQL).
 pub async fn find(
     db: &impl ConnectionTrait,
-    key: (&str, i32, &str),
+    (program, year, kato): Key<'_>,
     lock: bool,
-) -> Result<Option<Model>, Error> {
-    let mut query = Entity::find_by_id((key.0.to_owned(), key.1, key.2.to_owned()));
+) -> Result<Option<Allocation>, Error> {
+    let mut query = Entity::find_by_id((program.to_owned(), year, kato.to_string()));
     if lock {
         query = query.lock_exclusive();
     }
-    Ok(query.one(db).await?)
+    query.one(db).await?.map(Allocation::try_from).transpose()
 }
-
-/// Changes in the number of projects an allocation counts, by status, in the
-/// order of its columns: planned, approved, in progress, completed, cancelled.
-pub type ProjectCounts = [i64; 5];
 
 const COUNT_COLUMNS: [Column; 5] = [
     Column::ProjectsPlanned,
@@ -69,7 +147,7 @@ const COUNT_COLUMNS: [Column; 5] = [
 
 /// A change of what an allocation has committed and of its project counts.
 pub struct Draw {
-    pub committed: i64,
+    pub committed: Money,
     pub counts: ProjectCounts,
     pub now: i64,
 }
@@ -80,36 +158,37 @@ pub struct Draw {
 /// not exist or the draw does not fit.
 pub async fn apply_draw(
     db: &impl ConnectionTrait,
-    key: (&str, i32, &str),
+    (program, year, kato): Key<'_>,
     draw: &Draw,
 ) -> Result<Option<i64>, Error> {
+    let committed = draw.committed.tiyn();
     use sea_orm::sea_query::{Expr, ExprTrait, Query};
     let mut update = Query::update();
     update
         .table(Entity)
         .value(
             Column::CommittedTiyn,
-            Expr::col(Column::CommittedTiyn).add(draw.committed),
+            Expr::col(Column::CommittedTiyn).add(committed),
         )
         .value(
             Column::Version,
-            Expr::col(Column::Version).add(i64::from(draw.committed != 0)),
+            Expr::col(Column::Version).add(i64::from(committed != 0)),
         )
         .value(Column::UpdatedAtMicros, draw.now)
-        .and_where(Expr::col(Column::ProgramCode).eq(key.0))
-        .and_where(Expr::col(Column::FiscalYear).eq(key.1))
-        .and_where(Expr::col(Column::TerritoryKato).eq(key.2))
+        .and_where(Expr::col(Column::ProgramCode).eq(program))
+        .and_where(Expr::col(Column::FiscalYear).eq(year))
+        .and_where(Expr::col(Column::TerritoryKato).eq(kato.to_string()))
         .returning_col(Column::Version);
     for (column, change) in COUNT_COLUMNS.into_iter().zip(draw.counts) {
         if change != 0 {
             update.value(column, Expr::col(column).add(change));
         }
     }
-    if draw.committed > 0 {
+    if committed > 0 {
         update.and_where(
             Expr::col(Column::AmountTiyn)
                 .sub(Expr::col(Column::CommittedTiyn))
-                .gte(draw.committed),
+                .gte(committed),
         );
     }
     let statement = sea_orm::StatementBuilder::build(&update, &db.get_database_backend());
@@ -122,15 +201,15 @@ pub async fn apply_draw(
 /// Writes every column of the allocation (insert when `created`).
 pub async fn save(
     db: &impl ConnectionTrait,
-    allocation: Model,
+    allocation: Allocation,
     created: bool,
 ) -> Result<(), Error> {
-    aimaq_storage::save(db, ActiveModel::from(allocation), created).await
+    aimaq_storage::save(db, ActiveModel::from(Model::from(allocation)), created).await
 }
 
 /// Where a page of `list` ends: after this allocation.
-pub fn page_key(row: &Model) -> String {
-    format!("{}/{}", row.fiscal_year, row.territory_kato)
+pub fn page_key(allocation: &Allocation) -> String {
+    format!("{}/{}", allocation.fiscal_year, allocation.territory)
 }
 
 /// Allocations of a programme in a range of years, optionally under a KATO
@@ -141,7 +220,7 @@ pub async fn list(
     years: RangeInclusive<i32>,
     kato_prefix: Option<String>,
     page: &aimaq_storage::paging::Page,
-) -> Result<(Vec<Model>, String), Error> {
+) -> Result<(Vec<Allocation>, String), Error> {
     let mut query = Entity::find()
         .filter(Column::ProgramCode.eq(program))
         .filter(Column::FiscalYear.between(*years.start(), *years.end()));
@@ -169,5 +248,6 @@ pub async fn list(
         .limit(page.fetch_limit())
         .all(db)
         .await?;
-    Ok(page.finish(rows, page_key))
+    let (rows, next) = page.finish(allocations(rows)?, page_key);
+    Ok((rows, next))
 }

@@ -1,4 +1,5 @@
-//! Tables, queries and migrations of the budget service.
+//! Tables, queries and migrations of the budget service: rows in, domain types
+//! out, and the names of its resources.
 
 pub mod allocation;
 pub mod coverage;
@@ -8,4 +9,12 @@ pub mod project;
 pub mod report;
 pub mod standard;
 
+use aimaq_error::Error;
+use aimaq_types::Kato;
+
 pub use migration::Migrator;
+
+/// A KATO code as stored; one that does not parse is a fault of the store.
+fn stored_kato(text: &str) -> Result<Kato, Error> {
+    Kato::parse(text).map_err(Error::internal)
+}

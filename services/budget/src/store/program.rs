@@ -1,8 +1,22 @@
 //! Programmes and their yearly envelopes.
 
 use aimaq_error::Error;
+use aimaq_types::Money;
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
+
+use crate::domain::program::{Envelope, FundingSource, Program, ProgramKind, Title};
+
+aimaq_storage::text_enum!(KindColumn for ProgramKind {
+    RuralInfrastructure = "rural_infrastructure",
+    EntrepreneurshipMicroCredit = "entrepreneurship_micro_credit",
+    Other = "other",
+});
+
+aimaq_storage::text_enum!(SourceColumn for FundingSource {
+    NationalBudget = "national_budget",
+    LocalBudget = "local_budget",
+});
 
 pub mod programs {
     use sea_orm::entity::prelude::*;
@@ -15,8 +29,8 @@ pub mod programs {
         pub title_kk: String,
         pub title_ru: String,
         pub title_en: String,
-        pub kind: String,
-        pub funding_source: String,
+        pub kind: super::KindColumn,
+        pub funding_source: super::SourceColumn,
         pub first_year: i32,
         pub last_year: i32,
         pub version: i64,
@@ -51,74 +65,142 @@ pub mod envelopes {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub async fn find(db: &impl ConnectionTrait, code: &str) -> Result<Option<programs::Model>, Error> {
-    Ok(programs::Entity::find_by_id(code.to_owned())
-        .one(db)
-        .await?)
+/// `programs/{code}`.
+pub fn name(code: &str) -> String {
+    format!("programs/{code}")
 }
 
-pub async fn insert(db: &impl ConnectionTrait, program: programs::Model) -> Result<(), Error> {
-    programs::Entity::insert::<programs::ActiveModel>(program.into())
+/// `programs/{code}/envelopes/{year}`.
+pub fn envelope_name(code: &str, year: i32) -> String {
+    format!("programs/{code}/envelopes/{year}")
+}
+
+impl From<programs::Model> for Program {
+    fn from(row: programs::Model) -> Program {
+        Program {
+            code: row.code,
+            title: Title {
+                kk: row.title_kk,
+                ru: row.title_ru,
+                en: row.title_en,
+            },
+            kind: row.kind.into(),
+            funding_source: row.funding_source.into(),
+            first_year: row.first_year,
+            last_year: row.last_year,
+            version: row.version,
+            created_at_micros: row.created_at_micros,
+        }
+    }
+}
+
+impl From<Program> for programs::Model {
+    fn from(program: Program) -> programs::Model {
+        programs::Model {
+            code: program.code,
+            title_kk: program.title.kk,
+            title_ru: program.title.ru,
+            title_en: program.title.en,
+            kind: program.kind.into(),
+            funding_source: program.funding_source.into(),
+            first_year: program.first_year,
+            last_year: program.last_year,
+            version: program.version,
+            created_at_micros: program.created_at_micros,
+        }
+    }
+}
+
+impl From<envelopes::Model> for Envelope {
+    fn from(row: envelopes::Model) -> Envelope {
+        Envelope {
+            program_code: row.program_code,
+            fiscal_year: row.fiscal_year,
+            amount: Money::from_tiyn(row.amount_tiyn),
+            allocated: Money::from_tiyn(row.allocated_tiyn),
+            version: row.version,
+        }
+    }
+}
+
+impl From<Envelope> for envelopes::Model {
+    fn from(envelope: Envelope) -> envelopes::Model {
+        envelopes::Model {
+            program_code: envelope.program_code,
+            fiscal_year: envelope.fiscal_year,
+            amount_tiyn: envelope.amount.tiyn(),
+            allocated_tiyn: envelope.allocated.tiyn(),
+            version: envelope.version,
+        }
+    }
+}
+
+pub async fn find(db: &impl ConnectionTrait, code: &str) -> Result<Option<Program>, Error> {
+    Ok(programs::Entity::find_by_id(code.to_owned())
+        .one(db)
+        .await?
+        .map(Program::from))
+}
+
+/// The programme, or NOT_FOUND naming it.
+pub async fn get(db: &impl ConnectionTrait, code: &str) -> Result<Program, Error> {
+    find(db, code)
+        .await?
+        .ok_or_else(|| Error::not_found("program", name(code)))
+}
+
+pub async fn insert(db: &impl ConnectionTrait, program: Program) -> Result<(), Error> {
+    programs::Entity::insert(programs::ActiveModel::from(programs::Model::from(program)))
         .exec_without_returning(db)
         .await?;
     Ok(())
 }
 
-pub async fn envelopes_of(
-    db: &impl ConnectionTrait,
-    code: &str,
-) -> Result<Vec<envelopes::Model>, Error> {
+pub async fn envelopes_of(db: &impl ConnectionTrait, code: &str) -> Result<Vec<Envelope>, Error> {
     Ok(envelopes::Entity::find()
         .filter(envelopes::Column::ProgramCode.eq(code))
         .order_by_asc(envelopes::Column::FiscalYear)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(Envelope::from)
+        .collect())
 }
 
-/// The envelope, locked for the rest of the transaction (on PostgreSQL).
-pub async fn envelope_for_update(
-    db: &impl ConnectionTrait,
-    code: &str,
-    fiscal_year: i32,
-) -> Result<Option<envelopes::Model>, Error> {
-    Ok(
-        envelopes::Entity::find_by_id((code.to_owned(), fiscal_year))
-            .lock_exclusive()
-            .one(db)
-            .await?,
-    )
-}
-
+/// The envelope, locked for the rest of the transaction when `lock` (on
+/// PostgreSQL).
 pub async fn envelope(
     db: &impl ConnectionTrait,
     code: &str,
     fiscal_year: i32,
-) -> Result<Option<envelopes::Model>, Error> {
-    Ok(
-        envelopes::Entity::find_by_id((code.to_owned(), fiscal_year))
-            .one(db)
-            .await?,
-    )
+    lock: bool,
+) -> Result<Option<Envelope>, Error> {
+    let mut query = envelopes::Entity::find_by_id((code.to_owned(), fiscal_year));
+    if lock {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(db).await?.map(Envelope::from))
 }
 
 pub async fn save_envelope(
     db: &impl ConnectionTrait,
-    envelope: envelopes::Model,
+    envelope: Envelope,
     created: bool,
 ) -> Result<(), Error> {
-    aimaq_storage::save(db, envelopes::ActiveModel::from(envelope), created).await
+    let row = envelopes::Model::from(envelope);
+    aimaq_storage::save(db, envelopes::ActiveModel::from(row), created).await
 }
 
 /// Programmes by code, optionally of a kind and running in a year.
 pub async fn list(
     db: &impl ConnectionTrait,
-    kind: Option<&str>,
+    kind: Option<ProgramKind>,
     year: Option<i32>,
     page: &aimaq_storage::paging::Page,
-) -> Result<(Vec<programs::Model>, String), Error> {
+) -> Result<(Vec<Program>, String), Error> {
     let mut query = programs::Entity::find();
     if let Some(kind) = kind {
-        query = query.filter(programs::Column::Kind.eq(kind));
+        query = query.filter(programs::Column::Kind.eq(KindColumn::from(kind)));
     }
     if let Some(year) = year {
         query = query
@@ -133,5 +215,6 @@ pub async fn list(
         .limit(page.fetch_limit())
         .all(db)
         .await?;
-    Ok(page.finish(rows, |row| row.code.clone()))
+    let (rows, next) = page.finish(rows, |row| row.code.clone());
+    Ok((rows.into_iter().map(Program::from).collect(), next))
 }

@@ -1,7 +1,26 @@
 //! Projects and their disbursements.
 
 use aimaq_error::Error;
+use aimaq_types::Money;
 use sea_orm::entity::prelude::*;
+
+use super::stored_kato;
+use crate::domain::project::{Disbursement, Project, ProjectCategory, ProjectStatus};
+
+aimaq_storage::text_enum!(StatusColumn for ProjectStatus {
+    Planned = "planned",
+    Approved = "approved",
+    InProgress = "in_progress",
+    Completed = "completed",
+    Cancelled = "cancelled",
+});
+
+aimaq_storage::text_enum!(CategoryColumn for ProjectCategory {
+    SocialInfrastructure = "social_infrastructure",
+    EngineeringInfrastructure = "engineering_infrastructure",
+    TransportInfrastructure = "transport_infrastructure",
+    Entrepreneurship = "entrepreneurship",
+});
 
 pub mod projects {
     use sea_orm::entity::prelude::*;
@@ -19,12 +38,12 @@ pub mod projects {
         /// The settlement's region and district, kept for set-based reports.
         pub region_kato: String,
         pub district_kato: String,
-        pub category: String,
+        pub category: super::CategoryColumn,
         pub title: String,
         pub borrower_id: String,
         pub cost_tiyn: i64,
         pub disbursed_tiyn: i64,
-        pub status: String,
+        pub status: super::StatusColumn,
         /// Codes of the standards it meets once completed, comma-separated.
         pub standard_codes: String,
         pub version: i64,
@@ -69,18 +88,68 @@ pub fn parse_name(text: &str) -> Result<i64, Error> {
     aimaq_storage::id_from_name(text, "projects", "project")
 }
 
+impl TryFrom<projects::Model> for Project {
+    type Error = Error;
+
+    fn try_from(row: projects::Model) -> Result<Project, Error> {
+        Ok(Project {
+            id: row.id,
+            allocation: stored_kato(&row.allocation_kato)?,
+            settlement: stored_kato(&row.settlement_kato)?,
+            program_code: row.program_code,
+            fiscal_year: row.fiscal_year,
+            category: row.category.into(),
+            title: row.title,
+            borrower_id: row.borrower_id,
+            cost: Money::from_tiyn(row.cost_tiyn),
+            disbursed: Money::from_tiyn(row.disbursed_tiyn),
+            status: row.status.into(),
+            standard_codes: row
+                .standard_codes
+                .split(',')
+                .filter(|code| !code.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            version: row.version,
+            created_at_micros: row.created_at_micros,
+            updated_at_micros: row.updated_at_micros,
+        })
+    }
+}
+
+impl From<Project> for projects::Model {
+    fn from(project: Project) -> projects::Model {
+        projects::Model {
+            id: project.id,
+            program_code: project.program_code,
+            fiscal_year: project.fiscal_year,
+            allocation_kato: project.allocation.to_string(),
+            settlement_kato: project.settlement.to_string(),
+            region_kato: project.settlement.region().to_string(),
+            district_kato: project.settlement.district().to_string(),
+            category: project.category.into(),
+            title: project.title,
+            borrower_id: project.borrower_id,
+            cost_tiyn: project.cost.tiyn(),
+            disbursed_tiyn: project.disbursed.tiyn(),
+            status: project.status.into(),
+            standard_codes: project.standard_codes.join(","),
+            version: project.version,
+            created_at_micros: project.created_at_micros,
+            updated_at_micros: project.updated_at_micros,
+        }
+    }
+}
+
 /// Inserts a new project and returns it with its id.
-pub async fn insert(
-    db: &impl ConnectionTrait,
-    project: projects::Model,
-) -> Result<projects::Model, Error> {
-    let mut model = projects::ActiveModel::from(project.clone()).reset_all();
+pub async fn insert(db: &impl ConnectionTrait, project: Project) -> Result<Project, Error> {
+    let mut model = projects::ActiveModel::from(projects::Model::from(project.clone())).reset_all();
     model.id = sea_orm::ActiveValue::NotSet;
     let id = projects::Entity::insert(model)
         .exec(db)
         .await?
         .last_insert_id;
-    Ok(projects::Model { id, ..project })
+    Ok(Project { id, ..project })
 }
 
 /// The project, locked for the rest of the transaction when `lock` (on PostgreSQL).
@@ -88,12 +157,16 @@ pub async fn find(
     db: &impl ConnectionTrait,
     id: i64,
     lock: bool,
-) -> Result<Option<projects::Model>, Error> {
-    aimaq_storage::find_by_id::<projects::Entity>(db, id, lock).await
+) -> Result<Option<Project>, Error> {
+    aimaq_storage::find_by_id::<projects::Entity>(db, id, lock)
+        .await?
+        .map(Project::try_from)
+        .transpose()
 }
 
-pub async fn update(db: &impl ConnectionTrait, project: projects::Model) -> Result<(), Error> {
-    projects::Entity::update(projects::ActiveModel::from(project).reset_all())
+pub async fn update(db: &impl ConnectionTrait, project: Project) -> Result<(), Error> {
+    let row = projects::Model::from(project);
+    projects::Entity::update(projects::ActiveModel::from(row).reset_all())
         .exec(db)
         .await?;
     Ok(())
@@ -101,9 +174,17 @@ pub async fn update(db: &impl ConnectionTrait, project: projects::Model) -> Resu
 
 pub async fn insert_disbursement(
     db: &impl ConnectionTrait,
-    disbursement: disbursements::Model,
+    disbursement: &Disbursement,
 ) -> Result<(), Error> {
-    let mut model = disbursements::ActiveModel::from(disbursement).reset_all();
+    let row = disbursements::Model {
+        id: 0,
+        project_id: disbursement.project_id,
+        amount_tiyn: disbursement.amount.tiyn(),
+        payment_date: disbursement.payment_date.to_string(),
+        payment_reference: disbursement.payment_reference.clone(),
+        recorded_at_micros: disbursement.recorded_at_micros,
+    };
+    let mut model = disbursements::ActiveModel::from(row).reset_all();
     model.id = sea_orm::ActiveValue::NotSet;
     disbursements::Entity::insert(model)
         .exec_without_returning(db)
@@ -117,8 +198,8 @@ pub struct Filter {
     pub program: Option<String>,
     pub year: Option<i32>,
     pub kato_prefix: Option<String>,
-    pub status: Option<&'static str>,
-    pub category: Option<&'static str>,
+    pub status: Option<ProjectStatus>,
+    pub category: Option<ProjectCategory>,
 }
 
 /// Projects matching `filter`, in the order they were created.
@@ -126,7 +207,7 @@ pub async fn list(
     db: &impl ConnectionTrait,
     filter: Filter,
     page: &aimaq_storage::paging::Page,
-) -> Result<(Vec<projects::Model>, String), Error> {
+) -> Result<(Vec<Project>, String), Error> {
     use projects::Column;
     let mut query = projects::Entity::find();
     if let Some(program) = filter.program {
@@ -139,10 +220,16 @@ pub async fn list(
         query = query.filter(Column::SettlementKato.starts_with(prefix));
     }
     if let Some(status) = filter.status {
-        query = query.filter(Column::Status.eq(status));
+        query = query.filter(Column::Status.eq(StatusColumn::from(status)));
     }
     if let Some(category) = filter.category {
-        query = query.filter(Column::Category.eq(category));
+        query = query.filter(Column::Category.eq(CategoryColumn::from(category)));
     }
-    aimaq_storage::paging::by_id(db, query, Column::Id, page, |row| row.id).await
+    let (rows, next) =
+        aimaq_storage::paging::by_id(db, query, Column::Id, page, |row| row.id).await?;
+    let projects = rows
+        .into_iter()
+        .map(Project::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok((projects, next))
 }

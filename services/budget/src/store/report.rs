@@ -9,6 +9,8 @@ use sea_orm::{ConnectionTrait, FromQueryResult, StatementBuilder};
 
 use super::allocation;
 use super::coverage::districts;
+use crate::domain::allocation::{Allocation, ProjectCounts};
+use crate::domain::report::ByTerritory;
 
 /// How rows are grouped: by region, or by district within one region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +30,7 @@ pub struct Scope<'a> {
 
 /// Projects by status under one territory (region or district) in one year.
 #[derive(Debug, FromQueryResult)]
-pub struct StatusCounts {
+struct StatusCounts {
     pub territory: String,
     pub fiscal_year: i32,
     pub planned: i64,
@@ -39,7 +41,7 @@ pub struct StatusCounts {
 }
 
 #[derive(Debug, FromQueryResult)]
-pub struct Coverage {
+struct Coverage {
     pub territory: String,
     pub fiscal_year: i32,
     pub settlements: i64,
@@ -47,7 +49,7 @@ pub struct Coverage {
 
 /// The code of the region (2 digits) or district (4 digits) a grouping keys on,
 /// padded to a KATO code.
-pub fn territory_code(key: &str) -> String {
+fn territory_code(key: &str) -> String {
     format!("{key:0<9}")
 }
 
@@ -56,7 +58,7 @@ pub fn territory_code(key: &str) -> String {
 pub async fn allocations(
     db: &impl ConnectionTrait,
     scope: Scope<'_>,
-) -> Result<Vec<allocation::Model>, Error> {
+) -> Result<Vec<Allocation>, Error> {
     use allocation::Column;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let query = allocation::Entity::find()
@@ -66,11 +68,12 @@ pub async fn allocations(
         Grouping::Region => query.filter(Column::ParentKato.is_null()),
         Grouping::DistrictOf(region) => query.filter(Column::ParentKato.eq(region)),
     };
-    Ok(query
+    let rows = query
         .order_by_asc(Column::TerritoryKato)
         .order_by_asc(Column::FiscalYear)
         .all(db)
-        .await?)
+        .await?;
+    allocation::allocations(rows)
 }
 
 /// Project counts of every allocation in range, summed by the region (first 2
@@ -80,7 +83,7 @@ pub async fn allocations(
 pub async fn status_counts(
     db: &impl ConnectionTrait,
     scope: Scope<'_>,
-) -> Result<Vec<StatusCounts>, Error> {
+) -> Result<Vec<ByTerritory<ProjectCounts>>, Error> {
     use allocation::Column;
     let digits = match scope.grouping {
         Grouping::Region => 2,
@@ -111,15 +114,28 @@ pub async fn status_counts(
         query.and_where(Expr::col(Column::TerritoryKato).like(format!("{}%", &region[..2])));
     }
     let statement = StatementBuilder::build(&query, &db.get_database_backend());
-    let mut rows = StatusCounts::find_by_statement(statement).all(db).await?;
-    for row in &mut rows {
-        row.territory = territory_code(&row.territory);
-    }
-    Ok(rows)
+    let rows = StatusCounts::find_by_statement(statement).all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ByTerritory {
+            territory: territory_code(&row.territory),
+            fiscal_year: row.fiscal_year,
+            value: [
+                row.planned,
+                row.approved,
+                row.in_progress,
+                row.completed,
+                row.cancelled,
+            ],
+        })
+        .collect())
 }
 
 /// Settlements with a live project, by region or district and year.
-pub async fn coverage(db: &impl ConnectionTrait, scope: Scope<'_>) -> Result<Vec<Coverage>, Error> {
+pub async fn coverage(
+    db: &impl ConnectionTrait,
+    scope: Scope<'_>,
+) -> Result<Vec<ByTerritory<i64>>, Error> {
     use districts::Column;
     let territory = match scope.grouping {
         Grouping::Region => Column::RegionKato,
@@ -142,5 +158,13 @@ pub async fn coverage(db: &impl ConnectionTrait, scope: Scope<'_>) -> Result<Vec
         query.and_where(Expr::col(Column::RegionKato).eq(region));
     }
     let statement = StatementBuilder::build(&query, &db.get_database_backend());
-    Ok(Coverage::find_by_statement(statement).all(db).await?)
+    let rows = Coverage::find_by_statement(statement).all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ByTerritory {
+            territory: row.territory,
+            fiscal_year: row.fiscal_year,
+            value: row.settlements,
+        })
+        .collect())
 }

@@ -2,9 +2,13 @@
 //! sufficiency is computed from.
 
 use aimaq_error::Error;
+use aimaq_types::Kato;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{FromQueryResult, QuerySelect, StatementBuilder};
+
+use super::stored_kato;
+use crate::domain::standard::StandardStatus;
 
 /// Rows per multi-row statement: well within every backend's parameter limit.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -33,58 +37,92 @@ pub mod statuses {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `settlements/{kato}/standards/{code}`.
+pub fn status_name(settlement: Kato, code: &str) -> String {
+    format!("settlements/{settlement}/standards/{code}")
+}
+
+impl TryFrom<statuses::Model> for StandardStatus {
+    type Error = Error;
+
+    fn try_from(row: statuses::Model) -> Result<StandardStatus, Error> {
+        Ok(StandardStatus {
+            settlement: stored_kato(&row.settlement_kato)?,
+            standard_code: row.standard_code,
+            applicable: row.applicable,
+            met: row.met,
+            project_id: row.project_id,
+            version: row.version,
+            updated_at_micros: row.updated_at_micros,
+        })
+    }
+}
+
+impl From<StandardStatus> for statuses::Model {
+    fn from(status: StandardStatus) -> statuses::Model {
+        statuses::Model {
+            settlement_kato: status.settlement.to_string(),
+            standard_code: status.standard_code,
+            applicable: status.applicable,
+            met: status.met,
+            project_id: status.project_id,
+            version: status.version,
+            updated_at_micros: status.updated_at_micros,
+        }
+    }
+}
+
 /// The status, locked for the rest of the transaction (on PostgreSQL).
 pub async fn find_for_update(
     db: &impl ConnectionTrait,
-    settlement: &str,
+    settlement: Kato,
     standard: &str,
-) -> Result<Option<statuses::Model>, Error> {
-    Ok(
-        statuses::Entity::find_by_id((settlement.to_owned(), standard.to_owned()))
-            .lock_exclusive()
-            .one(db)
-            .await?,
-    )
+) -> Result<Option<StandardStatus>, Error> {
+    statuses::Entity::find_by_id((settlement.to_string(), standard.to_owned()))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .map(StandardStatus::try_from)
+        .transpose()
 }
 
 pub async fn save(
     db: &impl ConnectionTrait,
-    status: statuses::Model,
+    status: StandardStatus,
     created: bool,
 ) -> Result<(), Error> {
-    aimaq_storage::save(db, statuses::ActiveModel::from(status), created).await
+    let row = statuses::Model::from(status);
+    aimaq_storage::save(db, statuses::ActiveModel::from(row), created).await
 }
 
 /// Every status of these settlements, locked for the rest of the transaction
 /// (on PostgreSQL).
 pub async fn of_settlements(
     db: &impl ConnectionTrait,
-    settlements: &[String],
-) -> Result<Vec<statuses::Model>, Error> {
+    settlements: &[Kato],
+) -> Result<Vec<StandardStatus>, Error> {
     let mut found = Vec::new();
     for chunk in settlements.chunks(ROWS_PER_STATEMENT) {
         found.extend(
             statuses::Entity::find()
-                .filter(statuses::Column::SettlementKato.is_in(chunk.iter().cloned()))
+                .filter(statuses::Column::SettlementKato.is_in(chunk.iter().map(Kato::to_string)))
                 .lock_exclusive()
                 .all(db)
                 .await?,
         );
     }
-    Ok(found)
+    found.into_iter().map(StandardStatus::try_from).collect()
 }
 
 /// Inserts new statuses, many rows per statement.
 pub async fn insert_many(
     db: &impl ConnectionTrait,
-    rows: Vec<statuses::Model>,
+    rows: Vec<StandardStatus>,
 ) -> Result<(), Error> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        statuses::Entity::insert_many(
-            chunk
-                .iter()
-                .map(|row| statuses::ActiveModel::from(row.clone()).reset_all()),
-        )
+        statuses::Entity::insert_many(chunk.iter().map(|row| {
+            statuses::ActiveModel::from(statuses::Model::from(row.clone())).reset_all()
+        }))
         .exec_without_returning(db)
         .await?;
     }
