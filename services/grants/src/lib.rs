@@ -1,11 +1,14 @@
 //! The grants service: 'With a diploma – to the village!' — dated programme terms
 //! and MCI values, applications, decisions, payments, loan schedules.
 //!
-//! `api` maps proto ↔ domain and errors ↔ status; `domain` holds the rules with no
-//! I/O; `store` holds the tables, queries and migrations.
+//! `api` maps proto ↔ domain and checks the caller; `ops` runs each operation as
+//! one recorded transaction; `domain` holds the rules with no I/O; `store` holds
+//! the tables, queries and migrations and returns domain types. Imports run
+//! api → ops → store/domain.
 
 mod api;
 mod domain;
+mod ops;
 mod store;
 
 use std::future::Future;

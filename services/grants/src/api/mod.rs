@@ -1,8 +1,9 @@
-//! The gRPC face of the service: checks the caller, maps proto ↔ domain, runs the
-//! rules and the store in one recorded transaction, maps errors to status. RPCs
-//! not written here yet answer UNIMPLEMENTED.
+//! The gRPC face of the service: checks the caller and its territory, turns
+//! requests into checked values for `ops`, and domain values into proto.
 
 mod applications;
+mod decisions;
+mod quotas;
 mod statistics;
 mod terms;
 
@@ -96,9 +97,7 @@ impl GrantsService for GrantsApi {
         &self,
         request: Request<SetQuotaRequest>,
     ) -> Result<Response<SetQuotaResponse>, Status> {
-        Ok(Response::new(
-            applications::set_quota(&self.records, &request).await?,
-        ))
+        Ok(Response::new(quotas::set(&self.records, &request).await?))
     }
 
     async fn get_quota(
@@ -107,7 +106,7 @@ impl GrantsService for GrantsApi {
     ) -> Result<Response<GetQuotaResponse>, Status> {
         Caller::of(&request)?.require(Scope::GrantsRead)?;
         Ok(Response::new(
-            applications::get_quota(&self.records, request.get_ref()).await?,
+            quotas::get(&self.records, request.get_ref()).await?,
         ))
     }
 
@@ -145,7 +144,7 @@ impl GrantsService for GrantsApi {
         request: Request<DecideApplicationRequest>,
     ) -> Result<Response<DecideApplicationResponse>, Status> {
         Ok(Response::new(
-            applications::decide(&self.records, &request).await?,
+            decisions::decide(&self.records, &request).await?,
         ))
     }
 

@@ -2,23 +2,18 @@
 //! year, region, field and age band, with the published totals of the years
 //! before the system went live, marked as such.
 
-use std::collections::BTreeMap;
-
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::grants::v1::{self as pb, *};
-use aimaq_records::{Change, Mutation, Records, within};
+use aimaq_records::{Mutation, Records};
 use aimaq_types::Kato;
 use tonic::Request;
 
 use super::terms::field_to_proto;
+use crate::domain::statistics::{Dimensions, FIRST_YEAR, Granted, Historical, LAST_YEAR, Totals};
 use crate::domain::terms::Field;
-use crate::store;
-use crate::store::statistics::historical;
+use crate::ops;
 
-/// The programme started in 2009.
-const FIRST_YEAR: i32 = 2009;
-const LAST_YEAR: i32 = 2100;
 const SOURCE_MAX_CHARS: usize = 300;
 
 fn age_band_to_proto(band: &str) -> pb::AgeBand {
@@ -31,52 +26,60 @@ fn age_band_to_proto(band: &str) -> pb::AgeBand {
     }
 }
 
-/// Adds `more` to `into`; a total past one figure is refused naming `subject`.
-fn add(into: &mut GrantTotals, more: &GrantTotals, subject: &str) -> Result<(), Error> {
-    let added = (|| {
-        into.allowances = into.allowances.checked_add(more.allowances)?;
-        into.allowances_tiyn = into.allowances_tiyn.checked_add(more.allowances_tiyn)?;
-        into.loans = into.loans.checked_add(more.loans)?;
-        into.loans_tiyn = into.loans_tiyn.checked_add(more.loans_tiyn)?;
-        Some(())
-    })();
-    added.ok_or_else(|| Error::total_overflow(subject))
-}
-
-fn historical_totals(row: &historical::Model) -> GrantTotals {
+fn totals_to_proto(totals: &Totals) -> GrantTotals {
     GrantTotals {
-        allowances: row.allowances,
-        allowances_tiyn: row.allowances_tiyn,
-        loans: row.loans,
-        loans_tiyn: row.loans_tiyn,
+        allowances: totals.allowances,
+        allowances_tiyn: totals.allowances_tiyn,
+        loans: totals.loans,
+        loans_tiyn: totals.loans_tiyn,
     }
 }
 
-fn historical_row(row: &historical::Model) -> StatisticsRow {
+fn granted_row(row: &Granted) -> StatisticsRow {
+    StatisticsRow {
+        year: row.year,
+        region_kato: row.region_kato.clone(),
+        field: Field::parse(&row.field).map_or(0, |f| field_to_proto(f) as i32),
+        age_band: age_band_to_proto(&row.age_band) as i32,
+        totals: Some(totals_to_proto(&row.totals)),
+        historical: false,
+    }
+}
+
+fn historical_row(row: &Historical) -> StatisticsRow {
     StatisticsRow {
         year: row.year,
         region_kato: row.region_kato.clone(),
         field: 0,
         age_band: 0,
-        totals: Some(historical_totals(row)),
+        totals: Some(totals_to_proto(&row.totals)),
         historical: true,
     }
+}
+
+fn dimensions(violations: &mut Violations, group_by: &[i32]) -> Dimensions {
+    let mut by = Dimensions::default();
+    for (index, value) in group_by.iter().enumerate() {
+        match pb::StatisticsDimension::try_from(*value) {
+            Ok(pb::StatisticsDimension::Year) => by.year = true,
+            Ok(pb::StatisticsDimension::Region) => by.region = true,
+            Ok(pb::StatisticsDimension::Field) => by.field = true,
+            Ok(pb::StatisticsDimension::AgeBand) => by.age_band = true,
+            _ => violations.add(format!("group_by[{index}]"), "not a dimension"),
+        }
+    }
+    by
 }
 
 pub async fn statistics(
     records: &Records,
     request: &GetStatisticsRequest,
 ) -> Result<GetStatisticsResponse, Error> {
-    let from = if request.from_year == 0 {
-        FIRST_YEAR
-    } else {
-        request.from_year
-    };
-    let to = if request.to_year == 0 {
-        LAST_YEAR
-    } else {
-        request.to_year
-    };
+    let or = |year: i32, default: i32| if year == 0 { default } else { year };
+    let (from, to) = (
+        or(request.from_year, FIRST_YEAR),
+        or(request.to_year, LAST_YEAR),
+    );
     let mut violations = Violations::new();
     violations.check(from <= to, "to_year", "must not be before from_year");
     let prefix = violations
@@ -85,94 +88,17 @@ pub async fn statistics(
             Kato::parse_subtree(&request.territory_kato),
         )
         .flatten();
-    let mut by = [false; 4];
-    for (index, value) in request.group_by.iter().enumerate() {
-        match pb::StatisticsDimension::try_from(*value) {
-            Ok(pb::StatisticsDimension::Year) => by[0] = true,
-            Ok(pb::StatisticsDimension::Region) => by[1] = true,
-            Ok(pb::StatisticsDimension::Field) => by[2] = true,
-            Ok(pb::StatisticsDimension::AgeBand) => by[3] = true,
-            _ => violations.add(format!("group_by[{index}]"), "not a dimension"),
-        }
-    }
+    let by = dimensions(&mut violations, &request.group_by);
     violations.into_result()?;
-    let db = records.database().connection();
-    let granted = store::statistics::granted(db, (from, to), prefix.as_deref()).await?;
-    let past = store::statistics::historical(db, (from, to), prefix.as_deref()).await?;
-
+    let found = ops::statistics::statistics(records, (from, to), prefix.as_deref(), by).await?;
     // Rolled up to the dimensions asked for; historical rows keep their own.
-    let mut rows: BTreeMap<(i32, String, String, String), GrantTotals> = BTreeMap::new();
-    let mut totals = GrantTotals::default();
-    for row in &granted {
-        let key = (
-            if by[0] { row.year } else { 0 },
-            if by[1] {
-                row.region_kato.clone()
-            } else {
-                String::new()
-            },
-            if by[2] {
-                row.field.clone()
-            } else {
-                String::new()
-            },
-            if by[3] {
-                row.age_band.clone()
-            } else {
-                String::new()
-            },
-        );
-        let these = GrantTotals {
-            allowances: row.allowances,
-            allowances_tiyn: row.allowances_tiyn,
-            loans: row.loans,
-            loans_tiyn: row.loans_tiyn,
-        };
-        add(rows.entry(key).or_default(), &these, "statistics")?;
-        add(&mut totals, &these, "statistics")?;
-    }
-    let mut out: Vec<StatisticsRow> = rows
-        .into_iter()
-        .map(|((year, region, field, band), totals)| StatisticsRow {
-            year,
-            region_kato: region,
-            field: Field::parse(&field).map_or(0, |f| field_to_proto(f) as i32),
-            age_band: age_band_to_proto(&band) as i32,
-            totals: Some(totals),
-            historical: false,
-        })
-        .collect();
-    for row in &past {
-        add(&mut totals, &historical_totals(row), "statistics")?;
-        out.push(historical_row(row));
-    }
-    out.sort_by_key(|r| r.year);
-
-    // National totals since 2009: every grant, and the national published totals.
-    let mut national = GrantTotals::default();
-    for row in store::statistics::granted(db, (FIRST_YEAR, LAST_YEAR), None).await? {
-        add(
-            &mut national,
-            &GrantTotals {
-                allowances: row.allowances,
-                allowances_tiyn: row.allowances_tiyn,
-                loans: row.loans,
-                loans_tiyn: row.loans_tiyn,
-            },
-            "statistics/national",
-        )?;
-    }
-    for row in store::statistics::historical(db, (FIRST_YEAR, LAST_YEAR), None).await? {
-        add(
-            &mut national,
-            &historical_totals(&row),
-            "statistics/national",
-        )?;
-    }
+    let mut rows: Vec<StatisticsRow> = found.granted.iter().map(granted_row).collect();
+    rows.extend(found.historical.iter().map(historical_row));
+    rows.sort_by_key(|r| r.year);
     Ok(GetStatisticsResponse {
-        rows: out,
-        totals: Some(totals),
-        national_since_2009: Some(national),
+        rows,
+        totals: Some(totals_to_proto(&found.total)),
+        national_since_2009: Some(totals_to_proto(&found.national)),
     })
 }
 
@@ -224,39 +150,22 @@ pub async fn load_historical(
     );
     let region = violations.then(|| region)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
-    let region = &region;
-    records
-        .apply(&mutation, |tx| {
-            within(tx, async move |tx| {
-                let name = format!("historical-aggregates/{}/{}", body.year, if region.is_empty() { "national" } else { region });
-                // Published totals stand for years the system did not record.
-                if store::statistics::granted_in(tx, body.year, region).await? {
-                    return Err(Error::precondition(
-                        "RECORDED_YEAR",
-                        &name,
-                        format!("{} already has grants recorded in the system; aggregates are for earlier years", body.year),
-                    ));
-                }
-                let current = store::statistics::historical_for_update(tx, body.year, region).await?;
-                let model = historical::Model {
-                    year: body.year,
-                    region_kato: region.clone(),
-                    allowances: totals.allowances,
-                    allowances_tiyn: totals.allowances_tiyn,
-                    loans: totals.loans,
-                    loans_tiyn: totals.loans_tiyn,
-                    source: body.source.trim().to_owned(),
-                    version: current.as_ref().map_or(0, |c| c.version) + 1,
-                };
-                aimaq_storage::save(tx, historical::ActiveModel::from(model.clone()), current.is_none())
-                    .await?;
-                Ok((
-                    LoadHistoricalAggregateResponse {
-                        row: Some(historical_row(&model)),
-                    },
-                    vec![Change::versioned("historical_aggregate", name, model.version)],
-                ))
-            })
-        })
-        .await
+    let aggregate = Historical {
+        year: body.year,
+        region_kato: region,
+        totals: Totals {
+            allowances: totals.allowances,
+            allowances_tiyn: totals.allowances_tiyn,
+            loans: totals.loans,
+            loans_tiyn: totals.loans_tiyn,
+        },
+        source: body.source.trim().to_owned(),
+        version: 0,
+    };
+    ops::statistics::load_historical(records, &mutation, &aggregate, |row| {
+        LoadHistoricalAggregateResponse {
+            row: Some(historical_row(row)),
+        }
+    })
+    .await
 }

@@ -2,7 +2,7 @@
 //! what is owed when a specialist leaves the village early.
 
 use aimaq_error::{Error, Violations};
-use aimaq_types::{Iin, Money};
+use aimaq_types::{Iin, Kato, Money};
 use chrono::{Datelike, NaiveDate};
 
 use super::terms::{Field, Policy, in_money};
@@ -25,15 +25,6 @@ pub enum ApplicationStatus {
 }
 
 impl ApplicationStatus {
-    pub const ALL: [ApplicationStatus; 6] = [
-        ApplicationStatus::Submitted,
-        ApplicationStatus::Approved,
-        ApplicationStatus::Rejected,
-        ApplicationStatus::Active,
-        ApplicationStatus::Completed,
-        ApplicationStatus::Breached,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             ApplicationStatus::Submitted => "submitted",
@@ -44,12 +35,80 @@ impl ApplicationStatus {
             ApplicationStatus::Breached => "breached",
         }
     }
+}
 
-    pub fn parse(text: &str) -> Option<ApplicationStatus> {
-        ApplicationStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
+/// The diploma an applicant holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diploma {
+    /// The proto's diploma level value.
+    pub level: i32,
+    pub speciality: String,
+    pub year: i32,
+    pub institution: String,
+}
+
+/// What an approval fixed: the amounts at the MCI and terms in force on the
+/// decision date.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Granted {
+    pub allowance: Money,
+    pub loan: Loan,
+    pub loan_rate_bp: i32,
+    pub obligation_months: i32,
+    pub mci: Money,
+    pub policy_effective_from: Option<NaiveDate>,
+    pub age_band: Option<String>,
+}
+
+/// An application as it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: i64,
+    pub iin: Iin,
+    pub full_name: String,
+    pub field: Field,
+    pub diploma: Diploma,
+    pub settlement: Kato,
+    pub employer: String,
+    pub start_date: NaiveDate,
+    pub allowance_requested: bool,
+    pub loan_requested: Option<Loan>,
+    pub status: ApplicationStatus,
+    pub submitted_year: i32,
+    pub decision_date: Option<NaiveDate>,
+    pub granted: Granted,
+    pub rejection_reason: String,
+    pub allowance_paid: bool,
+    pub loan_disbursed_on: Option<NaiveDate>,
+    pub departure_date: Option<NaiveDate>,
+    /// What the departure settled: months served (also when the obligation
+    /// was fulfilled), and the rest when it was not.
+    pub served_months: i32,
+    pub settlement_due: Option<Settlement>,
+    pub version: i64,
+    pub submitted_at_micros: i64,
+    pub updated_at_micros: i64,
+}
+
+/// One person who ever applied: what keeps one open application per person
+/// and one allowance per life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub iin: Iin,
+    pub open_application: Option<i64>,
+    pub allowance_application: Option<i64>,
+}
+
+/// A region's quota for a year and what is approved against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    pub region: Kato,
+    pub year: i32,
+    pub allowance_count: i32,
+    pub loan_amount: Money,
+    pub allowances_approved: i32,
+    pub loans_approved: Money,
+    pub version: i64,
 }
 
 /// Checks a text field: required and not too long.
@@ -67,6 +126,38 @@ pub fn check_length(violations: &mut Violations, field: &str, text: &str) {
     );
 }
 
+/// The quota `current` (none when new) set to `allowance_count` allowances and
+/// `loan_amount` for loans at `version`: never below what is approved against it.
+pub fn reset_quota(
+    name: &str,
+    current: Option<&Quota>,
+    (region, year): (Kato, i32),
+    (allowance_count, loan_amount): (i32, Money),
+    version: i64,
+) -> Result<Quota, Error> {
+    let (allowances, loans) = current.map_or((0, Money::ZERO), |c| {
+        (c.allowances_approved, c.loans_approved)
+    });
+    if allowance_count < allowances || loan_amount < loans {
+        return Err(Error::precondition(
+            "QUOTA",
+            name,
+            format!(
+                "{name} cannot go below what is approved: {allowances} allowances and {loans} for loans"
+            ),
+        ));
+    }
+    Ok(Quota {
+        region,
+        year,
+        allowance_count,
+        loan_amount,
+        allowances_approved: allowances,
+        loans_approved: loans,
+        version,
+    })
+}
+
 /// The applicant's IIN, valid and of a plausible age on `today`.
 pub fn check_applicant(iin: &str, today: NaiveDate) -> Result<Iin, String> {
     let iin = Iin::parse(iin).map_err(|e| e.to_string())?;
@@ -81,7 +172,7 @@ pub fn check_applicant(iin: &str, today: NaiveDate) -> Result<Iin, String> {
 }
 
 /// A requested or granted loan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Loan {
     pub amount: Money,
     pub months: i32,

@@ -3,6 +3,7 @@
 
 use aimaq_error::{Error, Violations};
 use aimaq_types::Money;
+use chrono::NaiveDate;
 
 /// The longest term and highest rate a loan schedule is computed for.
 pub const MAX_TERM_MONTHS: i32 = 600;
@@ -64,6 +65,24 @@ impl Field {
     pub fn parse(text: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.as_str() == text)
     }
+}
+
+/// The value of one MCI from a date on, as a legal act set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MciRate {
+    pub effective_from: NaiveDate,
+    pub value: Money,
+    pub source: String,
+    pub version: i64,
+}
+
+/// The programme's terms as a legal act set them from a date on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRecord {
+    pub effective_from: NaiveDate,
+    pub terms: Policy,
+    pub source: String,
+    pub version: i64,
 }
 
 /// The programme's terms from a date on.

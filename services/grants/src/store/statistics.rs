@@ -7,6 +7,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{FromQueryResult, QueryOrder, StatementBuilder};
 
 use super::application::applications;
+use crate::domain::statistics::{self as domain, Historical, Totals};
 
 pub mod historical {
     use sea_orm::entity::prelude::*;
@@ -36,7 +37,7 @@ pub mod historical {
 
 /// What was granted in one year, region, field and age band.
 #[derive(Debug, Clone, FromQueryResult)]
-pub struct Granted {
+struct Granted {
     pub year: i32,
     pub region_kato: String,
     pub field: String,
@@ -45,6 +46,50 @@ pub struct Granted {
     pub allowances_tiyn: i64,
     pub loans: i64,
     pub loans_tiyn: i64,
+}
+
+impl From<Granted> for domain::Granted {
+    fn from(row: Granted) -> domain::Granted {
+        domain::Granted {
+            year: row.year,
+            region_kato: row.region_kato,
+            field: row.field,
+            age_band: row.age_band,
+            totals: Totals {
+                allowances: row.allowances,
+                allowances_tiyn: row.allowances_tiyn,
+                loans: row.loans,
+                loans_tiyn: row.loans_tiyn,
+            },
+        }
+    }
+}
+
+impl From<historical::Model> for Historical {
+    fn from(row: historical::Model) -> Historical {
+        Historical {
+            year: row.year,
+            region_kato: row.region_kato,
+            totals: Totals {
+                allowances: row.allowances,
+                allowances_tiyn: row.allowances_tiyn,
+                loans: row.loans,
+                loans_tiyn: row.loans_tiyn,
+            },
+            source: row.source,
+            version: row.version,
+        }
+    }
+}
+
+/// `historical-aggregates/{year}/{region or "national"}`.
+pub fn historical_name(year: i32, region: &str) -> String {
+    let region = if region.is_empty() {
+        "national"
+    } else {
+        region
+    };
+    format!("historical-aggregates/{year}/{region}")
 }
 
 /// Statuses of applications whose grants count.
@@ -56,7 +101,7 @@ pub async fn granted(
     db: &impl ConnectionTrait,
     years: (i32, i32),
     kato_prefix: Option<&str>,
-) -> Result<Vec<Granted>, Error> {
+) -> Result<Vec<domain::Granted>, Error> {
     use applications::Column;
     let mut query = Query::select();
     query
@@ -89,7 +134,8 @@ pub async fn granted(
         query.and_where(Expr::col(Column::SettlementKato).like(format!("{prefix}%")));
     }
     let statement = StatementBuilder::build(&query, &db.get_database_backend());
-    Ok(Granted::find_by_statement(statement).all(db).await?)
+    let rows = Granted::find_by_statement(statement).all(db).await?;
+    Ok(rows.into_iter().map(domain::Granted::from).collect())
 }
 
 /// Historical aggregates in `years`: regional ones under a KATO prefix, or,
@@ -98,30 +144,50 @@ pub async fn historical(
     db: &impl ConnectionTrait,
     years: (i32, i32),
     kato_prefix: Option<&str>,
-) -> Result<Vec<historical::Model>, Error> {
+) -> Result<Vec<Historical>, Error> {
     use historical::Column;
     let query = historical::Entity::find().filter(Column::Year.between(years.0, years.1));
     let query = match kato_prefix {
         Some(prefix) => query.filter(Column::RegionKato.starts_with(prefix)),
         None => query.filter(Column::RegionKato.eq("")),
     };
-    Ok(query
+    let rows = query
         .order_by_asc(Column::Year)
         .order_by_asc(Column::RegionKato)
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(Historical::from).collect())
 }
 
 pub async fn historical_for_update(
     db: &impl ConnectionTrait,
     year: i32,
     region: &str,
-) -> Result<Option<historical::Model>, Error> {
+) -> Result<Option<Historical>, Error> {
     use sea_orm::QuerySelect;
-    Ok(historical::Entity::find_by_id((year, region.to_owned()))
+    let row = historical::Entity::find_by_id((year, region.to_owned()))
         .lock_exclusive()
         .one(db)
-        .await?)
+        .await?;
+    Ok(row.map(Historical::from))
+}
+
+pub async fn save_historical(
+    db: &impl ConnectionTrait,
+    aggregate: &Historical,
+    created: bool,
+) -> Result<(), Error> {
+    let row = historical::Model {
+        year: aggregate.year,
+        region_kato: aggregate.region_kato.clone(),
+        allowances: aggregate.totals.allowances,
+        allowances_tiyn: aggregate.totals.allowances_tiyn,
+        loans: aggregate.totals.loans,
+        loans_tiyn: aggregate.totals.loans_tiyn,
+        source: aggregate.source.clone(),
+        version: aggregate.version,
+    };
+    aimaq_storage::save(db, historical::ActiveModel::from(row), created).await
 }
 
 /// Whether any application in the region (any, when empty) was granted with a

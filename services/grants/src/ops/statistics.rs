@@ -1,0 +1,84 @@
+//! What the programme granted, and the published totals of earlier years.
+
+use aimaq_error::Error;
+use aimaq_records::{Answer, Change, Mutation, Records, within};
+
+use crate::domain::statistics::{
+    Dimensions, FIRST_YEAR, Granted, Historical, LAST_YEAR, Totals, roll_up,
+};
+use crate::store::statistics::{self as store, historical_name};
+
+/// Statistics for `years` under a KATO prefix: the granted rows rolled up to
+/// `by`, the historical rows as published, their total, and the national
+/// total since the programme began.
+pub struct Statistics {
+    pub granted: Vec<Granted>,
+    pub historical: Vec<Historical>,
+    pub total: Totals,
+    pub national: Totals,
+}
+
+pub async fn statistics(
+    records: &Records,
+    years: (i32, i32),
+    prefix: Option<&str>,
+    by: Dimensions,
+) -> Result<Statistics, Error> {
+    let db = records.database().connection();
+    let granted = store::granted(db, years, prefix).await?;
+    let historical = store::historical(db, years, prefix).await?;
+    let (granted, mut total) = roll_up(&granted, by)?;
+    for row in &historical {
+        total.add(&row.totals, "statistics")?;
+    }
+    // National totals since 2009: every grant, and the national published totals.
+    let all_years = (FIRST_YEAR, LAST_YEAR);
+    let mut national = Totals::default();
+    for row in store::granted(db, all_years, None).await? {
+        national.add(&row.totals, "statistics/national")?;
+    }
+    for row in store::historical(db, all_years, None).await? {
+        national.add(&row.totals, "statistics/national")?;
+    }
+    Ok(Statistics {
+        granted,
+        historical,
+        total,
+        national,
+    })
+}
+
+/// Stores published totals for a year the system did not record (its version
+/// set here).
+pub async fn load_historical<R: Answer>(
+    records: &Records,
+    mutation: &Mutation,
+    aggregate: &Historical,
+    answer: impl Fn(&Historical) -> R,
+) -> Result<R, Error> {
+    let answer = &answer;
+    records
+        .apply(mutation, |tx| {
+            within(tx, async move |tx| {
+                let (year, region) = (aggregate.year, aggregate.region_kato.as_str());
+                let name = historical_name(year, region);
+                // Published totals stand for years the system did not record.
+                if store::granted_in(tx, year, region).await? {
+                    return Err(Error::precondition(
+                        "RECORDED_YEAR",
+                        &name,
+                        format!("{year} already has grants recorded in the system; aggregates are for earlier years"),
+                    ));
+                }
+                let current = store::historical_for_update(tx, year, region).await?;
+                let aggregate = Historical {
+                    version: current.as_ref().map_or(0, |c| c.version) + 1,
+                    ..aggregate.clone()
+                };
+                store::save_historical(tx, &aggregate, current.is_none()).await?;
+                let changed = Change::versioned("historical_aggregate", name, aggregate.version);
+                Ok((answer(&aggregate), vec![changed]))
+            })
+        })
+        .await
+}
