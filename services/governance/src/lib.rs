@@ -1,12 +1,14 @@
 //! The governance service: the territory registry (KATO), akims, direct akim
 //! elections, rural-district budgets and development indicators.
 //!
-//! `api` maps proto ↔ domain and errors ↔ status; `domain` holds the rules with no
-//! I/O; `store` holds the tables, queries and migrations.
+//! `api` maps proto ↔ domain and checks the caller; `ops` runs each operation as
+//! one recorded transaction; `domain` holds the rules with no I/O; `store` holds
+//! the tables, queries and migrations. Imports run api → ops → store/domain.
 
 mod api;
 pub mod classifier;
 mod domain;
+mod ops;
 mod store;
 
 use std::future::Future;

@@ -6,6 +6,7 @@ pub(crate) mod convert;
 mod elections;
 mod import;
 mod local_budget;
+mod protocols;
 mod territories;
 
 use aimaq_auth::{Caller, Scope};
@@ -160,7 +161,7 @@ impl GovernanceService for GovernanceApi {
         request: Request<SubmitProtocolRequest>,
     ) -> Result<Response<SubmitProtocolResponse>, Status> {
         Ok(Response::new(
-            elections::submit_protocol(&self.records, &request).await?,
+            protocols::submit(&self.records, &request).await?,
         ))
     }
 
@@ -170,7 +171,7 @@ impl GovernanceService for GovernanceApi {
     ) -> Result<Response<ListProtocolsResponse>, Status> {
         Caller::of(&request)?.require(Scope::GovernanceRead)?;
         Ok(Response::new(
-            elections::list_protocols(&self.records, request.get_ref()).await?,
+            protocols::list(&self.records, request.get_ref()).await?,
         ))
     }
 
@@ -180,7 +181,7 @@ impl GovernanceService for GovernanceApi {
     ) -> Result<Response<GetElectionResultsResponse>, Status> {
         Caller::of(&request)?.require(Scope::GovernanceRead)?;
         Ok(Response::new(
-            elections::get_results(&self.records, request.get_ref()).await?,
+            protocols::results(&self.records, request.get_ref()).await?,
         ))
     }
 
@@ -189,7 +190,7 @@ impl GovernanceService for GovernanceApi {
         request: Request<CertifyElectionRequest>,
     ) -> Result<Response<CertifyElectionResponse>, Status> {
         Ok(Response::new(
-            elections::certify(&self.records, &request).await?,
+            protocols::certify(&self.records, &request).await?,
         ))
     }
 

@@ -35,12 +35,6 @@ impl Office {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Office> {
-        [Office::Rural, Office::District, Office::City]
-            .into_iter()
-            .find(|office| office.as_str() == text)
-    }
-
     /// Whether the office is that of a territory of this kind.
     pub fn fits(self, kind: TerritoryKind) -> bool {
         match self {
@@ -65,6 +59,29 @@ impl Office {
     }
 }
 
+/// Where an election stands: candidates and stations are registered while it
+/// is scheduled; protocols arrive while it counts; certified, it is frozen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElectionStatus {
+    Scheduled,
+    Counting,
+    Certified,
+}
+
+/// How a candidate was nominated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nomination {
+    Party,
+    SelfNominated,
+}
+
+/// How an akim came to hold the post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mandate {
+    Appointed,
+    Elected,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WinnerRule {
     /// Most votes wins if more than "against all" and not tied; otherwise a repeat.
@@ -80,12 +97,6 @@ impl WinnerRule {
             WinnerRule::Plurality => "plurality",
             WinnerRule::AbsoluteMajority => "absolute_majority",
         }
-    }
-
-    pub fn parse(text: &str) -> Option<WinnerRule> {
-        [WinnerRule::Plurality, WinnerRule::AbsoluteMajority]
-            .into_iter()
-            .find(|rule| rule.as_str() == text)
     }
 }
 

@@ -4,4 +4,5 @@ pub mod classifier;
 pub mod election;
 pub mod import;
 pub mod local_budget;
+pub mod results;
 pub mod territory;

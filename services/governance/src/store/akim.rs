@@ -5,6 +5,18 @@ use chrono::NaiveDate;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, NotSet, QueryOrder};
 
+use crate::domain::election::Mandate;
+
+aimaq_storage::text_enum!(MandateColumn for Mandate {
+    Appointed = "appointed",
+    Elected = "elected",
+});
+
+/// `akims/{id}`.
+pub fn name(id: i64) -> String {
+    format!("akims/{id}")
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "akims")]
 pub struct Model {
@@ -13,8 +25,7 @@ pub struct Model {
     pub territory_kato: String,
     pub iin: String,
     pub full_name: String,
-    /// appointed or elected.
-    pub mandate: String,
+    pub mandate: MandateColumn,
     pub term_start: Date,
     pub term_end: Option<Date>,
     pub left_office: Option<Date>,
@@ -26,6 +37,19 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Every holder's IIN, and whether they were elected, oldest first: what the
+/// term limit is checked against.
+pub async fn mandates(
+    db: &impl ConnectionTrait,
+    territory_kato: &str,
+) -> Result<Vec<(String, bool)>, Error> {
+    Ok(history(db, territory_kato)
+        .await?
+        .into_iter()
+        .map(|a| (a.iin, a.mandate == MandateColumn::Elected))
+        .collect())
+}
 
 /// Every holder of the post, oldest first.
 pub async fn history(db: &impl ConnectionTrait, territory_kato: &str) -> Result<Vec<Model>, Error> {
@@ -73,7 +97,11 @@ pub async fn appoint(
         territory_kato: Set(new.territory_kato.to_owned()),
         iin: Set(new.iin.to_owned()),
         full_name: Set(new.full_name.to_owned()),
-        mandate: Set(if new.elected { "elected" } else { "appointed" }.to_owned()),
+        mandate: Set(if new.elected {
+            MandateColumn::Elected
+        } else {
+            MandateColumn::Appointed
+        }),
         term_start: Set(new.term_start),
         term_end: Set(new.term_end),
         left_office: Set(None),

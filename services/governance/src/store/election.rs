@@ -1,5 +1,9 @@
 //! Elections, their polling stations, candidates and protocols.
 
+// The enum DeriveActiveEnum makes of the offices' stored values
+// (`..._akim`) shares a postfix by nature.
+#![allow(clippy::enum_variant_names)]
+
 use std::collections::HashMap;
 
 use aimaq_error::Error;
@@ -7,7 +11,72 @@ use chrono::NaiveDate;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, NotSet, QueryOrder, QuerySelect};
 
-use crate::domain::election::Counts;
+use crate::domain::election::{Counts, ElectionStatus, Nomination, Office, WinnerRule};
+
+aimaq_storage::text_enum!(StatusColumn for ElectionStatus {
+    Scheduled = "scheduled",
+    Counting = "counting",
+    Certified = "certified",
+});
+
+aimaq_storage::text_enum!(OfficeColumn for Office {
+    Rural = "rural_akim",
+    District = "district_akim",
+    City = "city_akim",
+});
+
+aimaq_storage::text_enum!(RuleColumn for WinnerRule {
+    Plurality = "plurality",
+    AbsoluteMajority = "absolute_majority",
+});
+
+/// A nomination as stored. Not a `DeriveActiveEnum` column: its stored value
+/// `self` would name a variant `Self`, which the derive cannot make.
+pub fn nomination_text(nomination: Nomination) -> &'static str {
+    match nomination {
+        Nomination::Party => "party",
+        Nomination::SelfNominated => "self",
+    }
+}
+
+/// The nomination a candidate row holds.
+pub fn nomination_of(candidate: &candidates::Model) -> Result<Nomination, Error> {
+    match candidate.nomination.as_str() {
+        "party" => Ok(Nomination::Party),
+        "self" => Ok(Nomination::SelfNominated),
+        other => Err(Error::internal(format!("stored nomination {other:?}"))),
+    }
+}
+
+/// `elections/{id}`.
+pub fn name(id: i64) -> String {
+    format!("elections/{id}")
+}
+
+/// The id in an `elections/{id}` name, given in `field`.
+pub fn parse_name(field: &str, name: &str) -> Result<i64, Error> {
+    name.strip_prefix("elections/")
+        .and_then(|id| id.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(|| Error::invalid(field, "must be an election name: elections/{id}"))
+}
+
+/// `elections/{election}/candidates/{id}`.
+pub fn candidate_name(election: i64, candidate: i64) -> String {
+    format!("elections/{election}/candidates/{candidate}")
+}
+
+/// The candidate id in an `elections/{election}/candidates/{id}` name.
+pub fn candidate_id(name: &str, election: i64) -> Option<i64> {
+    name.strip_prefix(&format!("elections/{election}/candidates/"))?
+        .parse()
+        .ok()
+}
+
+/// `elections/{election}/stations/{number}`.
+pub fn station_name(election: i64, number: i32) -> String {
+    format!("elections/{election}/stations/{number}")
+}
 
 pub mod elections {
     use sea_orm::entity::prelude::*;
@@ -18,16 +87,15 @@ pub mod elections {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub territory_kato: String,
-        pub office: String,
+        pub office: super::OfficeColumn,
         pub call_date: Date,
         pub voting_date: Date,
         pub nomination_close_date: Date,
-        pub winner_rule: String,
+        pub winner_rule: super::RuleColumn,
         pub pilot: bool,
         pub previous_election: Option<i64>,
         pub round: i32,
-        /// scheduled, counting, certified.
-        pub status: String,
+        pub status: super::StatusColumn,
         /// Recorded from an archive: date rules do not apply to today.
         pub archival: bool,
         /// The certified outcome, in words.
@@ -76,7 +144,7 @@ pub mod candidates {
         pub iin: String,
         pub full_name: String,
         pub birth_date: Date,
-        /// party or self.
+        /// party or self: see [`super::nomination_text`].
         pub nomination: String,
         pub party: String,
     }
@@ -215,11 +283,11 @@ pub async fn with_details(
 
 pub struct NewElection {
     pub territory_kato: String,
-    pub office: &'static str,
+    pub office: Office,
     pub call: NaiveDate,
     pub voting: NaiveDate,
     pub nomination_close: NaiveDate,
-    pub winner_rule: &'static str,
+    pub winner_rule: WinnerRule,
     pub pilot: bool,
     pub previous_election: Option<i64>,
     pub round: i32,
@@ -232,15 +300,15 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewElection) -> Result<i64, 
     let inserted = elections::Entity::insert(elections::ActiveModel {
         id: NotSet,
         territory_kato: Set(new.territory_kato),
-        office: Set(new.office.to_owned()),
+        office: Set(new.office.into()),
         call_date: Set(new.call),
         voting_date: Set(new.voting),
         nomination_close_date: Set(new.nomination_close),
-        winner_rule: Set(new.winner_rule.to_owned()),
+        winner_rule: Set(new.winner_rule.into()),
         pilot: Set(new.pilot),
         previous_election: Set(new.previous_election),
         round: Set(new.round),
-        status: Set("scheduled".into()),
+        status: Set(StatusColumn::Scheduled),
         archival: Set(new.archival),
         outcome: Set(String::new()),
         version: Set(1),
@@ -279,13 +347,13 @@ pub async fn insert_station(
 pub async fn touch(
     db: &impl ConnectionTrait,
     current: &elections::Model,
-    status: Option<&str>,
+    status: Option<ElectionStatus>,
     outcome: Option<String>,
 ) -> Result<elections::Model, Error> {
     let mut model: elections::ActiveModel = current.clone().into();
     model.version = Set(current.version + 1);
     if let Some(status) = status {
-        model.status = Set(status.to_owned());
+        model.status = Set(status.into());
     }
     if let Some(outcome) = outcome {
         model.outcome = Set(outcome);
@@ -441,7 +509,7 @@ pub async fn protocols(
 pub async fn list(
     db: &impl ConnectionTrait,
     kato_prefix: Option<String>,
-    status: Option<&str>,
+    status: Option<ElectionStatus>,
     year: Option<i32>,
     pilot_only: bool,
     page: &aimaq_storage::paging::Page,
@@ -451,7 +519,7 @@ pub async fn list(
         query = query.filter(elections::Column::TerritoryKato.starts_with(prefix));
     }
     if let Some(status) = status {
-        query = query.filter(elections::Column::Status.eq(status));
+        query = query.filter(elections::Column::Status.eq(StatusColumn::from(status)));
     }
     if let Some(year) = year {
         let first = NaiveDate::from_ymd_opt(year, 1, 1)

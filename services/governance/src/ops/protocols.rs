@@ -1,0 +1,327 @@
+//! Protocols, results and certification (which records the elected akim).
+
+use std::collections::HashSet;
+
+use aimaq_error::{Error, Violations};
+use aimaq_records::{Answer, Change, ChangeAction, Mutation, Records, within};
+use aimaq_storage::paging::Page;
+use chrono::NaiveDate;
+use sea_orm::ConnectionTrait;
+
+use super::elections::{check_version, load, refuse_if_certified, row, updated};
+use crate::domain::election::{Counts, ElectionStatus, Outcome, check_counts, today_in_kazakhstan};
+use crate::domain::results::{self, Results, Station};
+use crate::store;
+use crate::store::akim::Model as Akim;
+use crate::store::election::{
+    ElectionRecord, StatusColumn, candidate_id, elections, name, polling_stations, protocols,
+    station_name,
+};
+
+/// A stored protocol whose counts do not add up to a count: written before
+/// counts were bounded, it is named rather than summed.
+pub fn out_of_bounds(election: i64, station: i32) -> Error {
+    Error::precondition(
+        "BOUNDS",
+        format!("{}/protocols/{station}", name(election)),
+        "the stored protocol's counts are out of bounds; submit a corrected protocol",
+    )
+}
+
+/// SubmitProtocol, checked: the station's counts as named in the request.
+pub struct Submission {
+    pub election: i64,
+    pub station_number: i32,
+    pub expected_version: i64,
+    pub ballots_issued: i64,
+    /// Candidate names and their votes.
+    pub candidate_votes: Vec<(String, i64)>,
+    pub against_all: i64,
+    pub spoiled: i64,
+    pub correction_reason: String,
+    pub submitted_by: String,
+}
+
+/// Checks that the station may report now, at the protocol version expected.
+fn check_reporting(
+    election: &elections::Model,
+    station: &polling_stations::Model,
+    expected_version: i64,
+) -> Result<(), Error> {
+    let today = today_in_kazakhstan();
+    if !election.archival && today < election.voting_date {
+        return Err(Error::precondition(
+            "VOTING_HELD",
+            name(election.id),
+            format!(
+                "voting day is {}: protocols come after it",
+                election.voting_date
+            ),
+        ));
+    }
+    if station.closed {
+        return Err(Error::precondition(
+            "STATION_OPEN",
+            station_name(election.id, station.number),
+            "the station is closed",
+        ));
+    }
+    if expected_version != station.protocol_version {
+        let number = station.number;
+        return Err(Error::Aborted(if station.protocol_version == 0 {
+            format!("station {number} has no protocol yet: send expected_version 0")
+        } else {
+            let version = station.protocol_version;
+            format!(
+                "station {number} has protocol version {version}: a correction sends expected_version {version} and a correction_reason"
+            )
+        }));
+    }
+    Ok(())
+}
+
+/// The counts asked, with every candidate named by its id in the election.
+fn counts_of(asked: &Submission) -> Result<Counts, Error> {
+    let mut violations = Violations::new();
+    let mut votes = Vec::new();
+    for (index, (candidate, count)) in asked.candidate_votes.iter().enumerate() {
+        match candidate_id(candidate, asked.election) {
+            Some(candidate) => votes.push((candidate, *count)),
+            None => violations.add(
+                format!("candidate_votes[{index}].candidate"),
+                "not a candidate of this election",
+            ),
+        }
+    }
+    violations.into_result()?;
+    Ok(Counts {
+        ballots_issued: asked.ballots_issued,
+        votes,
+        against_all: asked.against_all,
+        spoiled: asked.spoiled,
+    })
+}
+
+fn protocol_change(election: i64, protocol: &protocols::Model) -> Change {
+    Change {
+        resource_type: "protocol",
+        resource_name: format!(
+            "{}/protocol",
+            station_name(election, protocol.station_number)
+        ),
+        action: if protocol.version == 1 {
+            ChangeAction::Created
+        } else {
+            ChangeAction::Updated
+        },
+        version: protocol.version,
+    }
+}
+
+/// Stores a station's protocol (or its correction); the election starts
+/// counting. Answers with the protocol and its station's registered voters
+/// (an answer that cannot be made fails the transaction).
+pub async fn submit<R: Answer>(
+    records: &Records,
+    mutation: &Mutation,
+    asked: &Submission,
+    answer: impl Fn(&protocols::Model, i64) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let answer = &answer;
+    let id = asked.election;
+    records
+        .apply(mutation, |tx| {
+            within(tx, async move |tx| {
+                // Only what a protocol needs: the election row (locked against a
+                // concurrent certification), the station and the candidates.
+                let election = row(tx, id, true).await?;
+                refuse_if_certified(&election)?;
+                let station = store::election::find_station(tx, id, asked.station_number)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::invalid("station_number", "not a station of this election")
+                    })?;
+                check_reporting(&election, &station, asked.expected_version)?;
+                let counts = counts_of(asked)?;
+                let candidates: HashSet<i64> = store::election::candidates_of(tx, id)
+                    .await?
+                    .iter()
+                    .map(|c| c.id)
+                    .collect();
+                check_counts(&counts, station.registered_voters, &candidates)?;
+                let now = chrono::Utc::now().timestamp_micros();
+                let reason = asked.correction_reason.trim();
+                let protocol = store::election::insert_protocol(
+                    tx,
+                    &station,
+                    &counts,
+                    reason,
+                    &asked.submitted_by,
+                    now,
+                )
+                .await?;
+                let counting = (election.status == StatusColumn::Scheduled)
+                    .then_some(ElectionStatus::Counting);
+                let election = store::election::touch(tx, &election, counting, None).await?;
+                let changes = vec![protocol_change(id, &protocol), updated(&election)];
+                Ok((answer(&protocol, station.registered_voters)?, changes))
+            })
+        })
+        .await
+}
+
+/// The election and a page of its protocols (with their history when asked).
+pub async fn list(
+    records: &Records,
+    (id, station): (i64, Option<i32>),
+    include_history: bool,
+    page: &Page,
+) -> Result<(ElectionRecord, Vec<protocols::Model>, String), Error> {
+    let db = records.database().connection();
+    let record = load(db, id, false).await?;
+    let (rows, next) =
+        store::election::protocols(db, &record, station, include_history, page).await?;
+    Ok((record, rows, next))
+}
+
+/// The tally of the accepted protocols and the outcome under the election's rule.
+pub async fn results_of(
+    db: &impl ConnectionTrait,
+    record: &ElectionRecord,
+) -> Result<Results, Error> {
+    let protocols = store::election::current_protocols(db, record).await?;
+    let stations: Vec<Station> = record
+        .stations
+        .iter()
+        .map(|s| Station {
+            number: s.number,
+            registered_voters: s.registered_voters,
+            closed: s.closed,
+        })
+        .collect();
+    let counts = protocols
+        .iter()
+        .map(|p| Ok((p.station_number, store::election::counts(p)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let candidates = record.candidates.iter().map(|c| c.id);
+    let rule = record.election.winner_rule.into();
+    results::count(&stations, candidates, &counts, rule)
+        .map_err(|station| out_of_bounds(record.election.id, station))
+}
+
+/// The election and its results.
+pub async fn results(records: &Records, id: i64) -> Result<(ElectionRecord, Results), Error> {
+    let db = records.database().connection();
+    let record = load(db, id, false).await?;
+    let results = results_of(db, &record).await?;
+    Ok((record, results))
+}
+
+/// Checks that every open station of the election has reported.
+fn check_all_reported(record: &ElectionRecord) -> Result<(), Error> {
+    let waiting: Vec<String> = record
+        .stations
+        .iter()
+        .filter(|s| s.protocol_version == 0 && !s.closed)
+        .map(|s| s.number.to_string())
+        .collect();
+    if record.stations.is_empty() || !waiting.is_empty() {
+        return Err(Error::precondition(
+            "ALL_STATIONS_REPORTED",
+            name(record.election.id),
+            if record.stations.is_empty() {
+                "the election has no polling stations".to_owned()
+            } else {
+                format!("stations without a protocol: {}", waiting.join(", "))
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// An election certified: as it stands, its results, and the akim it elected.
+pub type Certified = (ElectionRecord, Results, Option<Akim>);
+
+/// CertifyElection, checked.
+pub struct Certify {
+    pub id: i64,
+    pub expected_version: i64,
+    pub term_start: Option<NaiveDate>,
+}
+
+/// A candidate's full name, by id (empty for none).
+pub fn full_name(record: &ElectionRecord, candidate: i64) -> String {
+    record
+        .candidates
+        .iter()
+        .find(|c| c.id == candidate)
+        .map(|c| c.full_name.clone())
+        .unwrap_or_default()
+}
+
+/// The winner recorded as the elected akim, with the change events.
+async fn record_winner(
+    tx: &impl ConnectionTrait,
+    record: &ElectionRecord,
+    winner: i64,
+    term_start: Option<NaiveDate>,
+) -> Result<(Akim, Vec<Change>), Error> {
+    let candidate = record
+        .candidates
+        .iter()
+        .find(|c| c.id == winner)
+        .ok_or_else(|| Error::internal("the winner is not a candidate"))?;
+    let start = term_start.unwrap_or(today_in_kazakhstan() + chrono::Days::new(1));
+    let election = (record.election.territory_kato.as_str(), record.election.id);
+    let person = (candidate.iin.as_str(), candidate.full_name.as_str());
+    let (akim, predecessor) = super::akims::elect(tx, election, person, start).await?;
+    // The predecessor leaves before the new holder arrives.
+    let mut changes = super::akims::changes(&akim, predecessor.as_ref());
+    changes.reverse();
+    Ok((akim, changes))
+}
+
+pub async fn certify<R: Answer>(
+    records: &Records,
+    mutation: &Mutation,
+    asked: &Certify,
+    answer: impl Fn(&Certified) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let answer = &answer;
+    records
+        .apply(mutation, |tx| {
+            within(tx, async move |tx| {
+                let id = asked.id;
+                let record = load(tx, id, true).await?;
+                let results = results_of(tx, &record).await?;
+                if record.election.status == StatusColumn::Certified {
+                    // Certifying again changes nothing.
+                    let akim = store::akim::history(tx, &record.election.territory_kato)
+                        .await?
+                        .into_iter()
+                        .find(|a| a.election_id == Some(id));
+                    return Ok((answer(&(record, results, akim))?, Vec::new()));
+                }
+                check_version(&record, asked.expected_version)?;
+                check_all_reported(&record)?;
+                let summary = results.reason(|candidate| full_name(&record, candidate));
+                let certified = Some(ElectionStatus::Certified);
+                let election =
+                    store::election::touch(tx, &record.election, certified, Some(summary)).await?;
+                let mut changes = vec![updated(&election)];
+                let akim = match results.outcome {
+                    Outcome::Winner(winner) => {
+                        let (akim, elected) =
+                            record_winner(tx, &record, winner, asked.term_start).await?;
+                        changes.extend(elected);
+                        Some(akim)
+                    }
+                    _ => None,
+                };
+                let record = load(tx, id, false).await?;
+                let results = results_of(tx, &record).await?;
+                Ok((answer(&(record, results, akim))?, changes))
+            })
+        })
+        .await
+}
