@@ -5,13 +5,13 @@ use aimaq_error::Error;
 use aimaq_proto::governance::v1::{
     ImportRejection, ImportTerritoriesRequest, ImportTerritoriesResponse, TerritoryInput,
 };
-use aimaq_records::{Change, ChangeAction, Mutation, Records, within};
+use aimaq_records::{Mutation, Records};
+use std::collections::HashMap;
 use tonic::{Request, Streaming};
 
 use super::convert::draft_from_proto;
-use crate::domain::import::plan_import;
 use crate::domain::territory::{TerritoryDraft, check_draft};
-use crate::store;
+use crate::ops;
 use crate::store::territory_cache::TerritoryCache;
 
 /// Most rows one import may carry, and in one message.
@@ -20,15 +20,11 @@ const MAX_BATCH_ROWS: usize = 10_000;
 /// Rejections listed in the answer (all are counted).
 const MAX_LISTED_REJECTIONS: usize = 1000;
 
-pub async fn import(
-    records: &Records,
-    cache: &TerritoryCache,
-    mut request: Request<Streaming<ImportTerritoriesRequest>>,
-) -> Result<ImportTerritoriesResponse, Error> {
-    let caller = Caller::of(&request)?.clone();
-    caller.require(Scope::GovernanceWrite)?;
-
-    // The whole stream first: it is applied in one transaction.
+/// The rows of the whole stream, each with its batch, and the request id the
+/// first batch carries: the import is applied in one transaction.
+async fn read_stream(
+    request: &mut Request<Streaming<ImportTerritoriesRequest>>,
+) -> Result<(Vec<(i32, TerritoryInput)>, String), Error> {
     let mut request_id = String::new();
     let mut rows: Vec<(i32, TerritoryInput)> = Vec::new();
     let mut expected_batch = 0;
@@ -75,7 +71,15 @@ pub async fn import(
     if rows.is_empty() {
         return Err(Error::invalid("territories", "the import carries no rows"));
     }
+    Ok((rows, request_id))
+}
 
+/// The drafts of the rows that are well formed, once the caller may write
+/// each; the others refused with their reason.
+fn drafts_of(
+    caller: &Caller,
+    rows: &[(i32, TerritoryInput)],
+) -> Result<(Vec<TerritoryDraft>, Vec<ImportRejection>), Error> {
     let mut rejections = Vec::new();
     let mut drafts: Vec<TerritoryDraft> = Vec::with_capacity(rows.len());
     for (index, (batch, row)) in rows.iter().enumerate() {
@@ -93,8 +97,19 @@ pub async fn import(
             }),
         }
     }
+    Ok((drafts, rejections))
+}
 
-    let batch_of: std::collections::HashMap<String, i32> = rows
+pub async fn import(
+    records: &Records,
+    cache: &TerritoryCache,
+    mut request: Request<Streaming<ImportTerritoriesRequest>>,
+) -> Result<ImportTerritoriesResponse, Error> {
+    let caller = Caller::of(&request)?.clone();
+    caller.require(Scope::GovernanceWrite)?;
+    let (rows, request_id) = read_stream(&mut request).await?;
+    let (drafts, rejections) = drafts_of(&caller, &rows)?;
+    let batch_of: HashMap<String, i32> = rows
         .iter()
         .map(|(batch, row)| (row.kato.clone(), *batch))
         .collect();
@@ -104,47 +119,24 @@ pub async fn import(
         territories: rows.into_iter().map(|(_, row)| row).collect(),
     };
     let mutation = Mutation::of(&request, &combined, &request_id)?;
-    let (drafts, rejections, batch_of) = (&drafts, &rejections, &batch_of);
-    let answer = records
-        .apply(&mutation, |tx| {
-            within(tx, async move |tx| {
-                let now = chrono::Utc::now().timestamp_micros();
-                let existing = store::territory::all(tx).await?;
-                let plan = plan_import(&existing, drafts.clone(), now);
-                store::territory::apply_plan(tx, &plan).await?;
-                let changes: Vec<Change> = plan
-                    .create
-                    .iter()
-                    .map(|t| (t, ChangeAction::Created))
-                    .chain(plan.update.iter().map(|t| (t, ChangeAction::Updated)))
-                    .map(|(territory, action)| Change {
-                        resource_type: "territory",
-                        resource_name: format!("territories/{}", territory.draft.kato),
-                        action,
-                        version: territory.version,
-                    })
-                    .collect();
-                let mut all_rejections = rejections.clone();
-                all_rejections.extend(plan.rejected.iter().map(|(kato, reason)| ImportRejection {
-                    kato: kato.to_string(),
-                    batch: batch_of.get(&kato.to_string()).copied().unwrap_or_default(),
-                    reason: reason.clone(),
-                }));
-                let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-                let response = ImportTerritoriesResponse {
-                    created: count(plan.create.len()),
-                    updated: count(plan.update.len()),
-                    unchanged: count(plan.unchanged),
-                    rejected: count(all_rejections.len()),
-                    rejections: all_rejections
-                        .into_iter()
-                        .take(MAX_LISTED_REJECTIONS)
-                        .collect(),
-                };
-                Ok((response, changes))
-            })
-        })
-        .await;
-    cache.clear();
-    answer
+    ops::territories::import(records, cache, &mutation, &drafts, |plan| {
+        let mut all_rejections = rejections.clone();
+        all_rejections.extend(plan.rejected.iter().map(|(kato, reason)| ImportRejection {
+            kato: kato.to_string(),
+            batch: batch_of.get(&kato.to_string()).copied().unwrap_or_default(),
+            reason: reason.clone(),
+        }));
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        ImportTerritoriesResponse {
+            created: count(plan.create.len()),
+            updated: count(plan.update.len()),
+            unchanged: count(plan.unchanged),
+            rejected: count(all_rejections.len()),
+            rejections: all_rejections
+                .into_iter()
+                .take(MAX_LISTED_REJECTIONS)
+                .collect(),
+        }
+    })
+    .await
 }

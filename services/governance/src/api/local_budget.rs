@@ -3,16 +3,15 @@
 use aimaq_auth::{Caller, Scope};
 use aimaq_error::{Error, Violations};
 use aimaq_proto::governance::v1::{self as pb, *};
-use aimaq_records::{Change, ChangeAction, Mutation, Records, next_version, within};
+use aimaq_records::{Mutation, Records};
 use aimaq_storage::paging::Page;
 use aimaq_types::Kato;
 use tonic::Request;
 
 use super::convert::kato;
-use crate::domain::local_budget::{RevenueSource, summarize};
-use crate::domain::territory::TerritoryKind;
-use crate::store;
-use crate::store::local_budget::{indicators, revenues};
+use crate::domain::local_budget::RevenueSource;
+use crate::ops;
+use crate::store::local_budget::{indicators, revenue_name};
 
 const FIRST_YEAR: i32 = 1991;
 const LAST_YEAR: i32 = 2100;
@@ -78,55 +77,24 @@ pub async fn record_revenue(
     let (territory, source) = violations.then(|| Some((territory?, source?)))?;
     caller.require_write_at(territory)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
-    records
-        .apply(&mutation, |tx| {
-            within(tx, async move |tx| {
-                let place = store::territory::require(tx, territory).await?;
-                if place.draft.kind != TerritoryKind::RuralDistrict {
-                    return Err(Error::invalid(
-                        "territory_kato",
-                        format!(
-                            "revenue is recorded for rural districts; {territory} is a {}",
-                            place.draft.kind.as_str()
-                        ),
-                    ));
-                }
-                let now = chrono::Utc::now().timestamp_micros();
-                let saved = store::local_budget::insert_revenue(
-                    tx,
-                    revenues::Model {
-                        id: 0,
-                        territory_kato: territory.to_string(),
-                        fiscal_year: body.fiscal_year,
-                        source: source.as_str().to_owned(),
-                        amount_tiyn: body.amount_tiyn,
-                        note: body.note.trim().to_owned(),
-                        recorded_at_micros: now,
-                    },
-                )
-                .await?;
-                let name = format!("revenues/{}", saved.id);
-                Ok((
-                    RecordRevenueResponse {
-                        revenue: Some(RevenueRecord {
-                            name: name.clone(),
-                            territory_kato: saved.territory_kato,
-                            fiscal_year: saved.fiscal_year,
-                            source: source_to_proto(source) as i32,
-                            amount_tiyn: saved.amount_tiyn,
-                            record_time: Some(aimaq_proto::timestamp_from_micros(now)),
-                        }),
-                    },
-                    vec![Change {
-                        resource_type: "revenue",
-                        resource_name: name,
-                        action: ChangeAction::Created,
-                        version: 1,
-                    }],
-                ))
-            })
-        })
-        .await
+    let asked = ops::local_budget::Revenue {
+        territory,
+        fiscal_year: body.fiscal_year,
+        source,
+        amount_tiyn: body.amount_tiyn,
+        note: body.note.trim().to_owned(),
+    };
+    ops::local_budget::record_revenue(records, &mutation, &asked, |saved| RecordRevenueResponse {
+        revenue: Some(RevenueRecord {
+            name: revenue_name(saved.id),
+            territory_kato: saved.territory_kato.clone(),
+            fiscal_year: saved.fiscal_year,
+            source: source_to_proto(source) as i32,
+            amount_tiyn: saved.amount_tiyn,
+            record_time: Some(aimaq_proto::timestamp_from_micros(saved.recorded_at_micros)),
+        }),
+    })
+    .await
 }
 
 pub async fn revenue_summary(
@@ -153,36 +121,8 @@ pub async fn revenue_summary(
         "at most 50 years at once",
     );
     violations.into_result()?;
-    let db = records.database().connection();
-    let prefix = match territory {
-        Some(territory) => {
-            store::territory::require(db, territory).await?;
-            // The territory itself and its subtree.
-            territory
-                .descendant_prefix()
-                .unwrap_or_else(|| territory.to_string())
-        }
-        None => String::new(),
-    };
-    let rows = store::local_budget::revenue_by_year_and_source(
-        db,
-        &prefix,
-        request.from_year,
-        request.to_year,
-    )
-    .await?;
-    let rows: Vec<(i32, RevenueSource, i64)> = rows
-        .into_iter()
-        .map(|(year, source, amount)| {
-            RevenueSource::parse(&source)
-                .map(|source| (year, source, amount))
-                .ok_or_else(|| Error::internal(format!("stored revenue source {source:?}")))
-        })
-        .collect::<Result<_, _>>()?;
-    let summary = summarize(&rows, request.from_year, request.to_year)?;
-    let counted =
-        store::local_budget::revenue_territories(db, &prefix, request.from_year, request.to_year)
-            .await?;
+    let years = (request.from_year, request.to_year);
+    let (summary, counted) = ops::local_budget::revenue_summary(records, territory, years).await?;
     Ok(GetRevenueSummaryResponse {
         territory_kato: request.territory_kato.clone(),
         years: summary
@@ -280,40 +220,21 @@ pub async fn record_indicator(
     let (territory, kind, figure) = violations.then(|| Some((territory?, kind?, figure?)))?;
     caller.require_write_at(territory)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
-    records
-        .apply(&mutation, |tx| {
-            within(tx, async move |tx| {
-                store::territory::require(tx, territory).await?;
-                let code = territory.to_string();
-                let name = format!("indicators/{code}/{kind}/{figure}/{}", body.year);
-                let current =
-                    store::local_budget::find_indicator(tx, (&code, kind, figure, body.year))
-                        .await?;
-                let version = next_version(
-                    "indicator",
-                    &name,
-                    current.as_ref().map(|c| c.version),
-                    body.expected_version,
-                )?;
-                let model = indicators::Model {
-                    territory_kato: code,
-                    kind: kind.to_owned(),
-                    figure: figure.to_owned(),
-                    year: body.year,
-                    value_bp: body.value_bp,
-                    source: body.source.trim().to_owned(),
-                    version,
-                };
-                store::local_budget::save_indicator(tx, model.clone(), current.is_none()).await?;
-                Ok((
-                    RecordIndicatorResponse {
-                        indicator: Some(indicator_to_proto(&model)),
-                    },
-                    vec![Change::versioned("indicator", name, version)],
-                ))
-            })
-        })
-        .await
+    let asked = ops::local_budget::Indicator {
+        territory,
+        kind,
+        figure,
+        year: body.year,
+        value_bp: body.value_bp,
+        source: body.source.trim().to_owned(),
+        expected_version: body.expected_version,
+    };
+    ops::local_budget::record_indicator(records, &mutation, &asked, |model| {
+        RecordIndicatorResponse {
+            indicator: Some(indicator_to_proto(model)),
+        }
+    })
+    .await
 }
 
 pub async fn list_indicators(
@@ -331,22 +252,12 @@ pub async fn list_indicators(
     }
     violations.into_result()?;
     let page = Page::from_request(request.page_size, &request.page_token)?;
-    let rows = store::local_budget::list_indicators(
-        records.database().connection(),
-        &territory.to_string(),
-        &kinds,
+    let years = (
         (request.from_year != 0).then_some(request.from_year),
         (request.to_year != 0).then_some(request.to_year),
-    )
-    .await?;
-    // A territory has few indicators: page over the ordered list in memory.
-    let key = |m: &indicators::Model| format!("{}|{:04}|{}", m.kind, m.year, m.figure);
-    let rows: Vec<indicators::Model> = rows
-        .into_iter()
-        .filter(|m| page.after.as_ref().is_none_or(|after| key(m) > *after))
-        .take(usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX))
-        .collect();
-    let (rows, next_page_token) = page.finish(rows, key);
+    );
+    let (rows, next_page_token) =
+        ops::local_budget::list_indicators(records, territory, &kinds, years, &page).await?;
     Ok(ListIndicatorsResponse {
         indicators: rows.iter().map(indicator_to_proto).collect(),
         next_page_token,

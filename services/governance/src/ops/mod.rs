@@ -5,4 +5,6 @@
 
 pub mod akims;
 pub mod elections;
+pub mod local_budget;
 pub mod protocols;
+pub mod territories;

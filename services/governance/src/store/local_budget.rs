@@ -5,6 +5,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Func, SimpleExpr};
 use sea_orm::{ActiveValue::Set, NotSet, QueryOrder, QuerySelect};
 
+use crate::domain::local_budget::RevenueSource;
+
 pub mod revenues {
     use sea_orm::entity::prelude::*;
 
@@ -67,14 +69,14 @@ pub async fn revenue_by_year_and_source(
     kato_prefix: &str,
     from_year: i32,
     to_year: i32,
-) -> Result<Vec<(i32, String, i64)>, Error> {
+) -> Result<Vec<(i32, RevenueSource, i64)>, Error> {
     // PostgreSQL sums BIGINT as NUMERIC: bring it back to BIGINT.
     let total: SimpleExpr = Func::cast_as(
         Func::sum(Expr::col(revenues::Column::AmountTiyn)),
         Alias::new("BIGINT"),
     )
     .into();
-    Ok(revenues::Entity::find()
+    let rows: Vec<(i32, String, i64)> = revenues::Entity::find()
         .select_only()
         .column(revenues::Column::FiscalYear)
         .column(revenues::Column::Source)
@@ -87,7 +89,24 @@ pub async fn revenue_by_year_and_source(
         .order_by_asc(revenues::Column::Source)
         .into_tuple()
         .all(db)
-        .await?)
+        .await?;
+    rows.into_iter()
+        .map(|(year, source, amount)| {
+            RevenueSource::parse(&source)
+                .map(|source| (year, source, amount))
+                .ok_or_else(|| Error::internal(format!("stored revenue source {source:?}")))
+        })
+        .collect()
+}
+
+/// `revenues/{id}`.
+pub fn revenue_name(id: i64) -> String {
+    format!("revenues/{id}")
+}
+
+/// `indicators/{kato}/{kind}/{figure}/{year}`.
+pub fn indicator_name(code: &str, kind: &str, figure: &str, year: i32) -> String {
+    format!("indicators/{code}/{kind}/{figure}/{year}")
 }
 
 /// How many territories under `kato_prefix` have revenue in the range.

@@ -91,6 +91,11 @@ fn active_model(territory: &Territory) -> ActiveModel {
     }
 }
 
+/// `territories/{kato}`.
+pub fn name(kato: Kato) -> String {
+    format!("territories/{kato}")
+}
+
 pub async fn find(db: &impl ConnectionTrait, kato: Kato) -> Result<Option<Territory>, Error> {
     Entity::find_by_id(kato.to_string())
         .one(db)
@@ -318,5 +323,5 @@ pub async fn apply_plan(
 pub async fn require(db: &impl ConnectionTrait, kato: Kato) -> Result<Territory, Error> {
     find(db, kato)
         .await?
-        .ok_or_else(|| Error::not_found("territory", format!("territories/{kato}")))
+        .ok_or_else(|| Error::not_found("territory", name(kato)))
 }

@@ -1,0 +1,167 @@
+//! Rural-district budgets: revenue records and their summary, and development
+//! indicators.
+
+use aimaq_error::Error;
+use aimaq_records::{Answer, Change, ChangeAction, Mutation, Records, next_version, within};
+use aimaq_storage::paging::Page;
+use aimaq_types::Kato;
+
+use crate::domain::local_budget::{RevenueSource, RevenueSummary, summarize};
+use crate::domain::territory::TerritoryKind;
+use crate::store;
+use crate::store::local_budget::{indicator_name, indicators, revenue_name, revenues};
+
+/// RecordRevenue, checked.
+pub struct Revenue {
+    pub territory: Kato,
+    pub fiscal_year: i32,
+    pub source: RevenueSource,
+    pub amount_tiyn: i64,
+    pub note: String,
+}
+
+/// Records revenue of a rural district; answers with the stored record.
+pub async fn record_revenue<R: Answer>(
+    records: &Records,
+    mutation: &Mutation,
+    asked: &Revenue,
+    answer: impl Fn(&revenues::Model) -> R,
+) -> Result<R, Error> {
+    let answer = &answer;
+    records
+        .apply(mutation, |tx| {
+            within(tx, async move |tx| {
+                let territory = asked.territory;
+                let place = store::territory::require(tx, territory).await?;
+                if place.draft.kind != TerritoryKind::RuralDistrict {
+                    return Err(Error::invalid(
+                        "territory_kato",
+                        format!(
+                            "revenue is recorded for rural districts; {territory} is a {}",
+                            place.draft.kind.as_str()
+                        ),
+                    ));
+                }
+                let row = revenues::Model {
+                    id: 0,
+                    territory_kato: territory.to_string(),
+                    fiscal_year: asked.fiscal_year,
+                    source: asked.source.as_str().to_owned(),
+                    amount_tiyn: asked.amount_tiyn,
+                    note: asked.note.clone(),
+                    recorded_at_micros: chrono::Utc::now().timestamp_micros(),
+                };
+                let saved = store::local_budget::insert_revenue(tx, row).await?;
+                let created = Change {
+                    resource_type: "revenue",
+                    resource_name: revenue_name(saved.id),
+                    action: ChangeAction::Created,
+                    version: 1,
+                };
+                Ok((answer(&saved), vec![created]))
+            })
+        })
+        .await
+}
+
+/// The revenue summary of a territory and its subtree (none: the country)
+/// over the years, and how many rural districts it counts.
+pub async fn revenue_summary(
+    records: &Records,
+    territory: Option<Kato>,
+    (from_year, to_year): (i32, i32),
+) -> Result<(RevenueSummary, u64), Error> {
+    let db = records.database().connection();
+    let prefix = match territory {
+        Some(territory) => {
+            store::territory::require(db, territory).await?;
+            // The territory itself and its subtree.
+            territory
+                .descendant_prefix()
+                .unwrap_or_else(|| territory.to_string())
+        }
+        None => String::new(),
+    };
+    let rows =
+        store::local_budget::revenue_by_year_and_source(db, &prefix, from_year, to_year).await?;
+    let summary = summarize(&rows, from_year, to_year)?;
+    let counted = store::local_budget::revenue_territories(db, &prefix, from_year, to_year).await?;
+    Ok((summary, counted))
+}
+
+/// RecordIndicator, checked: kinds and figures by their stored names.
+pub struct Indicator {
+    pub territory: Kato,
+    pub kind: &'static str,
+    pub figure: &'static str,
+    pub year: i32,
+    pub value_bp: i64,
+    pub source: String,
+    pub expected_version: i64,
+}
+
+pub async fn record_indicator<R: Answer>(
+    records: &Records,
+    mutation: &Mutation,
+    asked: &Indicator,
+    answer: impl Fn(&indicators::Model) -> R,
+) -> Result<R, Error> {
+    let answer = &answer;
+    records
+        .apply(mutation, |tx| {
+            within(tx, async move |tx| {
+                store::territory::require(tx, asked.territory).await?;
+                let code = asked.territory.to_string();
+                let (kind, figure, year) = (asked.kind, asked.figure, asked.year);
+                let name = indicator_name(&code, kind, figure, year);
+                let current =
+                    store::local_budget::find_indicator(tx, (&code, kind, figure, year)).await?;
+                let version = next_version(
+                    "indicator",
+                    &name,
+                    current.as_ref().map(|c| c.version),
+                    asked.expected_version,
+                )?;
+                let model = indicators::Model {
+                    territory_kato: code,
+                    kind: kind.to_owned(),
+                    figure: figure.to_owned(),
+                    year,
+                    value_bp: asked.value_bp,
+                    source: asked.source.clone(),
+                    version,
+                };
+                store::local_budget::save_indicator(tx, model.clone(), current.is_none()).await?;
+                let changed = Change::versioned("indicator", name, version);
+                Ok((answer(&model), vec![changed]))
+            })
+        })
+        .await
+}
+
+/// A page of a territory's indicators of `kinds` (any when empty) in the
+/// years, by kind, year and figure.
+pub async fn list_indicators(
+    records: &Records,
+    territory: Kato,
+    kinds: &[&str],
+    years: (Option<i32>, Option<i32>),
+    page: &Page,
+) -> Result<(Vec<indicators::Model>, String), Error> {
+    let rows = store::local_budget::list_indicators(
+        records.database().connection(),
+        &territory.to_string(),
+        kinds,
+        years.0,
+        years.1,
+    )
+    .await?;
+    // A territory has few indicators: page over the ordered list in memory.
+    let key = |m: &indicators::Model| format!("{}|{:04}|{}", m.kind, m.year, m.figure);
+    let rows: Vec<indicators::Model> = rows
+        .into_iter()
+        .filter(|m| page.after.as_ref().is_none_or(|after| key(m) > *after))
+        .take(usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX))
+        .collect();
+    Ok(page.finish(rows, key))
+}
