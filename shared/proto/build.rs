@@ -27,8 +27,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         descriptors.encode_to_vec(),
     )?;
     tonic_prost_build::configure()
-        // RPCs a later change implements answer UNIMPLEMENTED until then.
-        .generate_default_stubs(true)
         // Undecodable bodies are the sender's mistake, not the server's fault.
         .codec_path("crate::codec::ProtoCodec")
         .compile_fds_with_config(descriptors, {

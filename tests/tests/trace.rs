@@ -12,39 +12,37 @@ use aimaq_gateway::{BackendsConfig, GatewayConfig, RateConfig, Targets};
 use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
-use aimaq_proto::governance::v1::governance_service_server::{
-    GovernanceService, GovernanceServiceServer,
-};
 use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
+use aimaq_testing::stub::GetTerritoryStub;
 use aimaq_testing::{TestDatabase, TestPki, TestServer, TestTokens, with_token};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
-/// A governance backend that notes the `traceparent` of every call.
+/// The `traceparent` of every call a governance stand-in received.
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<String>>>);
 
-#[tonic::async_trait]
-impl GovernanceService for Recorder {
-    async fn get_territory(
-        &self,
-        request: Request<GetTerritoryRequest>,
-    ) -> Result<Response<GetTerritoryResponse>, Status> {
-        let traceparent = request
-            .metadata()
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        self.0.lock().unwrap().push(traceparent);
-        Ok(Response::new(GetTerritoryResponse {
-            territory: Some(Territory {
-                kato: request.into_inner().kato,
-                ..Territory::default()
-            }),
-            ancestors: Vec::new(),
-        }))
+impl Recorder {
+    /// A governance stand-in that notes each call's `traceparent`.
+    fn governance(&self) -> GetTerritoryStub {
+        let seen = Arc::clone(&self.0);
+        GetTerritoryStub::new(move |request| {
+            let traceparent = request
+                .metadata()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            seen.lock().unwrap().push(traceparent);
+            Ok(Response::new(GetTerritoryResponse {
+                territory: Some(Territory {
+                    kato: request.into_inner().kato,
+                    ..Territory::default()
+                }),
+                ancestors: Vec::new(),
+            }))
+        })
     }
 }
 
@@ -81,7 +79,7 @@ async fn the_backends_continue_the_callers_trace() {
     let governance = listener.local_addr().unwrap();
     tokio::spawn(
         Server::builder()
-            .add_service(GovernanceServiceServer::new(recorder.clone()))
+            .add_service(recorder.governance())
             .serve_with_incoming(aimaq_tls::incoming(
                 listener,
                 Some(TestPki::get().server_tls()),

@@ -36,19 +36,17 @@ use aimaq_gateway::{BackendsConfig, GatewayConfig, RateConfig, Targets};
 use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
-use aimaq_proto::governance::v1::governance_service_server::{
-    GovernanceService, GovernanceServiceServer,
-};
 use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
 use aimaq_testing::TestPki;
 use aimaq_testing::load::{Load, Measurement, Samples};
+use aimaq_testing::stub::GetTerritoryStub;
 use aimaq_testing::{TestDatabase, TestTokens, with_token};
 use aimaq_tls::{Outbound, ServerTls, Target};
 use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::transport::{Channel, Server};
-use tonic::{Request, Response, Status};
+use tonic::{Response, Status};
 use tower::{Service, ServiceExt};
 
 // The allocator of the server binaries, so the servers here run as they do there.
@@ -72,14 +70,8 @@ const TURNS: usize = 6;
 type Call = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
 
 /// Answers `GetTerritory` with the code asked, and nothing else.
-struct Echo;
-
-#[tonic::async_trait]
-impl GovernanceService for Echo {
-    async fn get_territory(
-        &self,
-        request: Request<GetTerritoryRequest>,
-    ) -> Result<Response<GetTerritoryResponse>, Status> {
+fn echo() -> GetTerritoryStub {
+    GetTerritoryStub::new(|request| {
         Ok(Response::new(GetTerritoryResponse {
             territory: Some(Territory {
                 kato: request.into_inner().kato,
@@ -87,7 +79,7 @@ impl GovernanceService for Echo {
             }),
             ancestors: Vec::new(),
         }))
-    }
+    })
 }
 
 /// The bare hop: a channel behind the governance API's name.
@@ -350,7 +342,7 @@ fn serve(role: &str) {
         }
         let stop = parent_gone();
         match role {
-            "echo" => serve_bare(listener, GovernanceServiceServer::new(Echo), stop).await,
+            "echo" => serve_bare(listener, echo(), stop).await,
             "hop" => {
                 let channel = connect(target().parse().unwrap(), 1).await.remove(0);
                 serve_bare(listener, Hop(channel), stop).await;

@@ -45,6 +45,8 @@ impl<T: prost::Message + Default> Answer for T {}
 #[macro_export]
 macro_rules! platform_rpcs {
     ($read_scope:expr) => {
+        type WatchChangesStream = ::tonic::codegen::BoxStream<WatchChangesResponse>;
+
         fn watch_changes<'life0, 'async_trait>(
             &'life0 self,
             request: ::tonic::Request<WatchChangesRequest>,
@@ -52,7 +54,7 @@ macro_rules! platform_rpcs {
             Box<
                 dyn ::std::future::Future<
                         Output = Result<
-                            ::tonic::Response<::tonic::codegen::BoxStream<WatchChangesResponse>>,
+                            ::tonic::Response<Self::WatchChangesStream>,
                             ::tonic::Status,
                         >,
                     > + Send

@@ -138,22 +138,14 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use aimaq_proto::governance::v1::governance_service_server::{
-        GovernanceService, GovernanceServiceServer,
-    };
     use aimaq_proto::governance::v1::{GetTerritoryResponse, Territory};
+    use aimaq_testing::stub::GetTerritoryStub;
 
     use super::*;
 
     /// Answers every territory as a village of Turkestan region.
-    struct Villages;
-
-    #[tonic::async_trait]
-    impl GovernanceService for Villages {
-        async fn get_territory(
-            &self,
-            request: tonic::Request<GetTerritoryRequest>,
-        ) -> Result<tonic::Response<GetTerritoryResponse>, tonic::Status> {
+    fn villages() -> GetTerritoryStub {
+        GetTerritoryStub::new(|request| {
             Ok(tonic::Response::new(GetTerritoryResponse {
                 territory: Some(Territory {
                     kato: request.into_inner().kato,
@@ -164,7 +156,7 @@ mod tests {
                 }),
                 ancestors: Vec::new(),
             }))
-        }
+        })
     }
 
     /// A governance server closing every connection after a short age (far
@@ -178,7 +170,7 @@ mod tests {
             tonic::transport::Server::builder()
                 .max_connection_age(Duration::from_millis(300))
                 .max_connection_age_grace(Duration::from_millis(300))
-                .add_service(GovernanceServiceServer::new(Villages))
+                .add_service(villages())
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
         );
         let plaintext = Outbound {

@@ -15,6 +15,7 @@ pub mod hostile;
 pub mod load;
 pub mod pki;
 mod server;
+pub mod stub;
 pub mod territories;
 mod tokens;
 

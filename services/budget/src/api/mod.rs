@@ -54,6 +54,8 @@ async fn require_settlement(
 
 #[tonic::async_trait]
 impl BudgetService for BudgetApi {
+    type ExportAllocationsStream = BoxStream<ExportAllocationsResponse>;
+
     async fn create_program(
         &self,
         request: Request<CreateProgramRequest>,
@@ -143,7 +145,7 @@ impl BudgetService for BudgetApi {
     async fn export_allocations(
         &self,
         request: Request<ExportAllocationsRequest>,
-    ) -> Result<Response<BoxStream<ExportAllocationsResponse>>, Status> {
+    ) -> Result<Response<Self::ExportAllocationsStream>, Status> {
         let caller = Caller::of(&request)?;
         caller.require(Scope::BudgetRead)?;
         let permit = self.records.open_stream(caller)?;
