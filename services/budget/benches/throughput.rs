@@ -27,7 +27,7 @@ use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::*;
 use aimaq_proto::governance::v1::TerritoryKind;
 use aimaq_testing::load::{Load, channels, pgbench};
-use aimaq_testing::{Backend, TestDatabase, TestServer, TestTokens, with_token};
+use aimaq_testing::{Engine, TestDatabase, TestServer, TestTokens, with_token};
 use aimaq_types::Kato;
 use futures::{StreamExt, TryStreamExt, stream};
 use tonic_health::pb::HealthCheckRequest;
@@ -180,7 +180,7 @@ async fn load_projects(
 }
 
 async fn run(database: TestDatabase, label: &str) {
-    let backend = database.backend;
+    let backend = database.engine;
     let tokens = TestTokens::new();
     let token = tokens.admin();
     let governance =
@@ -324,8 +324,8 @@ async fn run(database: TestDatabase, label: &str) {
             .await
     };
     let pgbench = match backend {
-        Backend::Postgres => pgbench(CALLERS, WRITES.window, PGBENCH_SCALE).await,
-        Backend::Sqlite => None,
+        Engine::Postgres => pgbench(CALLERS, WRITES.window, PGBENCH_SCALE).await,
+        Engine::Sqlite => None,
     };
 
     println!("\n### {label}\n");

@@ -26,7 +26,7 @@ use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use aimaq_proto::grants::v1::*;
 use aimaq_testing::load::{Load, channels, pgbench};
 use aimaq_testing::territories::governance_with;
-use aimaq_testing::{Backend, TestDatabase, TestServer, TestTokens, with_token};
+use aimaq_testing::{Engine, TestDatabase, TestServer, TestTokens, with_token};
 use aimaq_types::Iin;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -114,7 +114,7 @@ fn application(id: u64, iin: String) -> SubmitApplicationRequest {
 }
 
 async fn run(database: TestDatabase, label: &'static str) {
-    let backend = database.backend;
+    let backend = database.engine;
     let tokens = TestTokens::new();
     let token = tokens.admin();
     let more = more_territories();
@@ -285,8 +285,8 @@ async fn run(database: TestDatabase, label: &'static str) {
             .await
     };
     let baseline = match backend {
-        Backend::Postgres => pgbench(CALLERS, WRITES.window, PGBENCH_SCALE).await,
-        Backend::Sqlite => None,
+        Engine::Postgres => pgbench(CALLERS, WRITES.window, PGBENCH_SCALE).await,
+        Engine::Sqlite => None,
     };
 
     println!("\n### {label}\n");

@@ -33,7 +33,7 @@ pub enum StartError {
 }
 
 /// A backend ready to serve: its database, record keeping and server.
-pub struct Backend {
+pub struct PreparedServer {
     pub database: Database,
     pub records: Records,
     /// How this service reaches others (budget and grants ask governance).
@@ -49,7 +49,7 @@ pub async fn prepare<M: MigratorTrait>(
     name: &'static str,
     config: &ServerConfig,
     listener: TcpListener,
-) -> Result<Option<Backend>, StartError> {
+) -> Result<Option<PreparedServer>, StartError> {
     let authenticator = authenticator(config)?;
     let tls = aimaq_tls::Tls::from_config(&config.tls)?;
     let database = Database::connect(config.database_url.expose())
@@ -77,7 +77,7 @@ pub async fn prepare<M: MigratorTrait>(
         .await
         .map_err(StartError::Database)?
         .with_stream_limits(server.stream_limits());
-    Ok(Some(Backend {
+    Ok(Some(PreparedServer {
         database,
         records,
         outbound: tls.outbound,
@@ -94,7 +94,7 @@ fn authenticator(config: &ServerConfig) -> Result<Authenticator, StartError> {
     })
 }
 
-impl Backend {
+impl PreparedServer {
     /// Largest message the service accepts or sends, for its generated server.
     pub fn max_message_bytes(&self) -> usize {
         self.server.limits().max_message_bytes
@@ -116,7 +116,7 @@ impl Backend {
             + 'static,
         S::Future: Send + 'static,
     {
-        let Backend {
+        let PreparedServer {
             database,
             records,
             outbound: _,

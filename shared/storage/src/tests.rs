@@ -1,14 +1,14 @@
 use std::sync::Arc;
 
-use aimaq_testing::{Backend, TestDatabase, on_both_backends};
+use aimaq_testing::{Engine, TestDatabase, on_both_backends};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
 
 use super::*;
 
-async fn value(tx: &DatabaseTransaction, backend: Backend) -> Result<i64, Error> {
+async fn value(tx: &DatabaseTransaction, backend: Engine) -> Result<i64, Error> {
     let sql = match backend {
-        Backend::Postgres => "SELECT value FROM counter WHERE id = 1 FOR UPDATE",
-        Backend::Sqlite => "SELECT value FROM counter WHERE id = 1",
+        Engine::Postgres => "SELECT value FROM counter WHERE id = 1 FOR UPDATE",
+        Engine::Sqlite => "SELECT value FROM counter WHERE id = 1",
     };
     let row = tx
         .query_one_raw(Statement::from_string(tx.get_database_backend(), sql))
@@ -17,7 +17,7 @@ async fn value(tx: &DatabaseTransaction, backend: Backend) -> Result<i64, Error>
     Ok(row.try_get::<i64>("", "value")?)
 }
 
-async fn increment(tx: &DatabaseTransaction, backend: Backend) -> Result<i64, Error> {
+async fn increment(tx: &DatabaseTransaction, backend: Engine) -> Result<i64, Error> {
     let current = value(tx, backend).await?;
     // Yield between read and write so unserialised writers would interleave.
     tokio::task::yield_now().await;
@@ -47,7 +47,7 @@ async fn counter_database(test: &TestDatabase) -> Database {
 /// Read-modify-write from many tasks at once loses no update.
 async fn writers_are_serialised(test: TestDatabase) {
     let database = Arc::new(counter_database(&test).await);
-    let backend = test.backend;
+    let backend = test.engine;
     let tasks: Vec<_> = (0..40)
         .map(|_| {
             let database = database.clone();
@@ -88,7 +88,7 @@ async fn snapshots_do_not_see_later_writes(test: TestDatabase) {
     let database = counter_database(&test).await;
     let snapshot = database.begin_snapshot().await.unwrap();
     assert_eq!(read(&snapshot).await, 0);
-    let backend = test.backend;
+    let backend = test.engine;
     database
         .write(|tx| async move {
             let result = increment(&tx, backend).await;
@@ -562,7 +562,7 @@ async fn connections_dropped_while_idle_are_replaced() {
     assert!(dropped >= 1, "no connection was dropped");
     tokio::time::sleep(crate::IDLE_BEFORE_PING + Duration::from_millis(200)).await;
     reads(database.clone()).await;
-    let backend = test.backend;
+    let backend = test.engine;
     let written = database
         .write(|tx| async move {
             let result = increment(&tx, backend).await;

@@ -3,7 +3,7 @@ use sea_orm::{ConnectionTrait, Database};
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub enum Engine {
     Sqlite,
     Postgres,
 }
@@ -11,7 +11,7 @@ pub enum Backend {
 /// A database made for one test and removed after it.
 #[derive(Debug)]
 pub struct TestDatabase {
-    pub backend: Backend,
+    pub engine: Engine,
     pub url: String,
     cleanup: Cleanup,
 }
@@ -31,7 +31,7 @@ impl TestDatabase {
             dir.path().join("test.sqlite").display()
         );
         TestDatabase {
-            backend: Backend::Sqlite,
+            engine: Engine::Sqlite,
             url,
             cleanup: Cleanup::Directory(dir),
         }
@@ -83,7 +83,7 @@ impl TestDatabase {
         admin.close().await.ok();
         let url = replace_database(&admin_url, &name);
         Some(TestDatabase {
-            backend: Backend::Postgres,
+            engine: Engine::Postgres,
             url,
             cleanup: Cleanup::DropPostgres { admin_url, name },
         })

@@ -19,7 +19,7 @@ pub mod stub;
 pub mod territories;
 mod tokens;
 
-pub use database::{Backend, TestDatabase};
+pub use database::{Engine, TestDatabase};
 pub use pki::TestPki;
 pub use server::{ShutdownSignal, TestServer, init_logs, run_servers_on, test_config, with_token};
 pub use tokens::TestTokens;
