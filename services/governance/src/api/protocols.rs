@@ -11,7 +11,7 @@ use tonic::Request;
 
 use super::akims::akim_to_proto;
 use super::elections::{date, election_mutation, election_to_proto};
-use crate::domain::election::Outcome;
+use crate::domain::results::Outcome;
 use crate::domain::results::Results;
 use crate::ops;
 use crate::ops::protocols::{Certify, Submission, full_name, out_of_bounds};

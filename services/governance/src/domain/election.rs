@@ -1,7 +1,7 @@
 //! Direct akim elections: who may be elected where, when an election may be
 //! called, what a polling station's protocol must add up to, and who wins.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use aimaq_error::{Error, Violations};
 use aimaq_types::{Iin, bounds};
@@ -252,104 +252,6 @@ pub fn check_counts(
     violations.into_result()
 }
 
-/// The outcome of the count under an election's rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Winner(i64),
-    Runoff(i64, i64),
-    /// No winner: a repeat election is needed.
-    Repeat(String),
-}
-
-/// Totals over the reporting stations.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Votes by candidate id.
-    pub votes: HashMap<i64, i64>,
-    pub against_all: i64,
-    pub spoiled: i64,
-}
-
-impl Tally {
-    /// Adds a protocol's counts; `None` (and the tally unusable) when a total
-    /// would not fit a count, which bounded protocols never reach.
-    #[must_use]
-    pub fn add(&mut self, counts: &Counts) -> Option<()> {
-        for (candidate, votes) in &counts.votes {
-            let total = self.votes.entry(*candidate).or_default();
-            *total = total.checked_add(*votes)?;
-        }
-        self.against_all = self.against_all.checked_add(counts.against_all)?;
-        self.spoiled = self.spoiled.checked_add(counts.spoiled)?;
-        self.ballots_cast()?;
-        Some(())
-    }
-
-    pub fn ballots_cast(&self) -> Option<i64> {
-        let counted = self.votes.values().copied();
-        bounds::total(counted.chain([self.against_all, self.spoiled]))
-    }
-
-    /// Candidates by votes, most first; equal votes by id, for a stable order.
-    pub fn ranking(&self) -> Vec<(i64, i64)> {
-        let mut ranking: Vec<(i64, i64)> = self.votes.iter().map(|(c, v)| (*c, *v)).collect();
-        ranking.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranking
-    }
-}
-
-/// Who wins under `rule`. PLURALITY: the leader wins if no one ties them and they
-/// have more votes than "against all". ABSOLUTE_MAJORITY: more than half of the
-/// ballots cast wins; otherwise the top two meet in a runoff, unless "against
-/// all" has the majority or second place is tied (then a repeat).
-pub fn outcome(rule: WinnerRule, tally: &Tally) -> Outcome {
-    let ranking = tally.ranking();
-    let Some(&(leader, leading_votes)) = ranking.first() else {
-        return Outcome::Repeat("no candidates".into());
-    };
-    let tied = ranking.iter().filter(|(_, v)| *v == leading_votes).count();
-    match rule {
-        WinnerRule::Plurality => {
-            if leading_votes == 0 {
-                Outcome::Repeat("no votes for any candidate".into())
-            } else if tied > 1 {
-                Outcome::Repeat(format!(
-                    "tie between {tied} candidates with {leading_votes} votes"
-                ))
-            } else if tally.against_all >= leading_votes {
-                Outcome::Repeat(format!(
-                    "\"against all\" ({}) is not behind the leader ({leading_votes})",
-                    tally.against_all
-                ))
-            } else {
-                Outcome::Winner(leader)
-            }
-        }
-        WinnerRule::AbsoluteMajority => {
-            // Halves compared in a wider type: twice a count may not fit.
-            let cast = tally.ballots_cast().map_or(i128::MAX, i128::from);
-            if tied == 1 && i128::from(leading_votes) * 2 > cast {
-                return Outcome::Winner(leader);
-            }
-            if i128::from(tally.against_all) * 2 > cast {
-                return Outcome::Repeat(format!(
-                    "\"against all\" has the majority ({} of {cast})",
-                    tally.against_all
-                ));
-            }
-            match ranking.as_slice() {
-                [(first, _), (second, second_votes), rest @ ..]
-                    if rest.first().is_none_or(|(_, v)| v < second_votes) && *second_votes > 0 =>
-                {
-                    Outcome::Runoff(*first, *second)
-                }
-                [_] => Outcome::Repeat("the only candidate has no majority".into()),
-                _ => Outcome::Repeat("second place is tied or empty: no runoff pair".into()),
-            }
-        }
-    }
-}
-
 /// Checks that a person may take another elected term on a post: at most two
 /// consecutive elected terms. `history` is the post's holders, oldest first, as
 /// (IIN, elected).
@@ -399,65 +301,6 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
-    fn tally(votes: &[(i64, i64)], against_all: i64, spoiled: i64) -> Tally {
-        Tally {
-            votes: votes.iter().copied().collect(),
-            against_all,
-            spoiled,
-        }
-    }
-
-    #[test]
-    fn plurality() {
-        let rule = WinnerRule::Plurality;
-        assert_eq!(
-            outcome(rule, &tally(&[(1, 500), (2, 300)], 100, 10)),
-            Outcome::Winner(1)
-        );
-        assert!(matches!(
-            outcome(rule, &tally(&[(1, 400), (2, 400)], 10, 0)),
-            Outcome::Repeat(reason) if reason.contains("tie")
-        ));
-        assert!(matches!(
-            outcome(rule, &tally(&[(1, 400), (2, 300)], 450, 0)),
-            Outcome::Repeat(reason) if reason.contains("against all")
-        ));
-        assert!(matches!(
-            outcome(rule, &tally(&[(1, 400)], 400, 0)),
-            Outcome::Repeat(_)
-        ));
-        assert!(matches!(
-            outcome(rule, &tally(&[], 0, 0)),
-            Outcome::Repeat(_)
-        ));
-    }
-
-    #[test]
-    fn absolute_majority() {
-        let rule = WinnerRule::AbsoluteMajority;
-        assert_eq!(
-            outcome(rule, &tally(&[(1, 510), (2, 400)], 80, 10)),
-            Outcome::Winner(1)
-        );
-        // Exactly half is not a majority.
-        assert_eq!(
-            outcome(rule, &tally(&[(1, 500), (2, 400)], 90, 10)),
-            Outcome::Runoff(1, 2)
-        );
-        assert_eq!(
-            outcome(rule, &tally(&[(3, 300), (1, 350), (2, 200)], 100, 50)),
-            Outcome::Runoff(1, 3)
-        );
-        assert!(matches!(
-            outcome(rule, &tally(&[(1, 300), (2, 200), (3, 200)], 100, 0)),
-            Outcome::Repeat(reason) if reason.contains("second place")
-        ));
-        assert!(matches!(
-            outcome(rule, &tally(&[(1, 100), (2, 50)], 600, 0)),
-            Outcome::Repeat(reason) if reason.contains("majority")
-        ));
-    }
-
     #[test]
     fn protocol_arithmetic() {
         let candidates: HashSet<i64> = [1, 2].into();
@@ -504,25 +347,6 @@ mod tests {
             ["candidate_votes[0].votes", "against_all", "ballots_issued"]
         );
         assert_eq!(huge.ballots_cast(), None);
-    }
-
-    #[test]
-    fn tallies_refuse_totals_that_do_not_fit() {
-        let mut tally = Tally::default();
-        let huge = Counts {
-            ballots_issued: i64::MAX,
-            votes: vec![(1, i64::MAX)],
-            against_all: 0,
-            spoiled: 0,
-        };
-        assert!(tally.add(&huge).is_some());
-        assert!(tally.add(&huge).is_none());
-        let mut majority = Tally::default();
-        majority.votes.insert(1, i64::MAX / 2 + 1);
-        assert_eq!(
-            outcome(WinnerRule::AbsoluteMajority, &majority),
-            Outcome::Winner(1)
-        );
     }
 
     #[test]

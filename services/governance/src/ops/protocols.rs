@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use sea_orm::ConnectionTrait;
 
 use super::elections::{check_version, load, refuse_if_certified, row, updated};
-use crate::domain::election::{Counts, ElectionStatus, Outcome, check_counts, today_in_kazakhstan};
-use crate::domain::results::{self, Results, Station};
+use crate::domain::election::{Counts, ElectionStatus, check_counts, today_in_kazakhstan};
+use crate::domain::results::{self, Outcome, Results, Station};
 use crate::store;
 use crate::store::akim::Model as Akim;
 use crate::store::election::{
