@@ -3,6 +3,7 @@
 //! loading again on the same data directory changes nothing.
 
 mod budget;
+mod budget_plan;
 mod governance;
 mod grants;
 
