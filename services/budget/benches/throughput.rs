@@ -23,13 +23,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use aimaq_bench::{Load, channels, pgbench};
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::*;
 use aimaq_proto::governance::v1::TerritoryKind;
-use aimaq_testing::load::{Load, channels, pgbench};
 use aimaq_testing::{Engine, TestDatabase, TestServer, TestTokens, with_token};
 use aimaq_types::Kato;
 use futures::{StreamExt, TryStreamExt, stream};
+use tokio::runtime::Handle;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -179,12 +180,17 @@ async fn load_projects(
     started.elapsed()
 }
 
-async fn run(database: TestDatabase, label: &str) {
+async fn run(database: TestDatabase, label: &str, servers: Handle) {
     let backend = database.engine;
     let tokens = TestTokens::new();
     let token = tokens.admin();
-    let governance =
-        TestServer::start(TestDatabase::sqlite().await, &tokens, aimaq_governance::run).await;
+    let governance = TestServer::start_on(
+        servers.clone(),
+        TestDatabase::sqlite().await,
+        &tokens,
+        aimaq_governance::run,
+    )
+    .await;
     let mut registry =
         aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient::new(
             governance.channel().await,
@@ -197,9 +203,12 @@ async fn run(database: TestDatabase, label: &str) {
         .await
         .unwrap();
     let url = governance.url();
-    let server = TestServer::start(database, &tokens, move |config, listener, shutdown| {
-        aimaq_budget::run(config, url, listener, shutdown)
-    })
+    let server = TestServer::start_on(
+        servers.clone(),
+        database,
+        &tokens,
+        move |config, listener, shutdown| aimaq_budget::run(config, url, listener, shutdown),
+    )
     .await;
     let channels = channels(&server, CONNECTIONS).await;
     let mut client = BudgetServiceClient::new(channels[0].clone());
@@ -375,5 +384,5 @@ async fn run(database: TestDatabase, label: &str) {
 }
 
 fn main() {
-    aimaq_testing::load::on_both_backends(run);
+    aimaq_bench::on_both_backends(run);
 }

@@ -32,13 +32,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use aimaq_bench::{Load, Measurement, Samples};
 use aimaq_gateway::{BackendsConfig, GatewayConfig, RateConfig, Targets};
 use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
 use aimaq_testing::TestPki;
-use aimaq_testing::load::{Load, Measurement, Samples};
 use aimaq_testing::stub::GetTerritoryStub;
 use aimaq_testing::{TestDatabase, TestTokens, with_token};
 use aimaq_tls::{Outbound, ServerTls, Target};

@@ -12,7 +12,7 @@ use tonic::body::Body;
 use tonic::server::NamedService;
 use tower::Service;
 
-use crate::backends::{Backend, BackendChannel};
+use aimaq_link::{Backend, BackendChannel};
 
 /// A backend API, by its full gRPC service name (as its generated server names it).
 pub trait BackendApi: Send + Sync + 'static {

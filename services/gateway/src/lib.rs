@@ -4,7 +4,6 @@
 //! `aimaq.gateway.v1.GatewayService`.
 
 mod api;
-mod backends;
 mod domain;
 mod forward;
 mod guard;
@@ -22,9 +21,9 @@ use aimaq_server::GrpcServer;
 use clap::Args;
 use tokio::net::TcpListener;
 
+pub use aimaq_link::Targets;
+use aimaq_link::{Backend, BackendChannel};
 use api::GatewayApi;
-pub use backends::Targets;
-use backends::{Backend, BackendChannel};
 use domain::rate::RateLimits;
 pub use domain::rate::{AgencyRateLimit, RateLimit};
 use forward::{BackendApi, BudgetApi, Forward, GovernanceApi, GrantsApi};

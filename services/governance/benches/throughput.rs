@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
+use aimaq_bench::{Load, channels};
 use aimaq_proto::common::v1::Date;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::*;
-use aimaq_testing::load::{Load, channels};
 use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
 use aimaq_types::Iin;
+use tokio::runtime::Handle;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -35,10 +36,11 @@ const LOAD: Load = Load {
     window: MEASURE,
 };
 
-async fn run(database: TestDatabase, label: &str) {
+async fn run(database: TestDatabase, label: &str, servers: Handle) {
     let tokens = TestTokens::new();
     let token = tokens.admin();
-    let server = TestServer::start(database, &tokens, aimaq_governance::run).await;
+    let server =
+        TestServer::start_on(servers.clone(), database, &tokens, aimaq_governance::run).await;
     let channels = channels(&server, CONNECTIONS).await;
     let mut client = GovernanceServiceClient::new(channels[0].clone());
 
@@ -205,5 +207,5 @@ async fn run(database: TestDatabase, label: &str) {
 }
 
 fn main() {
-    aimaq_testing::load::on_both_backends(run);
+    aimaq_bench::on_both_backends(run);
 }

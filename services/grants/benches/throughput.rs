@@ -20,14 +20,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use aimaq_bench::{Load, channels, pgbench};
 use aimaq_proto::common::v1::Date;
 use aimaq_proto::governance::v1::TerritoryKind;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use aimaq_proto::grants::v1::*;
-use aimaq_testing::load::{Load, channels, pgbench};
-use aimaq_testing::territories::governance_with;
+use aimaq_testing::territories::seed;
 use aimaq_testing::{Engine, TestDatabase, TestServer, TestTokens, with_token};
 use aimaq_types::Iin;
+use tokio::runtime::Handle;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -113,17 +114,27 @@ fn application(id: u64, iin: String) -> SubmitApplicationRequest {
     }
 }
 
-async fn run(database: TestDatabase, label: &'static str) {
+async fn run(database: TestDatabase, label: &'static str, servers: Handle) {
     let backend = database.engine;
     let tokens = TestTokens::new();
     let token = tokens.admin();
     let more = more_territories();
     let more: Vec<(&str, TerritoryKind)> = more.iter().map(|(k, t)| (k.as_str(), *t)).collect();
-    let governance = governance_with(&tokens, aimaq_governance::run, &more).await;
+    let governance = TestServer::start_on(
+        servers.clone(),
+        TestDatabase::sqlite().await,
+        &tokens,
+        aimaq_governance::run,
+    )
+    .await;
+    seed(governance.channel().await, &tokens, &more).await;
     let url = governance.url();
-    let server = TestServer::start(database, &tokens, move |config, listener, shutdown| {
-        aimaq_grants::run(config, url, listener, shutdown)
-    })
+    let server = TestServer::start_on(
+        servers.clone(),
+        database,
+        &tokens,
+        move |config, listener, shutdown| aimaq_grants::run(config, url, listener, shutdown),
+    )
     .await;
     let channels = channels(&server, CONNECTIONS).await;
     let mut client = GrantsServiceClient::new(channels[0].clone());
@@ -333,5 +344,5 @@ async fn run(database: TestDatabase, label: &'static str) {
 }
 
 fn main() {
-    aimaq_testing::load::on_both_backends(run);
+    aimaq_bench::on_both_backends(run);
 }

@@ -34,7 +34,8 @@ pub async fn run(
     else {
         return Ok(());
     };
-    let territories = TerritoryDirectory::new(&governance_url, &backend.outbound)
+    let territories = TerritoryDirectory::connect(&governance_url, &backend.outbound)
+        .await
         .map_err(|error| StartError::Config(error.to_string()))?;
     let limit = backend.max_message_bytes();
     let service = GrantsServiceServer::new(GrantsApi::new(backend.records.clone(), territories))

@@ -8,7 +8,8 @@
 //!
 //! Calls go straight to hyper's connection task: a `Channel` also puts a buffer
 //! task in front of it, which costs every call one more task switch on the way
-//! out. Balancing, retries and limits are the caller's (the gateway's backends).
+//! out. Balancing over several links and retries are [`Backend`]'s: the one
+//! outbound client stack, for the gateway's backends and the territory checks.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,9 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+mod backend;
 mod failure;
 
 use aimaq_tls::{Outbound, Target};
+pub use backend::{Backend, BackendChannel, Targets};
 pub use failure::{Reach, SendError};
 use hyper::client::conn::http2::{Builder, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};

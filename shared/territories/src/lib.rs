@@ -5,12 +5,12 @@
 //! nothing is guessed.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aimaq_auth::OnBehalf;
 use aimaq_error::Error;
-use aimaq_link::{Link, LinkService};
+use aimaq_link::{Backend, BackendChannel, MAX_AGE, Targets};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{GetTerritoryRequest, TerritoryKind};
 use aimaq_tls::Outbound;
@@ -21,6 +21,8 @@ use tonic::Code;
 const REMEMBER: Duration = Duration::from_secs(600);
 /// The longest budget waits for governance.
 const DEADLINE: Duration = Duration::from_secs(2);
+/// A territory question is a few dozen bytes; nothing larger is sent.
+const REQUEST_BYTES: usize = 4096;
 
 /// What budget needs to know of a territory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,17 +46,25 @@ impl TerritoryFacts {
 }
 
 pub struct TerritoryDirectory {
-    client: GovernanceServiceClient<LinkService>,
+    client: GovernanceServiceClient<BackendChannel>,
     remembered: Mutex<HashMap<Kato, (Instant, TerritoryFacts)>>,
 }
 
 impl TerritoryDirectory {
-    /// A directory asking the governance service at `url`; it connects on first use.
-    pub fn new(url: &str, outbound: &Outbound) -> Result<TerritoryDirectory, Error> {
-        let link =
-            Link::to(url, outbound).map_err(|e| Error::internal(format!("governance URL: {e}")))?;
+    /// A directory asking the governance service at `targets` (its URLs, or
+    /// `dns://host:port` for every replica behind a name), through the one
+    /// outbound client stack: balanced, retried when a read surely did not
+    /// run, carrying the trace; nothing is connected yet.
+    pub async fn connect(targets: &str, outbound: &Outbound) -> Result<TerritoryDirectory, Error> {
+        let governance = async {
+            let targets: Targets = targets.parse()?;
+            Backend::new("governance", &targets, outbound, 1, MAX_AGE, REQUEST_BYTES).await
+        };
+        let governance = governance
+            .await
+            .map_err(|e| Error::internal(format!("governance URL: {e}")))?;
         Ok(TerritoryDirectory {
-            client: GovernanceServiceClient::new(LinkService(Arc::new(link))),
+            client: GovernanceServiceClient::new(BackendChannel(governance)),
             remembered: Mutex::default(),
         })
     }
@@ -67,37 +77,21 @@ impl TerritoryDirectory {
         {
             return Ok(*facts);
         }
-        let asked_until = tokio::time::Instant::now() + DEADLINE;
-        let ask = async || {
-            let mut request = tonic::Request::new(GetTerritoryRequest {
-                kato: kato.to_string(),
-                include_ancestors: false,
+        let mut request = tonic::Request::new(GetTerritoryRequest {
+            kato: kato.to_string(),
+            include_ancestors: false,
+        });
+        caller.apply(request.metadata_mut());
+        request.set_timeout(DEADLINE);
+        // The deadline covers the retries the stack may make.
+        let mut client = self.client.clone();
+        let answer = tokio::time::timeout(DEADLINE, client.get_territory(request))
+            .await
+            .unwrap_or_else(|_| {
+                Err(tonic::Status::deadline_exceeded(
+                    "governance did not answer in time",
+                ))
             });
-            caller.apply(request.metadata_mut());
-            request.set_timeout(asked_until.saturating_duration_since(tokio::time::Instant::now()));
-            aimaq_telemetry::inject_context(request.metadata_mut());
-            self.client.clone().get_territory(request).await
-        };
-        // A read that failed on its connection (governance restarting, say), or
-        // was answered UNAVAILABLE, is asked once more, on a new connection;
-        // both within the deadline.
-        let asked = tokio::time::timeout_at(asked_until, async {
-            match ask().await {
-                Err(status)
-                    if matches!(status.code(), Code::Unavailable | Code::Cancelled)
-                        || std::error::Error::source(&status).is_some() =>
-                {
-                    tracing::debug!(code = ?status.code(), message = status.message(), "asking governance again");
-                    ask().await
-                }
-                answered => answered,
-            }
-        });
-        let answer = asked.await.unwrap_or_else(|_| {
-            Err(tonic::Status::deadline_exceeded(
-                "governance did not answer in time",
-            ))
-        });
         let answer = answer.map_err(|status| match status.code() {
             Code::NotFound => Error::not_found("territory", format!("territories/{kato}")),
             Code::PermissionDenied | Code::Unauthenticated => Error::PermissionDenied(format!(
@@ -178,7 +172,7 @@ mod tests {
             allow_plaintext: true,
         };
         let url = format!("http://{address}");
-        let directory = Arc::new(TerritoryDirectory::new(&url, &plaintext).unwrap());
+        let directory = Arc::new(TerritoryDirectory::connect(&url, &plaintext).await.unwrap());
         let token = OnBehalf {
             authorization: "Bearer test".parse().unwrap(),
             certificate: "none".parse().unwrap(),

@@ -12,7 +12,6 @@
 
 mod database;
 pub mod hostile;
-pub mod load;
 pub mod pki;
 mod server;
 pub mod stub;
@@ -21,7 +20,7 @@ mod tokens;
 
 pub use database::{Engine, TestDatabase};
 pub use pki::TestPki;
-pub use server::{ShutdownSignal, TestServer, init_logs, run_servers_on, test_config, with_token};
+pub use server::{ShutdownSignal, TestServer, init_logs, test_config, with_token};
 pub use tokens::TestTokens;
 
 /// Runs an async test body `fn(TestDatabase)` as two tests, `<name>::sqlite` and

@@ -1,7 +1,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use aimaq_config::{
@@ -14,17 +13,6 @@ use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 use crate::{TestDatabase, TestTokens};
-
-/// Where servers under test run when a benchmark gave them a runtime of their own
-/// ([`run_servers_on`]); otherwise on the runtime of the test.
-static SERVER_RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
-
-/// Runs servers started after this on `runtime`, apart from the load generator's:
-/// as a server process has its own scheduler, a server's tasks then never wait in
-/// the same queue as its callers'. Only the first call counts.
-pub fn run_servers_on(runtime: tokio::runtime::Handle) {
-    let _ = SERVER_RUNTIME.set(runtime);
-}
 
 /// A shutdown future handed to a server under test.
 pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -105,6 +93,42 @@ impl TestServer {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: std::fmt::Display,
     {
+        let runtime = tokio::runtime::Handle::current();
+        TestServer::launch(runtime, client, address, database, tokens, run).await
+    }
+
+    /// As [`TestServer::start`], with the server's tasks on `runtime`: a
+    /// benchmark's servers run apart from its load generator, as they would in
+    /// a process of their own.
+    pub async fn start_on<F, Fut, E>(
+        runtime: tokio::runtime::Handle,
+        database: TestDatabase,
+        tokens: &TestTokens,
+        run: F,
+    ) -> TestServer
+    where
+        F: FnOnce(ServerConfig, TcpListener, ShutdownSignal) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let client = crate::TestPki::get().client();
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        TestServer::launch(runtime, client, any_port, database, tokens, run).await
+    }
+
+    async fn launch<F, Fut, E>(
+        runtime: tokio::runtime::Handle,
+        client: Outbound,
+        address: SocketAddr,
+        database: TestDatabase,
+        tokens: &TestTokens,
+        run: F,
+    ) -> TestServer
+    where
+        F: FnOnce(ServerConfig, TcpListener, ShutdownSignal) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
         init_logs();
         let key_dir = tempfile::tempdir().expect("key directory");
         tokens
@@ -125,10 +149,6 @@ impl TestServer {
         listener
             .set_nonblocking(true)
             .expect("non-blocking listener");
-        let runtime = SERVER_RUNTIME
-            .get()
-            .cloned()
-            .unwrap_or_else(tokio::runtime::Handle::current);
         let listener = {
             let _in_server_runtime = runtime.enter();
             TcpListener::from_std(listener).expect("listener")

@@ -27,7 +27,7 @@ use chrono::Datelike;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
 
-use crate::backends::BackendChannel;
+use aimaq_link::BackendChannel;
 use recent::RecentAnswers;
 
 /// Pages read at most when a view counts what a list RPC returns.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use aimaq_link::{Reach, SendError};
+use crate::{Reach, SendError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tonic::body::Body;
@@ -143,7 +143,7 @@ impl Backend {
 }
 
 /// Reads: safe to send again. Every backend names its reads so.
-pub fn is_read(path: &str) -> bool {
+fn is_read(path: &str) -> bool {
     let method = path.rsplit('/').next().unwrap_or_default();
     ["Get", "List", "Verify", "Export", "Watch"]
         .iter()

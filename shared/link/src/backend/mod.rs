@@ -6,8 +6,9 @@
 //! themselves, and are replaced before the backend's own age limit would cut
 //! the calls on them. Each endpoint's health is checked at an interval: one
 //! that does not answer SERVING is passed over, and a backend with no endpoint
-//! that does is reported NOT_SERVING by the gateway. When a call is sent again
-//! is `send`'s to say.
+//! that does is one its callers report NOT_SERVING. When a call is sent again
+//! is `send`'s to say. The gateway reaches each backend so, and budget and
+//! grants reach governance so for their territory checks.
 
 mod health;
 mod send;
@@ -21,7 +22,7 @@ use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use aimaq_link::Link;
+use crate::Link;
 use aimaq_tls::{Outbound, Target};
 pub use targets::Targets;
 use tonic::body::Body;
@@ -81,7 +82,7 @@ fn connect(url: String, target: &Target, count: usize, max_age: Duration) -> Vec
         .collect()
 }
 
-/// A backend service as the gateway reaches it.
+/// A backend service as its callers reach it.
 pub struct Backend {
     name: &'static str,
     connections: RwLock<Arc<Vec<Connection>>>,
@@ -285,8 +286,8 @@ fn mix(counter: usize) -> usize {
     (z ^ (z >> 31)) as usize
 }
 
-/// A backend as a tower service, for the generated clients of the aggregated
-/// views: the same connections, balancing and retries as forwarded calls.
+/// A backend as a tower service, for generated clients: the same connections,
+/// balancing and retries as calls sent with [`Backend::send`].
 #[derive(Clone, Debug)]
 pub struct BackendChannel(pub Arc<Backend>);
 

@@ -1,13 +1,18 @@
 //! A closed-loop load generator for benchmarks: a fixed number of callers, each
 //! calling again as soon as its call returns, through a warm-up and a measured
-//! window; and the Markdown rows the results are reported in.
+//! window; and the Markdown rows the results are reported in. The servers under
+//! load run on a runtime of their own, handed to each benchmark, as they would
+//! run in a process of their own.
+
+// A benchmark fails loudly: a panic here is a failed run, not a server fault.
+#![allow(clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aimaq_testing::{TestDatabase, TestServer};
+use tokio::runtime::Handle;
 use tonic::transport::Channel;
-
-use crate::{TestDatabase, TestServer};
 
 /// How a workload is driven.
 #[derive(Debug, Clone, Copy)]
@@ -141,27 +146,28 @@ pub async fn channels(server: &TestServer, count: usize) -> Vec<Channel> {
 }
 
 /// A benchmark's `main`: runs `run` on a fresh SQLite database, then on a fresh
-/// PostgreSQL one when the server is reachable.
+/// PostgreSQL one when the server is reachable. `run` is given the runtime its
+/// servers are to be started on ([`TestServer::start_on`]): apart from the load
+/// generator's, so that a server's tasks never wait in its callers' queue.
 pub fn on_both_backends<F, Fut>(run: F)
 where
-    F: Fn(TestDatabase, &'static str) -> Fut,
+    F: Fn(TestDatabase, &'static str, Handle) -> Fut,
     Fut: Future<Output = ()>,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
-    // The servers get their own runtime, as they would their own process.
     let servers = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("server")
         .build()
         .expect("a runtime for the servers");
-    crate::run_servers_on(servers.handle().clone());
+    let on = servers.handle();
     runtime.block_on(async {
-        run(TestDatabase::sqlite().await, "SQLite").await;
+        run(TestDatabase::sqlite().await, "SQLite", on.clone()).await;
         match TestDatabase::postgres().await {
-            Some(database) => run(database, "PostgreSQL").await,
+            Some(database) => run(database, "PostgreSQL", on.clone()).await,
             None => println!("\nPostgreSQL unreachable: skipped."),
         }
     });

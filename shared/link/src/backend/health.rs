@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use aimaq_link::LinkService;
+use crate::LinkService;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -52,7 +52,7 @@ impl Backend {
     }
 }
 
-async fn endpoint_serves(link: Arc<aimaq_link::Link>) -> bool {
+async fn endpoint_serves(link: Arc<crate::Link>) -> bool {
     let mut request = tonic::Request::new(HealthCheckRequest::default());
     request.set_timeout(CHECK_TIMEOUT);
     let mut client = HealthClient::new(LinkService(link));
