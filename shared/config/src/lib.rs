@@ -309,7 +309,9 @@ mod tests {
 /// Where a service that checks territories (budget, grants) finds governance.
 #[derive(Clone, Debug, Args)]
 pub struct GovernanceLink {
-    /// The governance service, asked about territories (http://host:port).
+    /// The governance service, asked about territories: `https://host:port`
+    /// (several, comma-separated), or `dns://host:port` for every address of a
+    /// name (a headless Service); balanced and retried as the gateway does.
     #[arg(long, env = "AIMAQ_GOVERNANCE_URL")]
     pub governance_url: String,
 }
