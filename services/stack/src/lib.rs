@@ -81,7 +81,7 @@ pub struct Stack {
     pub demo: Vec<String>,
     data_dir: PathBuf,
     stop: watch::Sender<bool>,
-    tasks: JoinSet<(&'static str, Result<(), String>)>,
+    tasks: ServerTasks,
 }
 
 /// Generates the development key pair and certificates in the data directory
@@ -163,74 +163,84 @@ async fn bind(service: &'static str, address: SocketAddr) -> Result<TcpListener,
         })
 }
 
-impl Stack {
-    /// Starts the four servers and returns once each reports SERVING.
-    pub async fn start(options: &StackOptions) -> Result<Stack, StackError> {
-        let data_dir = &options.data_dir;
-        let tls = StackTls::prepare(data_dir, &options.host.to_string(), options.plaintext)?;
-        let mut tokens = development_tokens(options, &tls)?.into_iter();
-        let admin_token = tokens.next().map(|(_, token)| token).unwrap_or_default();
-        let auth = AuthConfig {
-            // Budget and grants pass callers' certificates on to governance,
-            // the gateway to all three.
-            trusted_forwarders: vec!["gateway".into(), "budget".into(), "grants".into()],
-            ..AuthConfig::new(DevKeys::key_set_path(data_dir))
-        };
-        let limits = LimitsConfig {
-            shutdown_grace: Duration::from_secs(5),
-            ..LimitsConfig::default()
-        };
-        let backend_config = |service: &str, listen: SocketAddr| ServerConfig {
+/// What a server's task ends with: its name, and why it stopped early.
+type ServerTasks = JoinSet<(&'static str, Result<(), String>)>;
+
+/// The settings the four servers share, and where their tasks go.
+struct Launch<'a> {
+    options: &'a StackOptions,
+    tls: &'a StackTls,
+    auth: AuthConfig,
+    limits: LimitsConfig,
+    stop: &'a watch::Sender<bool>,
+    tasks: &'a mut ServerTasks,
+}
+
+impl Launch<'_> {
+    /// Completes once the stack is told to stop.
+    fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut receiver = self.stop.subscribe();
+        async move {
+            let _ = receiver.wait_for(|stopped| *stopped).await;
+        }
+    }
+
+    /// Binds `port` on the stack's host (0: any free port).
+    async fn listen(
+        &self,
+        service: &'static str,
+        port: u16,
+    ) -> Result<(TcpListener, SocketAddr), StackError> {
+        let wanted = SocketAddr::new(self.options.host, port);
+        let listener = bind(service, wanted).await?;
+        let address = listener.local_addr().map_err(|source| StackError::Listen {
+            service,
+            address: wanted,
+            source,
+        })?;
+        Ok((listener, address))
+    }
+
+    fn server_config(&self, service: &str, listen: SocketAddr) -> ServerConfig {
+        ServerConfig {
             listen,
-            database_url: DatabaseUrl::new(database_url(data_dir, service)),
+            database_url: DatabaseUrl::new(database_url(&self.options.data_dir, service)),
             migrate: MigrateMode::Auto,
-            auth: auth.clone(),
-            tls: tls.server(service),
-            limits: limits.clone(),
-            telemetry: options.telemetry(),
-        };
+            auth: self.auth.clone(),
+            tls: self.tls.server(service),
+            limits: self.limits.clone(),
+            telemetry: self.options.telemetry(),
+        }
+    }
 
-        let (stop, _) = watch::channel(false);
-        let stopped = |stop: &watch::Sender<bool>| {
-            let mut receiver = stop.subscribe();
-            async move {
-                let _ = receiver.wait_for(|stopped| *stopped).await;
-            }
-        };
-        let mut tasks = JoinSet::new();
-        let mut endpoints = Vec::new();
-        let host = options.host;
-
+    /// Starts governance, then budget and grants (which ask it about territories).
+    async fn backends(&mut self) -> Result<Vec<Endpoint>, StackError> {
+        let mut endpoints: Vec<Endpoint> = Vec::new();
         for (service, grpc_service, port) in [
             (
                 "governance",
                 "aimaq.governance.v1.GovernanceService",
-                options.governance_port,
+                self.options.governance_port,
             ),
             (
                 "budget",
                 "aimaq.budget.v1.BudgetService",
-                options.budget_port,
+                self.options.budget_port,
             ),
             (
                 "grants",
                 "aimaq.grants.v1.GrantsService",
-                options.grants_port,
+                self.options.grants_port,
             ),
         ] {
-            let listener = bind(service, SocketAddr::new(host, port)).await?;
-            let address = listener.local_addr().map_err(|source| StackError::Listen {
-                service,
-                address: SocketAddr::new(host, port),
-                source,
-            })?;
-            let config = backend_config(service, address);
-            let shutdown = stopped(&stop);
-            // Governance is started first; the others ask it about territories.
-            let governance_url = endpoints
-                .first()
-                .map_or_else(|| format!("{}://{address}", tls.scheme()), Endpoint::url);
-            tasks.spawn(async move {
+            let (listener, address) = self.listen(service, port).await?;
+            let config = self.server_config(service, address);
+            let shutdown = self.stopped();
+            let governance_url = endpoints.first().map_or_else(
+                || format!("{}://{address}", self.tls.scheme()),
+                Endpoint::url,
+            );
+            self.tasks.spawn(async move {
                 let result = match service {
                     "governance" => aimaq_governance::run(config, listener, shutdown).await,
                     "budget" => aimaq_budget::run(config, governance_url, listener, shutdown).await,
@@ -242,19 +252,17 @@ impl Stack {
                 service,
                 grpc_service,
                 address,
-                scheme: tls.scheme(),
+                scheme: self.tls.scheme(),
             });
         }
+        Ok(endpoints)
+    }
 
-        let gateway_address = SocketAddr::new(host, options.gateway_port);
-        let listener = bind("gateway", gateway_address).await?;
-        let address = listener.local_addr().map_err(|source| StackError::Listen {
-            service: "gateway",
-            address: gateway_address,
-            source,
-        })?;
+    /// Starts the gateway in front of `backends`.
+    async fn gateway(&mut self, backends: &[Endpoint]) -> Result<Endpoint, StackError> {
+        let (listener, address) = self.listen("gateway", self.options.gateway_port).await?;
         let backend_url = |service: &str| {
-            endpoints
+            backends
                 .iter()
                 .find(|e| e.service == service)
                 .map(|e| aimaq_gateway::Targets::Fixed(vec![e.url()]))
@@ -270,27 +278,54 @@ impl Stack {
                 backend_timeout: Duration::from_secs(5),
                 view_max_age: Duration::from_secs(1),
             },
-            rate: options.rate.clone(),
-            auth: auth.clone(),
-            tls: tls.server("gateway"),
-            limits: limits.clone(),
-            telemetry: options.telemetry(),
+            rate: self.options.rate.clone(),
+            auth: self.auth.clone(),
+            tls: self.tls.server("gateway"),
+            limits: self.limits.clone(),
+            telemetry: self.options.telemetry(),
         };
-        let shutdown = stopped(&stop);
-        tasks.spawn(async move {
+        let shutdown = self.stopped();
+        self.tasks.spawn(async move {
             let result = aimaq_gateway::run(gateway, listener, shutdown).await;
             ("gateway", result.map_err(|e| e.to_string()))
         });
-        endpoints.insert(
-            0,
-            Endpoint {
-                service: "gateway",
-                grpc_service: "aimaq.gateway.v1.GatewayService",
-                address,
-                scheme: tls.scheme(),
-            },
-        );
+        Ok(Endpoint {
+            service: "gateway",
+            grpc_service: "aimaq.gateway.v1.GatewayService",
+            address,
+            scheme: self.tls.scheme(),
+        })
+    }
+}
 
+impl Stack {
+    /// Starts the four servers and returns once each reports SERVING.
+    pub async fn start(options: &StackOptions) -> Result<Stack, StackError> {
+        let data_dir = &options.data_dir;
+        let tls = StackTls::prepare(data_dir, &options.host.to_string(), options.plaintext)?;
+        let mut tokens = development_tokens(options, &tls)?.into_iter();
+        let admin_token = tokens.next().map(|(_, token)| token).unwrap_or_default();
+        let (stop, _) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let mut launch = Launch {
+            options,
+            tls: &tls,
+            auth: AuthConfig {
+                // Budget and grants pass callers' certificates on to governance,
+                // the gateway to all three.
+                trusted_forwarders: vec!["gateway".into(), "budget".into(), "grants".into()],
+                ..AuthConfig::new(DevKeys::key_set_path(data_dir))
+            },
+            limits: LimitsConfig {
+                shutdown_grace: Duration::from_secs(5),
+                ..LimitsConfig::default()
+            },
+            stop: &stop,
+            tasks: &mut tasks,
+        };
+        let mut endpoints = launch.backends().await?;
+        let gateway = launch.gateway(&endpoints).await?;
+        endpoints.insert(0, gateway);
         let mut stack = Stack {
             endpoints,
             admin_token,

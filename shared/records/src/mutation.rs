@@ -10,7 +10,7 @@ use aimaq_telemetry::RpcMethod;
 use prost::Message;
 use sea_orm::sea_query::{
     Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, Query,
-    SqliteQueryBuilder, SubQueryStatement, WithClause,
+    SqliteQueryBuilder, SubQueryStatement, UpdateStatement, Values, WithClause,
 };
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, Statement, StatementBuilder,
@@ -374,15 +374,108 @@ pub(crate) async fn record<R: Message>(
     changes: &[Change],
     claimed: bool,
 ) -> Result<bool, Error> {
-    let answer_update = || {
-        Query::update()
-            .table(idempotency_key::Entity)
-            .value(idempotency_key::Column::Response, response.encode_to_vec())
-            .and_where(
-                Expr::col(idempotency_key::Column::RequestId).eq(mutation.request_id.clone()),
-            )
-            .to_owned()
+    let answer = if claimed {
+        AnswerWrite::Fill(
+            Query::update()
+                .table(idempotency_key::Entity)
+                .value(idempotency_key::Column::Response, response.encode_to_vec())
+                .and_where(
+                    Expr::col(idempotency_key::Column::RequestId).eq(mutation.request_id.clone()),
+                )
+                .to_owned(),
+        )
+    } else {
+        AnswerWrite::Take(key_insert(mutation, response.encode_to_vec()))
     };
+    let values = pending_values(mutation, changes);
+    let backend = transaction.get_database_backend();
+    let (statement, written_when) = if backend == DatabaseBackend::Postgres {
+        // One round trip: the pending row is written only with the answer.
+        let from_answer = Query::select()
+            .exprs(values)
+            .from(Alias::new("stored_answer"))
+            .to_owned();
+        let mut pending = pending_insert();
+        pending
+            .select_from(from_answer)
+            .map_err(|e| Error::internal(format!("pending record: {e}")))?;
+        let mut with = WithClause::new();
+        with.cte(
+            CommonTableExpression::new()
+                .query(answer.returning_request_id())
+                .table_name(Alias::new("stored_answer"))
+                .to_owned(),
+        );
+        (StatementBuilder::build(&pending.with(with), &backend), 1)
+    } else {
+        // SQLite writers take turns, so every round trip to the connection's
+        // thread lengthens the turn: both statements go in one, their values
+        // bound in order, so that the text (and what SQLite prepares from it)
+        // is the same every time. A taken id leaves the pending row alone in
+        // the count.
+        let (answer, mut bound) = answer.build(SqliteQueryBuilder);
+        let (pending, pending_values) = pending_insert()
+            .values_panic(values)
+            .build(SqliteQueryBuilder);
+        bound.0.extend(pending_values.0);
+        let both = Statement::from_sql_and_values(backend, format!("{answer}; {pending}"), bound);
+        (both, 2)
+    };
+    let written = transaction.execute_raw(statement).await?;
+    Ok(written.rows_affected() == written_when)
+}
+
+/// How the answer is stored: filled in under an id claimed earlier, or taken
+/// with the id now.
+enum AnswerWrite {
+    Fill(UpdateStatement),
+    Take(InsertStatement),
+}
+
+impl AnswerWrite {
+    /// The statement, yielding the request id of the row it wrote.
+    fn returning_request_id(self) -> SubQueryStatement {
+        match self {
+            AnswerWrite::Fill(mut update) => update
+                .returning_col(idempotency_key::Column::RequestId)
+                .to_owned()
+                .into(),
+            AnswerWrite::Take(mut insert) => insert
+                .returning_col(idempotency_key::Column::RequestId)
+                .to_owned()
+                .into(),
+        }
+    }
+
+    fn build(&self, builder: SqliteQueryBuilder) -> (String, Values) {
+        match self {
+            AnswerWrite::Fill(update) => update.build(builder),
+            AnswerWrite::Take(insert) => insert.build(builder),
+        }
+    }
+}
+
+/// The pending row's columns, in the order of [`pending_values`].
+fn pending_insert() -> InsertStatement {
+    Query::insert()
+        .into_table(pending_record::Entity)
+        .columns([
+            pending_record::Column::OccurredAtMicros,
+            pending_record::Column::Actor,
+            pending_record::Column::Agency,
+            pending_record::Column::Method,
+            pending_record::Column::ResourceType,
+            pending_record::Column::ResourceName,
+            pending_record::Column::RequestId,
+            pending_record::Column::RequestDigest,
+            pending_record::Column::Changes,
+            pending_record::Column::Certificate,
+        ])
+        .to_owned()
+}
+
+/// The audit record and change events of `mutation`, not yet sequenced.
+fn pending_values(mutation: &Mutation, changes: &[Change]) -> [Expr; 10] {
     let (resource_type, resource_name) = changes
         .first()
         .map(|c| (c.resource_type.to_owned(), c.resource_name.clone()))
@@ -399,7 +492,7 @@ pub(crate) async fn record<R: Message>(
             })
             .collect(),
     };
-    let values: [Expr; 10] = [
+    [
         now_micros().into(),
         mutation.actor.clone().into(),
         mutation.agency.clone().into(),
@@ -410,71 +503,7 @@ pub(crate) async fn record<R: Message>(
         mutation.request_digest.clone().into(),
         events.encode_to_vec().into(),
         mutation.certificate.clone().into(),
-    ];
-    let mut pending = Query::insert();
-    pending.into_table(pending_record::Entity).columns([
-        pending_record::Column::OccurredAtMicros,
-        pending_record::Column::Actor,
-        pending_record::Column::Agency,
-        pending_record::Column::Method,
-        pending_record::Column::ResourceType,
-        pending_record::Column::ResourceName,
-        pending_record::Column::RequestId,
-        pending_record::Column::RequestDigest,
-        pending_record::Column::Changes,
-        pending_record::Column::Certificate,
-    ]);
-
-    let backend = transaction.get_database_backend();
-    if backend == DatabaseBackend::Postgres {
-        // One round trip: the pending row is written only with the answer.
-        let from_answer = Query::select()
-            .exprs(values)
-            .from(Alias::new("stored_answer"))
-            .to_owned();
-        pending
-            .select_from(from_answer)
-            .map_err(|e| Error::internal(format!("pending record: {e}")))?;
-        let answer: SubQueryStatement = if claimed {
-            answer_update()
-                .returning_col(idempotency_key::Column::RequestId)
-                .to_owned()
-                .into()
-        } else {
-            key_insert(mutation, response.encode_to_vec())
-                .returning_col(idempotency_key::Column::RequestId)
-                .to_owned()
-                .into()
-        };
-        let mut with = WithClause::new();
-        with.cte(
-            CommonTableExpression::new()
-                .query(answer)
-                .table_name(Alias::new("stored_answer"))
-                .to_owned(),
-        );
-        let written = transaction
-            .execute_raw(StatementBuilder::build(&pending.with(with), &backend))
-            .await?;
-        Ok(written.rows_affected() == 1)
-    } else {
-        // SQLite writers take turns, so every round trip to the connection's
-        // thread lengthens the turn: both statements go in one, their values
-        // bound in order, so that the text (and what SQLite prepares from it)
-        // is the same every time. A taken id leaves the pending row alone in
-        // the count.
-        pending.values_panic(values);
-        let (answer, mut bound) = if claimed {
-            answer_update().build(SqliteQueryBuilder)
-        } else {
-            key_insert(mutation, response.encode_to_vec()).build(SqliteQueryBuilder)
-        };
-        let (pending, pending_values) = pending.build(SqliteQueryBuilder);
-        bound.0.extend(pending_values.0);
-        let both = Statement::from_sql_and_values(backend, format!("{answer}; {pending}"), bound);
-        let written = transaction.execute_raw(both).await?;
-        Ok(written.rows_affected() == 2)
-    }
+    ]
 }
 
 impl Change {

@@ -159,40 +159,98 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
     if pending.is_empty() {
         return Ok((0, None));
     }
-
-    let mut audit_sequence = head.audit_sequence;
-    let mut hash = head.audit_hash;
-    let mut change_sequence = head.change_sequence;
-    let mut audit_rows = Vec::with_capacity(pending.len());
-    let mut event_rows = Vec::new();
-    for row in &pending {
-        audit_sequence += 1;
-        let fields = AuditFields {
-            sequence: audit_sequence,
-            occurred_at_micros: row.occurred_at_micros,
-            actor: row.actor.clone(),
-            agency: row.agency.clone(),
-            method: row.method.clone(),
-            resource_type: row.resource_type.clone(),
-            resource_name: row.resource_name.clone(),
-            request_id: row.request_id.clone(),
-            request_digest: row.request_digest.clone(),
-            certificate: row.certificate.clone(),
-        };
-        let next = chain_hash(&hash, &fields);
-        let prev_hash = std::mem::replace(&mut hash, next);
-        audit_rows.push((fields, prev_hash, hash.clone()));
-        let changes = PendingChanges::decode(row.changes.as_slice()).map_err(|e| {
-            Error::internal(format!("pending record {} cannot be read: {e}", row.id))
-        })?;
-        for event in changes.events {
-            change_sequence += 1;
-            event_rows.push((change_sequence, event, row));
-        }
-    }
-
+    let chained = Chained::after(&head, &pending)?;
+    insert_audit_records(transaction, &chained.audit_rows).await?;
+    insert_change_events(transaction, &chained.event_rows).await?;
+    // By id, not by range: a row with a lower id may commit after this read.
+    pending_record::Entity::delete_many()
+        .filter(pending_record::Column::Id.is_in(pending.iter().map(|row| row.id)))
+        .exec(transaction)
+        .await?;
+    let head_update = Query::update()
+        .table(record_head::Entity)
+        .values([
+            (
+                record_head::Column::AuditSequence,
+                chained.audit_sequence.into(),
+            ),
+            (record_head::Column::AuditHash, chained.hash.into()),
+            (
+                record_head::Column::ChangeSequence,
+                chained.change_sequence.into(),
+            ),
+        ])
+        .and_where(Expr::col(record_head::Column::Id).eq(1))
+        .to_owned();
     let backend = transaction.get_database_backend();
-    for chunk in audit_rows.chunks(ROWS_PER_INSERT) {
+    transaction
+        .execute_raw(StatementBuilder::build(&head_update, &backend))
+        .await?;
+    Ok((pending.len(), u64::try_from(chained.change_sequence).ok()))
+}
+
+/// A batch of pending rows given their places: audit records chained after the
+/// head, change events numbered after its last, and the head that follows.
+struct Chained<'a> {
+    /// Each record with the hash before it and its own.
+    audit_rows: Vec<(AuditFields, String, String)>,
+    event_rows: Vec<(i64, ChangeEvent, &'a pending_record::Model)>,
+    audit_sequence: i64,
+    hash: String,
+    change_sequence: i64,
+}
+
+impl<'a> Chained<'a> {
+    fn after(
+        head: &record_head::Model,
+        pending: &'a [pending_record::Model],
+    ) -> Result<Chained<'a>, Error> {
+        let mut chained = Chained {
+            audit_rows: Vec::with_capacity(pending.len()),
+            event_rows: Vec::new(),
+            audit_sequence: head.audit_sequence,
+            hash: head.audit_hash.clone(),
+            change_sequence: head.change_sequence,
+        };
+        for row in pending {
+            chained.audit_sequence += 1;
+            let fields = AuditFields {
+                sequence: chained.audit_sequence,
+                occurred_at_micros: row.occurred_at_micros,
+                actor: row.actor.clone(),
+                agency: row.agency.clone(),
+                method: row.method.clone(),
+                resource_type: row.resource_type.clone(),
+                resource_name: row.resource_name.clone(),
+                request_id: row.request_id.clone(),
+                request_digest: row.request_digest.clone(),
+                certificate: row.certificate.clone(),
+            };
+            let next = chain_hash(&chained.hash, &fields);
+            let prev_hash = std::mem::replace(&mut chained.hash, next);
+            chained
+                .audit_rows
+                .push((fields, prev_hash, chained.hash.clone()));
+            let changes = PendingChanges::decode(row.changes.as_slice()).map_err(|e| {
+                Error::internal(format!("pending record {} cannot be read: {e}", row.id))
+            })?;
+            for event in changes.events {
+                chained.change_sequence += 1;
+                chained
+                    .event_rows
+                    .push((chained.change_sequence, event, row));
+            }
+        }
+        Ok(chained)
+    }
+}
+
+async fn insert_audit_records(
+    transaction: &DatabaseTransaction,
+    rows: &[(AuditFields, String, String)],
+) -> Result<(), Error> {
+    let backend = transaction.get_database_backend();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut insert = Query::insert();
         insert.into_table(audit_record::Entity).columns([
             audit_record::Column::Sequence,
@@ -228,7 +286,15 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
             .execute_raw(StatementBuilder::build(&insert, &backend))
             .await?;
     }
-    for chunk in event_rows.chunks(ROWS_PER_INSERT) {
+    Ok(())
+}
+
+async fn insert_change_events(
+    transaction: &DatabaseTransaction,
+    rows: &[(i64, ChangeEvent, &pending_record::Model)],
+) -> Result<(), Error> {
+    let backend = transaction.get_database_backend();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut insert = Query::insert();
         insert.into_table(change_event::Entity).columns([
             change_event::Column::Sequence,
@@ -258,22 +324,5 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
             .execute_raw(StatementBuilder::build(&insert, &backend))
             .await?;
     }
-    // By id, not by range: a row with a lower id may commit after this read.
-    pending_record::Entity::delete_many()
-        .filter(pending_record::Column::Id.is_in(pending.iter().map(|row| row.id)))
-        .exec(transaction)
-        .await?;
-    let head_update = Query::update()
-        .table(record_head::Entity)
-        .values([
-            (record_head::Column::AuditSequence, audit_sequence.into()),
-            (record_head::Column::AuditHash, hash.into()),
-            (record_head::Column::ChangeSequence, change_sequence.into()),
-        ])
-        .and_where(Expr::col(record_head::Column::Id).eq(1))
-        .to_owned();
-    transaction
-        .execute_raw(StatementBuilder::build(&head_update, &backend))
-        .await?;
-    Ok((pending.len(), u64::try_from(change_sequence).ok()))
+    Ok(())
 }

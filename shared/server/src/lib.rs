@@ -136,17 +136,12 @@ impl GrpcServer {
 
     /// Serves on `listener` until `shutdown` completes, then drains.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
         let (health, health_service) = tonic_health::server::health_reporter();
-        for service in &self.service_names {
-            health
-                .set_service_status(*service, ServingStatus::Serving)
-                .await;
-        }
-        health.set_service_status("", ServingStatus::Serving).await;
+        self.report(&health, ServingStatus::Serving).await;
         let checker = self.health_check.clone().map(|check| {
             tokio::spawn(health::keep_checking(
                 self.name,
@@ -156,30 +151,15 @@ impl GrpcServer {
                 health.clone(),
             ))
         });
-
-        let reflection_v1 = self
-            .reflection()
-            .build_v1()
-            .map_err(|e| ServerError::Reflection(e.to_string()))?;
-        let reflection_v1alpha = self
-            .reflection()
-            .build_v1alpha()
-            .map_err(|e| ServerError::Reflection(e.to_string()))?;
-
-        let mut routes = self.routes;
+        let mut routes = std::mem::take(&mut self.routes);
         routes
             .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
-
-        let layers = ServiceBuilder::new()
-            .layer(RpcTelemetryLayer::new(self.name))
-            .layer(MapErrLayer::new(overload_as_unavailable))
-            .layer(DeadlineLayer::new(self.limits.request_timeout))
-            .layer(LoadShedLayer::new())
-            .layer(GlobalConcurrencyLimitLayer::new(
-                self.limits.concurrency_limit,
-            ));
+            .add_service(self.reflection().build_v1().map_err(reflection_error)?)
+            .add_service(
+                self.reflection()
+                    .build_v1alpha()
+                    .map_err(reflection_error)?,
+            );
 
         let address = listener.local_addr().ok();
         let tls = if self.tls.is_some() {
@@ -189,16 +169,16 @@ impl GrpcServer {
         };
         let incoming = aimaq_tls::incoming(listener, self.tls.clone());
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = Server::builder()
-            .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-            // HTTP/2's own limits, which are unbounded by default: streams at
-            // once on one connection, and the size of a request's headers.
-            .max_concurrent_streams(self.limits.max_concurrent_streams)
-            .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
-            // Connections are recycled so that new replicas receive load.
-            .max_connection_age(MAX_CONNECTION_AGE)
-            .max_connection_age_grace(MAX_CONNECTION_AGE_GRACE)
+        let layers = ServiceBuilder::new()
+            .layer(RpcTelemetryLayer::new(self.name))
+            .layer(MapErrLayer::new(overload_as_unavailable))
+            .layer(DeadlineLayer::new(self.limits.request_timeout))
+            .layer(LoadShedLayer::new())
+            .layer(GlobalConcurrencyLimitLayer::new(
+                self.limits.concurrency_limit,
+            ));
+        let server = self
+            .transport()
             .layer(layers)
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, async {
@@ -217,17 +197,40 @@ impl GrpcServer {
         if let Some(checker) = checker {
             checker.abort();
         }
-        for service in &self.service_names {
-            health
-                .set_service_status(*service, ServingStatus::NotServing)
-                .await;
-        }
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        self.report(&health, ServingStatus::NotServing).await;
         tokio::time::sleep(self.limits.shutdown_delay).await;
         let _ = stop_accepting.send(());
         self.draining.send_replace(true);
+        self.drain(server).await
+    }
+
+    /// Reports every service, and the server as a whole, as `status`.
+    async fn report(&self, health: &tonic_health::server::HealthReporter, status: ServingStatus) {
+        for service in &self.service_names {
+            health.set_service_status(*service, status).await;
+        }
+        health.set_service_status("", status).await;
+    }
+
+    /// The transport with its HTTP/2 limits.
+    fn transport(&self) -> Server {
+        Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            // HTTP/2's own limits, which are unbounded by default: streams at
+            // once on one connection, and the size of a request's headers.
+            .max_concurrent_streams(self.limits.max_concurrent_streams)
+            .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+            // Connections are recycled so that new replicas receive load.
+            .max_connection_age(MAX_CONNECTION_AGE)
+            .max_connection_age_grace(MAX_CONNECTION_AGE_GRACE)
+    }
+
+    /// Waits for the calls still running, at most the grace period.
+    async fn drain(
+        &self,
+        mut server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    ) -> Result<(), ServerError> {
         match tokio::time::timeout(self.limits.shutdown_grace, &mut server).await {
             Ok(joined) => {
                 tracing::info!(server = self.name, "drained; stopped");
@@ -244,6 +247,10 @@ impl GrpcServer {
             }
         }
     }
+}
+
+fn reflection_error(error: tonic_reflection::server::Error) -> ServerError {
+    ServerError::Reflection(error.to_string())
 }
 
 /// A shed call is the server's overload, not the caller's quota: UNAVAILABLE, which

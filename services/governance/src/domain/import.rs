@@ -27,44 +27,7 @@ pub fn plan_import(
     now_micros: i64,
 ) -> ImportPlan {
     let mut plan = ImportPlan::default();
-    let mut seen = HashSet::new();
-    let mut accepted = Vec::with_capacity(drafts.len());
-    for draft in drafts {
-        if seen.insert(draft.kato) {
-            accepted.push(draft);
-        } else {
-            plan.rejected.push((
-                draft.kato,
-                "the code appears more than once in the import".into(),
-            ));
-        }
-    }
-
-    // Drop orphans until none is left: each one dropped may orphan others.
-    let mut codes: HashSet<Kato> = existing
-        .keys()
-        .copied()
-        .chain(seen.iter().copied())
-        .collect();
-    loop {
-        let before = accepted.len();
-        accepted.retain(
-            |draft| match resolve_parent(draft.kato, |k| codes.contains(&k)) {
-                Ok(_) => true,
-                Err(error) => {
-                    plan.rejected.push((draft.kato, error.to_string()));
-                    if !existing.contains_key(&draft.kato) {
-                        codes.remove(&draft.kato);
-                    }
-                    false
-                }
-            },
-        );
-        if accepted.len() == before {
-            break;
-        }
-    }
-
+    let (accepted, codes) = placed_drafts(existing, drafts, &mut plan.rejected);
     let parent_of = |kato: Kato| kato.parent_in(|k| codes.contains(&k));
     let mut imported = HashSet::new();
     for draft in accepted {
@@ -105,6 +68,48 @@ pub fn plan_import(
     adopted.sort_by_key(|territory| territory.draft.kato);
     plan.update.extend(adopted);
     plan
+}
+
+/// The drafts that can be placed: each code once, and below a parent that is
+/// registered or imported; with every code the registry will hold. The others
+/// go to `rejected`, with the reason.
+fn placed_drafts(
+    existing: &HashMap<Kato, Territory>,
+    drafts: Vec<TerritoryDraft>,
+    rejected: &mut Vec<(Kato, String)>,
+) -> (Vec<TerritoryDraft>, HashSet<Kato>) {
+    let mut seen = HashSet::new();
+    let mut accepted = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        if seen.insert(draft.kato) {
+            accepted.push(draft);
+        } else {
+            rejected.push((
+                draft.kato,
+                "the code appears more than once in the import".into(),
+            ));
+        }
+    }
+    // Drop orphans until none is left: each one dropped may orphan others.
+    let mut codes: HashSet<Kato> = existing.keys().copied().chain(seen).collect();
+    loop {
+        let before = accepted.len();
+        accepted.retain(
+            |draft| match resolve_parent(draft.kato, |k| codes.contains(&k)) {
+                Ok(_) => true,
+                Err(error) => {
+                    rejected.push((draft.kato, error.to_string()));
+                    if !existing.contains_key(&draft.kato) {
+                        codes.remove(&draft.kato);
+                    }
+                    false
+                }
+            },
+        );
+        if accepted.len() == before {
+            return (accepted, codes);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -174,6 +174,44 @@ impl Demo {
             .into_inner()
             .election
             .ok_or_else(|| Status::internal("no election in the answer"))?;
+        let candidates = self.candidates(index, district, &election.name).await?;
+        let votes: [i64; 3] = if tie {
+            [700, 700, 150]
+        } else {
+            [900 + 40 * index as i64, 500, 200]
+        };
+        for station in &stations {
+            let request = self.request(protocol(
+                id(&format!("protocol-{}", station.number)),
+                &election.name,
+                station.number,
+                &candidates,
+                votes,
+            ))?;
+            self.client.submit_protocol(request).await?;
+        }
+        let request = self.request(CertifyElectionRequest {
+            request_id: id("certify"),
+            election: election.name,
+            expected_version: 0,
+            term_start: date(2023, 8, 15),
+        })?;
+        let certified = self.client.certify_election(request).await?.into_inner();
+        Ok(certified
+            .results
+            .and_then(|r| r.outcome)
+            .and_then(|o| OutcomeKind::try_from(o.kind).ok())
+            .unwrap_or_default())
+    }
+
+    /// Registers the three candidates of a pilot election: two parties' and a
+    /// self-nominated one; their resource names in order.
+    async fn candidates(
+        &mut self,
+        index: usize,
+        district: &str,
+        election: &str,
+    ) -> Result<Vec<String>, Status> {
         let mut candidates = Vec::new();
         for (n, (party, born)) in [("Amanat", "750314"), ("Ak Zhol", "820607"), ("", "880921")]
             .into_iter()
@@ -183,8 +221,8 @@ impl Demo {
                 .find_map(|s| Iin::complete(&format!("{born}3{:04}", index * 100 + n * 10 + s)))
                 .ok_or_else(|| Status::internal("no IIN"))?;
             let request = self.request(RegisterCandidateRequest {
-                request_id: id(&format!("candidate-{n}")),
-                election: election.name.clone(),
+                request_id: format!("demo-pilot-{district}-candidate-{n}"),
+                election: election.to_owned(),
                 iin: iin.to_string(),
                 full_name: format!("Candidate {} of district {district}", n + 1),
                 nomination: if party.is_empty() {
@@ -203,45 +241,7 @@ impl Demo {
                 .ok_or_else(|| Status::internal("no candidate in the answer"))?;
             candidates.push(candidate.name);
         }
-        for station in &stations {
-            let votes: [i64; 3] = if tie {
-                [700, 700, 150]
-            } else {
-                [900 + 40 * index as i64, 500, 200]
-            };
-            let cast = votes.iter().sum::<i64>() + 60 + 25;
-            let request = self.request(SubmitProtocolRequest {
-                request_id: id(&format!("protocol-{}", station.number)),
-                election: election.name.clone(),
-                station_number: station.number,
-                ballots_issued: cast + 10,
-                candidate_votes: candidates
-                    .iter()
-                    .zip(votes)
-                    .map(|(candidate, votes)| CandidateVotes {
-                        candidate: candidate.clone(),
-                        votes,
-                    })
-                    .collect(),
-                against_all: 60,
-                spoiled: 25,
-                expected_version: 0,
-                correction_reason: String::new(),
-            })?;
-            self.client.submit_protocol(request).await?;
-        }
-        let request = self.request(CertifyElectionRequest {
-            request_id: id("certify"),
-            election: election.name,
-            expected_version: 0,
-            term_start: date(2023, 8, 15),
-        })?;
-        let certified = self.client.certify_election(request).await?.into_inner();
-        Ok(certified
-            .results
-            .and_then(|r| r.outcome)
-            .and_then(|o| OutcomeKind::try_from(o.kind).ok())
-            .unwrap_or_default())
+        Ok(candidates)
     }
 
     /// Revenue of rural districts 2019–2025: 3.5-fold by 2024, then level.
@@ -396,4 +396,33 @@ pub async fn governance(
         .collect();
     lines.push(demo.indicators(&regions).await?);
     Ok(lines)
+}
+/// A polling station's protocol: `votes` for each candidate, 60 against all,
+/// 25 spoiled, and 10 ballots issued but not cast.
+fn protocol(
+    request_id: String,
+    election: &str,
+    station_number: i32,
+    candidates: &[String],
+    votes: [i64; 3],
+) -> SubmitProtocolRequest {
+    let cast = votes.iter().sum::<i64>() + 60 + 25;
+    SubmitProtocolRequest {
+        request_id,
+        election: election.to_owned(),
+        station_number,
+        ballots_issued: cast + 10,
+        candidate_votes: candidates
+            .iter()
+            .zip(votes)
+            .map(|(candidate, votes)| CandidateVotes {
+                candidate: candidate.clone(),
+                votes,
+            })
+            .collect(),
+        against_all: 60,
+        spoiled: 25,
+        expected_version: 0,
+        correction_reason: String::new(),
+    }
 }

@@ -235,69 +235,110 @@ impl Demo {
 
     /// One application through to its outcome.
     async fn application(&self, n: usize, village: &str) -> Result<(), Status> {
-        let key = mix(0x6a9a ^ (n as u64) << 16);
-        let Some(iin) = applicant(key) else {
+        let Some(case) = Case::drawn(n) else {
             return Ok(());
         };
-        let outcome = outcome(mix(key ^ 1));
-        let field = field(mix(key ^ 2));
-        let wants_loan = mix(key ^ 3) % 100 < 45;
-        let loan_tenge = 3_000_000 + (mix(key ^ 4) % 5_000_000) as i64;
-        // Completed applications started early enough to serve 36 months.
-        let (start, year) = match outcome {
-            Outcome::Completed => (date(2022, 8, 1), 2025),
-            _ => (date(2025, 3, 1), 2025 + (n % 2) as i32),
+        let Some(submitted) = self.submit(&case, village).await? else {
+            return Ok(());
         };
-        let decided = date(year, 4, 15);
-        let mut client = self.client.clone();
-        let submitted = client
+        if matches!(case.outcome, Outcome::Submitted) {
+            return Ok(());
+        }
+        let decided = self.decide(&case, submitted).await?;
+        if matches!(case.outcome, Outcome::Rejected | Outcome::Approved) {
+            return Ok(());
+        }
+        let mut current = decided;
+        let kinds = [PaymentKind::Allowance, PaymentKind::LoanDisbursement];
+        for kind in kinds.into_iter().take(if case.wants_loan { 2 } else { 1 }) {
+            current = answered(
+                self.client
+                    .clone()
+                    .record_payment(self.request(RecordPaymentRequest {
+                        request_id: format!("demo-payment-{}-{}", case.n, kind as i32),
+                        application: current.name.clone(),
+                        kind: kind as i32,
+                        payment_date: date(case.year, 5, 1),
+                        payment_reference: format!("KZ-{:06}-{}", case.n, kind as i32),
+                        expected_version: current.version,
+                    })?)
+                    .await?
+                    .into_inner()
+                    .application,
+            )?;
+        }
+        let departure = match case.outcome {
+            Outcome::Completed => date(2025, 9, 1),
+            Outcome::Breached => date(2026, 6, 1),
+            _ => return Ok(()),
+        };
+        self.client
+            .clone()
+            .record_departure(self.request(RecordDepartureRequest {
+                request_id: format!("demo-departure-{}", case.n),
+                application: current.name.clone(),
+                departure_date: departure,
+                reason: "Left the village job".into(),
+                expected_version: current.version,
+            })?)
+            .await?;
+        Ok(())
+    }
+
+    /// Submits the case's application; `None` when its generated IIN was taken.
+    async fn submit(&self, case: &Case, village: &str) -> Result<Option<Application>, Status> {
+        let n = case.n;
+        let submitted = self
+            .client
+            .clone()
             .submit_application(self.request(SubmitApplicationRequest {
                 request_id: format!("demo-application-{n}"),
-                iin,
+                iin: case.iin.clone(),
                 full_name: format!("Specialist {n:04}"),
-                field: field as i32,
+                field: case.field as i32,
                 diploma: Some(Diploma {
                     level: DiplomaLevel::Bachelor as i32,
-                    speciality: format!("{field:?}"),
+                    speciality: format!("{:?}", case.field),
                     year: 2021,
                     institution: "Regional university".into(),
                 }),
                 settlement_kato: village.to_owned(),
                 employer: "Village organisation".into(),
-                start_date: start,
+                start_date: case.start,
                 allowance_requested: true,
-                loan_requested: wants_loan.then_some(LoanRequest {
-                    amount_tiyn: loan_tenge * 100,
+                loan_requested: case.wants_loan.then_some(LoanRequest {
+                    amount_tiyn: case.loan_tenge * 100,
                     term_months: 180,
                 }),
             })?)
             .await;
-        let submitted = match submitted {
-            Ok(answer) => answer
-                .into_inner()
-                .application
-                .ok_or_else(|| Status::internal("no application in the answer"))?,
+        match submitted {
+            Ok(answer) => answered(answer.into_inner().application).map(Some),
             // Two generated applicants may share an IIN: the second is refused.
-            Err(status) if status.code() == tonic::Code::FailedPrecondition => return Ok(()),
-            Err(status) => return Err(status),
-        };
-        if matches!(outcome, Outcome::Submitted) {
-            return Ok(());
+            Err(status) if status.code() == tonic::Code::FailedPrecondition => Ok(None),
+            Err(status) => Err(status),
         }
-        let reject = matches!(outcome, Outcome::Rejected);
-        let decided = client
+    }
+
+    /// Approves the case's application, or rejects it when that is its outcome.
+    async fn decide(&self, case: &Case, submitted: Application) -> Result<Application, Status> {
+        let reject = matches!(case.outcome, Outcome::Rejected);
+        let decision = if reject {
+            Decision::Reject
+        } else {
+            Decision::Approve
+        };
+        let answer = self
+            .client
+            .clone()
             .decide_application(self.request(DecideApplicationRequest {
-                request_id: format!("demo-decision-{n}"),
+                request_id: format!("demo-decision-{}", case.n),
                 application: submitted.name.clone(),
-                decision: if reject {
-                    Decision::Reject
-                } else {
-                    Decision::Approve
-                } as i32,
-                decision_date: decided,
+                decision: decision as i32,
+                decision_date: date(case.year, 4, 15),
                 grant_allowance: !reject,
-                grant_loan: (!reject && wants_loan).then_some(LoanRequest {
-                    amount_tiyn: loan_tenge.min(5_000_000) * 100,
+                grant_loan: (!reject && case.wants_loan).then_some(LoanRequest {
+                    amount_tiyn: case.loan_tenge.min(5_000_000) * 100,
                     term_months: 180,
                 }),
                 reason: if reject {
@@ -307,45 +348,8 @@ impl Demo {
                 },
                 expected_version: submitted.version,
             })?)
-            .await?
-            .into_inner()
-            .application
-            .ok_or_else(|| Status::internal("no application in the answer"))?;
-        if matches!(outcome, Outcome::Rejected | Outcome::Approved) {
-            return Ok(());
-        }
-        let mut current = decided;
-        let kinds = [PaymentKind::Allowance, PaymentKind::LoanDisbursement];
-        for kind in kinds.into_iter().take(if wants_loan { 2 } else { 1 }) {
-            current = client
-                .record_payment(self.request(RecordPaymentRequest {
-                    request_id: format!("demo-payment-{n}-{}", kind as i32),
-                    application: current.name.clone(),
-                    kind: kind as i32,
-                    payment_date: date(year, 5, 1),
-                    payment_reference: format!("KZ-{n:06}-{}", kind as i32),
-                    expected_version: current.version,
-                })?)
-                .await?
-                .into_inner()
-                .application
-                .ok_or_else(|| Status::internal("no application in the answer"))?;
-        }
-        let departure = match outcome {
-            Outcome::Completed => date(2025, 9, 1),
-            Outcome::Breached => date(2026, 6, 1),
-            _ => return Ok(()),
-        };
-        client
-            .record_departure(self.request(RecordDepartureRequest {
-                request_id: format!("demo-departure-{n}"),
-                application: current.name.clone(),
-                departure_date: departure,
-                reason: "Left the village job".into(),
-                expected_version: current.version,
-            })?)
             .await?;
-        Ok(())
+        answered(answer.into_inner().application)
     }
 
     async fn statistics(&self) -> Result<GrantTotals, Status> {
@@ -397,4 +401,45 @@ pub async fn grants(
         "grants: MCI 2009-2026 (two values in 2022), terms history, quotas 2025-2026; {APPLICATIONS} applications in every status; since 2009: {} allowances, {} housing loans",
         national.allowances, national.loans
     )])
+}
+/// One demo application, drawn from its number: who applies, for what, and
+/// how far it gets.
+struct Case {
+    n: usize,
+    iin: String,
+    outcome: Outcome,
+    field: Field,
+    wants_loan: bool,
+    loan_tenge: i64,
+    start: Option<Date>,
+    /// The year it is decided and paid in.
+    year: i32,
+}
+
+impl Case {
+    fn drawn(n: usize) -> Option<Case> {
+        let key = mix(0x6a9a ^ (n as u64) << 16);
+        let iin = applicant(key)?;
+        let outcome = outcome(mix(key ^ 1));
+        // Completed applications started early enough to serve 36 months.
+        let (start, year) = match outcome {
+            Outcome::Completed => (date(2022, 8, 1), 2025),
+            _ => (date(2025, 3, 1), 2025 + (n % 2) as i32),
+        };
+        Some(Case {
+            n,
+            iin,
+            outcome,
+            field: field(mix(key ^ 2)),
+            wants_loan: mix(key ^ 3) % 100 < 45,
+            loan_tenge: 3_000_000 + (mix(key ^ 4) % 5_000_000) as i64,
+            start,
+            year,
+        })
+    }
+}
+
+/// The application an answer must carry.
+fn answered(application: Option<Application>) -> Result<Application, Status> {
+    application.ok_or_else(|| Status::internal("no application in the answer"))
 }
