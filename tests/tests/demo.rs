@@ -8,12 +8,13 @@ use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::{ExecutionRow, GetExecutionReportRequest, GetSufficiencyRequest};
 use aimaq_proto::common::v1::Date;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
-use aimaq_proto::gateway::v1::{GetNationalDashboardRequest, SectionState};
+use aimaq_proto::gateway::v1::{DashboardIndicator, GetNationalDashboardRequest, SectionState};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::*;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use aimaq_proto::grants::v1::{
-    ApplicationStatus, GetMciRateRequest, GetStatisticsRequest, ListApplicationsRequest,
+    ApplicationStatus, GetMciRateRequest, GetPolicyRequest, GetStatisticsRequest,
+    ListApplicationsRequest,
 };
 use aimaq_stack::{Stack, StackOptions};
 use tonic::Request;
@@ -90,7 +91,8 @@ async fn governance_demo_data_holds_the_facts() {
     let sufficiency = client
         .list_indicators(authorized(
             ListIndicatorsRequest {
-                territory_kato: "610000000".into(),
+                // The republic's figures.
+                territory_kato: String::new(),
                 kinds: vec![IndicatorKind::StandardsSufficiency as i32],
                 ..ListIndicatorsRequest::default()
             },
@@ -104,7 +106,8 @@ async fn governance_demo_data_holds_the_facts() {
         .iter()
         .map(|i| (i.year, i.value_bp))
         .collect();
-    assert_eq!(values, [(2026, 6400), (2028, 7000)]);
+    assert_eq!(values, [(2025, 6400), (2028, 7000)]);
+    assert!(sufficiency.indicators.iter().all(|i| !i.source.is_empty()));
 
     budget_demo_data_holds_the_facts(&stack, &token).await;
     grants_demo_data_holds_the_facts(&stack, &token).await;
@@ -113,42 +116,107 @@ async fn governance_demo_data_holds_the_facts() {
 }
 
 /// The national dashboard, through the gateway, shows the demo's figures next to
-/// the targets of the source material.
+/// the targets of the source material, each pinned to the years its source
+/// gives, named by period and source; a period without records is no data.
 async fn dashboard_shows_the_facts(stack: &Stack, token: &str) {
     let channel = stack.channel("gateway").await.unwrap();
-    let dashboard = GatewayServiceClient::new(channel)
-        .get_national_dashboard(authorized(GetNationalDashboardRequest { year: 0 }, token))
-        .await
-        .unwrap()
-        .into_inner();
-    let indicator = |key: &str| {
-        let indicator = dashboard
+    let mut client = GatewayServiceClient::new(channel);
+    let mut dashboard = async |year| {
+        client
+            .get_national_dashboard(authorized(GetNationalDashboardRequest { year }, token))
+            .await
+            .unwrap()
+            .into_inner()
             .indicators
+    };
+    let figure = |lines: &[DashboardIndicator], key: &str, state: SectionState| {
+        let line = lines
             .iter()
             .find(|i| i.key == key)
-            .unwrap_or_else(|| panic!("no indicator {key}"));
-        let status = indicator.status.clone().unwrap();
-        assert_eq!(status.state(), SectionState::Ok, "{key}: {status:?}");
-        (indicator.actual, indicator.target)
+            .unwrap_or_else(|| panic!("no indicator {key}: {lines:?}"));
+        assert_eq!(
+            line.status.as_ref().unwrap().state(),
+            state,
+            "{key}: {line:?}"
+        );
+        if line.target != 0 {
+            assert!(
+                !line.target_source.is_empty(),
+                "{key}: a target names its source"
+            );
+        }
+        (line.actual, line.target, line.period.clone())
     };
     const BILLION_TENGE_IN_TIYN: i64 = 100_000_000_000;
-    assert_eq!(indicator("standards_sufficiency"), (6400, 7000));
+    let ok = SectionState::Ok;
+
+    let of_2024 = dashboard(2024).await;
     assert_eq!(
-        indicator("auyl_el_besigi_money"),
-        (701 * BILLION_TENGE_IN_TIYN, 701 * BILLION_TENGE_IN_TIYN)
+        figure(&of_2024, "auyl_el_besigi_money_2019_2024", ok),
+        (
+            701 * BILLION_TENGE_IN_TIYN,
+            701 * BILLION_TENGE_IN_TIYN,
+            "2019-2024".into()
+        )
     );
-    assert_eq!(indicator("auyl_el_besigi_projects_this_year"), (1000, 1000));
-    assert_eq!(indicator("auyl_el_besigi_villages_this_year"), (500, 500));
+    let (undertaken, target, _) = figure(&of_2024, "auyl_el_besigi_projects_2019_2024", ok);
+    let (cancelled, _, _) = figure(&of_2024, "auyl_el_besigi_projects_2019_2024_cancelled", ok);
     assert_eq!(
-        indicator("auyl_amanaty_money"),
-        (50 * BILLION_TENGE_IN_TIYN, 50 * BILLION_TENGE_IN_TIYN)
+        (undertaken + cancelled, target),
+        (6000, 6000),
+        "both counts shown"
     );
-    let (allowances, _) = indicator("diploma_allowances");
-    assert!(allowances > 114_000, "{allowances}");
-    let (growth, _) = indicator("rural_district_revenue_growth");
-    assert_eq!(growth, 35_000);
-    let (pilot, _) = indicator("akim_elections_pilot");
-    assert_eq!(pilot, 5);
+    assert!(cancelled > 0);
+    // The column sums exactly the years it names.
+    let (allowances, target, period) =
+        figure(&of_2024, "diploma_to_village_allowances_2009_2024", ok);
+    assert_eq!((target, period.as_str()), (114_000, "2009-2024"));
+    assert!(allowances > 100_000, "{allowances}");
+    assert!(
+        of_2024
+            .iter()
+            .all(|i| !i.key.starts_with("auyl_amanaty_money_2026"))
+    );
+
+    let of_2025 = dashboard(2025).await;
+    assert_eq!(
+        figure(&of_2025, "auyl_el_besigi_projects_2025_2025", ok),
+        (1000, 1000, "2025".into())
+    );
+    assert_eq!(
+        figure(&of_2025, "auyl_el_besigi_settlements_2025_2025", ok).0,
+        500
+    );
+    assert_eq!(
+        figure(&of_2025, "auyl_amanaty_money_2025_2025", ok).0,
+        50 * BILLION_TENGE_IN_TIYN
+    );
+    assert_eq!(
+        figure(&of_2025, "standards_sufficiency", ok),
+        (6400, 7000, "2025".into())
+    );
+    assert_eq!(
+        figure(&of_2025, "rural_district_revenue_growth", ok).0,
+        35_000
+    );
+    assert_eq!(
+        figure(&of_2025, "akim_elections_pilot", ok),
+        (5, 5, "2023".into())
+    );
+    // A target without a published actual: no data, not 0.
+    figure(&of_2025, "sme_share_of_gdp", SectionState::NoData);
+
+    let of_2026 = dashboard(2026).await;
+    assert_eq!(
+        figure(&of_2026, "auyl_amanaty_money_2026_2028", ok).0,
+        450 * BILLION_TENGE_IN_TIYN
+    );
+    let (_, target, _) = figure(
+        &of_2026,
+        "auyl_amanaty_projects_2026_2028",
+        SectionState::NoData,
+    );
+    assert_eq!(target, 25_000);
 }
 
 /// 'Auyl – El Besigi': 701 billion tenge 2019–2024 and 6,000 projects, this
@@ -194,16 +262,19 @@ async fn budget_demo_data_holds_the_facts(stack: &Stack, token: &str) {
         assert!(total.disbursed_tiyn > envelope.amount_tiyn / 2);
     }
 
-    let this_year = report(2026, 2026, "AUYL_EL_BESIGI").await;
+    let this_year = report(2025, 2025, "AUYL_EL_BESIGI").await;
     let [total] = this_year.totals.as_slice() else {
         panic!("{:?}", this_year.totals);
     };
     assert_eq!(projects(total), 1000);
     assert_eq!(total.settlements_covered, 500);
 
-    let amanaty = report(2026, 2026, "AUYL_AMANATY").await;
+    let amanaty = report(2025, 2025, "AUYL_AMANATY").await;
     assert_eq!(amanaty.envelopes[0].amount_tiyn, 50 * billion);
     assert!(projects(&amanaty.totals[0]) >= 1000);
+    let plan = report(2026, 2028, "AUYL_AMANATY").await;
+    let planned: i64 = plan.envelopes.iter().map(|e| e.amount_tiyn).sum();
+    assert_eq!(planned, 450 * billion, "the next three years' envelopes");
 
     let sufficiency = client
         .get_sufficiency(authorized(GetSufficiencyRequest::default(), token))
@@ -256,6 +327,48 @@ async fn grants_demo_data_holds_the_facts(stack: &Stack, token: &str) {
     assert!(totals.allowances > 114_000, "{totals:?}");
     assert!(totals.loans <= 52_000, "{totals:?}");
     assert!(published.rows.iter().all(|r| r.historical));
+    // "Just over 114,000": within 1% above it.
+    assert!(totals.allowances < 115_140, "{totals:?}");
+    // Published in March 2023 for 2009–2022: about 95,000 and 45,000.
+    let earlier = client
+        .get_statistics(authorized(
+            GetStatisticsRequest {
+                from_year: 2009,
+                to_year: 2022,
+                ..GetStatisticsRequest::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .totals
+        .unwrap();
+    let about = |value: i64, published: i64| (value - published).abs() * 100 <= published;
+    assert!(about(earlier.allowances, 95_000), "{earlier:?}");
+    assert!(about(earlier.loans, 45_000), "{earlier:?}");
+    // The allowance was 70 MCI in September 2016 and 100 MCI by 2019; each
+    // term says in its source what is known and what is assumed.
+    for (year, month, allowance_mci) in [(2009, 1, 70), (2016, 9, 70), (2019, 1, 100)] {
+        let policy = client
+            .get_policy(authorized(
+                GetPolicyRequest {
+                    date: Some(Date {
+                        year,
+                        month,
+                        day: 1,
+                    }),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .policy
+            .unwrap();
+        assert_eq!(policy.allowance_mci, allowance_mci, "{year}-{month}");
+        assert!(!policy.source.is_empty());
+    }
     for status in [
         ApplicationStatus::Submitted,
         ApplicationStatus::Approved,

@@ -38,7 +38,7 @@ async fn a_scenario_through_the_gateway_shows_in_every_view() {
     grants_scenario(channel.clone(), &token).await;
     let election = governance_scenario(channel.clone(), &token).await;
     let year = this_year();
-    let mut views = GatewayServiceClient::new(channel);
+    let mut views = GatewayServiceClient::new(channel.clone());
 
     let profile = views
         .get_settlement_profile(with_token(
@@ -146,6 +146,54 @@ async fn a_scenario_through_the_gateway_shows_in_every_view() {
     assert!(ok(&growth.status), "{:?}", growth.status);
     assert!(growth.support_villages.is_empty());
 
+    // The dashboard shows the targets recorded as data, and nothing else.
+    let mut budget = BudgetServiceClient::new(channel.clone());
+    for (metric, value) in [
+        (TargetMetric::Projects, 1000),
+        (TargetMetric::Settlements, 500),
+    ] {
+        budget
+            .set_program_target(with_token(
+                SetProgramTargetRequest {
+                    request_id: format!("target-{metric:?}"),
+                    target: Some(ProgramTarget {
+                        program_code: "AUYL_EL_BESIGI".into(),
+                        metric: metric as i32,
+                        from_year: year,
+                        to_year: year,
+                        value,
+                        source: "test statement".into(),
+                        ..ProgramTarget::default()
+                    }),
+                    expected_version: 0,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+    let mut governance = GovernanceServiceClient::new(channel.clone());
+    for (kind, value_bp, due) in [
+        (IndicatorKind::StandardsSufficiency, 7000, 2028),
+        (IndicatorKind::SmeShareOfGdp, 4000, 2030),
+    ] {
+        governance
+            .record_indicator(with_token(
+                RecordIndicatorRequest {
+                    request_id: format!("indicator-{kind:?}"),
+                    territory_kato: String::new(),
+                    kind: kind as i32,
+                    figure: IndicatorFigure::Target as i32,
+                    year: due,
+                    value_bp,
+                    source: "test statement".into(),
+                    expected_version: 0,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
     let dashboard = views
         .get_national_dashboard(with_token(GetNationalDashboardRequest { year: 0 }, &token))
         .await
@@ -157,15 +205,15 @@ async fn a_scenario_through_the_gateway_shows_in_every_view() {
             .indicators
             .iter()
             .find(|i| i.key == key)
-            .unwrap_or_else(|| panic!("no indicator {key}"))
+            .unwrap_or_else(|| panic!("no indicator {key}: {:?}", dashboard.indicators))
     };
+    let projects = format!("auyl_el_besigi_projects_{year}_{year}");
+    let villages = format!("auyl_el_besigi_settlements_{year}_{year}");
     for key in [
         "standards_sufficiency",
-        "auyl_el_besigi_projects_this_year",
-        "auyl_el_besigi_villages_this_year",
-        "diploma_allowances",
+        projects.as_str(),
+        villages.as_str(),
         "rural_district_revenue_growth",
-        "akim_elections_pilot",
     ] {
         assert!(
             ok(&indicator(key).status),
@@ -178,19 +226,36 @@ async fn a_scenario_through_the_gateway_shows_in_every_view() {
         (
             sufficiency.actual,
             sufficiency.target,
-            sufficiency.target_year
+            sufficiency.target_year,
+            sufficiency.target_source.as_str()
         ),
-        (10_000, 7000, 2028)
+        (10_000, 7000, 2028, "test statement")
     );
-    assert_eq!(indicator("auyl_el_besigi_projects_this_year").actual, 1);
-    assert_eq!(indicator("auyl_el_besigi_villages_this_year").actual, 1);
-    assert_eq!(indicator("diploma_allowances").actual, 1);
     assert_eq!(
-        indicator("akim_elections_pilot").actual,
-        0,
+        (indicator(&projects).actual, indicator(&projects).target),
+        (1, 1000)
+    );
+    assert_eq!(indicator(&projects).period, year.to_string());
+    assert_eq!(indicator(&villages).actual, 1);
+    assert_eq!(indicator(&format!("{projects}_cancelled")).actual, 0);
+    // Recorded as a target only: the actual is no data, never 0 with state OK.
+    let sme = indicator("sme_share_of_gdp");
+    assert_eq!(sme.status.as_ref().unwrap().state(), SectionState::NoData);
+    assert_eq!((sme.target, sme.target_year), (4000, 2030));
+    let pilot = indicator("akim_elections_pilot");
+    assert_eq!(
+        pilot.status.as_ref().unwrap().state(),
+        SectionState::NoData,
         "the village's election is no pilot"
     );
     assert_eq!(indicator("rural_district_revenue_growth").actual, 35_000);
+    assert!(
+        !dashboard
+            .indicators
+            .iter()
+            .any(|i| i.key.starts_with("auyl_amanaty")),
+        "no target recorded, no line"
+    );
 
     // An unknown territory fails the whole view.
     let unknown = views

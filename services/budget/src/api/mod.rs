@@ -6,6 +6,7 @@ mod programs;
 mod projects;
 mod reports;
 mod standards;
+mod targets;
 
 use aimaq_auth::{Caller, OnBehalf, Scope};
 use aimaq_error::Error;
@@ -101,6 +102,23 @@ impl BudgetService for BudgetApi {
         Caller::of(&request)?.require(Scope::BudgetRead)?;
         Ok(Response::new(
             programs::get_envelope(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn set_program_target(
+        &self,
+        request: Request<SetProgramTargetRequest>,
+    ) -> Result<Response<SetProgramTargetResponse>, Status> {
+        Ok(Response::new(targets::set(&self.records, &request).await?))
+    }
+
+    async fn list_program_targets(
+        &self,
+        request: Request<ListProgramTargetsRequest>,
+    ) -> Result<Response<ListProgramTargetsResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(
+            targets::list(&self.records, request.get_ref()).await?,
         ))
     }
 

@@ -5,3 +5,4 @@ pub mod program;
 pub mod project;
 pub mod report;
 pub mod standard;
+pub mod target;

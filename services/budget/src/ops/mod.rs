@@ -8,6 +8,7 @@ pub mod programs;
 pub mod projects;
 pub mod reports;
 pub mod standards;
+pub mod targets;
 
 /// Microseconds since the epoch, the time every write stamps.
 fn now_micros() -> i64 {

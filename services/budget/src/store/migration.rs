@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(CountProjectsOnAllocations),
             Box::new(CreatePendingRecords),
             Box::new(RecordCertificates),
+            Box::new(CreateProgramTargets),
         ]
     }
 }
@@ -322,5 +323,40 @@ impl MigrationTrait for CountProjectsOnAllocations {
                 .await?;
         }
         Ok(())
+    }
+}
+
+struct CreateProgramTargets;
+
+impl MigrationName for CreateProgramTargets {
+    fn name(&self) -> &str {
+        "m0005_create_program_targets"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateProgramTargets {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("program_targets")
+                    .col(string_len("name", 160).primary_key())
+                    .col(string_len("program_code", 64))
+                    .col(string_len("metric", 20))
+                    .col(integer("from_year"))
+                    .col(integer("to_year"))
+                    .col(big_integer("value"))
+                    .col(string_len("source", 2000))
+                    .col(big_integer("version"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("program_targets").to_owned())
+            .await
     }
 }

@@ -8,6 +8,7 @@ pub mod program;
 pub mod project;
 pub mod report;
 pub mod standard;
+pub mod target;
 
 use aimaq_error::Error;
 use aimaq_types::Kato;

@@ -10,6 +10,7 @@ mod hostile;
 mod programs;
 mod projects;
 mod reports;
+mod targets;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::*;

@@ -5,6 +5,7 @@
 //! a whole view.
 
 mod dashboard;
+mod indicators;
 mod recent;
 mod region;
 mod settlement;
@@ -300,7 +301,7 @@ impl GatewayService for GatewayApi {
         let api = self.clone();
         self.dashboards
             .get(out.key(year), dashboard::complete, move || async move {
-                Ok(api.national_dashboard(&out, year).await)
+                Ok(api.national_dashboard(&out, year, current_year()).await)
             })
             .await
             .map(Response::new)

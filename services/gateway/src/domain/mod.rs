@@ -1,3 +1,4 @@
 //! The gateway's rules, without I/O.
 
+pub mod dashboard;
 pub mod rate;

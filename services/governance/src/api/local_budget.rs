@@ -192,7 +192,14 @@ pub async fn record_indicator(
     caller.require(Scope::GovernanceWrite)?;
     let body = request.get_ref();
     let mut violations = Violations::new();
-    let territory = violations.take("territory_kato", Kato::parse(&body.territory_kato));
+    // Empty: a figure of the republic as a whole.
+    let territory = if body.territory_kato.is_empty() {
+        Some(None)
+    } else {
+        violations
+            .take("territory_kato", Kato::parse(&body.territory_kato))
+            .map(Some)
+    };
     let kind = kind_name(body.kind);
     violations.check(
         kind.is_some(),
@@ -218,7 +225,10 @@ pub async fn record_indicator(
         "must not be negative",
     );
     let (territory, kind, figure) = violations.then(|| Some((territory?, kind?, figure?)))?;
-    caller.require_write_at(territory)?;
+    match territory {
+        Some(territory) => caller.require_write_at(territory)?,
+        None => caller.require_national(Scope::GovernanceWrite, "national indicators")?,
+    }
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let asked = ops::local_budget::Indicator {
         territory,
@@ -241,7 +251,11 @@ pub async fn list_indicators(
     records: &Records,
     request: &ListIndicatorsRequest,
 ) -> Result<ListIndicatorsResponse, Error> {
-    let territory = kato("territory_kato", &request.territory_kato)?;
+    let territory = if request.territory_kato.is_empty() {
+        None
+    } else {
+        Some(kato("territory_kato", &request.territory_kato)?)
+    };
     let mut violations = Violations::new();
     let mut kinds = Vec::new();
     for (index, kind) in request.kinds.iter().enumerate() {

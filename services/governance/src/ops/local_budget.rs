@@ -91,7 +91,8 @@ pub async fn revenue_summary(
 
 /// RecordIndicator, checked: kinds and figures by their stored names.
 pub struct Indicator {
-    pub territory: Kato,
+    /// None for the republic as a whole.
+    pub territory: Option<Kato>,
     pub kind: &'static str,
     pub figure: &'static str,
     pub year: i32,
@@ -110,8 +111,10 @@ pub async fn record_indicator<R: Answer>(
     records
         .apply(mutation, |tx| {
             within(tx, async move |tx| {
-                store::territory::require(tx, asked.territory).await?;
-                let code = asked.territory.to_string();
+                if let Some(territory) = asked.territory {
+                    store::territory::require(tx, territory).await?;
+                }
+                let code = asked.territory.map(|t| t.to_string()).unwrap_or_default();
                 let (kind, figure, year) = (asked.kind, asked.figure, asked.year);
                 let name = indicator_name(&code, kind, figure, year);
                 let current =
@@ -139,18 +142,18 @@ pub async fn record_indicator<R: Answer>(
         .await
 }
 
-/// A page of a territory's indicators of `kinds` (any when empty) in the
-/// years, by kind, year and figure.
+/// A page of a territory's (or, with none, the republic's) indicators of
+/// `kinds` (any when empty) in the years, by kind, year and figure.
 pub async fn list_indicators(
     records: &Records,
-    territory: Kato,
+    territory: Option<Kato>,
     kinds: &[&str],
     years: (Option<i32>, Option<i32>),
     page: &Page,
 ) -> Result<(Vec<indicators::Model>, String), Error> {
     let rows = store::local_budget::list_indicators(
         records.database().connection(),
-        &territory.to_string(),
+        &territory.map(|t| t.to_string()).unwrap_or_default(),
         kinds,
         years.0,
         years.1,

@@ -104,8 +104,10 @@ pub fn revenue_name(id: i64) -> String {
     format!("revenues/{id}")
 }
 
-/// `indicators/{kato}/{kind}/{figure}/{year}`.
+/// `indicators/{kato}/{kind}/{figure}/{year}`; `national` in place of the code
+/// for the republic as a whole (stored with an empty code).
 pub fn indicator_name(code: &str, kind: &str, figure: &str, year: i32) -> String {
+    let code = if code.is_empty() { "national" } else { code };
     format!("indicators/{code}/{kind}/{figure}/{year}")
 }
 

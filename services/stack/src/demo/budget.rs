@@ -59,6 +59,66 @@ impl Demo {
         Ok(())
     }
 
+    /// The three programmes, their envelopes and their targets; how many targets.
+    async fn programmes(&self) -> Result<usize, Status> {
+        self.program(
+            EL_BESIGI,
+            ("Ауыл – Ел бесігі", "Ауыл – Ел бесігі", "Auyl – El Besigi"),
+            ProgramKind::RuralInfrastructure,
+            (2019, 2027),
+        )
+        .await?;
+        self.program(
+            AMANATY,
+            ("Ауыл аманаты", "Ауыл аманаты", "Auyl Amanaty"),
+            ProgramKind::EntrepreneurshipMicroCredit,
+            (STATEMENT_YEAR, AMANATY_PLAN[2].0),
+        )
+        .await?;
+        self.program(
+            DIPLOMA,
+            (
+                "Дипломмен – ауылға!",
+                "С дипломом – в село!",
+                "With a diploma – to the village!",
+            ),
+            ProgramKind::Other,
+            (2009, AMANATY_PLAN[2].0),
+        )
+        .await?;
+        for (year, billions, _) in EL_BESIGI_YEARS {
+            self.envelope(EL_BESIGI, year, billions).await?;
+        }
+        self.envelope(EL_BESIGI, STATEMENT_YEAR, EL_BESIGI_THIS_YEAR_BILLIONS)
+            .await?;
+        self.envelope(AMANATY, STATEMENT_YEAR, AMANATY_BILLIONS)
+            .await?;
+        for (year, billions) in AMANATY_PLAN {
+            self.envelope(AMANATY, year, billions).await?;
+        }
+        self.targets().await
+    }
+
+    /// The programme targets of `data/programme-targets.csv`; how many.
+    async fn targets(&self) -> Result<usize, Status> {
+        let targets = programme_targets().map_err(Status::internal)?;
+        for target in &targets {
+            let request = super::authorized(
+                SetProgramTargetRequest {
+                    request_id: format!(
+                        "demo-target-{}-{}-{}-{}",
+                        target.program_code, target.metric, target.from_year, target.to_year
+                    ),
+                    target: Some(target.clone()),
+                    expected_version: 0,
+                },
+                &self.token,
+            )?;
+            self.client.clone().set_program_target(request).await?;
+        }
+        Ok(targets.len())
+    }
+
     async fn envelope(&self, code: &str, year: i32, billions: i64) -> Result<(), Status> {
         let request = super::authorized(
             SetEnvelopeRequest {
@@ -176,26 +236,7 @@ pub async fn budget(
         client,
         token: token.to_owned(),
     };
-    demo.program(
-        EL_BESIGI,
-        ("Ауыл – Ел бесігі", "Ауыл – Ел бесігі", "Auyl – El Besigi"),
-        ProgramKind::RuralInfrastructure,
-        (2019, 2027),
-    )
-    .await?;
-    demo.program(
-        AMANATY,
-        ("Ауыл аманаты", "Ауыл аманаты", "Auyl Amanaty"),
-        ProgramKind::EntrepreneurshipMicroCredit,
-        (THIS_YEAR, THIS_YEAR + 2),
-    )
-    .await?;
-    for (year, billions, _) in EL_BESIGI_YEARS {
-        demo.envelope(EL_BESIGI, year, billions).await?;
-    }
-    demo.envelope(EL_BESIGI, THIS_YEAR, EL_BESIGI_THIS_YEAR_BILLIONS)
-        .await?;
-    demo.envelope(AMANATY, THIS_YEAR, AMANATY_BILLIONS).await?;
+    let targets = demo.programmes().await?;
 
     let mut history = Vec::new();
     for (year, billions, count) in EL_BESIGI_YEARS {
@@ -203,7 +244,7 @@ pub async fn budget(
     }
     let this_year = el_besigi_projects(
         &villages,
-        THIS_YEAR,
+        STATEMENT_YEAR,
         EL_BESIGI_THIS_YEAR_BILLIONS,
         EL_BESIGI_THIS_YEAR_PROJECTS,
         EL_BESIGI_THIS_YEAR_VILLAGES,
@@ -221,15 +262,16 @@ pub async fn budget(
 
     let villages_this_year: BTreeSet<Kato> = this_year.iter().map(|p| p.village.kato).collect();
     Ok(vec![
+        format!("budget: {targets} programme targets, each with its source"),
         format!(
-            "budget: {EL_BESIGI} 2019-2024: {} bn tenge, {} projects; {THIS_YEAR}: {} projects in {} villages",
+            "budget: {EL_BESIGI} 2019-2024: {} bn tenge, {} projects; {STATEMENT_YEAR}: {} projects in {} villages",
             EL_BESIGI_YEARS.iter().map(|y| y.1).sum::<i64>(),
             history.len(),
             this_year.len(),
             villages_this_year.len()
         ),
         format!(
-            "budget: {AMANATY} {THIS_YEAR}: {AMANATY_BILLIONS} bn tenge, {} micro-credits",
+            "budget: {AMANATY} {STATEMENT_YEAR}: {AMANATY_BILLIONS} bn tenge, {} micro-credits",
             credits.len()
         ),
         format!(
@@ -240,4 +282,45 @@ pub async fn budget(
             sufficiency.applicable
         ),
     ])
+}
+
+/// The published programme targets, with their sources.
+const PROGRAMME_TARGETS: &str = include_str!("../../data/programme-targets.csv");
+
+/// [`PROGRAMME_TARGETS`] as requests: money in billions of tenge becomes tiyn.
+fn programme_targets() -> Result<Vec<ProgramTarget>, String> {
+    let mut reader = csv::Reader::from_reader(PROGRAMME_TARGETS.as_bytes());
+    let mut targets = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("programme targets: {e}"))?;
+        let field = |index: usize| record.get(index).unwrap_or_default();
+        let number = |index: usize| {
+            field(index)
+                .parse::<i64>()
+                .map_err(|e| format!("programme targets, row {}: {e}", line + 2))
+        };
+        let metric =
+            TargetMetric::from_str_name(&format!("TARGET_METRIC_{}", field(1).to_uppercase()))
+                .ok_or_else(|| {
+                    format!(
+                        "programme targets, row {}: no metric {}",
+                        line + 2,
+                        field(1)
+                    )
+                })?;
+        let value = match field(5) {
+            "billion tenge" => number(4)?.saturating_mul(TIYN_PER_BILLION_TENGE),
+            _ => number(4)?,
+        };
+        targets.push(ProgramTarget {
+            program_code: field(0).to_owned(),
+            metric: metric as i32,
+            from_year: i32::try_from(number(2)?).map_err(|e| e.to_string())?,
+            to_year: i32::try_from(number(3)?).map_err(|e| e.to_string())?,
+            value,
+            source: field(6).to_owned(),
+            ..ProgramTarget::default()
+        });
+    }
+    Ok(targets)
 }

@@ -12,7 +12,10 @@ use super::mix;
 
 pub(super) const EL_BESIGI: &str = "AUYL_EL_BESIGI";
 pub(super) const AMANATY: &str = "AUYL_AMANATY";
-pub(super) const THIS_YEAR: i32 = 2026;
+pub(super) const DIPLOMA: &str = "DIPLOMA_TO_VILLAGE";
+/// The year of the source statement, to which its "this year" figures are
+/// pinned: its own dates make it 2025 (it reports 2019–2024 as the past).
+pub(super) const STATEMENT_YEAR: i32 = 2025;
 pub(super) const TIYN_PER_BILLION_TENGE: i64 = 100 * 1_000_000_000;
 /// 'Auyl – El Besigi' 2019–2024: billions of tenge and projects per year; the
 /// envelopes sum to 701 billion and the projects to 6,000.
@@ -24,12 +27,15 @@ pub(super) const EL_BESIGI_YEARS: [(i32, i64, usize); 6] = [
     (2023, 151, 1200),
     (2024, 160, 1300),
 ];
-/// This year's envelope (not given by the brief) and its 1,000 projects in 500
-/// villages.
+/// The statement year's envelope (not given by the statement: the demo's
+/// figure) and its 1,000 projects in 500 villages.
 pub(super) const EL_BESIGI_THIS_YEAR_BILLIONS: i64 = 150;
 pub(super) const EL_BESIGI_THIS_YEAR_PROJECTS: usize = 1000;
 pub(super) const EL_BESIGI_THIS_YEAR_VILLAGES: usize = 500;
 pub(super) const AMANATY_BILLIONS: i64 = 50;
+/// 'Auyl Amanaty' over the three years after the statement: "nearly 450
+/// billion tenge", split evenly by the demo (the split is not published).
+pub(super) const AMANATY_PLAN: [(i32, i64); 3] = [(2026, 150), (2027, 150), (2028, 150)];
 pub(super) const AMANATY_CREDITS: usize = 2000;
 /// Share of an envelope the demo's projects cost, in percent.
 pub(super) const SPENT_PERCENT: i64 = 96;
@@ -227,7 +233,7 @@ pub(super) fn el_besigi_projects(
             let village = chosen[i % chosen.len().max(1)].clone();
             let (category, what, standard) = WORKS[below(key ^ 1, WORKS.len())];
             let roll = below(key ^ 2, 100);
-            let (status, disbursed) = if year == THIS_YEAR {
+            let (status, disbursed) = if year == STATEMENT_YEAR {
                 match roll {
                     0..40 => (ProjectStatus::Planned, 0),
                     40..75 => (ProjectStatus::Approved, 0),
@@ -273,7 +279,7 @@ pub(super) fn amanaty_credits(villages: &[Village]) -> Vec<Planned> {
             };
             Planned {
                 program: AMANATY,
-                year: THIS_YEAR,
+                year: STATEMENT_YEAR,
                 title: format!("Micro-credit for a rural business — {}", village.name),
                 village,
                 category: ProjectCategory::Entrepreneurship,

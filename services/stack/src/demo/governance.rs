@@ -4,7 +4,7 @@
 use aimaq_proto::common::v1::{Date, LocalizedText};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::*;
-use aimaq_types::{Iin, Kato};
+use aimaq_types::Iin;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 
@@ -285,61 +285,35 @@ impl Demo {
         ))
     }
 
-    /// National indicators and their targets, recorded for every top-level unit.
-    async fn indicators(&mut self, regions: &[String]) -> Result<String, Status> {
-        let figures = [
-            (
-                IndicatorKind::StandardsSufficiency,
-                IndicatorFigure::Actual,
-                2026,
-                6400,
-            ),
-            (
-                IndicatorKind::StandardsSufficiency,
-                IndicatorFigure::Target,
-                2028,
-                7000,
-            ),
-            (
-                IndicatorKind::SmeShareOfGdp,
-                IndicatorFigure::Target,
-                2030,
-                4000,
-            ),
-            (
-                IndicatorKind::GreenRenewableEnergyShare,
-                IndicatorFigure::Target,
-                2030,
-                1500,
-            ),
-        ];
-        for kato in regions {
-            for (kind, figure, year, value) in figures {
-                let request = self.request(RecordIndicatorRequest {
-                    request_id: format!(
-                        "demo-indicator-{kato}-{}-{}-{year}",
-                        kind.as_str_name(),
-                        figure.as_str_name()
-                    ),
-                    territory_kato: kato.clone(),
-                    kind: kind as i32,
-                    figure: figure as i32,
-                    year,
-                    value_bp: value,
-                    source: "state programme of regional development".into(),
-                    expected_version: 0,
-                })?;
-                match self.client.record_indicator(request).await {
-                    Ok(_) => {}
-                    // Recorded before under another id: keep it.
-                    Err(status) if status.code() == tonic::Code::AlreadyExists => {}
-                    Err(status) => return Err(status),
-                }
-            }
+    /// The republic's development indicators and their targets, from
+    /// `data/national-indicators.csv`, each with its source.
+    async fn indicators(&mut self) -> Result<String, Status> {
+        let mut reader = csv::Reader::from_reader(NATIONAL_INDICATORS.as_bytes());
+        let mut count = 0;
+        for record in reader.records() {
+            let record = record.map_err(|e| Status::internal(format!("indicators: {e}")))?;
+            let field = |index: usize| record.get(index).unwrap_or_default();
+            let unreadable = || Status::internal(format!("indicators: {record:?}"));
+            let kind = IndicatorKind::from_str_name(&format!("INDICATOR_KIND_{}", field(0)))
+                .ok_or_else(unreadable)?;
+            let figure = IndicatorFigure::from_str_name(&format!("INDICATOR_FIGURE_{}", field(1)))
+                .ok_or_else(unreadable)?;
+            let year: i32 = field(2).parse().map_err(|_| unreadable())?;
+            let request = self.request(RecordIndicatorRequest {
+                request_id: format!("demo-indicator-national-{}-{}-{year}", field(0), field(1)),
+                territory_kato: String::new(),
+                kind: kind as i32,
+                figure: figure as i32,
+                year,
+                value_bp: field(3).parse().map_err(|_| unreadable())?,
+                source: field(4).into(),
+                expected_version: 0,
+            })?;
+            self.client.record_indicator(request).await?;
+            count += 1;
         }
         Ok(format!(
-            "indicators: sufficiency 64% (2026) -> 70% (2028), SME share 40% by 2030, green-energy target, for {} top-level units",
-            regions.len()
+            "indicators: {count} national figures (sufficiency 64% in 2025, 70% by 2028; SME share 40% by 2030; renewables 15% by 2030), each with its source"
         ))
     }
 }
@@ -389,12 +363,7 @@ pub async fn governance(
         .collect();
     lines.push(demo.revenue(&rural_districts).await?);
 
-    let regions: Vec<String> = classifier
-        .iter()
-        .filter(|t| Kato::parse(&t.kato).is_ok_and(|k| k.level() == 1))
-        .map(|t| t.kato.clone())
-        .collect();
-    lines.push(demo.indicators(&regions).await?);
+    lines.push(demo.indicators().await?);
     Ok(lines)
 }
 /// A polling station's protocol: `votes` for each candidate, 60 against all,
@@ -426,3 +395,6 @@ fn protocol(
         correction_reason: String::new(),
     }
 }
+
+/// The republic's development indicators, with their sources.
+const NATIONAL_INDICATORS: &str = include_str!("../../data/national-indicators.csv");

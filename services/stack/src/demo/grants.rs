@@ -38,35 +38,56 @@ const MCI: [((i32, i32), i64); 19] = [
     ((2026, 1), 4325),
 ];
 
-/// The terms by the date they took effect: allowance MCI, loan cap MCI. The
-/// rise to 100 MCI after the first year and the autumn 2025 date of the 2,500
-/// cap are demo dates.
-const TERMS: [((i32, i32), i32, i32); 4] = [
-    ((2009, 1), 70, 1500),
-    ((2010, 1), 100, 1500),
-    ((2024, 1), 100, 2000),
-    ((2025, 10), 100, 2500),
+/// The terms by the date they took effect: allowance MCI, loan cap MCI, and
+/// what the sources say of the date.
+const TERMS: [((i32, i32), i32, i32, &str); 4] = [
+    (
+        (2009, 1),
+        70,
+        1500,
+        "Programme rules of 2009: a 70 MCI allowance and loans up to 1,500 MCI. Stated.",
+    ),
+    (
+        (2018, 1),
+        100,
+        1500,
+        "Known: a government release of September 2016 still gives 70 MCI (148.4 thousand tenge); 100 MCI is in force by 2019. Assumed: the change took effect on 1 January 2018 (its date is not in the sources used).",
+    ),
+    (
+        (2024, 1),
+        100,
+        2000,
+        "Loan cap of 2,000 MCI from 2024. Stated.",
+    ),
+    (
+        (2025, 10),
+        100,
+        2500,
+        "Loan cap of 2,500 MCI from late 2025. Stated; the day (1 October) is assumed.",
+    ),
 ];
 
-/// National allowances and housing loans by year, 2009–2024: 114,400 and
-/// 51,840 in all.
+/// National allowances and housing loans by year. The totals are published:
+/// about 95,000 and 45,000 for 2009–2022 (March 2023), just over 114,000 and
+/// up to 52,000 for 2009–2024; the breakdown by year is the demo's, and sums
+/// to 95,000 / 45,000 and 114,200 / 51,800.
 const PUBLISHED: [(i32, i64, i64); 16] = [
     (2009, 4_100, 1_500),
-    (2010, 6_200, 2_700),
-    (2011, 6_800, 3_000),
-    (2012, 7_100, 3_200),
-    (2013, 7_300, 3_300),
-    (2014, 7_500, 3_400),
-    (2015, 7_600, 3_500),
-    (2016, 7_700, 3_500),
-    (2017, 7_800, 3_600),
-    (2018, 7_800, 3_600),
-    (2019, 7_900, 3_600),
-    (2020, 7_500, 3_400),
-    (2021, 7_600, 3_400),
-    (2022, 7_800, 3_500),
-    (2023, 7_900, 3_600),
-    (2024, 7_800, 3_040),
+    (2010, 5_600, 2_700),
+    (2011, 6_200, 3_000),
+    (2012, 6_500, 3_200),
+    (2013, 6_800, 3_300),
+    (2014, 7_000, 3_400),
+    (2015, 7_100, 3_500),
+    (2016, 7_200, 3_500),
+    (2017, 7_300, 3_600),
+    (2018, 7_500, 3_600),
+    (2019, 7_600, 3_600),
+    (2020, 7_200, 3_400),
+    (2021, 7_400, 3_400),
+    (2022, 7_500, 3_300),
+    (2023, 9_500, 3_500),
+    (2024, 9_700, 3_300),
 ];
 
 /// Average housing loan of the published years, in MCI.
@@ -175,7 +196,7 @@ impl Demo {
                 })?)
                 .await?;
         }
-        for ((year, month), allowance, cap) in TERMS {
+        for ((year, month), allowance, cap, source) in TERMS {
             client
                 .set_policy(self.request(SetPolicyRequest {
                     request_id: format!("demo-terms-{year}-{month}"),
@@ -187,7 +208,7 @@ impl Demo {
                         max_term_months: 180,
                         obligation_months: 36,
                         eligible_fields: FIELDS.iter().map(|(f, _)| *f as i32).collect(),
-                        source: "'With a diploma – to the village!' rules (demo dates)".into(),
+                        source: source.into(),
                         version: 0,
                     }),
                     expected_version: 0,
@@ -212,8 +233,8 @@ impl Demo {
             let allowance_mci = TERMS
                 .iter()
                 .rev()
-                .find(|((y, _), _, _)| *y <= year)
-                .map_or(100, |(_, a, _)| i64::from(*a));
+                .find(|((y, _), ..)| *y <= year)
+                .map_or(100, |(_, a, ..)| i64::from(*a));
             let mci = mci_on(year) * 100;
             client
                 .load_historical_aggregate(self.request(LoadHistoricalAggregateRequest {
@@ -226,7 +247,7 @@ impl Demo {
                         loans,
                         loans_tiyn: loans * AVERAGE_LOAN_MCI * mci,
                     }),
-                    source: "Published programme results (demo breakdown by year)".into(),
+                    source: "Published totals: about 95,000 allowances and 45,000 housing loans in 2009-2022 (March 2023); over 114,000 and up to 52,000 in 2009-2024. The breakdown by year is the demo's and sums to those totals.".into(),
                 })?)
                 .await?;
         }
