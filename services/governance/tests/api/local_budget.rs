@@ -278,6 +278,47 @@ async fn indicators_are_recorded_with_targets(database: TestDatabase) {
     assert_eq!(rest.indicators.len(), 1);
     assert_eq!(rest.indicators[0].figure, IndicatorFigure::Target as i32);
     assert!(rest.next_page_token.is_empty());
+
+    // The republic's figures have no KATO; only a national token records them.
+    let national = RecordIndicatorRequest {
+        territory_kato: String::new(),
+        ..record("n-1", IndicatorFigure::Target, 2030, 4000, 0)
+    };
+    let regional = harness.tokens.token(
+        "akimat",
+        &[
+            aimaq_auth::Scope::GovernanceRead,
+            aimaq_auth::Scope::GovernanceWrite,
+        ],
+        Some("61"),
+    );
+    let denied = harness
+        .client
+        .record_indicator(with_token(national.clone(), &regional))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let recorded = harness
+        .client
+        .record_indicator(with_token(national, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .indicator
+        .unwrap();
+    assert_eq!(recorded.territory_kato, "");
+    let of_the_republic = harness
+        .client
+        .list_indicators(with_token(ListIndicatorsRequest::default(), &regional))
+        .await
+        .unwrap()
+        .into_inner();
+    let figures: Vec<(i32, i64)> = of_the_republic
+        .indicators
+        .iter()
+        .map(|i| (i.year, i.value_bp))
+        .collect();
+    assert_eq!(figures, [(2030, 4000)], "the region's figures are its own");
 }
 
 on_both_backends!(
