@@ -371,6 +371,13 @@ pub async fn list(
         "field",
         "not a field",
     );
+    // A filter is input like any other: a malformed IIN is refused, not
+    // answered with an empty page.
+    let iin = if request.iin.is_empty() {
+        None
+    } else {
+        violations.take("iin", Iin::parse(&request.iin))
+    };
     violations.into_result()?;
     let page = Page::from_request(request.page_size, &request.page_token)?;
     let filter = Filter {
@@ -378,7 +385,7 @@ pub async fn list(
         kato_prefix: prefix,
         field,
         year: (request.year != 0).then_some(request.year),
-        iin: (!request.iin.is_empty()).then(|| request.iin.clone()),
+        iin: iin.map(|iin| iin.to_string()),
     };
     let (applications, next_page_token) = ops::applications::list(records, filter, &page).await?;
     Ok(ListApplicationsResponse {

@@ -356,6 +356,43 @@ async fn from_application_to_the_end_of_the_obligation(database: TestDatabase) {
         .applications;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, second.name);
+
+    // Filters are input like any other: a malformed IIN is named, not
+    // answered with an empty page.
+    let malformed = harness
+        .client
+        .list_applications(with_token(
+            ListApplicationsRequest {
+                iin: "900101300008".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert_eq!(
+        malformed
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations[0]
+            .field,
+        "iin"
+    );
+    let by_person = harness
+        .client
+        .list_applications(with_token(
+            ListApplicationsRequest {
+                iin: second.iin.clone(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .applications;
+    assert!(by_person.iter().any(|a| a.name == second.name));
 }
 
 async fn bad_applications_and_foreign_deciders_are_refused(database: TestDatabase) {
