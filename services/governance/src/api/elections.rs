@@ -98,6 +98,7 @@ pub fn election_to_proto(record: &ElectionRecord) -> Result<Election, Error> {
         pilot: e.pilot,
         previous_election: e.previous_election.map(name).unwrap_or_default(),
         round: e.round,
+        repeat: e.is_repeat,
         status: status_to_proto(e.status) as i32,
         polling_stations: record
             .stations

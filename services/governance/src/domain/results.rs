@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use aimaq_error::Error;
 use aimaq_types::bounds;
 
 use super::election::{Counts, WinnerRule};
@@ -14,6 +15,48 @@ pub enum Outcome {
     Runoff(i64, i64),
     /// No winner: a repeat election is needed.
     Repeat(String),
+}
+
+/// What an election scheduled after another one is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowUp {
+    /// The previous round + 1 for a runoff; 1 for a repeat.
+    pub round: i32,
+    /// A repeat of an election that ended without a winner.
+    pub repeat: bool,
+}
+
+/// An election may follow `previous` (named so in errors) only once it is
+/// certified without a winner: as the runoff between its two leaders, or as a
+/// repeat when its count named no pair.
+pub fn follow_up(
+    previous: &str,
+    previous_round: i32,
+    certified: bool,
+    outcome: &Outcome,
+) -> Result<FollowUp, Error> {
+    if !certified {
+        return Err(Error::precondition(
+            "NOT_CERTIFIED",
+            previous,
+            format!("{previous} is not certified: nothing can follow it yet"),
+        ));
+    }
+    match outcome {
+        Outcome::Runoff(..) => Ok(FollowUp {
+            round: previous_round + 1,
+            repeat: false,
+        }),
+        Outcome::Repeat(_) => Ok(FollowUp {
+            round: 1,
+            repeat: true,
+        }),
+        Outcome::Winner(_) => Err(Error::precondition(
+            "HAS_WINNER",
+            previous,
+            format!("{previous} was won: neither a runoff nor a repeat follows it"),
+        )),
+    }
 }
 
 /// Totals over the reporting stations.
@@ -191,6 +234,18 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn runoffs_count_rounds_and_repeats_start_again() {
+        let runoff = follow_up("elections/1", 1, true, &Outcome::Runoff(1, 2)).unwrap();
+        assert_eq!((runoff.round, runoff.repeat), (2, false));
+        let repeat = follow_up("elections/1", 2, true, &Outcome::Repeat("tie".into())).unwrap();
+        assert_eq!((repeat.round, repeat.repeat), (1, true));
+        let won = follow_up("elections/1", 1, true, &Outcome::Winner(1)).unwrap_err();
+        assert!(won.to_string().contains("was won"), "{won}");
+        let open = follow_up("elections/1", 1, false, &Outcome::Runoff(1, 2)).unwrap_err();
+        assert!(open.to_string().contains("not certified"), "{open}");
+    }
 
     fn tally(votes: &[(i64, i64)], against_all: i64, spoiled: i64) -> Tally {
         Tally {

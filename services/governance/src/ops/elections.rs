@@ -10,8 +10,9 @@ use sea_orm::ConnectionTrait;
 
 use crate::domain::election::{
     Calendar, ElectionStatus, Nomination, Office, WinnerRule, check_candidate_age,
-    today_in_kazakhstan,
+    check_term_limit, today_in_kazakhstan,
 };
+use crate::domain::results::{FollowUp, follow_up};
 use crate::store;
 use crate::store::election::{
     ElectionRecord, StatusColumn, candidate_name, candidates, elections, name, nomination_text,
@@ -104,24 +105,34 @@ pub struct Schedule {
     pub archival: bool,
 }
 
-/// The round of an election following `previous`, which must be of the same
-/// territory.
-async fn round_after(
+/// What an election following `previous` is (a runoff or a repeat), which
+/// must be of the same territory; a first round when it follows none.
+async fn follow_up_of(
     tx: &impl ConnectionTrait,
     previous: Option<i64>,
     territory: Kato,
-) -> Result<i32, Error> {
+) -> Result<FollowUp, Error> {
     let Some(id) = previous else {
-        return Ok(1);
+        return Ok(FollowUp {
+            round: 1,
+            repeat: false,
+        });
     };
-    let earlier = row(tx, id, false).await?;
-    if earlier.territory_kato != territory.to_string() {
+    let earlier = load(tx, id, false).await?;
+    if earlier.election.territory_kato != territory.to_string() {
         return Err(Error::invalid(
             "previous_election",
             "must be an election of the same territory",
         ));
     }
-    Ok(earlier.round + 1)
+    let certified = ElectionStatus::from(earlier.election.status) == ElectionStatus::Certified;
+    let results = store::results::results_of(tx, &earlier).await?;
+    follow_up(
+        &name(id),
+        earlier.election.round,
+        certified,
+        &results.outcome,
+    )
 }
 
 pub async fn schedule<R: Answer>(
@@ -145,7 +156,7 @@ pub async fn schedule<R: Answer>(
                         ),
                     ));
                 }
-                let round = round_after(tx, asked.previous, asked.territory).await?;
+                let follows = follow_up_of(tx, asked.previous, asked.territory).await?;
                 let new = store::election::NewElection {
                     territory_kato: asked.territory.to_string(),
                     office: asked.office,
@@ -155,7 +166,8 @@ pub async fn schedule<R: Answer>(
                     winner_rule: asked.rule,
                     pilot: asked.pilot,
                     previous_election: asked.previous,
-                    round,
+                    round: follows.round,
+                    repeat: follows.repeat,
                     archival: asked.archival,
                     stations: asked.stations.clone(),
                 };
@@ -321,6 +333,9 @@ pub async fn register_candidate<R: Answer>(
                 check_nominations_open(&election, today)?;
                 let iin = candidate.iin;
                 check_candidate_age(iin, election.voting_date)?;
+                // Refused now, not only when the election would be certified.
+                let post = store::akim::mandates(tx, &election.territory_kato).await?;
+                check_term_limit(&post, &iin.to_string())?;
                 let registered = store::election::candidates_of(tx, id).await?;
                 if registered.iter().any(|c| c.iin == iin.to_string()) {
                     return Err(Error::already_exists(

@@ -10,23 +10,14 @@ use sea_orm::ConnectionTrait;
 
 use super::elections::{check_version, load, refuse_if_certified, row, updated};
 use crate::domain::election::{Counts, ElectionStatus, check_counts, today_in_kazakhstan};
-use crate::domain::results::{self, Outcome, Results, Station};
+use crate::domain::results::{Outcome, Results};
 use crate::store;
 use crate::store::akim::Model as Akim;
 use crate::store::election::{
     ElectionRecord, StatusColumn, candidate_id, elections, name, polling_stations, protocols,
     station_name,
 };
-
-/// A stored protocol whose counts do not add up to a count: written before
-/// counts were bounded, it is named rather than summed.
-pub fn out_of_bounds(election: i64, station: i32) -> Error {
-    Error::precondition(
-        "BOUNDS",
-        format!("{}/protocols/{station}", name(election)),
-        "the stored protocol's counts are out of bounds; submit a corrected protocol",
-    )
-}
+pub use crate::store::results::{out_of_bounds, results_of};
 
 /// SubmitProtocol, checked: the station's counts as named in the request.
 pub struct Submission {
@@ -182,31 +173,6 @@ pub async fn list(
     let (rows, next) =
         store::election::protocols(db, &record, station, include_history, page).await?;
     Ok((record, rows, next))
-}
-
-/// The tally of the accepted protocols and the outcome under the election's rule.
-pub async fn results_of(
-    db: &impl ConnectionTrait,
-    record: &ElectionRecord,
-) -> Result<Results, Error> {
-    let protocols = store::election::current_protocols(db, record).await?;
-    let stations: Vec<Station> = record
-        .stations
-        .iter()
-        .map(|s| Station {
-            number: s.number,
-            registered_voters: s.registered_voters,
-            closed: s.closed,
-        })
-        .collect();
-    let counts = protocols
-        .iter()
-        .map(|p| Ok((p.station_number, store::election::counts(p)?)))
-        .collect::<Result<Vec<_>, Error>>()?;
-    let candidates = record.candidates.iter().map(|c| c.id);
-    let rule = record.election.winner_rule.into();
-    results::count(&stations, candidates, &counts, rule)
-        .map_err(|station| out_of_bounds(record.election.id, station))
 }
 
 /// The election and its results.

@@ -95,6 +95,8 @@ pub mod elections {
         pub pilot: bool,
         pub previous_election: Option<i64>,
         pub round: i32,
+        /// A repeat of an election that ended without a winner.
+        pub is_repeat: bool,
         pub status: super::StatusColumn,
         /// Recorded from an archive: date rules do not apply to today.
         pub archival: bool,
@@ -291,6 +293,7 @@ pub struct NewElection {
     pub pilot: bool,
     pub previous_election: Option<i64>,
     pub round: i32,
+    pub repeat: bool,
     pub archival: bool,
     /// (number, address, registered voters)
     pub stations: Vec<(i32, String, i64)>,
@@ -308,6 +311,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewElection) -> Result<i64, 
         pilot: Set(new.pilot),
         previous_election: Set(new.previous_election),
         round: Set(new.round),
+        is_repeat: Set(new.repeat),
         status: Set(StatusColumn::Scheduled),
         archival: Set(new.archival),
         outcome: Set(String::new()),

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateLocalBudgets),
             Box::new(CreatePendingRecords),
             Box::new(RecordCertificates),
+            Box::new(MarkRepeatElections),
         ]
     }
 }
@@ -302,5 +303,39 @@ impl MigrationTrait for CreateLocalBudgets {
                 .await?;
         }
         Ok(())
+    }
+}
+
+struct MarkRepeatElections;
+
+impl MigrationName for MarkRepeatElections {
+    fn name(&self) -> &str {
+        "m0004_mark_repeat_elections"
+    }
+}
+
+/// A repeat election had the round number a runoff has; it gets its own mark.
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for MarkRepeatElections {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("elections")
+                    .add_column(boolean("is_repeat").default(false))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("elections")
+                    .drop_column("is_repeat")
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -4,6 +4,7 @@ pub mod akim;
 pub mod election;
 pub mod local_budget;
 mod migration;
+pub mod results;
 pub mod territory;
 pub mod territory_cache;
 

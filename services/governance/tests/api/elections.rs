@@ -33,7 +33,7 @@ fn iin(yymmdd: &str, serial: u32) -> String {
         .to_string()
 }
 
-pub(crate) struct Election {
+pub(crate) struct ElectionUnderTest {
     pub(crate) name: String,
     pub(crate) candidates: Vec<String>,
 }
@@ -59,6 +59,20 @@ impl Harness {
         rule: WinnerRule,
         stations: &[i64],
     ) -> String {
+        self.schedule_after(id, rule, stations, "")
+            .await
+            .unwrap()
+            .name
+    }
+
+    /// As [`Harness::schedule`], following `previous` (a runoff or a repeat).
+    pub(crate) async fn schedule_after(
+        &mut self,
+        id: &str,
+        rule: WinnerRule,
+        stations: &[i64],
+        previous: &str,
+    ) -> Result<Election, tonic::Status> {
         let token = self.admin();
         let request = ScheduleElectionRequest {
             request_id: id.into(),
@@ -79,17 +93,13 @@ impl Harness {
                     ..PollingStation::default()
                 })
                 .collect(),
-            previous_election: String::new(),
+            previous_election: previous.into(),
             archival: true,
         };
         self.client
             .schedule_election(with_token(request, &token))
             .await
-            .unwrap()
-            .into_inner()
-            .election
-            .unwrap()
-            .name
+            .map(|answer| answer.into_inner().election.unwrap())
     }
 
     pub(crate) async fn register(
@@ -124,7 +134,7 @@ impl Harness {
         rule: WinnerRule,
         stations: &[i64],
         candidates: usize,
-    ) -> Election {
+    ) -> ElectionUnderTest {
         let name = self.schedule(id, rule, stations).await;
         let mut names = Vec::new();
         for n in 0..candidates {
@@ -139,7 +149,7 @@ impl Harness {
                 .unwrap();
             names.push(candidate);
         }
-        Election {
+        ElectionUnderTest {
             name,
             candidates: names,
         }
@@ -147,7 +157,7 @@ impl Harness {
 
     pub(crate) async fn protocol(
         &mut self,
-        election: &Election,
+        election: &ElectionUnderTest,
         id: &str,
         station: i32,
         // Ballots issued, votes per candidate, against all, spoiled.
@@ -179,7 +189,7 @@ impl Harness {
             .map(|r| r.into_inner().protocol.unwrap())
     }
 
-    pub(crate) async fn results(&mut self, election: &Election) -> ElectionResults {
+    pub(crate) async fn results(&mut self, election: &ElectionUnderTest) -> ElectionResults {
         let token = self.admin();
         self.client
             .get_election_results(with_token(
@@ -197,7 +207,7 @@ impl Harness {
 
     pub(crate) async fn certify(
         &mut self,
-        election: &Election,
+        election: &ElectionUnderTest,
         id: &str,
     ) -> Result<CertifyElectionResponse, tonic::Status> {
         let token = self.officer();
@@ -500,6 +510,49 @@ async fn ties_against_all_and_runoffs(database: TestDatabase) {
     let outcome = harness.results(&majority).await.outcome.unwrap();
     assert_eq!(outcome.kind, OutcomeKind::Winner as i32);
     assert_eq!(outcome.winner, majority.candidates[0]);
+
+    // What follows an election: a repeat after no winner starts again at
+    // round 1, marked; a runoff is the next round; a won or uncertified
+    // election is followed by nothing.
+    let repeat = harness
+        .schedule_after("tie-again", WinnerRule::Plurality, &[1000], &tie.name)
+        .await
+        .unwrap();
+    assert_eq!((repeat.round, repeat.repeat), (1, true));
+    assert_eq!(repeat.previous_election, tie.name);
+    harness.certify(&runoff, "runoff-c").await.unwrap();
+    let second_round = harness
+        .schedule_after(
+            "runoff-2",
+            WinnerRule::AbsoluteMajority,
+            &[1000],
+            &runoff.name,
+        )
+        .await
+        .unwrap();
+    assert_eq!((second_round.round, second_round.repeat), (2, false));
+    let open = harness
+        .schedule_after(
+            "after-protest",
+            WinnerRule::Plurality,
+            &[1000],
+            &protest.name,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(open.code(), Code::FailedPrecondition);
+    harness.certify(&majority, "majority-c").await.unwrap();
+    let won = harness
+        .schedule_after(
+            "after-majority",
+            WinnerRule::Plurality,
+            &[1000],
+            &majority.name,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(won.code(), Code::FailedPrecondition);
+    assert!(won.message().contains("was won"), "{won:?}");
 }
 
 async fn scheduling_is_checked(database: TestDatabase) {
@@ -588,7 +641,7 @@ async fn live_elections_follow_the_calendar(database: TestDatabase) {
         .register(&upcoming.name, "live-c", &iin("800101", 0), None)
         .await
         .unwrap();
-    let early = Election {
+    let early = ElectionUnderTest {
         name: upcoming.name.clone(),
         candidates: vec![candidate],
     };
@@ -627,7 +680,60 @@ async fn live_elections_follow_the_calendar(database: TestDatabase) {
     assert_eq!(denied.code(), Code::PermissionDenied);
 }
 
+/// A person who has served two consecutive elected terms on a post is refused
+/// as a candidate for it, not only when the third election is certified.
+async fn a_third_consecutive_term_is_refused_at_registration(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.seed_chain().await;
+    let winner = iin("800101", 0);
+    for (n, start) in [(1, 2023), (2, 2027)] {
+        let election = harness
+            .election(&format!("term-{n}"), WinnerRule::Plurality, &[1000], 2)
+            .await;
+        harness
+            .protocol(
+                &election,
+                &format!("term-{n}-p"),
+                1,
+                (900, &[600, 200], 50, 10),
+            )
+            .await
+            .unwrap();
+        let token = harness.officer();
+        let certified = harness
+            .client
+            .certify_election(with_token(
+                CertifyElectionRequest {
+                    request_id: format!("term-{n}-certify"),
+                    election: election.name.clone(),
+                    expected_version: 0,
+                    term_start: Some(proto_date(NaiveDate::from_ymd_opt(start, 8, 15).unwrap())),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(certified.akim.unwrap().iin, winner, "term {n}");
+    }
+    let third = harness
+        .schedule("term-3", WinnerRule::Plurality, &[1000])
+        .await;
+    let refused = harness
+        .register(&third, "term-3-c0", &winner, Some("Amanat"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("2 consecutive"), "{refused:?}");
+    // Another candidate may stand.
+    harness
+        .register(&third, "term-3-c1", &iin("800101", 10), Some("Amanat"))
+        .await
+        .unwrap();
+}
+
 on_both_backends!(
+    a_third_consecutive_term_is_refused_at_registration,
     live_elections_follow_the_calendar,
     an_election_runs_to_certification,
     ties_against_all_and_runoffs,
