@@ -20,6 +20,7 @@ use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceCli
 use aimaq_proto::governance::v1::*;
 use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
 use aimaq_types::Iin;
+use futures::StreamExt;
 use tokio::runtime::Handle;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -29,6 +30,8 @@ const CONNECTIONS: usize = 4;
 const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(5);
 const STATIONS: i32 = 40_000;
+/// Stations one ScheduleElection may carry; the rest are added one by one.
+const SCHEDULED_STATIONS: i32 = aimaq_types::bounds::MAX_LIST_MESSAGES as i32;
 
 const LOAD: Load = Load {
     callers: CALLERS,
@@ -72,7 +75,7 @@ async fn run(database: TestDatabase, label: &str, servers: Handle) {
                     day: 10,
                 }),
                 archival: true,
-                polling_stations: (1..=STATIONS)
+                polling_stations: (1..=SCHEDULED_STATIONS)
                     .map(|number| PollingStation {
                         number,
                         registered_voters: 1000,
@@ -88,6 +91,30 @@ async fn run(database: TestDatabase, label: &str, servers: Handle) {
         .into_inner()
         .election
         .unwrap();
+    let added: Vec<()> = futures::stream::iter(SCHEDULED_STATIONS + 1..=STATIONS)
+        .map(|number| {
+            let mut client = client.clone();
+            let request = with_token(
+                AddPollingStationRequest {
+                    request_id: format!("bench-station-{number}"),
+                    election: election.name.clone(),
+                    station: Some(PollingStation {
+                        number,
+                        registered_voters: 1000,
+                        ..PollingStation::default()
+                    }),
+                    expected_version: 0,
+                },
+                &token,
+            );
+            async move {
+                client.add_polling_station(request).await.unwrap();
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert_eq!(added.len(), (STATIONS - SCHEDULED_STATIONS) as usize);
     let mut candidates = Vec::new();
     for (n, serial) in [1000u32, 2000].into_iter().enumerate() {
         let iin = (serial..serial + 10)
