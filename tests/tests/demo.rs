@@ -58,6 +58,7 @@ async fn governance_demo_data_holds_the_facts() {
             ListElectionsRequest {
                 pilot_only: true,
                 year: 2023,
+                page_size: 200,
                 ..ListElectionsRequest::default()
             },
             &token,
@@ -65,13 +66,32 @@ async fn governance_demo_data_holds_the_facts() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(pilot.elections.len(), 5);
+    // 46 districts and 3 cities of regional significance; three ties, two of
+    // them repeated already, the third repeat scheduled.
+    let first: Vec<&Election> = pilot.elections.iter().filter(|e| !e.repeat).collect();
+    assert_eq!(first.len(), 49);
+    let cities = first
+        .iter()
+        .filter(|e| e.office() == ElectionOffice::CityAkim)
+        .count();
+    assert_eq!(cities, 3);
     assert!(
-        pilot
-            .elections
+        first
             .iter()
-            .all(|e| e.status == ElectionStatus::Certified as i32)
+            .all(|e| e.status() == ElectionStatus::Certified)
     );
+    let repeats: Vec<&Election> = pilot.elections.iter().filter(|e| e.repeat).collect();
+    assert_eq!(repeats.len(), 3);
+    assert!(
+        repeats
+            .iter()
+            .all(|e| e.round == 1 && !e.previous_election.is_empty())
+    );
+    let held = repeats
+        .iter()
+        .filter(|e| e.status() == ElectionStatus::Certified)
+        .count();
+    assert_eq!(held, 2);
 
     let revenue = client
         .get_revenue_summary(authorized(
@@ -201,7 +221,8 @@ async fn dashboard_shows_the_facts(stack: &Stack, token: &str) {
     );
     assert_eq!(
         figure(&of_2025, "akim_elections_pilot", ok),
-        (5, 5, "2023".into())
+        (51, 52, "2023".into()),
+        "49 first elections and 2 repeats certified; 1 repeat scheduled"
     );
     // A target without a published actual: no data, not 0.
     figure(&of_2025, "sme_share_of_gdp", SectionState::NoData);

@@ -161,7 +161,8 @@ impl GatewayApi {
         line
     }
 
-    /// The pilot round: its elections certified, against all of them.
+    /// The pilot round: its elections certified (first elections and repeats),
+    /// against all of them scheduled.
     pub(super) async fn pilot_line(&self, out: &Outgoing) -> Line {
         let pilot = ListElectionsRequest {
             pilot_only: true,
@@ -169,7 +170,7 @@ impl GatewayApi {
         };
         let mut line = Line {
             key: "akim_elections_pilot".into(),
-            title: "Direct akim elections of the pilot round certified".into(),
+            title: "Elections of the pilot round of direct akim elections certified (first elections and repeats), of those scheduled".into(),
             unit: COUNT,
             target: None,
             actual: Ok(Figure::NoData),

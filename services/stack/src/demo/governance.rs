@@ -35,15 +35,58 @@ const SUPPORT_VILLAGE_REGIONS: [&str; 6] = ["11", "15", "35", "39", "55", "61"];
 /// 2022 classifier.
 const ALATAU: &str = "192000000";
 
-/// Districts of the 2023 pilot round of direct district akim elections; the last
-/// one ends in a tie and needs a repeat election.
-const PILOT_DISTRICTS: [&str; 5] = [
-    "613600000",
-    "195200000",
-    "116600000",
-    "193600000",
-    "194400000",
-];
+/// The 2023 pilot round of direct akim elections covered 46 districts and 3
+/// cities of regional significance. Which ones is not in the demo's data: the
+/// demo spreads them over the classifier's districts and cities.
+const PILOT_DISTRICTS: usize = 46;
+const PILOT_CITIES: usize = 3;
+/// Elections of the round (by index) that end in a tie and need a repeat; the
+/// repeats of the first two are held, the last is only scheduled.
+const PILOT_TIES: [usize; 3] = [12, 30, 47];
+
+/// `count` items spread evenly over `items`.
+fn spread(items: Vec<String>, count: usize) -> Vec<String> {
+    let len = items.len();
+    if len <= count {
+        return items;
+    }
+    (0..count).map(|i| items[i * len / count].clone()).collect()
+}
+
+/// The territories of the pilot round with their office.
+fn pilot_territories(classifier: &[TerritoryInput]) -> Vec<(String, ElectionOffice)> {
+    let of_kind = |kind: TerritoryKind| -> Vec<String> {
+        classifier
+            .iter()
+            .filter(|t| t.kind == kind as i32)
+            .map(|t| t.kato.clone())
+            .collect()
+    };
+    let districts = spread(of_kind(TerritoryKind::District), PILOT_DISTRICTS);
+    let cities = spread(
+        of_kind(TerritoryKind::CityOfRegionalSignificance),
+        PILOT_CITIES,
+    );
+    let with = |office: ElectionOffice| move |kato: String| (kato, office);
+    districts
+        .into_iter()
+        .map(with(ElectionOffice::DistrictAkim))
+        .chain(cities.into_iter().map(with(ElectionOffice::CityAkim)))
+        .collect()
+}
+
+/// One election of the pilot round as the demo records it.
+struct Pilot<'a> {
+    index: usize,
+    territory: &'a str,
+    office: ElectionOffice,
+    /// Ends in a tie: no winner, a repeat is needed.
+    tie: bool,
+    /// The election this one repeats.
+    repeats: Option<String>,
+    /// Voting took place (protocols and certification); otherwise only scheduled.
+    held: bool,
+}
 
 struct Demo {
     client: GovernanceServiceClient<Channel>,
@@ -138,14 +181,16 @@ impl Demo {
         ))
     }
 
-    /// One archival pilot election run to certification.
-    async fn pilot_election(
-        &mut self,
-        index: usize,
-        district: &str,
-        tie: bool,
-    ) -> Result<OutcomeKind, Status> {
-        let id = |step: &str| format!("demo-pilot-{district}-{step}");
+    /// One archival election of the pilot round: scheduled, its candidates
+    /// registered, and when held, its protocols submitted and certified. Its
+    /// name and certified outcome.
+    async fn pilot_election(&mut self, pilot: &Pilot<'_>) -> Result<(String, OutcomeKind), Status> {
+        let step = if pilot.repeats.is_some() {
+            "repeat"
+        } else {
+            "first"
+        };
+        let id = |part: &str| format!("demo-pilot-{}-{step}-{part}", pilot.territory);
         let stations: Vec<PollingStation> = (1..=3)
             .map(|number| PollingStation {
                 number,
@@ -154,17 +199,22 @@ impl Demo {
                 ..PollingStation::default()
             })
             .collect();
+        // Repeats are held three months after the round.
+        let (call, voting, term) = match pilot.repeats {
+            None => (date(2023, 6, 1), date(2023, 8, 10), date(2023, 8, 15)),
+            Some(_) => (date(2023, 9, 1), date(2023, 11, 12), date(2023, 11, 17)),
+        };
         let request = self.request(ScheduleElectionRequest {
             request_id: id("schedule"),
-            territory_kato: district.into(),
-            office: ElectionOffice::DistrictAkim as i32,
-            call_date: date(2023, 6, 1),
-            voting_date: date(2023, 8, 10),
+            territory_kato: pilot.territory.into(),
+            office: pilot.office as i32,
+            call_date: call,
+            voting_date: voting,
             nomination_close_date: None,
             winner_rule: WinnerRule::Plurality as i32,
             pilot: true,
             polling_stations: stations.clone(),
-            previous_election: String::new(),
+            previous_election: pilot.repeats.clone().unwrap_or_default(),
             archival: true,
         })?;
         let election = self
@@ -174,11 +224,14 @@ impl Demo {
             .into_inner()
             .election
             .ok_or_else(|| Status::internal("no election in the answer"))?;
-        let candidates = self.candidates(index, district, &election.name).await?;
-        let votes: [i64; 3] = if tie {
+        let candidates = self.candidates(pilot, &election.name).await?;
+        if !pilot.held {
+            return Ok((election.name, OutcomeKind::Unspecified));
+        }
+        let votes: [i64; 3] = if pilot.tie {
             [700, 700, 150]
         } else {
-            [900 + 40 * index as i64, 500, 200]
+            [800 + 5 * pilot.index as i64, 500, 200]
         };
         for station in &stations {
             let request = self.request(protocol(
@@ -192,26 +245,75 @@ impl Demo {
         }
         let request = self.request(CertifyElectionRequest {
             request_id: id("certify"),
-            election: election.name,
+            election: election.name.clone(),
             expected_version: 0,
-            term_start: date(2023, 8, 15),
+            term_start: term,
         })?;
         let certified = self.client.certify_election(request).await?.into_inner();
-        Ok(certified
+        let outcome = certified
             .results
             .and_then(|r| r.outcome)
             .and_then(|o| OutcomeKind::try_from(o.kind).ok())
-            .unwrap_or_default())
+            .unwrap_or_default();
+        Ok((election.name, outcome))
+    }
+
+    /// The pilot round: 49 first elections, then the repeats of the ties.
+    async fn pilot_round(&mut self, classifier: &[TerritoryInput]) -> Result<String, Status> {
+        let territories = pilot_territories(classifier);
+        let (mut won, mut ties) = (0, Vec::new());
+        for (index, (territory, office)) in territories.iter().enumerate() {
+            let tie = PILOT_TIES.contains(&index);
+            let pilot = Pilot {
+                index,
+                territory,
+                office: *office,
+                tie,
+                repeats: None,
+                held: true,
+            };
+            let (name, outcome) = self.pilot_election(&pilot).await?;
+            if outcome == OutcomeKind::Winner {
+                won += 1;
+            } else {
+                ties.push((index, territory, *office, name));
+            }
+        }
+        let mut repeats_held = 0;
+        for (n, (index, territory, office, tied)) in ties.iter().enumerate() {
+            let held = n + 1 < ties.len();
+            let repeat = Pilot {
+                index: *index,
+                territory,
+                office: *office,
+                tie: false,
+                repeats: Some(tied.clone()),
+                held,
+            };
+            self.pilot_election(&repeat).await?;
+            repeats_held += usize::from(held);
+        }
+        Ok(format!(
+            "pilot round 2023: {} elections ({PILOT_DISTRICTS} districts, {PILOT_CITIES} cities of regional significance) certified, {won} elected, {} ties; {repeats_held} repeats held and {} scheduled",
+            territories.len(),
+            ties.len(),
+            ties.len() - repeats_held
+        ))
     }
 
     /// Registers the three candidates of a pilot election: two parties' and a
     /// self-nominated one; their resource names in order.
     async fn candidates(
         &mut self,
-        index: usize,
-        district: &str,
+        pilot: &Pilot<'_>,
         election: &str,
     ) -> Result<Vec<String>, Status> {
+        let (index, territory) = (pilot.index, pilot.territory);
+        let step = if pilot.repeats.is_some() {
+            "repeat"
+        } else {
+            "first"
+        };
         let mut candidates = Vec::new();
         for (n, (party, born)) in [("Amanat", "750314"), ("Ak Zhol", "820607"), ("", "880921")]
             .into_iter()
@@ -221,10 +323,10 @@ impl Demo {
                 .find_map(|s| Iin::complete(&format!("{born}3{:04}", index * 100 + n * 10 + s)))
                 .ok_or_else(|| Status::internal("no IIN"))?;
             let request = self.request(RegisterCandidateRequest {
-                request_id: format!("demo-pilot-{district}-candidate-{n}"),
+                request_id: format!("demo-pilot-{territory}-{step}-candidate-{n}"),
                 election: election.to_owned(),
                 iin: iin.to_string(),
-                full_name: format!("Candidate {} of district {district}", n + 1),
+                full_name: format!("Candidate {} for {territory}", n + 1),
                 nomination: if party.is_empty() {
                     Nomination::Self_
                 } else {
@@ -340,20 +442,7 @@ pub async fn governance(
         .collect();
     let mut lines = vec![demo.growth_points(&villages).await?];
 
-    let mut outcomes = Vec::new();
-    for (index, district) in PILOT_DISTRICTS.iter().enumerate() {
-        let tie = index + 1 == PILOT_DISTRICTS.len();
-        outcomes.push(demo.pilot_election(index, district, tie).await?);
-    }
-    let won = outcomes
-        .iter()
-        .filter(|o| **o == OutcomeKind::Winner)
-        .count();
-    lines.push(format!(
-        "pilot round 2023: {} district akim elections certified, {won} elected, {} needing a repeat",
-        outcomes.len(),
-        outcomes.len() - won
-    ));
+    lines.push(demo.pilot_round(classifier).await?);
 
     let rural_districts: Vec<String> = classifier
         .iter()
