@@ -60,7 +60,9 @@ fn projects_to_load() -> usize {
 const BATCH: usize = 500;
 const HOT_ALLOCATIONS: usize = 8;
 const PGBENCH_SCALE: usize = 8;
-const BIG: i64 = 1 << 52;
+/// An envelope: within the bound of one amount (10 trillion tenge); allocations
+/// below it are fractions of it.
+const BIG: i64 = 1 << 49;
 
 /// The classifier's villages with their district, and the first
 /// `HOT_ALLOCATIONS` rural districts of the Turkestan region with a village each.

@@ -20,8 +20,8 @@ use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceCli
 use aimaq_proto::governance::v1::*;
 use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
 use aimaq_types::Iin;
-use futures::StreamExt;
 use tokio::runtime::Handle;
+use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -30,8 +30,8 @@ const CONNECTIONS: usize = 4;
 const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(5);
 const STATIONS: i32 = 40_000;
-/// Stations one ScheduleElection may carry; the rest are added one by one.
-const SCHEDULED_STATIONS: i32 = aimaq_types::bounds::MAX_LIST_MESSAGES as i32;
+/// Stations one ScheduleElection may carry.
+const STATIONS_PER_ELECTION: i32 = aimaq_types::bounds::MAX_LIST_MESSAGES as i32;
 
 const LOAD: Load = Load {
     callers: CALLERS,
@@ -57,87 +57,11 @@ async fn run(database: TestDatabase, label: &str, servers: Handle) {
     let import_time = imported.elapsed();
     assert_eq!(answer.created, 16_264);
 
-    // An archival election with many stations, for one protocol per call.
-    let election = client
-        .schedule_election(with_token(
-            ScheduleElectionRequest {
-                request_id: "bench-election".into(),
-                territory_kato: "613600000".into(),
-                office: ElectionOffice::DistrictAkim as i32,
-                call_date: Some(Date {
-                    year: 2023,
-                    month: 6,
-                    day: 1,
-                }),
-                voting_date: Some(Date {
-                    year: 2023,
-                    month: 8,
-                    day: 10,
-                }),
-                archival: true,
-                polling_stations: (1..=SCHEDULED_STATIONS)
-                    .map(|number| PollingStation {
-                        number,
-                        registered_voters: 1000,
-                        ..PollingStation::default()
-                    })
-                    .collect(),
-                ..ScheduleElectionRequest::default()
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .election
-        .unwrap();
-    let added: Vec<()> = futures::stream::iter(SCHEDULED_STATIONS + 1..=STATIONS)
-        .map(|number| {
-            let mut client = client.clone();
-            let request = with_token(
-                AddPollingStationRequest {
-                    request_id: format!("bench-station-{number}"),
-                    election: election.name.clone(),
-                    station: Some(PollingStation {
-                        number,
-                        registered_voters: 1000,
-                        ..PollingStation::default()
-                    }),
-                    expected_version: 0,
-                },
-                &token,
-            );
-            async move {
-                client.add_polling_station(request).await.unwrap();
-            }
-        })
-        .buffer_unordered(32)
-        .collect()
-        .await;
-    assert_eq!(added.len(), (STATIONS - SCHEDULED_STATIONS) as usize);
-    let mut candidates = Vec::new();
-    for (n, serial) in [1000u32, 2000].into_iter().enumerate() {
-        let iin = (serial..serial + 10)
-            .find_map(|s| Iin::complete(&format!("8001013{s:04}")))
-            .unwrap();
-        let candidate = client
-            .register_candidate(with_token(
-                RegisterCandidateRequest {
-                    request_id: format!("bench-candidate-{n}"),
-                    election: election.name.clone(),
-                    iin: iin.to_string(),
-                    full_name: format!("Candidate {n}"),
-                    nomination: Nomination::Self_ as i32,
-                    party: String::new(),
-                },
-                &token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .candidate
-            .unwrap();
-        candidates.push(candidate.name);
+    // Archival elections with as many stations as a request may carry, for one
+    // protocol per call: STATIONS in all, filled one election after another.
+    let mut elections = Vec::new();
+    for n in 0..STATIONS / STATIONS_PER_ELECTION {
+        elections.push(election_with_candidates(&mut client, &token, n).await);
     }
 
     let pick = {
@@ -186,13 +110,17 @@ async fn run(database: TestDatabase, label: &str, servers: Handle) {
     let next_station = Arc::new(AtomicI32::new(1));
     let submit = {
         let (pick, token) = (pick.clone(), token.clone());
-        let (election, candidates) = (election.name.clone(), candidates.clone());
+        let elections = Arc::new(elections);
         LOAD.measure(move |caller| {
             let mut client = GovernanceServiceClient::new(pick(caller));
-            let station = next_station.fetch_add(1, Ordering::Relaxed);
+            let taken = next_station.fetch_add(1, Ordering::Relaxed);
+            let (election, candidates) = &elections[((taken - 1) / STATIONS_PER_ELECTION)
+                .clamp(0, STATIONS / STATIONS_PER_ELECTION - 1)
+                as usize];
+            let station = (taken - 1) % STATIONS_PER_ELECTION + 1;
             let request = with_token(
                 SubmitProtocolRequest {
-                    request_id: format!("bench-protocol-{station}"),
+                    request_id: format!("bench-protocol-{taken}"),
                     election: election.clone(),
                     station_number: station,
                     ballots_issued: 900,
@@ -209,7 +137,7 @@ async fn run(database: TestDatabase, label: &str, servers: Handle) {
                 },
                 &token,
             );
-            async move { station <= STATIONS && client.submit_protocol(request).await.is_ok() }
+            async move { taken <= STATIONS && client.submit_protocol(request).await.is_ok() }
         })
         .await
     };
@@ -235,4 +163,71 @@ async fn run(database: TestDatabase, label: &str, servers: Handle) {
 
 fn main() {
     aimaq_bench::on_both_backends(run);
+}
+
+/// Election `n` of the benchmark: archival, with STATIONS_PER_ELECTION
+/// stations and two candidates; its name and its candidates' names.
+async fn election_with_candidates(
+    client: &mut GovernanceServiceClient<Channel>,
+    token: &str,
+    n: i32,
+) -> (String, Vec<String>) {
+    let election = client
+        .schedule_election(with_token(
+            ScheduleElectionRequest {
+                request_id: format!("bench-election-{n}"),
+                territory_kato: "613600000".into(),
+                office: ElectionOffice::DistrictAkim as i32,
+                call_date: Some(Date {
+                    year: 2023,
+                    month: 6,
+                    day: 1,
+                }),
+                voting_date: Some(Date {
+                    year: 2023,
+                    month: 8,
+                    day: 10,
+                }),
+                archival: true,
+                polling_stations: (1..=STATIONS_PER_ELECTION)
+                    .map(|number| PollingStation {
+                        number,
+                        registered_voters: 1000,
+                        ..PollingStation::default()
+                    })
+                    .collect(),
+                ..ScheduleElectionRequest::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .election
+        .unwrap();
+    let mut candidates = Vec::new();
+    for (c, serial) in [1000u32, 2000].into_iter().enumerate() {
+        let iin = (serial..serial + 10)
+            .find_map(|s| Iin::complete(&format!("8001013{s:04}")))
+            .unwrap();
+        let candidate = client
+            .register_candidate(with_token(
+                RegisterCandidateRequest {
+                    request_id: format!("bench-candidate-{n}-{c}"),
+                    election: election.name.clone(),
+                    iin: iin.to_string(),
+                    full_name: format!("Candidate {c}"),
+                    nomination: Nomination::Self_ as i32,
+                    party: String::new(),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .candidate
+            .unwrap();
+        candidates.push(candidate.name);
+    }
+    (election.name, candidates)
 }

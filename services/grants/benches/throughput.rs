@@ -182,8 +182,9 @@ async fn run(database: TestDatabase, label: &'static str, servers: Handle) {
                     request_id: format!("quota-{region}"),
                     region_kato: format!("{region}0000000"),
                     year: 2026,
-                    allowance_count: i32::MAX,
-                    loan_amount_tiyn: i64::MAX / 2,
+                    // As much as a quota may hold: no decision is refused for it.
+                    allowance_count: aimaq_types::bounds::MAX_PEOPLE as i32,
+                    loan_amount_tiyn: aimaq_types::bounds::MAX_AMOUNT_TIYN,
                     expected_version: 0,
                 },
                 &token,

@@ -9,4 +9,4 @@ mod money;
 
 pub use iin::{Bin, Iin, IinError, Sex};
 pub use kato::{Kato, KatoError};
-pub use money::{Money, MoneyError, basis_points};
+pub use money::{Language, Money, MoneyError, basis_points};

@@ -65,13 +65,66 @@ impl Money {
     }
 }
 
-impl fmt::Display for Money {
-    /// `1234.05 KZT` style: whole tenge, two digits of tiyn.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The languages Aimaq writes to people in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Language {
+    Kk,
+    Ru,
+    #[default]
+    En,
+}
+
+impl Language {
+    /// The language of a request header's value: `kk`, `ru` or `en`, or the
+    /// first of an `Accept-Language` list (`ru-RU,ru;q=0.9`); English for
+    /// anything else.
+    pub fn from_header(value: &str) -> Language {
+        let first = value.split(',').next().unwrap_or_default();
+        let tag = first.split([';', '-', '_']).next().unwrap_or_default();
+        match tag.trim().to_ascii_lowercase().as_str() {
+            "kk" => Language::Kk,
+            "ru" => Language::Ru,
+            _ => Language::En,
+        }
+    }
+
+    /// The BCP 47 tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Language::Kk => "kk",
+            Language::Ru => "ru",
+            Language::En => "en",
+        }
+    }
+}
+
+impl Money {
+    /// The amount as people in Kazakhstan write it: `5 175 000,00 ₸` in Kazakh
+    /// and Russian, `5,175,000.00 KZT` in English.
+    pub fn written(self, language: Language) -> String {
+        let (group, decimal, currency) = match language {
+            Language::Kk | Language::Ru => (' ', ',', "₸"),
+            Language::En => (',', '.', "KZT"),
+        };
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
         let per = Self::TIYN_PER_TENGE.unsigned_abs();
-        write!(f, "{sign}{}.{:02} KZT", abs / per, abs % per)
+        let digits = (abs / per).to_string();
+        let mut tenge = String::with_capacity(digits.len() * 4 / 3);
+        for (index, digit) in digits.chars().enumerate() {
+            if index > 0 && (digits.len() - index).is_multiple_of(3) {
+                tenge.push(group);
+            }
+            tenge.push(digit);
+        }
+        format!("{sign}{tenge}{decimal}{:02} {currency}", abs % per)
+    }
+}
+
+impl fmt::Display for Money {
+    /// As written in English: `5,175,000.00 KZT`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.written(Language::En))
     }
 }
 
@@ -116,8 +169,39 @@ mod tests {
         // 701 billion tenge, the 'Auyl – El Besigi' 2019–2024 total, fits with room.
         let total = Money::from_tenge(701_000_000_000).unwrap();
         assert_eq!(total.tiyn(), 70_100_000_000_000);
-        assert_eq!(Money::from_tiyn(123_405).to_string(), "1234.05 KZT");
+        assert_eq!(Money::from_tiyn(123_405).to_string(), "1,234.05 KZT");
         assert_eq!(Money::from_tiyn(-5).to_string(), "-0.05 KZT");
+    }
+
+    #[test]
+    fn amounts_are_written_as_people_write_them() {
+        let amount = Money::from_tiyn(517_500_000);
+        assert_eq!(amount.written(Language::Ru), "5 175 000,00 ₸");
+        assert_eq!(amount.written(Language::Kk), "5 175 000,00 ₸");
+        assert_eq!(amount.written(Language::En), "5,175,000.00 KZT");
+        assert_eq!(Money::from_tiyn(99_999).written(Language::Ru), "999,99 ₸");
+        assert_eq!(
+            Money::from_tiyn(100_000).written(Language::En),
+            "1,000.00 KZT"
+        );
+        assert_eq!(
+            Money::from_tiyn(i64::MIN).written(Language::En),
+            "-92,233,720,368,547,758.08 KZT"
+        );
+        assert_eq!(
+            Money::from_tiyn(-12_345_678).written(Language::Ru),
+            "-123 456,78 ₸"
+        );
+    }
+
+    #[test]
+    fn the_language_comes_from_a_header() {
+        assert_eq!(Language::from_header("ru"), Language::Ru);
+        assert_eq!(Language::from_header("kk-KZ,ru;q=0.8"), Language::Kk);
+        assert_eq!(Language::from_header(" RU_ru "), Language::Ru);
+        assert_eq!(Language::from_header("de"), Language::En);
+        assert_eq!(Language::from_header(""), Language::En);
+        assert_eq!(Language::Kk.tag(), "kk");
     }
 
     #[test]

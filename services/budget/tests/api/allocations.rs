@@ -28,7 +28,7 @@ async fn the_tree_holds_its_sums(database: TestDatabase) {
         .await
         .unwrap_err();
     assert_eq!(over.code(), Code::FailedPrecondition);
-    assert!(over.message().contains("1000.00 KZT"), "{over:?}");
+    assert!(over.message().contains("1,000.00 KZT"), "{over:?}");
     let region = harness.allocate("region", "610000000", 600).await.unwrap();
     assert_eq!(region.parent, "");
     harness
