@@ -3,8 +3,12 @@
 //! (`google.rpc.BadRequest`, `PreconditionFailure`, `ResourceInfo`, `RetryInfo`)
 //! in one place, [`Error::into_status`].
 
+mod localize;
+
 use std::fmt;
 use std::time::Duration;
+
+pub use localize::localized;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};

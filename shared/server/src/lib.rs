@@ -6,6 +6,7 @@
 
 mod deadline;
 mod health;
+mod localize;
 mod streams;
 
 use std::convert::Infallible;
@@ -176,7 +177,8 @@ impl GrpcServer {
             .layer(LoadShedLayer::new())
             .layer(GlobalConcurrencyLimitLayer::new(
                 self.limits.concurrency_limit,
-            ));
+            ))
+            .layer(localize::LocalizeLayer);
         let server = self
             .transport()
             .layer(layers)
