@@ -53,6 +53,30 @@ async fn governance_demo_data_holds_the_facts() {
         .unwrap();
     assert!(alatau.growth_points.unwrap().special_economic_zone);
 
+    // The regions have Kazakh and English names; the classifier's districts
+    // Russian only, and the API says which.
+    for (kato, languages, english) in [
+        ("610000000", vec!["kk", "ru", "en"], "Turkistan Region"),
+        ("100000000", vec!["kk", "ru", "en"], "Abai Region"),
+        ("613600000", vec!["ru"], ""),
+    ] {
+        let territory = client
+            .get_territory(authorized(
+                GetTerritoryRequest {
+                    kato: kato.into(),
+                    include_ancestors: false,
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .territory
+            .unwrap();
+        assert_eq!(territory.name_languages, languages, "{kato}");
+        assert_eq!(territory.name.unwrap().en, english);
+    }
+
     let pilot = client
         .list_elections(authorized(
             ListElectionsRequest {

@@ -1,5 +1,6 @@
-//! Loading the national classifier file (`kato-2022.csv`: `id;parent_id;code;name`)
-//! into the registry through the service's own `ImportTerritories` RPC: used by
+//! Loading the national classifier file (`kato-2022.csv`: `id;parent_id;code;name`,
+//! the name in Russian; optional columns `name_kk` and `name_en` give the Kazakh
+//! and English names where a file has them) into the registry through the service's own `ImportTerritories` RPC: used by
 //! the stack's demo data, tests and benchmarks.
 
 use std::collections::HashMap;
@@ -45,12 +46,16 @@ pub fn read(path: &Path) -> Result<Vec<TerritoryInput>, ClassifierError> {
         .delimiter(b';')
         .from_path(path)
         .map_err(read_error)?;
+    let headers = reader.headers().map_err(read_error)?.clone();
+    let column = |name: &str| headers.iter().position(|header| header.trim() == name);
+    let (kk_column, en_column) = (column("name_kk"), column("name_en"));
     let mut kinds: HashMap<String, TerritoryKind> = HashMap::new();
     let mut territories = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(read_error)?;
         let row = index as u64 + 2;
         let field = |i: usize| record.get(i).unwrap_or_default();
+        let optional = |i: Option<usize>| i.map(field).unwrap_or_default().trim().to_owned();
         let (id, parent_id, code, name) = (field(0), field(1), field(2), field(3));
         let kato = Kato::parse(code).map_err(|e| ClassifierError::Row {
             path: shown.clone(),
@@ -65,8 +70,9 @@ pub fn read(path: &Path) -> Result<Vec<TerritoryInput>, ClassifierError> {
             kato: kato.to_string(),
             kind: kind_to_proto(kind) as i32,
             name: Some(LocalizedText {
+                kk: optional(kk_column),
                 ru: name.to_owned(),
-                ..LocalizedText::default()
+                en: optional(en_column),
             }),
             rural: is_rural(kind, level, parent),
             population: 0,
@@ -106,6 +112,43 @@ mod tests {
     use super::*;
     use crate::api::convert::draft_from_proto;
     use crate::domain::territory::check_draft;
+
+    /// Kazakh and English names come from optional columns when a file has them.
+    #[test]
+    fn names_in_other_languages_come_from_optional_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kato.csv");
+        std::fs::write(
+            &path,
+            "id;parent_id;code;name;name_kk;name_en\n\
+             1;0;610000000;Туркестанская область;Түркістан облысы;Turkistan Region\n\
+             2;1;613600000;Байдибекский район;;\n",
+        )
+        .unwrap();
+        let rows = read(&path).unwrap();
+        let names: Vec<(String, String, String)> = rows
+            .iter()
+            .map(|row| {
+                let name = row.name.clone().unwrap();
+                (name.kk, name.ru, name.en)
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "Түркістан облысы".to_owned(),
+                    "Туркестанская область".to_owned(),
+                    "Turkistan Region".to_owned()
+                ),
+                (
+                    String::new(),
+                    "Байдибекский район".to_owned(),
+                    String::new()
+                )
+            ]
+        );
+    }
 
     /// Every row of the real classifier gets a kind that fits its level.
     #[test]

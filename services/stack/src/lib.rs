@@ -385,8 +385,9 @@ impl Stack {
     async fn seed(&self, options: &StackOptions) -> Result<Vec<String>, StackError> {
         let mut lines = Vec::new();
         if options.classifier.exists() {
-            let rows = aimaq_governance::classifier::read(&options.classifier)
+            let mut rows = aimaq_governance::classifier::read(&options.classifier)
                 .map_err(|e| StackError::Demo(e.to_string()))?;
+            let named = demo::name_in_other_languages(&mut rows).map_err(StackError::Demo)?;
             let mut client = GovernanceServiceClient::new(self.channel("governance").await?);
             let answer = aimaq_governance::classifier::import(
                 &mut client,
@@ -397,7 +398,7 @@ impl Stack {
             .await
             .map_err(|e| StackError::Demo(e.to_string()))?;
             lines.push(format!(
-                "territories: {} from {} ({} rejected)",
+                "territories: {} from {} ({} rejected); {named} named in Kazakh and English",
                 answer.created + answer.updated + answer.unchanged,
                 options.classifier.display(),
                 answer.rejected

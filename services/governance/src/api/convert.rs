@@ -94,6 +94,12 @@ pub fn territory_to_proto(territory: &Territory) -> pb::Territory {
             ru: draft.names.ru.clone(),
             en: draft.names.en.clone(),
         }),
+        name_languages: draft
+            .names
+            .languages()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         rural: draft.rural,
         population: draft.population,
         growth_points: Some(pb::GrowthPoints {

@@ -91,6 +91,17 @@ pub struct Names {
     pub en: String,
 }
 
+impl Names {
+    /// The languages the name is given in, as tags, in the order kk, ru, en.
+    pub fn languages(&self) -> Vec<&'static str> {
+        [("kk", &self.kk), ("ru", &self.ru), ("en", &self.en)]
+            .into_iter()
+            .filter(|(_, name)| !name.trim().is_empty())
+            .map(|(tag, _)| tag)
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GrowthPoints {
     /// Empty when the territory belongs to no agglomeration.
@@ -246,6 +257,17 @@ mod tests {
             panic!("an orphan has no parent");
         };
         assert!(message.contains("623633000"));
+    }
+
+    #[test]
+    fn a_name_says_which_languages_it_has() {
+        let names = Names {
+            ru: "Туркестанская область".into(),
+            en: "Turkistan Region".into(),
+            ..Names::default()
+        };
+        assert_eq!(names.languages(), ["ru", "en"]);
+        assert!(Names::default().languages().is_empty());
     }
 
     #[test]

@@ -6,10 +6,12 @@ mod budget;
 mod budget_plan;
 mod governance;
 mod grants;
+mod names;
 
 pub use budget::budget;
 pub use governance::governance;
 pub use grants::grants;
+pub use names::name_in_other_languages;
 
 use tonic::{Request, Status};
 
