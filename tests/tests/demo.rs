@@ -38,19 +38,24 @@ async fn governance_demo_data_holds_the_facts() {
     let channel = stack.channel("governance").await.unwrap();
     let mut client = GovernanceServiceClient::new(channel);
 
-    let alatau = client
-        .get_territory(authorized(
+    let territory = async |kato: &str| {
+        let request = authorized(
             GetTerritoryRequest {
-                kato: "192000000".into(),
+                kato: kato.into(),
                 include_ancestors: false,
             },
             &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .territory
-        .unwrap();
+        );
+        let mut client = client.clone();
+        client
+            .get_territory(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .territory
+            .unwrap()
+    };
+    let alatau = territory("192000000").await;
     assert!(alatau.growth_points.unwrap().special_economic_zone);
 
     // The regions have Kazakh and English names; the classifier's districts
@@ -60,21 +65,9 @@ async fn governance_demo_data_holds_the_facts() {
         ("100000000", vec!["kk", "ru", "en"], "Abai Region"),
         ("613600000", vec!["ru"], ""),
     ] {
-        let territory = client
-            .get_territory(authorized(
-                GetTerritoryRequest {
-                    kato: kato.into(),
-                    include_ancestors: false,
-                },
-                &token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .territory
-            .unwrap();
-        assert_eq!(territory.name_languages, languages, "{kato}");
-        assert_eq!(territory.name.unwrap().en, english);
+        let named = territory(kato).await;
+        assert_eq!(named.name_languages, languages, "{kato}");
+        assert_eq!(named.name.unwrap().en, english);
     }
 
     let pilot = client
