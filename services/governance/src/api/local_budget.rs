@@ -24,11 +24,12 @@ fn source_from_proto(value: i32) -> Option<RevenueSource> {
         pb::RevenueSource::VehicleTax => RevenueSource::VehicleTax,
         pb::RevenueSource::OtherOwn => RevenueSource::OtherOwn,
         pb::RevenueSource::Transfers => RevenueSource::Transfers,
+        pb::RevenueSource::Subventions => RevenueSource::Subventions,
         pb::RevenueSource::Unspecified => return None,
     })
 }
 
-fn source_to_proto(source: RevenueSource) -> pb::RevenueSource {
+pub(super) fn source_to_proto(source: RevenueSource) -> pb::RevenueSource {
     match source {
         RevenueSource::PersonalIncomeTax => pb::RevenueSource::PersonalIncomeTax,
         RevenueSource::PropertyTax => pb::RevenueSource::PropertyTax,
@@ -36,10 +37,11 @@ fn source_to_proto(source: RevenueSource) -> pb::RevenueSource {
         RevenueSource::VehicleTax => pb::RevenueSource::VehicleTax,
         RevenueSource::OtherOwn => pb::RevenueSource::OtherOwn,
         RevenueSource::Transfers => pb::RevenueSource::Transfers,
+        RevenueSource::Subventions => pb::RevenueSource::Subventions,
     }
 }
 
-fn check_year(violations: &mut Violations, field: &str, year: i32) {
+pub(super) fn check_year(violations: &mut Violations, field: &str, year: i32) {
     violations.check(
         (FIRST_YEAR..=LAST_YEAR).contains(&year),
         field,
@@ -107,46 +109,53 @@ pub async fn revenue_summary(
     } else {
         Some(kato("territory_kato", &request.territory_kato)?)
     };
-    let mut violations = Violations::new();
-    check_year(&mut violations, "from_year", request.from_year);
-    check_year(&mut violations, "to_year", request.to_year);
-    violations.check(
-        request.from_year <= request.to_year,
-        "to_year",
-        "must not be before from_year",
-    );
-    violations.check(
-        request.to_year - request.from_year < 50,
-        "to_year",
-        "at most 50 years at once",
-    );
-    violations.into_result()?;
+    check_years(request.from_year, request.to_year)?;
     let years = (request.from_year, request.to_year);
     let (summary, counted) = ops::local_budget::revenue_summary(records, territory, years).await?;
     Ok(GetRevenueSummaryResponse {
         territory_kato: request.territory_kato.clone(),
-        years: summary
-            .years
-            .iter()
-            .map(|year| RevenueYear {
-                fiscal_year: year.year,
-                total_tiyn: year.total,
-                own_revenue_tiyn: year.own,
-                transfers_tiyn: year.transfers,
-                own_revenue_share_bp: i32::try_from(year.own_share_bp).unwrap_or(i32::MAX),
-                by_source: year
-                    .by_source
-                    .iter()
-                    .map(|(source, amount)| RevenueBySource {
-                        source: source_to_proto(*source) as i32,
-                        amount_tiyn: *amount,
-                    })
-                    .collect(),
-            })
-            .collect(),
+        years: summary.years.iter().map(revenue_year_to_proto).collect(),
         growth_factor_bp: summary.growth_factor_bp,
         rural_districts_counted: i32::try_from(counted).unwrap_or(i32::MAX),
     })
+}
+
+pub(super) fn revenue_year_to_proto(
+    year: &crate::domain::local_budget::RevenueYear,
+) -> RevenueYear {
+    RevenueYear {
+        fiscal_year: year.year,
+        total_tiyn: year.total,
+        own_revenue_tiyn: year.own,
+        transfers_tiyn: year.transfers,
+        own_revenue_share_bp: i32::try_from(year.own_share_bp).unwrap_or(i32::MAX),
+        by_source: year
+            .by_source
+            .iter()
+            .map(|(source, amount)| RevenueBySource {
+                source: source_to_proto(*source) as i32,
+                amount_tiyn: *amount,
+            })
+            .collect(),
+    }
+}
+
+/// A range of fiscal years: in bounds, forward, at most 50 years.
+pub(super) fn check_years(from_year: i32, to_year: i32) -> Result<(), Error> {
+    let mut violations = Violations::new();
+    check_year(&mut violations, "from_year", from_year);
+    check_year(&mut violations, "to_year", to_year);
+    violations.check(
+        from_year <= to_year,
+        "to_year",
+        "must not be before from_year",
+    );
+    violations.check(
+        to_year - from_year < 50,
+        "to_year",
+        "at most 50 years at once",
+    );
+    violations.into_result()
 }
 
 const KIND_PREFIX: &str = "INDICATOR_KIND_";

@@ -7,6 +7,7 @@ mod elections;
 mod import;
 mod local_budget;
 mod protocols;
+mod rural_report;
 mod territories;
 
 use aimaq_auth::{Caller, Scope};
@@ -210,6 +211,16 @@ impl GovernanceService for GovernanceApi {
         Caller::of(&request)?.require(Scope::GovernanceRead)?;
         Ok(Response::new(
             local_budget::revenue_summary(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn get_rural_budget_report(
+        &self,
+        request: Request<GetRuralBudgetReportRequest>,
+    ) -> Result<Response<GetRuralBudgetReportResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            rural_report::rural_budget_report(&self.records, request.get_ref()).await?,
         ))
     }
 

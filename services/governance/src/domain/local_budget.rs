@@ -15,16 +15,19 @@ pub enum RevenueSource {
     OtherOwn,
     /// From higher budgets: not the district's own revenue.
     Transfers,
+    /// Subventions from higher budgets: not own revenue either.
+    Subventions,
 }
 
 impl RevenueSource {
-    pub const ALL: [RevenueSource; 6] = [
+    pub const ALL: [RevenueSource; 7] = [
         RevenueSource::PersonalIncomeTax,
         RevenueSource::PropertyTax,
         RevenueSource::LandTax,
         RevenueSource::VehicleTax,
         RevenueSource::OtherOwn,
         RevenueSource::Transfers,
+        RevenueSource::Subventions,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,7 +38,13 @@ impl RevenueSource {
             RevenueSource::VehicleTax => "vehicle_tax",
             RevenueSource::OtherOwn => "other_own",
             RevenueSource::Transfers => "transfers",
+            RevenueSource::Subventions => "subventions",
         }
+    }
+
+    /// Transfers and subventions: money a higher budget gives, not own revenue.
+    pub fn is_given_by_a_higher_budget(self) -> bool {
+        matches!(self, RevenueSource::Transfers | RevenueSource::Subventions)
     }
 
     pub fn parse(text: &str) -> Option<RevenueSource> {
@@ -85,7 +94,7 @@ pub fn summarize(
         };
         let too_large = || Error::total_overflow(format!("revenues/{year}"));
         entry.total = entry.total.checked_add(amount).ok_or_else(too_large)?;
-        let part = if source == RevenueSource::Transfers {
+        let part = if source.is_given_by_a_higher_budget() {
             &mut entry.transfers
         } else {
             &mut entry.own
@@ -131,6 +140,15 @@ mod tests {
         assert_eq!(last.by_source[&RevenueSource::LandTax], 2000);
         assert_eq!(summary.growth_factor_bp, 35_000, "3.5-fold");
         assert_eq!(summarize(&[], 2020, 2021).unwrap().growth_factor_bp, 0);
+        let subsidised = [
+            (2024, RevenueSource::LandTax, 100),
+            (2024, RevenueSource::Subventions, 300),
+        ];
+        let year = &summarize(&subsidised, 2024, 2024).unwrap().years[0];
+        assert_eq!(
+            (year.own, year.transfers, year.own_share_bp),
+            (100, 300, 2500)
+        );
     }
 
     #[test]

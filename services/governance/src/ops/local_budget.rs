@@ -7,7 +7,7 @@ use aimaq_storage::paging::Page;
 use aimaq_types::Kato;
 
 use crate::domain::local_budget::{RevenueSource, RevenueSummary, summarize};
-use crate::domain::territory::TerritoryKind;
+use crate::domain::territory::{Territory, TerritoryKind};
 use crate::store;
 use crate::store::local_budget::{indicator_name, indicators, revenue_name, revenues};
 
@@ -87,6 +87,46 @@ pub async fn revenue_summary(
     let summary = summarize(&rows, from_year, to_year)?;
     let counted = store::local_budget::revenue_territories(db, &prefix, from_year, to_year).await?;
     Ok((summary, counted))
+}
+
+/// One rural district's budget over the years of a report.
+pub struct RuralBudget {
+    pub territory: Territory,
+    pub summary: RevenueSummary,
+}
+
+/// The rural district budget report: a page of the territories of the subtree
+/// with revenue in the years, each summarised, and the whole subtree's
+/// summary (GetRevenueSummary's).
+pub async fn rural_budget_report(
+    records: &Records,
+    territory: Option<Kato>,
+    years: (i32, i32),
+    page: &Page,
+) -> Result<(Vec<RuralBudget>, RevenueSummary, String), Error> {
+    let (totals, _) = revenue_summary(records, territory, years).await?;
+    let db = records.database().connection();
+    let prefix = match territory {
+        Some(territory) => territory
+            .descendant_prefix()
+            .unwrap_or_else(|| territory.to_string()),
+        None => String::new(),
+    };
+    let (codes, next) =
+        store::local_budget::revenue_territory_page(db, &prefix, years, page).await?;
+    let rows = store::local_budget::revenue_of_territories(db, &codes, years).await?;
+    let mut report = Vec::with_capacity(codes.len());
+    for territory in store::territory::find_many(db, &codes).await? {
+        let code = territory.draft.kato.to_string();
+        let own: Vec<(i32, RevenueSource, i64)> = rows
+            .iter()
+            .filter(|(kato, ..)| *kato == code)
+            .map(|(_, year, source, amount)| (*year, *source, *amount))
+            .collect();
+        let summary = summarize(&own, years.0, years.1)?;
+        report.push(RuralBudget { territory, summary });
+    }
+    Ok((report, totals, next))
 }
 
 /// RecordIndicator, checked: kinds and figures by their stored names.

@@ -99,6 +99,67 @@ pub async fn revenue_by_year_and_source(
         .collect()
 }
 
+/// A page of the territories under `kato_prefix` with revenue in the years, by
+/// code.
+pub async fn revenue_territory_page(
+    db: &impl ConnectionTrait,
+    kato_prefix: &str,
+    (from_year, to_year): (i32, i32),
+    page: &aimaq_storage::paging::Page,
+) -> Result<(Vec<String>, String), Error> {
+    let mut query = revenues::Entity::find()
+        .select_only()
+        .column(revenues::Column::TerritoryKato)
+        .distinct()
+        .filter(revenues::Column::TerritoryKato.starts_with(kato_prefix))
+        .filter(revenues::Column::FiscalYear.between(from_year, to_year));
+    if let Some(after) = &page.after {
+        query = query.filter(revenues::Column::TerritoryKato.gt(after.clone()));
+    }
+    let codes: Vec<String> = query
+        .order_by_asc(revenues::Column::TerritoryKato)
+        .limit(page.fetch_limit())
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(page.finish(codes, Clone::clone))
+}
+
+/// Revenue of each of `codes` summed by year and source, by code.
+pub async fn revenue_of_territories(
+    db: &impl ConnectionTrait,
+    codes: &[String],
+    (from_year, to_year): (i32, i32),
+) -> Result<Vec<(String, i32, RevenueSource, i64)>, Error> {
+    let total: SimpleExpr = Func::cast_as(
+        Func::sum(Expr::col(revenues::Column::AmountTiyn)),
+        Alias::new("BIGINT"),
+    )
+    .into();
+    let rows: Vec<(String, i32, String, i64)> = revenues::Entity::find()
+        .select_only()
+        .column(revenues::Column::TerritoryKato)
+        .column(revenues::Column::FiscalYear)
+        .column(revenues::Column::Source)
+        .column_as(total, "total")
+        .filter(revenues::Column::TerritoryKato.is_in(codes.iter().cloned()))
+        .filter(revenues::Column::FiscalYear.between(from_year, to_year))
+        .group_by(revenues::Column::TerritoryKato)
+        .group_by(revenues::Column::FiscalYear)
+        .group_by(revenues::Column::Source)
+        .order_by_asc(revenues::Column::TerritoryKato)
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(kato, year, source, amount)| {
+            RevenueSource::parse(&source)
+                .map(|source| (kato, year, source, amount))
+                .ok_or_else(|| Error::internal(format!("stored revenue source {source:?}")))
+        })
+        .collect()
+}
+
 /// `revenues/{id}`.
 pub fn revenue_name(id: i64) -> String {
     format!("revenues/{id}")

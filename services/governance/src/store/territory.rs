@@ -3,7 +3,7 @@
 use aimaq_error::Error;
 use aimaq_types::Kato;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, QuerySelect};
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 
 use crate::domain::territory::{GrowthPoints, Names, Territory, TerritoryDraft, TerritoryKind};
 
@@ -287,6 +287,21 @@ pub async fn list(
         .map(Territory::try_from)
         .collect::<Result<Vec<_>, _>>()?;
     Ok((territories, next, total))
+}
+
+/// The registered territories of `codes`, by code.
+pub async fn find_many(
+    db: &impl ConnectionTrait,
+    codes: &[String],
+) -> Result<Vec<Territory>, Error> {
+    Entity::find()
+        .filter(Column::Kato.is_in(codes.iter().cloned()))
+        .order_by_asc(Column::Kato)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Territory::try_from)
+        .collect()
 }
 
 /// Every registered territory, by code.

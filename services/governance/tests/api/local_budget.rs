@@ -321,7 +321,154 @@ async fn indicators_are_recorded_with_targets(database: TestDatabase) {
     assert_eq!(figures, [(2030, 4000)], "the region's figures are its own");
 }
 
+/// The rural district budget report: each district with its own revenue by
+/// source, transfers and subventions and its growth, a page at a time; its
+/// rows add up to its totals, which are GetRevenueSummary's.
+async fn the_rural_budget_report_adds_up_to_the_summary(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.seed_chain().await;
+    harness
+        .upsert(super::create(
+            "seed-5",
+            super::input("613635000", TerritoryKind::RuralDistrict, "Жамбылский с.о."),
+        ))
+        .await;
+    let token = harness.admin();
+    for (id, kato, year, source, amount) in [
+        ("a-1", "613633000", 2019, RevenueSource::LandTax, 6_000_000),
+        (
+            "a-2",
+            "613633000",
+            2019,
+            RevenueSource::Transfers,
+            4_000_000,
+        ),
+        ("a-3", "613633000", 2023, RevenueSource::LandTax, 20_000_000),
+        (
+            "a-4",
+            "613633000",
+            2023,
+            RevenueSource::PersonalIncomeTax,
+            10_000_000,
+        ),
+        (
+            "a-5",
+            "613633000",
+            2023,
+            RevenueSource::Transfers,
+            5_000_000,
+        ),
+        ("b-1", "613635000", 2019, RevenueSource::LandTax, 1_000_000),
+        ("b-2", "613635000", 2023, RevenueSource::LandTax, 2_000_000),
+        (
+            "b-3",
+            "613635000",
+            2023,
+            RevenueSource::Subventions,
+            3_000_000,
+        ),
+    ] {
+        harness
+            .client
+            .record_revenue(with_token(
+                RecordRevenueRequest {
+                    request_id: id.into(),
+                    territory_kato: kato.into(),
+                    fiscal_year: year,
+                    source: source as i32,
+                    amount_tiyn: amount,
+                    note: String::new(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+    let request = |page_token: String| GetRuralBudgetReportRequest {
+        territory_kato: "610000000".into(),
+        from_year: 2019,
+        to_year: 2023,
+        page_size: 1,
+        page_token,
+    };
+    let first = harness
+        .client
+        .get_rural_budget_report(with_token(request(String::new()), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = harness
+        .client
+        .get_rural_budget_report(with_token(request(first.next_page_token.clone()), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(second.next_page_token.is_empty());
+    let rows: Vec<&RuralBudgetRow> = first.rows.iter().chain(&second.rows).collect();
+    let districts: Vec<(&str, &str, i64)> = rows
+        .iter()
+        .map(|r| {
+            let name = r.name.as_ref().unwrap().ru.as_str();
+            (r.territory_kato.as_str(), name, r.growth_factor_bp)
+        })
+        .collect();
+    assert_eq!(
+        districts,
+        [
+            ("613633000", "Агыбетский с.о.", 35_000),
+            ("613635000", "Жамбылский с.о.", 50_000)
+        ]
+    );
+    let subsidised = &rows[1].years[4];
+    assert_eq!(
+        (subsidised.own_revenue_tiyn, subsidised.transfers_tiyn),
+        (2_000_000, 3_000_000)
+    );
+    assert!(
+        subsidised.by_source.iter().any(|s| {
+            s.source == RevenueSource::Subventions as i32 && s.amount_tiyn == 3_000_000
+        })
+    );
+
+    // The rows add up to the totals, and the totals are the summary's.
+    let summary = harness
+        .client
+        .get_revenue_summary(with_token(
+            GetRevenueSummaryRequest {
+                territory_kato: "610000000".into(),
+                from_year: 2019,
+                to_year: 2023,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.totals, summary.years);
+    assert_eq!(first.growth_factor_bp, summary.growth_factor_bp);
+    for (index, total) in first.totals.iter().enumerate() {
+        let summed: i64 = rows.iter().map(|r| r.years[index].total_tiyn).sum();
+        assert_eq!(summed, total.total_tiyn, "{}", total.fiscal_year);
+    }
+
+    let backwards = harness
+        .client
+        .get_rural_budget_report(with_token(
+            GetRuralBudgetReportRequest {
+                from_year: 2023,
+                to_year: 2019,
+                ..request(String::new())
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(backwards.code(), Code::InvalidArgument);
+    assert!(backwards.message().contains("to_year"), "{backwards:?}");
+}
+
 on_both_backends!(
+    the_rural_budget_report_adds_up_to_the_summary,
     akims_are_appointed_and_succeeded,
     revenue_growth_is_summarised,
     indicators_are_recorded_with_targets,
