@@ -1,6 +1,7 @@
 //! The gRPC face of the service: checks the caller and its territory, turns
 //! requests into checked values for `ops`, and domain values into proto.
 
+mod annual_report;
 mod applications;
 mod decisions;
 mod quotas;
@@ -183,6 +184,16 @@ impl GrantsService for GrantsApi {
         Caller::of(&request)?.require(Scope::GrantsRead)?;
         Ok(Response::new(
             statistics::statistics(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn get_annual_report(
+        &self,
+        request: Request<GetAnnualReportRequest>,
+    ) -> Result<Response<GetAnnualReportResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GrantsRead)?;
+        Ok(Response::new(
+            annual_report::annual_report(&self.records, request.get_ref()).await?,
         ))
     }
 

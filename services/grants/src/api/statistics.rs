@@ -26,7 +26,7 @@ fn age_band_to_proto(band: &str) -> pb::AgeBand {
     }
 }
 
-fn totals_to_proto(totals: &Totals) -> GrantTotals {
+pub(super) fn totals_to_proto(totals: &Totals) -> GrantTotals {
     GrantTotals {
         allowances: totals.allowances,
         allowances_tiyn: totals.allowances_tiyn,

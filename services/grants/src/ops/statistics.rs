@@ -3,6 +3,8 @@
 use aimaq_error::Error;
 use aimaq_records::{Answer, Change, Mutation, Records, within};
 
+use crate::domain::annual_report::{AnnualRow, sum_by_region};
+use crate::domain::application::Quota;
 use crate::domain::statistics::{
     Dimensions, FIRST_YEAR, Granted, Historical, LAST_YEAR, Totals, roll_up,
 };
@@ -81,4 +83,46 @@ pub async fn load_historical<R: Answer>(
             })
         })
         .await
+}
+
+/// The programme's annual report of `year` under a KATO prefix: rows by region
+/// and field, each region's sum beside its quota, and the report's total.
+pub struct AnnualReport {
+    pub rows: Vec<AnnualRow>,
+    pub regions: Vec<(AnnualRow, Option<Quota>)>,
+    pub total: AnnualRow,
+}
+
+pub async fn annual_report(
+    records: &Records,
+    year: i32,
+    prefix: Option<&str>,
+) -> Result<AnnualReport, Error> {
+    let db = records.database().connection();
+    let rows = crate::store::annual_report::decided(db, year, prefix).await?;
+    let quotas = crate::store::annual_report::quotas_of(db, year, prefix).await?;
+    let (mut sums, total) = sum_by_region(&rows)?;
+    // A region with a quota and no decision yet is in the report too.
+    for quota in &quotas {
+        let region = quota.region.to_string();
+        sums.entry(region.clone()).or_insert_with(|| AnnualRow {
+            region_kato: region,
+            ..AnnualRow::default()
+        });
+    }
+    let regions = sums
+        .into_values()
+        .map(|sum| {
+            let quota = quotas
+                .iter()
+                .find(|q| q.region.to_string() == sum.region_kato)
+                .cloned();
+            (sum, quota)
+        })
+        .collect();
+    Ok(AnnualReport {
+        rows,
+        regions,
+        total,
+    })
 }

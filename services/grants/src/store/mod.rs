@@ -1,6 +1,7 @@
 //! Tables, queries and migrations of the grants service: rows in, domain types
 //! out, and the names of its resources.
 
+pub mod annual_report;
 pub mod application;
 mod migration;
 pub mod quota;

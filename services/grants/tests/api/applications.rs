@@ -719,7 +719,131 @@ async fn statistics_add_recorded_grants_to_published_totals(database: TestDataba
     assert_eq!(row.totals.unwrap().loans_tiyn, 200_000_000);
 }
 
+/// The annual report of a year: by region and field, approvals and
+/// rejections, what was granted and paid, departures and what they owe back,
+/// the region's quota beside; its grants are GetStatistics' for the year.
+async fn the_annual_report_follows_each_decision(database: TestDatabase) {
+    let mut harness = start(database).await;
+    harness.terms(10).await;
+    let admin = harness.tokens.admin();
+    let left = harness
+        .submit(application("r-a", 401, 5_000_000))
+        .await
+        .unwrap();
+    let left = harness
+        .decide(approve("r-a-d", &left, date(2022, 3, 15), 4_000_000))
+        .await
+        .unwrap();
+    let left = harness.pay("r-a-p1", &left, PaymentKind::Allowance).await;
+    let left = harness
+        .pay("r-a-p2", &left, PaymentKind::LoanDisbursement)
+        .await;
+    let left = harness.depart("r-a-leave", &left, date(2023, 1, 10)).await;
+    let breach = left.breach.unwrap();
+    assert!(breach.allowance_refund_tiyn > 0);
+    let stayed = harness.submit(application("r-b", 402, 0)).await.unwrap();
+    harness
+        .decide(approve("r-b-d", &stayed, date(2022, 4, 1), 0))
+        .await
+        .unwrap();
+    let refused = harness.submit(application("r-c", 403, 0)).await.unwrap();
+    let mut reject = approve("r-c-d", &refused, date(2022, 4, 2), 0);
+    reject.decision = Decision::Reject as i32;
+    reject.grant_allowance = false;
+    reject.reason = "The employer is not in a rural settlement".into();
+    harness.decide(reject).await.unwrap();
+
+    let report = harness
+        .client
+        .get_annual_report(with_token(
+            GetAnnualReportRequest {
+                year: 2022,
+                territory_kato: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let [row] = report.rows.as_slice() else {
+        panic!("{:?}", report.rows);
+    };
+    assert_eq!(
+        (row.region_kato.as_str(), row.field()),
+        ("610000000", Field::Healthcare)
+    );
+    assert_eq!((row.approved, row.rejected, row.departures), (2, 1, 1));
+    let (granted, paid) = (row.granted.unwrap(), row.paid.unwrap());
+    assert_eq!((granted.allowances, granted.loans), (2, 1));
+    assert_eq!(granted.loans_tiyn, 400_000_000);
+    assert_eq!(
+        (paid.allowances, paid.loans, paid.loans_tiyn),
+        (1, 1, 400_000_000)
+    );
+    assert_eq!(
+        (row.allowance_refund_tiyn, row.loan_principal_due_tiyn),
+        (breach.allowance_refund_tiyn, breach.loan_principal_due_tiyn)
+    );
+    let [region] = report.regions.as_slice() else {
+        panic!("{:?}", report.regions);
+    };
+    assert_eq!(
+        (region.region_kato.as_str(), region.allowance_quota),
+        ("610000000", 10)
+    );
+    // The region's sum is its one row, with no field.
+    let by_field = AnnualReportRow {
+        field: Field::Unspecified as i32,
+        ..row.clone()
+    };
+    assert_eq!(region.total.as_ref(), Some(&by_field));
+    assert_eq!(report.total.as_ref().unwrap().approved, 2);
+
+    // The report's grants are the statistics' of the year.
+    let statistics = harness
+        .client
+        .get_statistics(with_token(
+            GetStatisticsRequest {
+                from_year: 2022,
+                to_year: 2022,
+                ..GetStatisticsRequest::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(statistics.totals, report.total.unwrap().granted);
+
+    let elsewhere = harness
+        .client
+        .get_annual_report(with_token(
+            GetAnnualReportRequest {
+                year: 2022,
+                territory_kato: "110000000".into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(elsewhere.rows.is_empty() && elsewhere.regions.is_empty());
+    let unknown_year = harness
+        .client
+        .get_annual_report(with_token(
+            GetAnnualReportRequest {
+                year: 1900,
+                territory_kato: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert!(unknown_year.message().contains("year"), "{unknown_year:?}");
+}
+
 on_both_backends!(
+    the_annual_report_follows_each_decision,
     statistics_add_recorded_grants_to_published_totals,
     from_application_to_the_end_of_the_obligation,
     bad_applications_and_foreign_deciders_are_refused,
