@@ -74,7 +74,7 @@ mod tests {
             approved,
             granted: Totals {
                 allowances: approved,
-                allowances_tiyn: approved * 100,
+                allowances_tiyn: approved.saturating_mul(100),
                 ..Totals::default()
             },
             departures: i64::from(refund > 0),
