@@ -271,8 +271,14 @@ pub async fn budget(
             villages_this_year.len()
         ),
         format!(
-            "budget: {AMANATY} {STATEMENT_YEAR}: {AMANATY_BILLIONS} bn tenge, {} micro-credits",
-            credits.len()
+            "budget: {AMANATY} {STATEMENT_YEAR}: {AMANATY_BILLIONS} bn tenge, {} micro-credits; {}-{}: {} bn tenge in envelopes (an even split of the published plan)",
+            credits.len(),
+            AMANATY_PLAN[0].0,
+            AMANATY_PLAN[AMANATY_PLAN.len() - 1].0,
+            AMANATY_PLAN
+                .iter()
+                .map(|(_, billions)| billions)
+                .sum::<i64>()
         ),
         format!(
             "budget: regional standards sufficiency {}.{:02}% ({} of {} met)",
