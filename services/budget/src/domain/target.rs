@@ -47,13 +47,22 @@ pub struct ProgramTarget {
     pub version: i64,
 }
 
+/// The largest value a target of `metric` may have: an amount for money, a
+/// count of people, projects or villages otherwise.
+pub fn max_value(metric: TargetMetric) -> i64 {
+    match metric {
+        TargetMetric::Money => aimaq_types::bounds::MAX_AMOUNT_TIYN,
+        _ => aimaq_types::bounds::MAX_PEOPLE,
+    }
+}
+
 /// A target's period lies within its programme's years and runs forward; its
-/// value is positive; its source is named.
+/// value is positive and within what its metric can count; its source is named.
 pub fn check_target(
     violations: &mut Violations,
     program_years: (i32, i32),
     period: (i32, i32),
-    value: i64,
+    (metric, value): (TargetMetric, i64),
     source: &str,
 ) {
     let (first, last) = program_years;
@@ -70,6 +79,11 @@ pub fn check_target(
     );
     violations.check(from <= to, "target.to_year", "must not be before from_year");
     violations.check(value > 0, "target.value", "must be positive");
+    violations.check(
+        value <= max_value(metric),
+        "target.value",
+        format!("at most {} for this metric", max_value(metric)),
+    );
     violations.check(
         !source.trim().is_empty(),
         "target.source",
@@ -88,7 +102,8 @@ mod tests {
 
     fn problems(years: (i32, i32), period: (i32, i32), value: i64, source: &str) -> Vec<String> {
         let mut violations = Violations::new();
-        check_target(&mut violations, years, period, value, source);
+        let metric = TargetMetric::Projects;
+        check_target(&mut violations, years, period, (metric, value), source);
         match violations.into_result() {
             Ok(()) => Vec::new(),
             Err(aimaq_error::Error::InvalidArgument(violations)) => {
@@ -113,6 +128,24 @@ mod tests {
             problems((2019, 2028), (2019, 2029), 0, " "),
             ["target.to_year", "target.value", "target.source"]
         );
+    }
+
+    #[test]
+    fn a_value_fits_its_metric() {
+        assert_eq!(
+            problems((2019, 2028), (2019, 2024), 30_000_000, "statement"),
+            ["target.value"]
+        );
+        let mut violations = Violations::new();
+        let money = (TargetMetric::Money, 701 * 100_000_000_000);
+        check_target(
+            &mut violations,
+            (2019, 2028),
+            (2019, 2024),
+            money,
+            "statement",
+        );
+        assert!(violations.is_empty());
     }
 
     #[test]

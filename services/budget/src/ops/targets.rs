@@ -27,7 +27,7 @@ pub async fn set<R: Answer>(
                     &mut violations,
                     (program.first_year, program.last_year),
                     (asked.from_year, asked.to_year),
-                    asked.value,
+                    (asked.metric, asked.value),
                     &asked.source,
                 );
                 violations.into_result()?;
