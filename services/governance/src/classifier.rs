@@ -77,6 +77,8 @@ pub fn read(path: &Path) -> Result<Vec<TerritoryInput>, ClassifierError> {
             rural: is_rural(kind, level, parent),
             population: 0,
             growth_points: None,
+            valid_from: None,
+            valid_to: None,
         });
     }
     Ok(territories)

@@ -5,7 +5,9 @@ use aimaq_proto::common::v1::LocalizedText;
 use aimaq_proto::governance::v1 as pb;
 use aimaq_types::Kato;
 
-use crate::domain::territory::{GrowthPoints, Names, Territory, TerritoryDraft, TerritoryKind};
+use crate::domain::territory::{
+    GrowthPoints, Names, Territory, TerritoryDraft, TerritoryKind, Validity,
+};
 
 /// Parses a KATO code field, naming it in the error.
 pub fn kato(field: &str, text: &str) -> Result<Kato, Error> {
@@ -60,6 +62,25 @@ pub fn draft_from_proto(input: Option<&pb::TerritoryInput>) -> Result<TerritoryD
         "territory.kind",
         "required: one of the TerritoryKind values",
     );
+    let date =
+        |violations: &mut Violations, field: &str, date: Option<&aimaq_proto::common::v1::Date>| {
+            let date = date?;
+            let parsed = aimaq_proto::date_from_proto(date);
+            violations.check(parsed.is_some(), field, "not a calendar date");
+            parsed
+        };
+    let validity = Validity {
+        from: date(
+            &mut violations,
+            "territory.valid_from",
+            input.valid_from.as_ref(),
+        ),
+        to: date(
+            &mut violations,
+            "territory.valid_to",
+            input.valid_to.as_ref(),
+        ),
+    };
     let (kato, kind) = violations.then(|| Some((kato?, kind?)))?;
     let name = input.name.clone().unwrap_or_default();
     let growth = input.growth_points.clone().unwrap_or_default();
@@ -79,6 +100,7 @@ pub fn draft_from_proto(input: Option<&pb::TerritoryInput>) -> Result<TerritoryD
             support_village: growth.support_village,
             special_economic_zone: growth.special_economic_zone,
         },
+        validity,
     })
 }
 
@@ -94,6 +116,8 @@ pub fn territory_to_proto(territory: &Territory) -> pb::Territory {
             ru: draft.names.ru.clone(),
             en: draft.names.en.clone(),
         }),
+        valid_from: draft.validity.from.map(aimaq_proto::date_to_proto),
+        valid_to: draft.validity.to.map(aimaq_proto::date_to_proto),
         name_languages: draft
             .names
             .languages()

@@ -115,7 +115,7 @@ fn placed_drafts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::territory::{GrowthPoints, Names, TerritoryKind};
+    use crate::domain::territory::{GrowthPoints, Names, TerritoryKind, Validity};
 
     fn draft(code: &str, kind: TerritoryKind) -> TerritoryDraft {
         TerritoryDraft {
@@ -128,6 +128,7 @@ mod tests {
             rural: true,
             population: 0,
             growth_points: GrowthPoints::default(),
+            validity: Validity::default(),
         }
     }
 

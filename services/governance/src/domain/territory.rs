@@ -2,6 +2,7 @@
 
 use aimaq_error::{Error, Violations};
 use aimaq_types::Kato;
+use chrono::{Datelike, NaiveDate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TerritoryKind {
@@ -111,6 +112,23 @@ pub struct GrowthPoints {
     pub special_economic_zone: bool,
 }
 
+/// When a territory existed under its code: from the day it was formed
+/// (`None`: before the classifier's records) to the day it was abolished
+/// (`None`: it exists).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Validity {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl Validity {
+    /// Whether the territory existed on some day of `year`.
+    pub fn covers_year(&self, year: i32) -> bool {
+        self.from.is_none_or(|from| from.year() <= year)
+            && self.to.is_none_or(|to| to.year() >= year)
+    }
+}
+
 /// What a caller may set on a territory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TerritoryDraft {
@@ -120,6 +138,7 @@ pub struct TerritoryDraft {
     pub rural: bool,
     pub population: i64,
     pub growth_points: GrowthPoints,
+    pub validity: Validity,
 }
 
 /// A territory as registered.
@@ -161,6 +180,13 @@ pub fn check_draft(draft: &TerritoryDraft, field: &str) -> Result<(), Error> {
             name.chars().count() <= MAX_NAME,
             format!("{field}.name.{language}"),
             format!("at most {MAX_NAME} characters"),
+        );
+    }
+    if let (Some(from), Some(to)) = (draft.validity.from, draft.validity.to) {
+        violations.check(
+            from <= to,
+            format!("{field}.valid_to"),
+            "must not be before valid_from",
         );
     }
     if let Err(why) = aimaq_types::bounds::people(draft.population) {
@@ -208,6 +234,7 @@ mod tests {
             rural: true,
             population: 1200,
             growth_points: GrowthPoints::default(),
+            validity: Validity::default(),
         }
     }
 
@@ -257,6 +284,22 @@ mod tests {
             panic!("an orphan has no parent");
         };
         assert!(message.contains("623633000"));
+    }
+
+    #[test]
+    fn a_territory_exists_in_the_years_of_its_validity() {
+        let abai = Validity {
+            from: NaiveDate::from_ymd_opt(2022, 6, 8),
+            to: None,
+        };
+        assert!(!abai.covers_year(2021));
+        assert!(abai.covers_year(2022) && abai.covers_year(2030));
+        let old = Validity {
+            from: None,
+            to: NaiveDate::from_ymd_opt(2022, 6, 7),
+        };
+        assert!(old.covers_year(2019) && old.covers_year(2022) && !old.covers_year(2023));
+        assert!(Validity::default().covers_year(1991));
     }
 
     #[test]

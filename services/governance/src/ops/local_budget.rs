@@ -42,6 +42,15 @@ pub async fn record_revenue<R: Answer>(
                         ),
                     ));
                 }
+                if !place.draft.validity.covers_year(asked.fiscal_year) {
+                    return Err(Error::invalid(
+                        "fiscal_year",
+                        format!(
+                            "{territory} did not exist in {} under this code",
+                            asked.fiscal_year
+                        ),
+                    ));
+                }
                 let row = revenues::Model {
                     id: 0,
                     territory_kato: territory.to_string(),

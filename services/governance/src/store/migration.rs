@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreatePendingRecords),
             Box::new(RecordCertificates),
             Box::new(MarkRepeatElections),
+            Box::new(DateTerritories),
         ]
     }
 }
@@ -337,5 +338,46 @@ impl MigrationTrait for MarkRepeatElections {
                     .to_owned(),
             )
             .await
+    }
+}
+
+struct DateTerritories;
+
+impl MigrationName for DateTerritories {
+    fn name(&self) -> &str {
+        "m0005_territory_validity"
+    }
+}
+
+/// When a territory existed under its code (Abai, Zhetisu and Ulytau regions
+/// from June 2022, say); empty for what the classifier has always held.
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for DateTerritories {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["valid_from", "valid_to"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("territories")
+                        .add_column(date_null(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["valid_from", "valid_to"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("territories")
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

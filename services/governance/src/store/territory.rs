@@ -5,7 +5,9 @@ use aimaq_types::Kato;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 
-use crate::domain::territory::{GrowthPoints, Names, Territory, TerritoryDraft, TerritoryKind};
+use crate::domain::territory::{
+    GrowthPoints, Names, Territory, TerritoryDraft, TerritoryKind, Validity,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "territories")]
@@ -26,6 +28,8 @@ pub struct Model {
     pub special_economic_zone: bool,
     pub version: i64,
     pub updated_at_micros: i64,
+    pub valid_from: Option<Date>,
+    pub valid_to: Option<Date>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -56,6 +60,10 @@ impl TryFrom<Model> for Territory {
                     single_industry_town: row.single_industry_town,
                     support_village: row.support_village,
                     special_economic_zone: row.special_economic_zone,
+                },
+                validity: Validity {
+                    from: row.valid_from,
+                    to: row.valid_to,
                 },
             },
             parent: row
@@ -88,6 +96,8 @@ fn active_model(territory: &Territory) -> ActiveModel {
         special_economic_zone: Set(draft.growth_points.special_economic_zone),
         version: Set(territory.version),
         updated_at_micros: Set(territory.updated_at_micros),
+        valid_from: Set(draft.validity.from),
+        valid_to: Set(draft.validity.to),
     }
 }
 

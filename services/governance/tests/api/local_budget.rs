@@ -467,7 +467,104 @@ async fn the_rural_budget_report_adds_up_to_the_summary(database: TestDatabase) 
     assert!(backwards.message().contains("to_year"), "{backwards:?}");
 }
 
+/// A territory exists under its code for a period (Abai region from 8 June
+/// 2022): it says so, and revenue of a year it did not exist is refused.
+async fn a_territory_exists_for_its_period(database: TestDatabase) {
+    let mut harness = start(database).await;
+    let token = harness.admin();
+    let formed = aimaq_proto::common::v1::Date {
+        year: 2022,
+        month: 6,
+        day: 8,
+    };
+    let dated = |kato: &str, kind: TerritoryKind, name: &str| TerritoryInput {
+        valid_from: Some(formed),
+        ..super::input(kato, kind, name)
+    };
+    for (id, input) in [
+        (
+            "abai",
+            dated("100000000", TerritoryKind::Region, "область Абай"),
+        ),
+        (
+            "abai-district",
+            dated("103200000", TerritoryKind::District, "Абайский район"),
+        ),
+        (
+            "abai-rural",
+            dated(
+                "103233000",
+                TerritoryKind::RuralDistrict,
+                "Каскабулакский с.о.",
+            ),
+        ),
+    ] {
+        harness.upsert(super::create(id, input)).await;
+    }
+    let region = harness
+        .client
+        .get_territory(with_token(
+            GetTerritoryRequest {
+                kato: "100000000".into(),
+                include_ancestors: false,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .territory
+        .unwrap();
+    assert_eq!((region.valid_from, region.valid_to), (Some(formed), None));
+    let revenue = |id: &str, year: i32| RecordRevenueRequest {
+        request_id: id.into(),
+        territory_kato: "103233000".into(),
+        fiscal_year: year,
+        source: RevenueSource::LandTax as i32,
+        amount_tiyn: 1_000_000,
+        note: String::new(),
+    };
+    let before = harness
+        .client
+        .record_revenue(with_token(revenue("before", 2021), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(before.code(), Code::InvalidArgument);
+    assert_eq!(
+        before.get_details_bad_request().unwrap().field_violations[0].field,
+        "fiscal_year"
+    );
+    harness
+        .client
+        .record_revenue(with_token(revenue("formed", 2022), &token))
+        .await
+        .unwrap();
+    let backwards = harness
+        .client
+        .upsert_territory(with_token(
+            super::create(
+                "backwards",
+                TerritoryInput {
+                    valid_to: Some(aimaq_proto::common::v1::Date {
+                        year: 2020,
+                        month: 1,
+                        day: 1,
+                    }),
+                    ..dated("103600000", TerritoryKind::District, "Аягозский район")
+                },
+            ),
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        backwards.message().contains("territory.valid_to"),
+        "{backwards:?}"
+    );
+}
+
 on_both_backends!(
+    a_territory_exists_for_its_period,
     the_rural_budget_report_adds_up_to_the_summary,
     akims_are_appointed_and_succeeded,
     revenue_growth_is_summarised,

@@ -50,6 +50,8 @@ pub fn input(kato: &str, kind: TerritoryKind, name: &str) -> TerritoryInput {
         rural: matches!(kind, TerritoryKind::Village | TerritoryKind::RuralDistrict),
         population: 1000,
         growth_points: None,
+        valid_from: None,
+        valid_to: None,
     }
 }
 

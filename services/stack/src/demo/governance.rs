@@ -132,6 +132,8 @@ impl Demo {
                 rural: territory.rural,
                 population: territory.population,
                 growth_points: Some(growth),
+                valid_from: territory.valid_from,
+                valid_to: territory.valid_to,
             }),
             expected_version: territory.version,
         })?;
@@ -169,6 +171,9 @@ impl Demo {
                     special_economic_zone: true,
                     ..GrowthPoints::default()
                 }),
+                // When it became a city is not in the demo's sources.
+                valid_from: None,
+                valid_to: None,
             }),
             expected_version: 0,
         })?;
