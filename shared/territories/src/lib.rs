@@ -31,9 +31,18 @@ pub struct TerritoryFacts {
     pub parent: Option<Kato>,
     pub kind: TerritoryKind,
     pub rural: bool,
+    /// The first and last years the territory existed under its code (`None`:
+    /// no bound recorded).
+    pub years: (Option<i32>, Option<i32>),
 }
 
 impl TerritoryFacts {
+    /// Whether the territory existed under its code on some day of `year`:
+    /// money of a year goes only to territories of that year.
+    pub fn existed_in(&self, year: i32) -> bool {
+        self.years.0.is_none_or(|from| from <= year) && self.years.1.is_none_or(|to| to >= year)
+    }
+
     /// A place people live in, where projects are built and standards are met.
     pub fn is_settlement(&self) -> bool {
         matches!(
@@ -117,6 +126,10 @@ impl TerritoryDirectory {
             parent,
             kind: territory.kind(),
             rural: territory.rural,
+            years: (
+                territory.valid_from.map(|date| date.year),
+                territory.valid_to.map(|date| date.year),
+            ),
         };
         if let Ok(mut remembered) = self.remembered.lock() {
             remembered.insert(kato, (Instant::now(), facts));

@@ -54,6 +54,15 @@ pub async fn allocate(
     caller.require_write_at(kato)?;
     // Asked before the transaction: no lock is held while governance answers.
     let facts = directory.facts(kato, &OnBehalf::of(request)?).await?;
+    if !facts.existed_in(body.fiscal_year) {
+        return Err(Error::invalid(
+            "territory_kato",
+            format!(
+                "{kato} did not exist under this code in {}: its money belongs to the territory that held it then",
+                body.fiscal_year
+            ),
+        ));
+    }
     let mutation = Mutation::of(request, body, &body.request_id)?;
     let asked = ops::allocations::Allocate {
         program_code: &body.program_code,

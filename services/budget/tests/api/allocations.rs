@@ -190,7 +190,81 @@ async fn governance_unreachable_is_unavailable(database: TestDatabase) {
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 }
 
+/// Money of a year goes only to a territory that existed then: Abai region,
+/// formed on 8 June 2022, takes 2022's money and not 2021's.
+async fn money_goes_to_territories_of_its_year(database: TestDatabase) {
+    use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+    use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
+    let mut harness = start(database).await;
+    harness.programme(1000).await;
+    let token = harness.tokens.admin();
+    let governance = harness.governance.as_ref().unwrap().channel().await;
+    GovernanceServiceClient::new(governance)
+        .upsert_territory(with_token(
+            UpsertTerritoryRequest {
+                request_id: "abai".into(),
+                territory: Some(TerritoryInput {
+                    kato: "100000000".into(),
+                    kind: TerritoryKind::Region as i32,
+                    name: Some(aimaq_proto::common::v1::LocalizedText {
+                        ru: "область Абай".into(),
+                        ..Default::default()
+                    }),
+                    valid_from: Some(aimaq_proto::common::v1::Date {
+                        year: 2022,
+                        month: 6,
+                        day: 8,
+                    }),
+                    ..TerritoryInput::default()
+                }),
+                expected_version: 0,
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    for year in [2021, 2022] {
+        harness
+            .client
+            .set_envelope(with_token(
+                SetEnvelopeRequest {
+                    request_id: format!("envelope-{year}"),
+                    program_code: PROGRAM.into(),
+                    fiscal_year: year,
+                    amount_tiyn: tiyn(1000),
+                    expected_version: 0,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+    let allocate = |year: i32| {
+        let mut client = harness.client.clone();
+        let request = with_token(
+            AllocateRequest {
+                request_id: format!("abai-{year}"),
+                program_code: PROGRAM.into(),
+                fiscal_year: year,
+                territory_kato: "100000000".into(),
+                amount_tiyn: tiyn(100),
+            },
+            &token,
+        );
+        async move { client.allocate(request).await }
+    };
+    let before = allocate(2021).await.unwrap_err();
+    assert_eq!(before.code(), Code::InvalidArgument);
+    assert_eq!(
+        before.get_details_bad_request().unwrap().field_violations[0].field,
+        "territory_kato"
+    );
+    assert!(before.message().contains("2021"), "{before:?}");
+    allocate(2022).await.unwrap();
+}
+
 on_both_backends!(
+    money_goes_to_territories_of_its_year,
     the_tree_holds_its_sums,
     concurrent_allocations_never_exceed_the_parent,
     governance_unreachable_is_unavailable,
