@@ -69,6 +69,14 @@ async fn governance_demo_data_holds_the_facts() {
         assert_eq!(named.name_languages, languages, "{kato}");
         assert_eq!(named.name.unwrap().en, english);
     }
+    let formed = Date {
+        year: 2022,
+        month: 6,
+        day: 8,
+    };
+    assert_eq!(territory("100000000").await.valid_from, Some(formed));
+    assert_eq!(territory("103233000").await.valid_from, Some(formed));
+    assert_eq!(territory("610000000").await.valid_from, None);
 
     let pilot = client
         .list_elections(authorized(
@@ -290,6 +298,21 @@ async fn budget_demo_data_holds_the_facts(stack: &Stack, token: &str) {
     assert_eq!(envelopes, 701 * billion);
     assert_eq!(history.totals.iter().map(projects).sum::<i64>(), 6000);
     assert!(history.rows.len() > 6 * 10, "rows by region and year");
+    // Abai, Zhetisu and Ulytau regions were formed in June 2022: no money of
+    // an earlier year is theirs.
+    let formed_in_2022 = |kato: &str| ["10", "33", "62"].iter().any(|p| kato.starts_with(p));
+    assert!(
+        history
+            .rows
+            .iter()
+            .all(|row| row.fiscal_year >= 2022 || !formed_in_2022(&row.territory_kato))
+    );
+    assert!(
+        history
+            .rows
+            .iter()
+            .any(|row| row.fiscal_year >= 2022 && formed_in_2022(&row.territory_kato))
+    );
     for total in &history.totals {
         let envelope = history
             .envelopes

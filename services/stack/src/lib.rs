@@ -388,6 +388,7 @@ impl Stack {
             let mut rows = aimaq_governance::classifier::read(&options.classifier)
                 .map_err(|e| StackError::Demo(e.to_string()))?;
             let named = demo::name_in_other_languages(&mut rows).map_err(StackError::Demo)?;
+            let dated = demo::date_formed_territories(&mut rows).map_err(StackError::Demo)?;
             let mut client = GovernanceServiceClient::new(self.channel("governance").await?);
             let answer = aimaq_governance::classifier::import(
                 &mut client,
@@ -398,7 +399,7 @@ impl Stack {
             .await
             .map_err(|e| StackError::Demo(e.to_string()))?;
             lines.push(format!(
-                "territories: {} from {} ({} rejected); {named} named in Kazakh and English",
+                "territories: {} from {} ({} rejected); {named} named in Kazakh and English; {dated} dated from their forming in 2022",
                 answer.created + answer.updated + answer.unchanged,
                 options.classifier.display(),
                 answer.rejected

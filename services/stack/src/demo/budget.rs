@@ -240,7 +240,9 @@ pub async fn budget(
 
     let mut history = Vec::new();
     for (year, billions, count) in EL_BESIGI_YEARS {
-        history.extend(el_besigi_projects(&villages, year, billions, count, count));
+        // Money of a year goes to villages that existed then.
+        let existing = existing_in(&villages, year);
+        history.extend(el_besigi_projects(&existing, year, billions, count, count));
     }
     let this_year = el_besigi_projects(
         &villages,

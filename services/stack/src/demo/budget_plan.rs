@@ -103,6 +103,18 @@ pub(super) struct Village {
     pub(super) kato: Kato,
     pub(super) district: Kato,
     pub(super) name: String,
+    /// The year it was formed under its code, when the classifier's records
+    /// say (the regions formed in 2022).
+    pub(super) formed: Option<i32>,
+}
+
+/// The villages that existed under their codes in `year`.
+pub(super) fn existing_in(villages: &[Village], year: i32) -> Vec<Village> {
+    villages
+        .iter()
+        .filter(|v| v.formed.is_none_or(|formed| formed <= year))
+        .cloned()
+        .collect()
 }
 
 /// The villages of the classifier whose district and region are in it too, in
@@ -125,6 +137,7 @@ pub(super) fn villages(classifier: &[TerritoryInput]) -> Vec<Village> {
                 kato,
                 district,
                 name: t.name.as_ref().map(|n| n.ru.clone()).unwrap_or_default(),
+                formed: t.valid_from.map(|date| date.year),
             })
         })
         .collect();

@@ -11,7 +11,7 @@ mod names;
 pub use budget::budget;
 pub use governance::governance;
 pub use grants::grants;
-pub use names::name_in_other_languages;
+pub use names::{date_formed_territories, name_in_other_languages};
 
 use tonic::{Request, Status};
 
