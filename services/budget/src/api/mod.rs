@@ -36,20 +36,27 @@ impl BudgetApi {
     }
 }
 
-/// Checks with governance, on the caller's behalf, that `kato` is a settlement.
+/// Checks with governance, on the caller's behalf, that `kato` is a settlement,
+/// and one that existed under its code in `year` when the work is of a year.
 async fn require_settlement(
     directory: &TerritoryDirectory,
     caller: &OnBehalf,
     kato: Kato,
+    year: Option<i32>,
 ) -> Result<(), Error> {
     let facts = directory.facts(kato, caller).await?;
-    if facts.is_settlement() {
-        Ok(())
-    } else {
-        Err(Error::invalid(
+    if !facts.is_settlement() {
+        return Err(Error::invalid(
             "settlement_kato",
             format!("{kato} is a {}, not a settlement", facts.kind.as_str_name()),
-        ))
+        ));
+    }
+    match year {
+        Some(year) if !facts.existed_in(year) => Err(Error::invalid(
+            "settlement_kato",
+            format!("{kato} did not exist under this code in {year}"),
+        )),
+        _ => Ok(()),
     }
 }
 

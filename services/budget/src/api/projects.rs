@@ -140,7 +140,7 @@ async fn prepare(
         ));
     }
     caller.require_write_at(settlement)?;
-    super::require_settlement(directory, on_behalf, settlement).await?;
+    super::require_settlement(directory, on_behalf, settlement, Some(year)).await?;
     Ok(Kept {
         id: 0,
         program_code: program,

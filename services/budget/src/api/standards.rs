@@ -70,7 +70,7 @@ async fn prepare(
     );
     let settlement = violations.then(|| settlement)?;
     caller.require_write_at(settlement)?;
-    super::require_settlement(directory, on_behalf, settlement).await?;
+    super::require_settlement(directory, on_behalf, settlement, None).await?;
     Ok(Asked {
         settlement,
         standard_code: asked.standard_code.clone(),

@@ -634,7 +634,54 @@ async fn imports_are_all_or_nothing(database: TestDatabase) {
     assert_eq!((overall.met, overall.applicable), (2, 3));
 }
 
+/// A project of a year is for a settlement that existed then: one formed in
+/// 2025 takes no project of 2024.
+async fn a_project_is_for_a_settlement_of_its_year(database: TestDatabase) {
+    use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+    use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
+    let mut harness = start(database).await;
+    harness.tree().await;
+    let token = harness.tokens.admin();
+    let governance = harness.governance.as_ref().unwrap().channel().await;
+    GovernanceServiceClient::new(governance)
+        .upsert_territory(with_token(
+            UpsertTerritoryRequest {
+                request_id: "new-village".into(),
+                territory: Some(TerritoryInput {
+                    kato: "613633300".into(),
+                    kind: TerritoryKind::Village as i32,
+                    name: Some(aimaq_proto::common::v1::LocalizedText {
+                        ru: "с.Новое".into(),
+                        ..Default::default()
+                    }),
+                    rural: true,
+                    valid_from: Some(aimaq_proto::common::v1::Date {
+                        year: 2025,
+                        month: 1,
+                        day: 1,
+                    }),
+                    ..TerritoryInput::default()
+                }),
+                expected_version: 0,
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    let status = harness
+        .create_project(project("too-early", "613633300", 1, &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(&status), ["settlement_kato"]);
+    assert!(status.message().contains("2024"), "{}", status.message());
+    harness
+        .create_project(project("in-time", "613633100", 1, &[]))
+        .await
+        .unwrap();
+}
+
 on_both_backends!(
+    a_project_is_for_a_settlement_of_its_year,
     a_project_from_plan_to_completion,
     bad_projects_are_refused_with_the_field,
     imports_are_all_or_nothing,
