@@ -3,6 +3,8 @@
 //! beside its actual from the backend that holds it. No figure is written
 //! here: targets, their periods and their sources are data.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use aimaq_error::Error;
 use aimaq_proto::budget::v1::{
     GetExecutionReportRequest, GetExecutionReportResponse, ListProgramTargetsRequest,
@@ -114,6 +116,87 @@ impl Line {
     }
 }
 
+/// Where a target's actual is read: a programme's execution report over the
+/// target's years, or the diploma programme's totals over them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Reading {
+    Execution(String, (i32, i32)),
+    Grants((i32, i32)),
+}
+
+#[derive(Debug, Clone)]
+enum Answer {
+    Execution(GetExecutionReportResponse),
+    Grants(GrantTotals),
+}
+
+fn reading_of(target: &ProgramTarget) -> Reading {
+    let years = (target.from_year, target.to_year);
+    if counted_by_grants(target.metric()) {
+        Reading::Grants(years)
+    } else {
+        Reading::Execution(target.program_code.clone(), years)
+    }
+}
+
+/// A target's line from the answer to its reading (two for projects: those
+/// undertaken against the target, and those cancelled beside them).
+fn programme_line(
+    target: &ProgramTarget,
+    title: String,
+    answer: Result<Answer, Status>,
+) -> Vec<Line> {
+    let metric = target.metric();
+    let years = (target.from_year, target.to_year);
+    let mut line = Line {
+        key: target_key(&target.program_code, metric, years.0, years.1),
+        title: format!("{title}: {}", metric_words(metric).1),
+        unit: if metric == TargetMetric::Money {
+            TIYN
+        } else {
+            COUNT
+        },
+        target: Some(Target {
+            value: target.value,
+            years,
+            source: target.source.clone(),
+        }),
+        actual: Ok(Figure::NoData),
+        period: period(years.0, years.1),
+        actual_source: String::new(),
+    };
+    let report = match answer {
+        Ok(Answer::Grants(totals)) => {
+            line.actual = Ok(grants_actual(metric, &totals));
+            line.actual_source = "grants: decided applications and historical aggregates".into();
+            return vec![line];
+        }
+        Ok(Answer::Execution(report)) => Ok(report),
+        Err(status) => Err(status),
+    };
+    line.actual = report
+        .as_ref()
+        .map(|r| budget_actual(metric, r))
+        .map_err(Clone::clone);
+    line.actual_source = format!("budget: execution report of {}", target.program_code);
+    if metric != TargetMetric::Projects {
+        return vec![line];
+    }
+    let cancelled = Line {
+        key: format!("{}_cancelled", line.key),
+        title: format!("{title}: projects cancelled"),
+        unit: COUNT,
+        target: None,
+        actual: report.map(|r| match budget_actual(metric, &r) {
+            Figure::NoData => Figure::NoData,
+            Figure::Value(_) => Figure::Value(projects_cancelled(&r)),
+        }),
+        period: line.period.clone(),
+        actual_source: line.actual_source.clone(),
+    };
+    vec![line, cancelled]
+}
+
 impl GatewayApi {
     pub(super) async fn national_dashboard(
         &self,
@@ -137,8 +220,7 @@ impl GatewayApi {
         }
     }
 
-    /// A line per programme target covering `year` (two for projects: those
-    /// undertaken against the target, and those cancelled beside them).
+    /// A line per programme target covering `year`.
     async fn programme_lines(&self, out: &Outgoing, year: i32) -> Vec<Line> {
         let (targets, programs) = tokio::join!(self.program_targets(out, year), self.programs(out));
         let targets = match targets {
@@ -163,75 +245,37 @@ impl GatewayApi {
                 })
                 .unwrap_or_else(|| code.to_owned())
         };
-        let lines = targets
-            .iter()
-            .map(|target| self.programme_line(out, target, title_of(&target.program_code)));
-        futures::future::join_all(lines)
+        // One answer per programme and period, however many targets share it.
+        let readings: BTreeSet<Reading> = targets.iter().map(reading_of).collect();
+        let answers = readings.into_iter().map(|reading| async move {
+            let answer = self.read(out, &reading).await;
+            (reading, answer)
+        });
+        let answers: BTreeMap<Reading, Result<Answer, Status>> = futures::future::join_all(answers)
             .await
             .into_iter()
-            .flatten()
+            .collect();
+        targets
+            .iter()
+            .flat_map(|target| {
+                let answer = answers
+                    .get(&reading_of(target))
+                    .cloned()
+                    .unwrap_or_else(|| Err(Status::internal("a target's reading was not made")));
+                programme_line(target, title_of(&target.program_code), answer)
+            })
             .collect()
     }
 
-    async fn programme_line(
-        &self,
-        out: &Outgoing,
-        target: &ProgramTarget,
-        title: String,
-    ) -> Vec<Line> {
-        let metric = target.metric();
-        let years = (target.from_year, target.to_year);
-        let (key, words) = (
-            target_key(&target.program_code, metric, years.0, years.1),
-            metric_words(metric).1,
-        );
-        let mut line = Line {
-            key,
-            title: format!("{title}: {words}"),
-            unit: if metric == TargetMetric::Money {
-                TIYN
-            } else {
-                COUNT
-            },
-            target: Some(Target {
-                value: target.value,
-                years,
-                source: target.source.clone(),
-            }),
-            actual: Ok(Figure::NoData),
-            period: period(years.0, years.1),
-            actual_source: String::new(),
-        };
-        if counted_by_grants(metric) {
-            line.actual = self
-                .grant_totals(out, years)
+    /// What `reading` asks of budget or grants.
+    async fn read(&self, out: &Outgoing, reading: &Reading) -> Result<Answer, Status> {
+        match reading {
+            Reading::Execution(code, years) => self
+                .execution(out, code, *years)
                 .await
-                .map(|t| grants_actual(metric, &t));
-            line.actual_source = "grants: decided applications and historical aggregates".into();
-            return vec![line];
+                .map(Answer::Execution),
+            Reading::Grants(years) => self.grant_totals(out, *years).await.map(Answer::Grants),
         }
-        let report = self.execution(out, &target.program_code, years).await;
-        line.actual = report
-            .as_ref()
-            .map(|r| budget_actual(metric, r))
-            .map_err(Clone::clone);
-        line.actual_source = format!("budget: execution report of {}", target.program_code);
-        if metric != TargetMetric::Projects {
-            return vec![line];
-        }
-        let cancelled = Line {
-            key: format!("{}_cancelled", line.key),
-            title: format!("{title}: projects cancelled"),
-            unit: COUNT,
-            target: None,
-            actual: report.map(|r| match budget_actual(metric, &r) {
-                Figure::NoData => Figure::NoData,
-                Figure::Value(_) => Figure::Value(projects_cancelled(&r)),
-            }),
-            period: line.period.clone(),
-            actual_source: line.actual_source.clone(),
-        };
-        vec![line, cancelled]
     }
 
     /// Every programme target covering `year`.

@@ -73,6 +73,15 @@ pub async fn record_revenue<R: Answer>(
         .await
 }
 
+/// The code prefix of a territory and its subtree; empty for the country.
+fn subtree_prefix(territory: Option<Kato>) -> String {
+    territory.map_or_else(String::new, |territory| {
+        territory
+            .descendant_prefix()
+            .unwrap_or_else(|| territory.to_string())
+    })
+}
+
 /// The revenue summary of a territory and its subtree (none: the country)
 /// over the years, and how many rural districts it counts.
 pub async fn revenue_summary(
@@ -81,16 +90,10 @@ pub async fn revenue_summary(
     (from_year, to_year): (i32, i32),
 ) -> Result<(RevenueSummary, u64), Error> {
     let db = records.database().connection();
-    let prefix = match territory {
-        Some(territory) => {
-            store::territory::require(db, territory).await?;
-            // The territory itself and its subtree.
-            territory
-                .descendant_prefix()
-                .unwrap_or_else(|| territory.to_string())
-        }
-        None => String::new(),
-    };
+    if let Some(territory) = territory {
+        store::territory::require(db, territory).await?;
+    }
+    let prefix = subtree_prefix(territory);
     let rows =
         store::local_budget::revenue_by_year_and_source(db, &prefix, from_year, to_year).await?;
     let summary = summarize(&rows, from_year, to_year)?;
@@ -115,23 +118,24 @@ pub async fn rural_budget_report(
 ) -> Result<(Vec<RuralBudget>, RevenueSummary, String), Error> {
     let (totals, _) = revenue_summary(records, territory, years).await?;
     let db = records.database().connection();
-    let prefix = match territory {
-        Some(territory) => territory
-            .descendant_prefix()
-            .unwrap_or_else(|| territory.to_string()),
-        None => String::new(),
-    };
+    let prefix = subtree_prefix(territory);
     let (codes, next) =
         store::local_budget::revenue_territory_page(db, &prefix, years, page).await?;
-    let rows = store::local_budget::revenue_of_territories(db, &codes, years).await?;
+    let mut by_territory: std::collections::BTreeMap<String, Vec<(i32, RevenueSource, i64)>> =
+        std::collections::BTreeMap::new();
+    for (kato, year, source, amount) in
+        store::local_budget::revenue_of_territories(db, &codes, years).await?
+    {
+        by_territory
+            .entry(kato)
+            .or_default()
+            .push((year, source, amount));
+    }
     let mut report = Vec::with_capacity(codes.len());
     for territory in store::territory::find_many(db, &codes).await? {
-        let code = territory.draft.kato.to_string();
-        let own: Vec<(i32, RevenueSource, i64)> = rows
-            .iter()
-            .filter(|(kato, ..)| *kato == code)
-            .map(|(_, year, source, amount)| (*year, *source, *amount))
-            .collect();
+        let own = by_territory
+            .remove(&territory.draft.kato.to_string())
+            .unwrap_or_default();
         let summary = summarize(&own, years.0, years.1)?;
         report.push(RuralBudget { territory, summary });
     }
