@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
-use aimaq_proto::budget::v1::{ExecutionRow, GetExecutionReportRequest, GetSufficiencyRequest};
+use aimaq_proto::budget::v1::{
+    ExecutionRow, GetExecutionReportRequest, GetSufficiencyRequest, ReportGrouping,
+};
 use aimaq_proto::common::v1::Date;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use aimaq_proto::gateway::v1::{DashboardIndicator, GetNationalDashboardRequest, SectionState};
@@ -155,6 +157,7 @@ async fn governance_demo_data_holds_the_facts() {
     assert!(sufficiency.indicators.iter().all(|i| !i.source.is_empty()));
 
     budget_demo_data_holds_the_facts(&stack, &token).await;
+    finance_report_adds_up(&stack, &token).await;
     grants_demo_data_holds_the_facts(&stack, &token).await;
     dashboard_shows_the_facts(&stack, &token).await;
     stack.stop().await.unwrap();
@@ -346,6 +349,65 @@ async fn budget_demo_data_holds_the_facts(stack: &Stack, token: &str) {
         .unwrap();
     assert_eq!(sufficiency.sufficiency_bp, 6400);
     assert!(sufficiency.applicable > 10_000);
+}
+
+/// The execution report in the finance form agrees with itself: the regions'
+/// rows of a year sum to the year's total, a region's districts sum to no more
+/// than its own plan and to its disbursed, the fourth quarter holds what the
+/// year holds, every row names its territory, and the programme's code comes
+/// with its source.
+async fn finance_report_adds_up(stack: &Stack, token: &str) {
+    let channel = stack.channel("budget").await.unwrap();
+    let client = BudgetServiceClient::new(channel);
+    let report = |grouping: ReportGrouping, region: &str, quarter: i32| {
+        let mut client = client.clone();
+        let request = authorized(
+            GetExecutionReportRequest {
+                program_code: "AUYL_EL_BESIGI".into(),
+                from_year: 2024,
+                to_year: 2024,
+                grouping: grouping as i32,
+                territory_kato: region.into(),
+                quarter,
+            },
+            token,
+        );
+        async move {
+            client
+                .get_execution_report(request)
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let year = report(ReportGrouping::Region, "", 0).await;
+    assert_eq!(year.budget_code, "000 001");
+    assert!(year.budget_code_source.starts_with("Illustrative"));
+    let [total] = year.totals.as_slice() else {
+        panic!("{:?}", year.totals);
+    };
+    let sum = |rows: &[ExecutionRow], figure: fn(&ExecutionRow) -> i64| -> i64 {
+        rows.iter().map(figure).sum()
+    };
+    assert_eq!(sum(&year.rows, |r| r.allocated_tiyn), total.allocated_tiyn);
+    assert_eq!(sum(&year.rows, |r| r.disbursed_tiyn), total.disbursed_tiyn);
+    assert!(total.disbursed_tiyn > 0 && total.spend_rate_percent > 0.0);
+    for row in &year.rows {
+        let name = row.territory_name.clone().unwrap_or_default();
+        assert!(!name.ru.is_empty(), "{row:?}");
+        assert!(row.approved_plan_tiyn > 0, "{row:?}");
+    }
+    let fourth = report(ReportGrouping::Region, "", 4).await;
+    assert_eq!(fourth.totals[0].disbursed_tiyn, total.disbursed_tiyn);
+
+    let region = &year.rows[0];
+    let districts = report(ReportGrouping::District, &region.territory_kato, 0).await;
+    assert!(!districts.rows.is_empty());
+    assert!(sum(&districts.rows, |r| r.allocated_tiyn) <= region.allocated_tiyn);
+    assert_eq!(
+        sum(&districts.rows, |r| r.disbursed_tiyn),
+        region.disbursed_tiyn
+    );
 }
 
 /// 'With a diploma – to the village!': both MCI values of 2022, the published

@@ -299,6 +299,7 @@ async fn run(database: TestDatabase, label: &str, servers: Handle) {
                     to_year: YEARS[YEARS.len() - 1],
                     grouping: grouping as i32,
                     territory_kato: territory.clone(),
+                    quarter: 0,
                 },
                 &token,
             );

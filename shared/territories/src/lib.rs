@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use aimaq_auth::OnBehalf;
 use aimaq_error::Error;
 use aimaq_link::{Backend, BackendChannel, MAX_AGE, Targets};
+use aimaq_proto::common::v1::LocalizedText;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{GetTerritoryRequest, TerritoryKind};
 use aimaq_tls::Outbound;
@@ -25,7 +26,7 @@ const DEADLINE: Duration = Duration::from_secs(2);
 const REQUEST_BYTES: usize = 4096;
 
 /// What budget needs to know of a territory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TerritoryFacts {
     pub kato: Kato,
     pub parent: Option<Kato>,
@@ -34,6 +35,8 @@ pub struct TerritoryFacts {
     /// The first and last years the territory existed under its code (`None`:
     /// no bound recorded).
     pub years: (Option<i32>, Option<i32>),
+    /// Its name in the languages governance has it in; reports print it.
+    pub name: LocalizedText,
 }
 
 impl TerritoryFacts {
@@ -84,7 +87,7 @@ impl TerritoryDirectory {
             && let Some((since, facts)) = remembered.get(&kato)
             && since.elapsed() < REMEMBER
         {
-            return Ok(*facts);
+            return Ok(facts.clone());
         }
         let mut request = tonic::Request::new(GetTerritoryRequest {
             kato: kato.to_string(),
@@ -130,9 +133,10 @@ impl TerritoryDirectory {
                 territory.valid_from.map(|date| date.year),
                 territory.valid_to.map(|date| date.year),
             ),
+            name: territory.name.unwrap_or_default(),
         };
         if let Ok(mut remembered) = self.remembered.lock() {
-            remembered.insert(kato, (Instant::now(), facts));
+            remembered.insert(kato, (Instant::now(), facts.clone()));
         }
         Ok(facts)
     }

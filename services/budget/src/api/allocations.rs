@@ -25,6 +25,7 @@ pub(super) fn to_proto(allocation: &Kept) -> Allocation {
             .map(|parent| name((program, year, parent)))
             .unwrap_or_default(),
         amount_tiyn: allocation.amount.tiyn(),
+        approved_tiyn: allocation.approved.tiyn(),
         committed_tiyn: allocation.committed.tiyn(),
         disbursed_tiyn: allocation.disbursed.tiyn(),
         headroom_tiyn: allocation

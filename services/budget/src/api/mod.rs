@@ -186,7 +186,7 @@ impl BudgetService for BudgetApi {
     ) -> Result<Response<GetExecutionReportResponse>, Status> {
         Caller::of(&request)?.require(Scope::BudgetRead)?;
         Ok(Response::new(
-            reports::execution(&self.records, request.get_ref()).await?,
+            reports::execution(&self.records, &self.territories, &request).await?,
         ))
     }
 

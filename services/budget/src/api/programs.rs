@@ -10,7 +10,8 @@ use aimaq_types::Money;
 use tonic::Request;
 
 use crate::domain::program::{
-    Envelope, FundingSource, Program, ProgramKind, Title, check_code, check_years,
+    Envelope, FundingSource, Program, ProgramKind, Title, check_budget_code, check_code,
+    check_years,
 };
 use crate::ops;
 
@@ -64,6 +65,8 @@ fn program_to_proto(program: &Program) -> pb::Program {
         create_time: Some(aimaq_proto::timestamp_from_micros(
             program.created_at_micros,
         )),
+        budget_code: program.budget_code.clone(),
+        budget_code_source: program.budget_code_source.clone(),
     }
 }
 
@@ -140,6 +143,11 @@ fn checked_program(program: &pb::Program) -> Result<Program, Error> {
         "required: NATIONAL_BUDGET or LOCAL_BUDGET",
     );
     check_years(&mut violations, program.first_year, program.last_year);
+    check_budget_code(
+        &mut violations,
+        &program.budget_code,
+        &program.budget_code_source,
+    );
     let (kind, funding_source) = violations.then(|| Some((kind?, source?)))?;
     Ok(Program {
         code: program.code.clone(),
@@ -154,6 +162,8 @@ fn checked_program(program: &pb::Program) -> Result<Program, Error> {
         last_year: program.last_year,
         version: 1,
         created_at_micros: 0,
+        budget_code: program.budget_code.clone(),
+        budget_code_source: program.budget_code_source.trim().to_owned(),
     })
 }
 

@@ -1,7 +1,12 @@
 //! GetExecutionReport and ExportAllocations: reads over a whole programme.
 
+use std::collections::HashMap;
+
+use aimaq_auth::OnBehalf;
 use aimaq_error::{Error, Violations};
+use aimaq_proto::common::v1::LocalizedText;
 use aimaq_records::Records;
+use aimaq_territories::TerritoryDirectory;
 use aimaq_types::Kato;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -13,9 +18,9 @@ use super::allocations::to_proto as allocation_to_proto;
 use super::programs::envelope_to_proto;
 use super::projects::status_to_proto;
 use crate::domain::project::ProjectStatus;
-use crate::domain::report::Row;
+use crate::domain::report::{Quarter, Row};
 use crate::ops;
-use crate::ops::reports::{EXPORT_BUFFER, ExecutionQuery, ExportQuery};
+use crate::ops::reports::{EXPORT_BUFFER, ExecutionQuery, ExportQuery, years_of};
 
 /// A range of years where 0 leaves an end open.
 fn check_years(violations: &mut Violations, from_year: i32, to_year: i32) {
@@ -26,11 +31,16 @@ fn check_years(violations: &mut Violations, from_year: i32, to_year: i32) {
     );
 }
 
-fn row_to_proto(program: &str, row: &Row) -> ExecutionRow {
+/// A row in the proto's columns; `names` holds the rows' territories' names.
+fn row_to_proto(program: &str, row: &Row, names: &HashMap<String, LocalizedText>) -> ExecutionRow {
     ExecutionRow {
         program_code: program.to_owned(),
         territory_kato: row.territory.clone(),
+        territory_name: names.get(&row.territory).cloned(),
         fiscal_year: row.fiscal_year,
+        approved_plan_tiyn: row.approved.tiyn(),
+        // Tenths of a percent are exact in a double to one decimal.
+        spend_rate_percent: row.spend_rate_tenths() as f64 / 10.0,
         allocated_tiyn: row.allocated.tiyn(),
         committed_tiyn: row.committed.tiyn(),
         disbursed_tiyn: row.disbursed.tiyn(),
@@ -48,15 +58,54 @@ fn row_to_proto(program: &str, row: &Row) -> ExecutionRow {
     }
 }
 
-pub async fn execution(
-    records: &Records,
-    request: &GetExecutionReportRequest,
-) -> Result<GetExecutionReportResponse, Error> {
+/// The names of the rows' territories, asked of governance on the caller's
+/// behalf (and remembered by the directory).
+async fn names_of(
+    directory: &TerritoryDirectory,
+    caller: &OnBehalf,
+    rows: &[Row],
+) -> Result<HashMap<String, LocalizedText>, Error> {
+    let mut names = HashMap::new();
+    for row in rows {
+        if names.contains_key(&row.territory) {
+            continue;
+        }
+        let kato = Kato::parse(&row.territory).map_err(Error::internal)?;
+        let facts = directory.facts(kato, caller).await?;
+        names.insert(row.territory.clone(), facts.name);
+    }
+    Ok(names)
+}
+
+/// A district report is of a region that existed under its code in every
+/// year it covers: before, its districts' money was another region's.
+async fn require_region_in(
+    directory: &TerritoryDirectory,
+    caller: &OnBehalf,
+    region: &str,
+    years: std::ops::RangeInclusive<i32>,
+) -> Result<(), Error> {
+    let kato = Kato::parse(region).map_err(Error::internal)?;
+    let facts = directory.facts(kato, caller).await?;
+    if let Some(year) = years.clone().find(|year| !facts.existed_in(*year)) {
+        return Err(Error::invalid(
+            "territory_kato",
+            format!(
+                "{kato} did not exist under this code in {year}: report on the years it existed, or on the region that held its districts then"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The request's fields, checked.
+fn execution_query(request: &GetExecutionReportRequest) -> Result<ExecutionQuery<'_>, Error> {
     let mut violations = Violations::new();
     violations.check(!request.program_code.is_empty(), "program_code", "required");
     check_years(&mut violations, request.from_year, request.to_year);
     let grouping = ReportGrouping::try_from(request.grouping).ok();
     violations.check(grouping.is_some(), "grouping", "not a report grouping");
+    let quarter = violations.take("quarter", Quarter::from_number(request.quarter));
     let region = match grouping {
         Some(ReportGrouping::District) => {
             let region = violations.take("territory_kato", Kato::parse(&request.territory_kato));
@@ -65,32 +114,42 @@ pub async fn execution(
                 "territory_kato",
                 "district grouping needs a region",
             );
-            region.map(|r| r.to_string())
+            region
         }
         _ => None,
     };
     violations.into_result()?;
-    let query = ExecutionQuery {
+    Ok(ExecutionQuery {
         program_code: &request.program_code,
         from_year: request.from_year,
         to_year: request.to_year,
-        region: region.as_deref(),
-    };
-    let (program, envelopes, report) = ops::reports::execution(records, query).await?;
+        region: region.map(|r| r.to_string()),
+        quarter: quarter.flatten(),
+    })
+}
+
+pub async fn execution(
+    records: &Records,
+    directory: &TerritoryDirectory,
+    request: &tonic::Request<GetExecutionReportRequest>,
+) -> Result<GetExecutionReportResponse, Error> {
+    let query = execution_query(request.get_ref())?;
+    let caller = OnBehalf::of(request)?;
+    let (program, envelopes, report) = ops::reports::execution(records, &query).await?;
+    if let Some(region) = &query.region {
+        require_region_in(directory, &caller, region, years_of(&query, &program)).await?;
+    }
+    let names = names_of(directory, &caller, &report.rows).await?;
     let code = &program.code;
+    let to_proto = |row: &Row| row_to_proto(code, row, &names);
     Ok(GetExecutionReportResponse {
         program_code: code.clone(),
         envelopes: envelopes.iter().map(envelope_to_proto).collect(),
-        rows: report
-            .rows
-            .iter()
-            .map(|row| row_to_proto(code, row))
-            .collect(),
-        totals: report
-            .totals
-            .iter()
-            .map(|row| row_to_proto(code, row))
-            .collect(),
+        rows: report.rows.iter().map(to_proto).collect(),
+        totals: report.totals.iter().map(to_proto).collect(),
+        budget_code: program.budget_code.clone(),
+        budget_code_source: program.budget_code_source.clone(),
+        quarter: query.quarter.map_or(0, Quarter::number),
     })
 }
 

@@ -18,7 +18,10 @@ pub struct Allocation {
     /// The territory whose allocation this one draws on; none for a region's
     /// (it draws on the envelope).
     pub parent: Option<Kato>,
+    /// The plan as revised by every adjustment.
     pub amount: Money,
+    /// The plan as first allocated (approved), which adjustments leave alone.
+    pub approved: Money,
     /// What allocations and projects below draw from it.
     pub committed: Money,
     pub disbursed: Money,

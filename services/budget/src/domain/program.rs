@@ -42,6 +42,10 @@ pub struct Program {
     pub last_year: i32,
     pub version: i64,
     pub created_at_micros: i64,
+    /// Its place in the budget classification (`217 056` or `217 056 015`),
+    /// empty when not recorded, and where that code comes from.
+    pub budget_code: String,
+    pub budget_code_source: String,
 }
 
 /// What a programme may spend in one year, and what region allocations draw
@@ -79,6 +83,34 @@ pub fn check_code(code: &str) -> Result<(), String> {
             "3 to {MAX_CODE} upper-case letters, digits and underscores, starting with a letter"
         ))
     }
+}
+
+/// A budget classification code as finance departments write it: the
+/// administrator, the programme and optionally the subprogramme, three digits
+/// each, separated by single spaces. Empty means not recorded; a code needs
+/// its source, so that no one takes an illustrative code for the law's.
+pub fn check_budget_code(violations: &mut Violations, code: &str, source: &str) {
+    let groups: Vec<&str> = code.split(' ').collect();
+    let well_formed = code.is_empty()
+        || ((2..=3).contains(&groups.len())
+            && groups
+                .iter()
+                .all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit())));
+    violations.check(
+        well_formed,
+        "program.budget_code",
+        "administrator, programme and optional subprogramme: three digits each, separated by spaces, such as \"217 056\"",
+    );
+    violations.check(
+        code.is_empty() || !source.trim().is_empty(),
+        "program.budget_code_source",
+        "required with a budget code",
+    );
+    violations.check(
+        source.chars().count() <= 2000,
+        "program.budget_code_source",
+        "at most 2000 characters",
+    );
 }
 
 /// Checks the years of a programme.
@@ -136,6 +168,29 @@ mod tests {
         assert!(check_code("AUYL_AMANATY").is_ok());
         for bad in ["", "AB", "auyl", "1AUYL", "AUYL-EL", "AUYL EL"] {
             assert!(check_code(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn budget_codes() {
+        for (code, source) in [("", ""), ("217 056", "law"), ("217 056 015", "law")] {
+            let mut violations = Violations::new();
+            check_budget_code(&mut violations, code, source);
+            assert!(violations.is_empty(), "{code:?}");
+        }
+        for (code, source, field) in [
+            ("217056", "law", "program.budget_code"),
+            ("217 56", "law", "program.budget_code"),
+            ("217 056 015 001", "law", "program.budget_code"),
+            ("217 05a", "law", "program.budget_code"),
+            ("217 056", " ", "program.budget_code_source"),
+        ] {
+            let mut violations = Violations::new();
+            check_budget_code(&mut violations, code, source);
+            let Err(Error::InvalidArgument(found)) = violations.into_result() else {
+                panic!("{code:?} is refused");
+            };
+            assert_eq!(found[0].field, field, "{code:?}");
         }
     }
 

@@ -176,6 +176,7 @@ pub async fn allocate<R: Answer>(
                     territory: asked.territory,
                     parent: asked.parent,
                     amount: asked.amount,
+                    approved: asked.amount,
                     committed: Money::ZERO,
                     disbursed: Money::ZERO,
                     version: 1,

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::allocation::Allocation;
 use crate::domain::program::{Envelope, Program};
-use crate::domain::report::{self, Execution};
+use crate::domain::report::{self, Execution, Parts, Quarter};
 use crate::store;
 use crate::store::report::{Grouping, Scope};
 
@@ -25,27 +25,34 @@ pub struct ExecutionQuery<'a> {
     pub program_code: &'a str,
     pub from_year: i32,
     pub to_year: i32,
-    pub region: Option<&'a str>,
+    pub region: Option<String>,
+    /// For the state at a quarter's end; the whole year when `None`.
+    pub quarter: Option<Quarter>,
+}
+
+/// The years a query covers: 0 leaves an end to the programme's own.
+pub fn years_of(query: &ExecutionQuery<'_>, program: &Program) -> RangeInclusive<i32> {
+    let or = |year: i32, default: i32| if year == 0 { default } else { year };
+    or(query.from_year, program.first_year)..=or(query.to_year, program.last_year)
 }
 
 /// The programme, its envelopes in range, and the report.
 pub async fn execution(
     records: &Records,
-    query: ExecutionQuery<'_>,
+    query: &ExecutionQuery<'_>,
 ) -> Result<(Program, Vec<Envelope>, Execution), Error> {
     let snapshot = records.database().begin_snapshot().await?;
     let program = store::program::get(&snapshot, query.program_code).await?;
-    let or = |year: i32, default: i32| if year == 0 { default } else { year };
+    let years = years_of(query, &program);
     let scope = Scope {
         program: &program.code,
-        from_year: or(query.from_year, program.first_year),
-        to_year: or(query.to_year, program.last_year),
-        grouping: match query.region {
+        from_year: *years.start(),
+        to_year: *years.end(),
+        grouping: match &query.region {
             Some(region) => Grouping::DistrictOf(region),
             None => Grouping::Region,
         },
     };
-    let years = scope.from_year..=scope.to_year;
     let envelopes = store::program::envelopes_of(&snapshot, &program.code)
         .await?
         .into_iter()
@@ -54,8 +61,17 @@ pub async fn execution(
     let allocations = store::report::allocations(&snapshot, scope).await?;
     let counts = store::report::status_counts(&snapshot, scope).await?;
     let coverage = store::report::coverage(&snapshot, scope).await?;
+    let payments = match query.quarter {
+        Some(_) => store::report::payments(&snapshot, scope).await?,
+        None => Vec::new(),
+    };
     snapshot.commit().await?;
-    let execution = report::execution(&allocations, &counts, &coverage)?;
+    let execution = report::execution(Parts {
+        allocations: &allocations,
+        counts: &counts,
+        coverage: &coverage,
+        quarter: query.quarter.map(|quarter| (quarter, payments.as_slice())),
+    })?;
     Ok((program, envelopes, execution))
 }
 

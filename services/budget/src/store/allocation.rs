@@ -26,6 +26,8 @@ pub struct Model {
     /// envelope).
     pub parent_kato: Option<String>,
     pub amount_tiyn: i64,
+    /// The amount as first allocated.
+    pub approved_tiyn: i64,
     /// What allocations and projects below draw from it.
     pub committed_tiyn: i64,
     pub disbursed_tiyn: i64,
@@ -82,6 +84,7 @@ impl TryFrom<Model> for Allocation {
             program_code: row.program_code,
             fiscal_year: row.fiscal_year,
             amount: Money::from_tiyn(row.amount_tiyn),
+            approved: Money::from_tiyn(row.approved_tiyn),
             committed: Money::from_tiyn(row.committed_tiyn),
             disbursed: Money::from_tiyn(row.disbursed_tiyn),
             version: row.version,
@@ -106,6 +109,7 @@ impl From<Allocation> for Model {
             territory_kato: allocation.territory.to_string(),
             parent_kato: allocation.parent.map(|p| p.to_string()),
             amount_tiyn: allocation.amount.tiyn(),
+            approved_tiyn: allocation.approved.tiyn(),
             committed_tiyn: allocation.committed.tiyn(),
             disbursed_tiyn: allocation.disbursed.tiyn(),
             version: allocation.version,

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreatePendingRecords),
             Box::new(RecordCertificates),
             Box::new(CreateProgramTargets),
+            Box::new(RecordPlansAndCodes),
         ]
     }
 }
@@ -358,5 +359,59 @@ impl MigrationTrait for CreateProgramTargets {
         manager
             .drop_table(Table::drop().table("program_targets").to_owned())
             .await
+    }
+}
+
+struct RecordPlansAndCodes;
+
+impl MigrationName for RecordPlansAndCodes {
+    fn name(&self) -> &str {
+        "m0006_record_approved_plans_and_budget_codes"
+    }
+}
+
+/// The columns m0006 adds, by table.
+const PLANS_AND_CODES: [(&str, &str); 3] = [
+    ("allocations", "approved_tiyn"),
+    ("programs", "budget_code"),
+    ("programs", "budget_code_source"),
+];
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for RecordPlansAndCodes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let columns = [
+            big_integer("approved_tiyn").default(0).to_owned(),
+            string_len("budget_code", 11).default("").to_owned(),
+            string_len("budget_code_source", 2000)
+                .default("")
+                .to_owned(),
+        ];
+        for ((table, _), mut column) in PLANS_AND_CODES.into_iter().zip(columns) {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        // Allocations made before plans were kept: their amount is the best
+        // record of what was approved.
+        manager
+            .get_connection()
+            .execute_unprepared("UPDATE allocations SET approved_tiyn = amount_tiyn")
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, column) in PLANS_AND_CODES {
+            manager
+                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -35,6 +35,8 @@ pub mod programs {
         pub last_year: i32,
         pub version: i64,
         pub created_at_micros: i64,
+        pub budget_code: String,
+        pub budget_code_source: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -90,6 +92,8 @@ impl From<programs::Model> for Program {
             last_year: row.last_year,
             version: row.version,
             created_at_micros: row.created_at_micros,
+            budget_code: row.budget_code,
+            budget_code_source: row.budget_code_source,
         }
     }
 }
@@ -107,6 +111,8 @@ impl From<Program> for programs::Model {
             last_year: program.last_year,
             version: program.version,
             created_at_micros: program.created_at_micros,
+            budget_code: program.budget_code,
+            budget_code_source: program.budget_code_source,
         }
     }
 }

@@ -193,36 +193,17 @@ async fn governance_unreachable_is_unavailable(database: TestDatabase) {
 /// Money of a year goes only to a territory that existed then: Abai region,
 /// formed on 8 June 2022, takes 2022's money and not 2021's.
 async fn money_goes_to_territories_of_its_year(database: TestDatabase) {
-    use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
-    use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
+    use aimaq_proto::governance::v1::TerritoryKind;
     let mut harness = start(database).await;
     harness.programme(1000).await;
     let token = harness.tokens.admin();
-    let governance = harness.governance.as_ref().unwrap().channel().await;
-    GovernanceServiceClient::new(governance)
-        .upsert_territory(with_token(
-            UpsertTerritoryRequest {
-                request_id: "abai".into(),
-                territory: Some(TerritoryInput {
-                    kato: "100000000".into(),
-                    kind: TerritoryKind::Region as i32,
-                    name: Some(aimaq_proto::common::v1::LocalizedText {
-                        ru: "область Абай".into(),
-                        ..Default::default()
-                    }),
-                    valid_from: Some(aimaq_proto::common::v1::Date {
-                        year: 2022,
-                        month: 6,
-                        day: 8,
-                    }),
-                    ..TerritoryInput::default()
-                }),
-                expected_version: 0,
-            },
-            &token,
-        ))
-        .await
-        .unwrap();
+    harness
+        .formed(
+            ("100000000", TerritoryKind::Region),
+            "область Абай",
+            (2022, 6, 8),
+        )
+        .await;
     for year in [2021, 2022] {
         harness
             .client

@@ -637,37 +637,16 @@ async fn imports_are_all_or_nothing(database: TestDatabase) {
 /// A project of a year is for a settlement that existed then: one formed in
 /// 2025 takes no project of 2024.
 async fn a_project_is_for_a_settlement_of_its_year(database: TestDatabase) {
-    use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
-    use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
+    use aimaq_proto::governance::v1::TerritoryKind;
     let mut harness = start(database).await;
     harness.tree().await;
-    let token = harness.tokens.admin();
-    let governance = harness.governance.as_ref().unwrap().channel().await;
-    GovernanceServiceClient::new(governance)
-        .upsert_territory(with_token(
-            UpsertTerritoryRequest {
-                request_id: "new-village".into(),
-                territory: Some(TerritoryInput {
-                    kato: "613633300".into(),
-                    kind: TerritoryKind::Village as i32,
-                    name: Some(aimaq_proto::common::v1::LocalizedText {
-                        ru: "с.Новое".into(),
-                        ..Default::default()
-                    }),
-                    rural: true,
-                    valid_from: Some(aimaq_proto::common::v1::Date {
-                        year: 2025,
-                        month: 1,
-                        day: 1,
-                    }),
-                    ..TerritoryInput::default()
-                }),
-                expected_version: 0,
-            },
-            &token,
-        ))
-        .await
-        .unwrap();
+    harness
+        .formed(
+            ("613633300", TerritoryKind::Village),
+            "с.Новое",
+            (2025, 1, 1),
+        )
+        .await;
     let status = harness
         .create_project(project("too-early", "613633300", 1, &[]))
         .await

@@ -312,6 +312,7 @@ impl GatewayApi {
             to_year: years.1,
             grouping: ReportGrouping::Region as i32,
             territory_kato: String::new(),
+            quarter: 0,
         });
         out.ask(self.budget.clone().get_execution_report(request))
             .await

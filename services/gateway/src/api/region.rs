@@ -122,6 +122,7 @@ impl GatewayApi {
                         to_year: years.1.min(program.last_year),
                         grouping: grouping as i32,
                         territory_kato: within,
+                        quarter: 0,
                     });
                     let mut budget = budget.clone();
                     async move { out.ask(budget.get_execution_report(request)).await }

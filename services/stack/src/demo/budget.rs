@@ -36,6 +36,7 @@ impl Demo {
         kind: ProgramKind,
         years: (i32, i32),
     ) -> Result<(), Status> {
+        let (budget_code, budget_code_source) = programme_code(code)?;
         let request = super::authorized(
             CreateProgramRequest {
                 request_id: format!("demo-program-{code}"),
@@ -50,6 +51,8 @@ impl Demo {
                     funding_source: FundingSource::NationalBudget as i32,
                     first_year: years.0,
                     last_year: years.1,
+                    budget_code,
+                    budget_code_source,
                     ..Program::default()
                 }),
             },
@@ -290,6 +293,23 @@ pub async fn budget(
             sufficiency.applicable
         ),
     ])
+}
+
+/// The programmes' budget classification codes, with their sources.
+const PROGRAMME_CODES: &str = include_str!("../../data/programme-codes.csv");
+
+/// The budget code of `program` in [`PROGRAMME_CODES`] and its source; none
+/// when the file has no row for it.
+fn programme_code(program: &str) -> Result<(String, String), Status> {
+    let mut reader = csv::Reader::from_reader(PROGRAMME_CODES.as_bytes());
+    for record in reader.records() {
+        let record = record.map_err(|e| Status::internal(format!("programme codes: {e}")))?;
+        if record.get(0) == Some(program) {
+            let field = |index: usize| record.get(index).unwrap_or_default().to_owned();
+            return Ok((field(1), field(2)));
+        }
+    }
+    Ok((String::new(), String::new()))
 }
 
 /// The published programme targets, with their sources.
