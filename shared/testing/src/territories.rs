@@ -75,3 +75,36 @@ pub async fn seed(channel: Channel, tokens: &TestTokens, more: &[(&str, Territor
             .expect("seed a territory");
     }
 }
+
+/// Writes to the governance server behind `channel` a territory formed on
+/// `(year, month, day)`, named `name` in Russian; a village is rural.
+pub async fn formed(
+    channel: Channel,
+    tokens: &TestTokens,
+    (kato, kind): (&str, TerritoryKind),
+    name: &str,
+    (year, month, day): (i32, i32, i32),
+) {
+    let input = TerritoryInput {
+        kato: kato.into(),
+        kind: kind as i32,
+        name: Some(LocalizedText {
+            ru: name.into(),
+            ..LocalizedText::default()
+        }),
+        rural: kind == TerritoryKind::Village,
+        valid_from: Some(aimaq_proto::common::v1::Date { year, month, day }),
+        ..TerritoryInput::default()
+    };
+    GovernanceServiceClient::new(channel)
+        .upsert_territory(with_token(
+            UpsertTerritoryRequest {
+                request_id: format!("formed-{kato}"),
+                territory: Some(input),
+                expected_version: 0,
+            },
+            &tokens.admin(),
+        ))
+        .await
+        .expect("a formed territory");
+}

@@ -92,35 +92,12 @@ impl Harness {
     /// Tells governance of a territory formed on `formed` (year, month, day).
     pub async fn formed(
         &self,
-        (kato, kind): (&str, aimaq_proto::governance::v1::TerritoryKind),
+        territory: (&str, aimaq_proto::governance::v1::TerritoryKind),
         name: &str,
-        (year, month, day): (i32, i32, i32),
+        formed: (i32, i32, i32),
     ) {
-        use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
-        use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
         let governance = self.governance.as_ref().unwrap().channel().await;
-        let input = TerritoryInput {
-            kato: kato.into(),
-            kind: kind as i32,
-            name: Some(aimaq_proto::common::v1::LocalizedText {
-                ru: name.into(),
-                ..Default::default()
-            }),
-            rural: kind == TerritoryKind::Village,
-            valid_from: Some(aimaq_proto::common::v1::Date { year, month, day }),
-            ..TerritoryInput::default()
-        };
-        GovernanceServiceClient::new(governance)
-            .upsert_territory(with_token(
-                UpsertTerritoryRequest {
-                    request_id: format!("formed-{kato}"),
-                    territory: Some(input),
-                    expected_version: 0,
-                },
-                &self.tokens.admin(),
-            ))
-            .await
-            .unwrap();
+        aimaq_testing::territories::formed(governance, &self.tokens, territory, name, formed).await;
     }
 
     pub async fn allocate(

@@ -127,6 +127,13 @@ impl Validity {
         self.from.is_none_or(|from| from.year() <= year)
             && self.to.is_none_or(|to| to.year() >= year)
     }
+
+    /// The first year from `from` to `to` the territory did not exist in, if
+    /// any: a report over years it was not there would put another
+    /// territory's money under its code.
+    pub fn first_year_missing(&self, (from, to): (i32, i32)) -> Option<i32> {
+        (from..=to).find(|year| !self.covers_year(*year))
+    }
 }
 
 /// What a caller may set on a territory.
@@ -300,6 +307,9 @@ mod tests {
         };
         assert!(old.covers_year(2019) && old.covers_year(2022) && !old.covers_year(2023));
         assert!(Validity::default().covers_year(1991));
+        assert_eq!(abai.first_year_missing((2019, 2024)), Some(2019));
+        assert_eq!(abai.first_year_missing((2022, 2024)), None);
+        assert_eq!(old.first_year_missing((2020, 2025)), Some(2023));
     }
 
     #[test]

@@ -91,7 +91,19 @@ pub async fn revenue_summary(
 ) -> Result<(RevenueSummary, u64), Error> {
     let db = records.database().connection();
     if let Some(territory) = territory {
-        store::territory::require(db, territory).await?;
+        let place = store::territory::require(db, territory).await?;
+        if let Some(year) = place
+            .draft
+            .validity
+            .first_year_missing((from_year, to_year))
+        {
+            return Err(Error::invalid(
+                "territory_kato",
+                format!(
+                    "{territory} did not exist under this code in {year}: report on the years it existed"
+                ),
+            ));
+        }
     }
     let prefix = subtree_prefix(territory);
     let rows =

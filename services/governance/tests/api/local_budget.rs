@@ -539,6 +539,28 @@ async fn a_territory_exists_for_its_period(database: TestDatabase) {
         .record_revenue(with_token(revenue("formed", 2022), &token))
         .await
         .unwrap();
+    // Reports keep to the years it existed, naming the territory.
+    for territory_kato in ["103233000", "100000000"] {
+        let report = |from_year: i32| {
+            let mut client = harness.client.clone();
+            let request = GetRuralBudgetReportRequest {
+                territory_kato: territory_kato.into(),
+                from_year,
+                to_year: 2022,
+                ..Default::default()
+            };
+            let request = with_token(request, &token);
+            async move { client.get_rural_budget_report(request).await }
+        };
+        let early = report(2021).await.unwrap_err();
+        assert_eq!(
+            early.get_details_bad_request().unwrap().field_violations[0].field,
+            "territory_kato"
+        );
+        assert!(early.message().contains("2021"), "{early:?}");
+        let since = report(2022).await.unwrap().into_inner();
+        assert_eq!(since.rows.len(), 1);
+    }
     let backwards = harness
         .client
         .upsert_territory(with_token(

@@ -1,8 +1,10 @@
 //! GetAnnualReport: the programme's annual report, as a ministry files it.
 
+use aimaq_auth::OnBehalf;
 use aimaq_error::{Error, Violations};
 use aimaq_proto::grants::v1::*;
 use aimaq_records::Records;
+use aimaq_territories::TerritoryDirectory;
 use aimaq_types::Kato;
 
 use super::statistics::totals_to_proto;
@@ -25,10 +27,35 @@ fn row_to_proto(row: &Row) -> AnnualReportRow {
     }
 }
 
+/// A report of a territory is of a year it existed in under its code (asked
+/// of governance on the caller's behalf): before, its settlements' decisions
+/// were another territory's.
+async fn require_existing(
+    directory: &TerritoryDirectory,
+    caller: &OnBehalf,
+    territory: &str,
+    year: i32,
+) -> Result<(), Error> {
+    let kato = Kato::parse(territory)
+        .map_err(|reason| Error::invalid("territory_kato", reason.to_string()))?;
+    if !directory.facts(kato, caller).await?.existed_in(year) {
+        return Err(Error::invalid(
+            "territory_kato",
+            format!(
+                "{kato} did not exist under this code in {year}: report on the years it existed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn annual_report(
     records: &Records,
-    request: &GetAnnualReportRequest,
+    directory: &TerritoryDirectory,
+    request: &tonic::Request<GetAnnualReportRequest>,
 ) -> Result<GetAnnualReportResponse, Error> {
+    let caller = OnBehalf::of(request)?;
+    let request = request.get_ref();
     let mut violations = Violations::new();
     violations.check(
         (FIRST_YEAR..=LAST_YEAR).contains(&request.year),
@@ -42,6 +69,9 @@ pub async fn annual_report(
         )
         .flatten();
     violations.into_result()?;
+    if prefix.is_some() {
+        require_existing(directory, &caller, &request.territory_kato, request.year).await?;
+    }
     let report = ops::statistics::annual_report(records, request.year, prefix.as_deref()).await?;
     Ok(GetAnnualReportResponse {
         year: request.year,

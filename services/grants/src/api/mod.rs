@@ -193,7 +193,7 @@ impl GrantsService for GrantsApi {
     ) -> Result<Response<GetAnnualReportResponse>, Status> {
         Caller::of(&request)?.require(Scope::GrantsRead)?;
         Ok(Response::new(
-            annual_report::annual_report(&self.records, request.get_ref()).await?,
+            annual_report::annual_report(&self.records, &self.territories, &request).await?,
         ))
     }
 

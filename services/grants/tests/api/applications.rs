@@ -815,12 +815,20 @@ async fn the_annual_report_follows_each_decision(database: TestDatabase) {
         .into_inner();
     assert_eq!(statistics.totals, report.total.unwrap().granted);
 
+    // Abai region, formed in June 2022, has no decisions.
+    let governance = harness.governance.as_ref().unwrap().channel().await;
+    let abai = (
+        "100000000",
+        aimaq_proto::governance::v1::TerritoryKind::Region,
+    );
+    aimaq_testing::territories::formed(governance, &harness.tokens, abai, "Абай", (2022, 6, 8))
+        .await;
     let elsewhere = harness
         .client
         .get_annual_report(with_token(
             GetAnnualReportRequest {
                 year: 2022,
-                territory_kato: "110000000".into(),
+                territory_kato: "100000000".into(),
             },
             &admin,
         ))
@@ -840,6 +848,25 @@ async fn the_annual_report_follows_each_decision(database: TestDatabase) {
         .await
         .unwrap_err();
     assert!(unknown_year.message().contains("year"), "{unknown_year:?}");
+
+    // A territory formed later is reported on only for the years it existed.
+    let of_abai = |year: i32| {
+        let mut client = harness.client.clone();
+        let request = with_token(
+            GetAnnualReportRequest {
+                year,
+                territory_kato: "100000000".into(),
+            },
+            &admin,
+        );
+        async move { client.get_annual_report(request).await }
+    };
+    let before = of_abai(2021).await.unwrap_err();
+    assert_eq!(
+        before.get_details_bad_request().unwrap().field_violations[0].field,
+        "territory_kato"
+    );
+    assert!(before.message().contains("2021"), "{before:?}");
 }
 
 on_both_backends!(
