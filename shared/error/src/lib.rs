@@ -3,11 +3,13 @@
 //! (`google.rpc.BadRequest`, `PreconditionFailure`, `ResourceInfo`, `RetryInfo`)
 //! in one place, [`Error::into_status`].
 
+mod amount;
 mod localize;
 
 use std::fmt;
 use std::time::Duration;
 
+pub use amount::Amount;
 pub use localize::localized;
 
 use tonic::{Code, Status};
@@ -28,6 +30,8 @@ pub struct PreconditionViolation {
     pub kind: String,
     /// What was checked, for example `allocations/AUYL_EL_BESIGI/2024/610000000`.
     pub subject: String,
+    /// The sums the check compared, for the localized message and for clients.
+    pub amounts: Vec<(Amount, aimaq_types::Money)>,
     pub description: String,
 }
 
@@ -108,6 +112,17 @@ impl Error {
     }
 
     /// A failed precondition with one violation; the message repeats its description.
+    /// The refusal with the sums its check compared: clients read them in
+    /// tiyn, and the localized message writes them in the caller's way.
+    pub fn with_amounts(mut self, sums: &[(Amount, aimaq_types::Money)]) -> Error {
+        if let Error::FailedPrecondition { violations, .. } = &mut self
+            && let Some(first) = violations.first_mut()
+        {
+            first.amounts.extend_from_slice(sums);
+        }
+        self
+    }
+
     pub fn precondition(
         kind: impl Into<String>,
         subject: impl fmt::Display,
@@ -120,6 +135,7 @@ impl Error {
                 kind: kind.into(),
                 subject: subject.to_string(),
                 description,
+                amounts: Vec::new(),
             }],
         }
     }
@@ -207,7 +223,9 @@ impl Error {
                 message,
                 violations,
             } => {
-                let details = ErrorDetails::with_precondition_failure(
+                let sums: Vec<_> = violations.iter().flat_map(|v| v.amounts.clone()).collect();
+                let first_kind = violations.first().map(|v| v.kind.clone());
+                let mut details = ErrorDetails::with_precondition_failure(
                     violations
                         .into_iter()
                         .map(|v| {
@@ -219,6 +237,9 @@ impl Error {
                         })
                         .collect::<Vec<_>>(),
                 );
+                if let (Some(kind), false) = (first_kind, sums.is_empty()) {
+                    details.set_error_info(kind, "aimaq", amount::metadata(&sums));
+                }
                 Status::with_error_details(code, message, details)
             }
             Error::ResourceExhausted {
@@ -300,6 +321,7 @@ impl Error {
                         kind: detail(v.kind),
                         subject: detail(v.subject),
                         description: detail(v.description),
+                        amounts: v.amounts,
                     })
                     .collect(),
             },

@@ -47,10 +47,12 @@ pub fn localized(language: Language, code: Code, english: &str, details: &ErrorD
         Code::FailedPrecondition => subjects.join(", "),
         _ => String::new(),
     };
-    if concerning.is_empty() {
-        format!("{text}.")
-    } else {
-        format!("{text}: {concerning}.")
+    let sums = crate::amount::written(language, details);
+    match (concerning.is_empty(), sums.is_empty()) {
+        (true, true) => format!("{text}."),
+        (false, true) => format!("{text}: {concerning}."),
+        (true, false) => format!("{text} ({sums})."),
+        (false, false) => format!("{text}: {concerning} ({sums})."),
     }
 }
 

@@ -172,13 +172,15 @@ impl GrpcServer {
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
         let layers = ServiceBuilder::new()
             .layer(RpcTelemetryLayer::new(self.name))
+            // Outside the deadline and the shedding, so their refusals too
+            // are in the caller's language.
+            .layer(localize::LocalizeLayer)
             .layer(MapErrLayer::new(overload_as_unavailable))
             .layer(DeadlineLayer::new(self.limits.request_timeout))
             .layer(LoadShedLayer::new())
             .layer(GlobalConcurrencyLimitLayer::new(
                 self.limits.concurrency_limit,
-            ))
-            .layer(localize::LocalizeLayer);
+            ));
         let server = self
             .transport()
             .layer(layers)

@@ -86,13 +86,26 @@ async fn sleep_call(
 ) -> Result<Response<HealthCheckResponse>, Status> {
     let mut client = tonic::client::Grpc::new(channel);
     client.ready().await.unwrap();
+    let mut request = Request::new(HealthCheckRequest::default());
+    request
+        .metadata_mut()
+        .insert("accept-language", "ru".parse().unwrap());
     client
         .unary::<_, HealthCheckResponse, _>(
-            Request::new(HealthCheckRequest::default()),
+            request,
             PathAndQuery::from_static("/aimaq.test.v1.SlowService/Sleep"),
             tonic_prost::ProstCodec::default(),
         )
         .await
+}
+
+/// The refusal's localized message, asked for in Russian.
+fn in_russian(status: &Status) -> String {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let message = details.localized_message().expect("a localized message");
+    assert_eq!(message.locale, "ru");
+    message.message.clone()
 }
 
 /// Serves the slow service with `limits` until the returned sender fires.
@@ -132,6 +145,10 @@ async fn calls_beyond_the_concurrency_limit_are_shed_not_queued() {
     let started = Instant::now();
     let shed = sleep_call(channel).await.unwrap_err();
     assert_eq!(shed.code(), tonic::Code::Unavailable, "{shed:?}");
+    assert_eq!(
+        in_russian(&shed),
+        "Сервис временно недоступен; повторите запрос."
+    );
     assert!(
         started.elapsed() < Duration::from_millis(500),
         "refused at once"
@@ -152,6 +169,7 @@ async fn calls_longer_than_the_request_timeout_are_ended() {
     let started = Instant::now();
     let ended = sleep_call(channel).await.unwrap_err();
     assert_eq!(ended.code(), tonic::Code::DeadlineExceeded, "{ended:?}");
+    assert_eq!(in_russian(&ended), "Истекло время ожидания ответа.");
     assert!(
         started.elapsed() < SLOW,
         "ended before the handler finished"

@@ -2,7 +2,7 @@
 //! district's on its region's allocation, and so on down. Nothing drawn may exceed
 //! what it draws on, and nothing may be lowered below what is drawn from it.
 
-use aimaq_error::Error;
+use aimaq_error::{Amount, Error};
 use aimaq_types::{Kato, Money};
 
 /// Projects committed directly against an allocation, by status, in the order
@@ -67,7 +67,13 @@ pub fn check_draw(parent_name: &str, parent: Holding, asked: Money) -> Result<()
                 "{parent_name} holds {}, of which {} is committed: {asked} asked, {headroom} free",
                 parent.amount, parent.committed
             ),
-        ));
+        )
+        .with_amounts(&[
+            (Amount::Holds, parent.amount),
+            (Amount::Committed, parent.committed),
+            (Amount::Asked, asked),
+            (Amount::Free, headroom),
+        ]));
     }
     Ok(())
 }
@@ -84,7 +90,11 @@ pub fn check_new_amount(name: &str, current: Holding, new_amount: Money) -> Resu
                 "{name} cannot go below what is committed below it: asked {new_amount}, committed {}",
                 current.committed
             ),
-        ));
+        )
+        .with_amounts(&[
+            (Amount::Asked, new_amount),
+            (Amount::Committed, current.committed),
+        ]));
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Programmes and their yearly envelopes.
 
-use aimaq_error::{Error, Violations};
+use aimaq_error::{Amount, Error, Violations};
 use aimaq_types::Money;
 
 use super::allocation::Holding;
@@ -153,7 +153,8 @@ pub fn check_envelope(
             format!(
                 "the envelope cannot go below what is allocated: asked {amount}, allocated {allocated}"
             ),
-        ));
+        )
+        .with_amounts(&[(Amount::Asked, amount), (Amount::Allocated, allocated)]));
     }
     Ok(())
 }

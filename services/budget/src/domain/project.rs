@@ -5,7 +5,7 @@
 //! ends — completed or cancelled — the commitment shrinks to what was actually
 //! disbursed, so what was not spent returns to the allocation's headroom.
 
-use aimaq_error::{Error, Violations};
+use aimaq_error::{Amount, Error, Violations};
 use aimaq_types::{Bin, Iin, Kato, Money};
 use chrono::NaiveDate;
 
@@ -252,7 +252,13 @@ pub fn check_disbursement(
             format!(
                 "{name} costs {cost}, of which {disbursed} is disbursed: {amount} asked, {left} left"
             ),
-        ));
+        )
+        .with_amounts(&[
+            (Amount::Cost, cost),
+            (Amount::Disbursed, disbursed),
+            (Amount::Asked, amount),
+            (Amount::Left, left),
+        ]));
     }
     Ok(())
 }

@@ -51,6 +51,33 @@ async fn the_tree_holds_its_sums(database: TestDatabase) {
         too_much.message().contains("200.00 KZT free"),
         "{too_much:?}"
     );
+    // In Russian, with the sums written as people here write them, and the
+    // sums as numbers for programs.
+    let mut request = with_token(
+        AllocateRequest {
+            request_id: "district-2-ru".into(),
+            program_code: PROGRAM.into(),
+            fiscal_year: 2024,
+            territory_kato: "611000000".into(),
+            amount_tiyn: tiyn(201),
+        },
+        &harness.tokens.admin(),
+    );
+    request
+        .metadata_mut()
+        .insert("accept-language", "ru".parse().unwrap());
+    let in_russian = harness.client.allocate(request).await.unwrap_err();
+    let details = in_russian.get_error_details();
+    assert_eq!(
+        details.localized_message().unwrap().message,
+        format!(
+            "Невозможно выполнить в текущем состоянии: allocations/{PROGRAM}/2024/610000000 \
+             (всего 600,00 ₸; задействовано 400,00 ₸; запрошено 201,00 ₸; свободно 200,00 ₸)."
+        )
+    );
+    let metadata = &details.error_info().unwrap().metadata;
+    assert_eq!(metadata["asked_tiyn"], tiyn(201).to_string());
+    assert_eq!(metadata["free_tiyn"], tiyn(200).to_string());
 
     let region = harness.allocation("610000000").await;
     assert_eq!(
