@@ -13,6 +13,7 @@
 
 mod batch;
 pub mod paging;
+pub mod subtree;
 mod text_enum;
 
 use std::future::Future;

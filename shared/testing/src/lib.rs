@@ -13,6 +13,7 @@
 mod database;
 pub mod hostile;
 pub mod pki;
+pub mod plan;
 mod server;
 pub mod stub;
 pub mod territories;

@@ -229,7 +229,10 @@ pub async fn list(
         .filter(Column::ProgramCode.eq(program))
         .filter(Column::FiscalYear.between(*years.start(), *years.end()));
     if let Some(prefix) = kato_prefix {
-        query = query.filter(Column::TerritoryKato.starts_with(prefix));
+        query = query.filter(aimaq_storage::subtree::within(
+            Column::TerritoryKato,
+            prefix,
+        ));
     }
     if let Some(after) = &page.after {
         let (year, kato) = after

@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(RecordCertificates),
             Box::new(CreateProgramTargets),
             Box::new(RecordPlansAndCodes),
+            Box::new(IndexProjectsByAllocation),
         ]
     }
 }
@@ -413,5 +414,43 @@ impl MigrationTrait for RecordPlansAndCodes {
                 .await?;
         }
         Ok(())
+    }
+}
+
+struct IndexProjectsByAllocation;
+
+impl MigrationName for IndexProjectsByAllocation {
+    fn name(&self) -> &str {
+        "m0007_index_projects_by_allocation"
+    }
+}
+
+/// The report's payments by quarter read a programme's projects of some years
+/// under a region: this index answers them without a scan.
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for IndexProjectsByAllocation {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name("projects_by_allocation")
+                    .table("projects")
+                    .col("program_code")
+                    .col("fiscal_year")
+                    .col("allocation_kato")
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("projects_by_allocation")
+                    .table("projects")
+                    .to_owned(),
+            )
+            .await
     }
 }

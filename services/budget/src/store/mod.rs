@@ -10,6 +10,9 @@ pub mod report;
 pub mod standard;
 pub mod target;
 
+#[cfg(test)]
+mod plans;
+
 use aimaq_error::Error;
 use aimaq_types::Kato;
 

@@ -217,7 +217,10 @@ pub async fn list(
         query = query.filter(Column::FiscalYear.eq(year));
     }
     if let Some(prefix) = filter.kato_prefix {
-        query = query.filter(Column::SettlementKato.starts_with(prefix));
+        query = query.filter(aimaq_storage::subtree::within(
+            Column::SettlementKato,
+            prefix,
+        ));
     }
     if let Some(status) = filter.status {
         query = query.filter(Column::Status.eq(StatusColumn::from(status)));

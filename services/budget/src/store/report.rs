@@ -134,7 +134,10 @@ pub async fn status_counts(
         );
     }
     if let Grouping::DistrictOf(region) = scope.grouping {
-        query.and_where(Expr::col(Column::TerritoryKato).like(format!("{}%", &region[..2])));
+        query.and_where(aimaq_storage::subtree::within(
+            Column::TerritoryKato,
+            &region[..2],
+        ));
     }
     let statement = StatementBuilder::build(&query, &db.get_database_backend());
     let rows = StatusCounts::find_by_statement(statement).all(db).await?;
@@ -208,7 +211,10 @@ pub async fn payments(
             .and_where(project("program_code").eq(scope.program))
             .and_where(project("fiscal_year").between(scope.from_year, scope.to_year));
         if let Grouping::DistrictOf(region) = scope.grouping {
-            query.and_where(project("allocation_kato").like(format!("{}%", &region[..2])));
+            query.and_where(aimaq_storage::subtree::within(
+                (Alias::new("p"), Alias::new("allocation_kato")),
+                &region[..2],
+            ));
         }
     };
     let mut dated = Query::select();

@@ -4,7 +4,7 @@
 use aimaq_error::Error;
 use aimaq_types::Kato;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{FromQueryResult, QuerySelect, StatementBuilder};
 
 use super::stored_kato;
@@ -147,7 +147,10 @@ pub async fn counts(
     let scope = |query: &mut sea_orm::sea_query::SelectStatement| {
         query.from(statuses::Entity);
         if let Some(prefix) = prefix {
-            query.and_where(Expr::col(Column::SettlementKato).like(format!("{prefix}%")));
+            query.and_where(aimaq_storage::subtree::within(
+                Column::SettlementKato,
+                prefix,
+            ));
         }
     };
     let mut grouped = Query::select();

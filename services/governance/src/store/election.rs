@@ -520,7 +520,10 @@ pub async fn list(
 ) -> Result<(Vec<elections::Model>, String), Error> {
     let mut query = elections::Entity::find();
     if let Some(prefix) = kato_prefix {
-        query = query.filter(elections::Column::TerritoryKato.starts_with(prefix));
+        query = query.filter(aimaq_storage::subtree::within(
+            elections::Column::TerritoryKato,
+            &prefix,
+        ));
     }
     if let Some(status) = status {
         query = query.filter(elections::Column::Status.eq(StatusColumn::from(status)));

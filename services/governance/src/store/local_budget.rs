@@ -81,7 +81,10 @@ pub async fn revenue_by_year_and_source(
         .column(revenues::Column::FiscalYear)
         .column(revenues::Column::Source)
         .column_as(total, "total")
-        .filter(revenues::Column::TerritoryKato.starts_with(kato_prefix))
+        .filter(aimaq_storage::subtree::within(
+            revenues::Column::TerritoryKato,
+            kato_prefix,
+        ))
         .filter(revenues::Column::FiscalYear.between(from_year, to_year))
         .group_by(revenues::Column::FiscalYear)
         .group_by(revenues::Column::Source)
@@ -111,7 +114,10 @@ pub async fn revenue_territory_page(
         .select_only()
         .column(revenues::Column::TerritoryKato)
         .distinct()
-        .filter(revenues::Column::TerritoryKato.starts_with(kato_prefix))
+        .filter(aimaq_storage::subtree::within(
+            revenues::Column::TerritoryKato,
+            kato_prefix,
+        ))
         .filter(revenues::Column::FiscalYear.between(from_year, to_year));
     if let Some(after) = &page.after {
         query = query.filter(revenues::Column::TerritoryKato.gt(after.clone()));
@@ -183,7 +189,10 @@ pub async fn revenue_territories(
         .select_only()
         .column(revenues::Column::TerritoryKato)
         .distinct()
-        .filter(revenues::Column::TerritoryKato.starts_with(kato_prefix))
+        .filter(aimaq_storage::subtree::within(
+            revenues::Column::TerritoryKato,
+            kato_prefix,
+        ))
         .filter(revenues::Column::FiscalYear.between(from_year, to_year))
         .into_tuple()
         .all(db)

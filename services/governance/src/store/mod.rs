@@ -8,4 +8,7 @@ pub mod results;
 pub mod territory;
 pub mod territory_cache;
 
+#[cfg(test)]
+mod plans;
+
 pub use migration::Migrator;

@@ -245,7 +245,7 @@ impl TerritoryFilter {
             (Some(parent), false) => condition.add(Column::ParentKato.eq(parent.to_string())),
             (Some(parent), true) => match parent.descendant_prefix() {
                 Some(prefix) => condition
-                    .add(Column::Kato.starts_with(prefix))
+                    .add(aimaq_storage::subtree::within(Column::Kato, &prefix))
                     .add(Column::Kato.ne(parent.to_string())),
                 // No code can descend from it.
                 None => condition.add(Column::Kato.is_null()),

@@ -138,7 +138,10 @@ pub async fn decided(
         query.expr_as(Expr::cust(sum.sql()), Alias::new(*alias));
     }
     if let Some(prefix) = kato_prefix {
-        query.and_where(Expr::col(Column::SettlementKato).like(format!("{prefix}%")));
+        query.and_where(aimaq_storage::subtree::within(
+            Column::SettlementKato,
+            prefix,
+        ));
     }
     let statement = StatementBuilder::build(&query, &db.get_database_backend());
     Decided::find_by_statement(statement)

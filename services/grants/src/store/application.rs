@@ -564,7 +564,10 @@ pub async fn list(
         query = query.filter(Column::Status.eq(StatusColumn::from(status)));
     }
     if let Some(prefix) = filter.kato_prefix {
-        query = query.filter(Column::SettlementKato.starts_with(prefix));
+        query = query.filter(aimaq_storage::subtree::within(
+            Column::SettlementKato,
+            &prefix,
+        ));
     }
     if let Some(field) = filter.field {
         query = query.filter(Column::Field.eq(FieldColumn::from(field)));

@@ -8,6 +8,9 @@ pub mod quota;
 pub mod statistics;
 pub mod terms;
 
+#[cfg(test)]
+mod plans;
+
 use aimaq_error::Error;
 use aimaq_types::Kato;
 

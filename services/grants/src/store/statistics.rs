@@ -131,7 +131,10 @@ pub async fn granted(
         query.expr_as(Expr::cust(sql), Alias::new(alias));
     }
     if let Some(prefix) = kato_prefix {
-        query.and_where(Expr::col(Column::SettlementKato).like(format!("{prefix}%")));
+        query.and_where(aimaq_storage::subtree::within(
+            Column::SettlementKato,
+            prefix,
+        ));
     }
     let statement = StatementBuilder::build(&query, &db.get_database_backend());
     let rows = Granted::find_by_statement(statement).all(db).await?;
@@ -148,7 +151,7 @@ pub async fn historical(
     use historical::Column;
     let query = historical::Entity::find().filter(Column::Year.between(years.0, years.1));
     let query = match kato_prefix {
-        Some(prefix) => query.filter(Column::RegionKato.starts_with(prefix)),
+        Some(prefix) => query.filter(aimaq_storage::subtree::within(Column::RegionKato, prefix)),
         None => query.filter(Column::RegionKato.eq("")),
     };
     let rows = query

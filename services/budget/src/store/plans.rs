@@ -1,0 +1,60 @@
+//! Every read scoped to a KATO subtree is answered from an index, on SQLite
+//! and on PostgreSQL: the store's own functions run on a recording
+//! connection, and the planner is asked about exactly the SQL they sent.
+
+#![allow(clippy::unwrap_used)]
+
+use aimaq_storage::paging::Page;
+use aimaq_testing::plan::Recorder;
+use aimaq_testing::{TestDatabase, on_both_backends};
+use sea_orm_migration::MigratorTrait;
+
+use super::report::{Grouping, Scope};
+use super::{Migrator, allocation, project, report, standard};
+
+/// A village, a rural district, a district and a region of Turkestan region.
+const PREFIXES: [&str; 4] = ["613633100", "613633", "6136", "61"];
+
+async fn subtree_reads_use_indexes(database: TestDatabase) {
+    let recorder = Recorder::connect(&database.url).await;
+    let db = recorder.db();
+    Migrator::up(db, None).await.unwrap();
+    recorder.forget();
+    let page = Page {
+        size: 50,
+        after: None,
+    };
+    for prefix in PREFIXES {
+        standard::counts(db, Some(prefix)).await.unwrap();
+        recorder.assert_indexed("sufficiency counts").await;
+        let filter = project::Filter {
+            kato_prefix: Some(prefix.into()),
+            ..project::Filter::default()
+        };
+        project::list(db, filter, &page).await.unwrap();
+        recorder.assert_indexed("projects of a subtree").await;
+        let years = 2019..=2027;
+        allocation::list(db, "P", years, Some(prefix.into()), &page)
+            .await
+            .unwrap();
+        recorder.assert_indexed("allocations of a subtree").await;
+    }
+    for grouping in [Grouping::Region, Grouping::DistrictOf("610000000")] {
+        let scope = Scope {
+            program: "P",
+            from_year: 2019,
+            to_year: 2027,
+            grouping,
+        };
+        report::allocations(db, scope).await.unwrap();
+        recorder.assert_indexed("report allocations").await;
+        report::status_counts(db, scope).await.unwrap();
+        recorder.assert_indexed("report project counts").await;
+        report::coverage(db, scope).await.unwrap();
+        recorder.assert_indexed("report coverage").await;
+        report::payments(db, scope).await.unwrap();
+        recorder.assert_indexed("report payments").await;
+    }
+}
+
+on_both_backends!(subtree_reads_use_indexes);

@@ -1,0 +1,56 @@
+//! Every read scoped to a KATO subtree is answered from an index, on SQLite
+//! and on PostgreSQL: the store's own functions run on a recording
+//! connection, and the planner is asked about exactly the SQL they sent.
+
+#![allow(clippy::unwrap_used)]
+
+use aimaq_storage::paging::Page;
+use aimaq_testing::plan::Recorder;
+use aimaq_testing::{TestDatabase, on_both_backends};
+use sea_orm_migration::MigratorTrait;
+
+use super::{Migrator, annual_report, application, statistics};
+
+/// A village, a rural district, a district and a region of Turkestan region.
+const PREFIXES: [&str; 4] = ["613633100", "613633", "6136", "61"];
+
+async fn subtree_reads_use_indexes(database: TestDatabase) {
+    let recorder = Recorder::connect(&database.url).await;
+    let db = recorder.db();
+    Migrator::up(db, None).await.unwrap();
+    recorder.forget();
+    let page = Page {
+        size: 50,
+        after: None,
+    };
+    for prefix in PREFIXES {
+        statistics::granted(db, (2009, 2026), Some(prefix))
+            .await
+            .unwrap();
+        recorder.assert_indexed("grants statistics").await;
+        annual_report::decided(db, 2024, Some(prefix))
+            .await
+            .unwrap();
+        recorder.assert_indexed("annual report decisions").await;
+        let filter = application::Filter {
+            kato_prefix: Some(prefix.into()),
+            ..application::Filter::default()
+        };
+        application::list(db, filter, &page).await.unwrap();
+        recorder.assert_indexed("applications of a subtree").await;
+    }
+    for region in ["61", "6136"] {
+        statistics::historical(db, (2009, 2026), Some(region))
+            .await
+            .unwrap();
+        recorder
+            .assert_indexed("published aggregates of a region")
+            .await;
+        annual_report::quotas_of(db, 2024, Some(region))
+            .await
+            .unwrap();
+        recorder.assert_indexed("quotas of a region").await;
+    }
+}
+
+on_both_backends!(subtree_reads_use_indexes);
