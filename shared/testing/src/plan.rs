@@ -18,7 +18,21 @@ pub struct Recorder {
     log: Arc<Mutex<Vec<Statement>>>,
 }
 
+/// A village, a rural district, a district and a region of Turkestan region:
+/// the subtrees a plan test reads.
+pub const SUBTREE_PREFIXES: [&str; 4] = ["613633100", "613633", "6136", "61"];
+
 impl Recorder {
+    /// A recorder on `database` with `M`'s migrations applied (and forgotten).
+    pub async fn migrated<M: sea_orm_migration::MigratorTrait>(
+        database: &crate::TestDatabase,
+    ) -> Recorder {
+        let recorder = Recorder::connect(&database.url).await;
+        M::up(recorder.db(), None).await.expect("migrations");
+        recorder.forget();
+        recorder
+    }
+
     pub async fn connect(url: &str) -> Recorder {
         let log: Arc<Mutex<Vec<Statement>>> = Arc::default();
         let mut recorded = Database::connect(url).await.expect("connect");

@@ -5,27 +5,21 @@
 #![allow(clippy::unwrap_used)]
 
 use aimaq_storage::paging::Page;
-use aimaq_testing::plan::Recorder;
+use aimaq_testing::plan::{Recorder, SUBTREE_PREFIXES};
 use aimaq_testing::{TestDatabase, on_both_backends};
 use aimaq_types::Kato;
-use sea_orm_migration::MigratorTrait;
 
 use super::territory::TerritoryFilter;
 use super::{Migrator, election, local_budget, territory};
 
-/// A village, a rural district, a district and a region of Turkestan region.
-const PREFIXES: [&str; 4] = ["613633100", "613633", "6136", "61"];
-
 async fn subtree_reads_use_indexes(database: TestDatabase) {
-    let recorder = Recorder::connect(&database.url).await;
+    let recorder = Recorder::migrated::<Migrator>(&database).await;
     let db = recorder.db();
-    Migrator::up(db, None).await.unwrap();
-    recorder.forget();
     let page = Page {
         size: 50,
         after: None,
     };
-    for prefix in PREFIXES {
+    for prefix in SUBTREE_PREFIXES {
         local_budget::revenue_by_year_and_source(db, prefix, 2019, 2025)
             .await
             .unwrap();
