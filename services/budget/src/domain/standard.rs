@@ -6,6 +6,8 @@
 //! statuses are counted. Each standard says in words where it is expected, by
 //! the settlement's size, as guidance for whoever records it.
 
+use std::collections::BTreeMap;
+
 use aimaq_types::Kato;
 
 /// A settlement's status against one standard.
@@ -40,6 +42,71 @@ pub fn next_status(
         project_id: project.or(current.and_then(|c| c.project_id).filter(|_| met)),
         version: current.map_or(0, |c| c.version) + 1,
         updated_at_micros: now,
+    }
+}
+
+/// What changes in the kept counts when a settlement's standard goes from
+/// `before` to `after`, per scope of [`counted_scopes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// (scope, standard) → (applicable, met) added.
+    pub standards: BTreeMap<(String, String), (i64, i64)>,
+    /// scope → settlements with a status added.
+    pub settlements: BTreeMap<String, i64>,
+}
+
+/// The scopes whose counts are kept in the write transaction: the republic
+/// (empty), the settlement's region and its district. Counting them on read
+/// would mean reading every status of a region (tens of thousands) or of the
+/// country (hundreds of thousands) on every view; a rural district or a
+/// settlement is a short index range, read directly.
+pub fn counted_scopes(settlement: Kato) -> [String; 3] {
+    let code = settlement.to_string();
+    [
+        String::new(),
+        format!("{:0<9}", &code[..2]),
+        format!("{:0<9}", &code[..4]),
+    ]
+}
+
+/// The scope kept for a subtree prefix, when one is: none (the republic), a
+/// region's two digits or a district's four.
+pub fn counted_scope(prefix: Option<&str>) -> Option<String> {
+    match prefix {
+        None => Some(String::new()),
+        Some(prefix) if prefix.len() == 2 || prefix.len() == 4 => Some(format!("{prefix:0<9}")),
+        Some(_) => None,
+    }
+}
+
+fn counted(status: Option<&StandardStatus>) -> (i64, i64) {
+    status.map_or((0, 0), |s| {
+        (i64::from(s.applicable), i64::from(s.applicable && s.met))
+    })
+}
+
+impl Tally {
+    /// Adds a status going from `before` (none: new) to `after`.
+    pub fn status(&mut self, before: Option<&StandardStatus>, after: &StandardStatus) {
+        let (old, new) = (counted(before), counted(Some(after)));
+        if old == new {
+            return;
+        }
+        for scope in counted_scopes(after.settlement) {
+            let entry = self
+                .standards
+                .entry((scope, after.standard_code.clone()))
+                .or_default();
+            entry.0 += new.0 - old.0;
+            entry.1 += new.1 - old.1;
+        }
+    }
+
+    /// Adds a settlement that had no status before.
+    pub fn new_settlement(&mut self, settlement: Kato) {
+        for scope in counted_scopes(settlement) {
+            *self.settlements.entry(scope).or_default() += 1;
+        }
     }
 }
 
@@ -121,6 +188,8 @@ pub fn sufficiency_bp(met: i64, applicable: i64) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -149,5 +218,45 @@ mod tests {
         assert_eq!(sufficiency_bp(1, 20_001), 0);
         assert_eq!(sufficiency_bp(0, 0), 0);
         assert_eq!(sufficiency_bp(7, 7), 10_000);
+    }
+
+    fn status(code: &str, applicable: bool, met: bool) -> StandardStatus {
+        next_status(
+            None,
+            Kato::parse("613633100").unwrap(),
+            code,
+            (applicable, met),
+            None,
+            0,
+        )
+    }
+
+    #[test]
+    fn a_tally_adds_the_difference_at_every_kept_scope() {
+        let mut tally = Tally::default();
+        let unmet = status("SCHOOL", true, false);
+        tally.status(None, &unmet);
+        tally.new_settlement(unmet.settlement);
+        let met = status("SCHOOL", true, true);
+        tally.status(Some(&unmet), &met);
+        // Not applicable: neither counts.
+        tally.status(None, &status("INTERNET", false, true));
+        let scopes = ["", "610000000", "613600000"];
+        for scope in scopes {
+            assert_eq!(tally.standards[&(scope.into(), "SCHOOL".into())], (1, 1));
+            assert_eq!(tally.settlements[scope], 1);
+        }
+        assert_eq!(tally.standards.len(), 3);
+        tally.status(Some(&met), &status("SCHOOL", false, false));
+        assert_eq!(tally.standards[&("".into(), "SCHOOL".into())], (0, 0));
+    }
+
+    #[test]
+    fn kept_scopes_are_the_republic_regions_and_districts() {
+        assert_eq!(counted_scope(None).as_deref(), Some(""));
+        assert_eq!(counted_scope(Some("61")).as_deref(), Some("610000000"));
+        assert_eq!(counted_scope(Some("6136")).as_deref(), Some("613600000"));
+        assert_eq!(counted_scope(Some("613633")), None);
+        assert_eq!(counted_scope(Some("613633100")), None);
     }
 }

@@ -9,8 +9,9 @@ use aimaq_types::Kato;
 use sea_orm::ConnectionTrait;
 
 use crate::domain::project::Project;
-use crate::domain::standard::{StandardStatus, next_status};
-use crate::store::standard::{self as store, Counts, status_name};
+use crate::domain::standard::{StandardStatus, Tally, counted_scope, next_status};
+use crate::store;
+use crate::store::standard::{Counts, status_name};
 
 fn change_of(status: &StandardStatus) -> Change {
     Change::versioned(
@@ -29,8 +30,12 @@ pub async fn meet(
     now: i64,
 ) -> Result<Vec<Change>, Error> {
     let mut changes = Vec::new();
+    let mut tally = Tally::default();
+    let first = store::standard::of_settlements(tx, &[project.settlement])
+        .await?
+        .is_empty();
     for code in &project.standard_codes {
-        let current = store::find_for_update(tx, project.settlement, code).await?;
+        let current = store::standard::find_for_update(tx, project.settlement, code).await?;
         if current.as_ref().is_some_and(|c| c.met) {
             continue;
         }
@@ -44,9 +49,14 @@ pub async fn meet(
             Some(project.id),
             now,
         );
-        store::save(tx, status.clone(), current.is_none()).await?;
+        store::standard::save(tx, status.clone(), current.is_none()).await?;
+        tally.status(current.as_ref(), &status);
         changes.push(change_of(&status));
     }
+    if first && !changes.is_empty() {
+        tally.new_settlement(project.settlement);
+    }
+    store::sufficiency::add(tx, &tally).await?;
     Ok(changes)
 }
 
@@ -71,7 +81,12 @@ pub async fn record<R: Answer>(
             within(tx, async move |tx| {
                 let now = super::now_micros();
                 let current =
-                    store::find_for_update(tx, asked.settlement, &asked.standard_code).await?;
+                    store::standard::find_for_update(tx, asked.settlement, &asked.standard_code)
+                        .await?;
+                let first = current.is_none()
+                    && store::standard::of_settlements(tx, &[asked.settlement])
+                        .await?
+                        .is_empty();
                 let status = next_status(
                     current.as_ref(),
                     asked.settlement,
@@ -80,7 +95,13 @@ pub async fn record<R: Answer>(
                     None,
                     now,
                 );
-                store::save(tx, status.clone(), current.is_none()).await?;
+                store::standard::save(tx, status.clone(), current.is_none()).await?;
+                let mut tally = Tally::default();
+                tally.status(current.as_ref(), &status);
+                if first {
+                    tally.new_settlement(asked.settlement);
+                }
+                store::sufficiency::add(tx, &tally).await?;
                 let change = change_of(&status);
                 Ok((answer(&status), vec![change]))
             })
@@ -134,6 +155,28 @@ fn next_statuses(
     (written, changes)
 }
 
+/// What an import changes in the kept counts: each written status against
+/// what existed, and each settlement that had no status.
+fn tally_of(
+    existing: &HashMap<(Kato, String), StandardStatus>,
+    written: &[(StandardStatus, bool)],
+) -> Tally {
+    let mut tally = Tally::default();
+    let known: std::collections::HashSet<Kato> = existing.keys().map(|(s, _)| *s).collect();
+    let mut first: std::collections::BTreeSet<Kato> = std::collections::BTreeSet::new();
+    for (status, _) in written {
+        let before = existing.get(&(status.settlement, status.standard_code.clone()));
+        tally.status(before, status);
+        if !known.contains(&status.settlement) {
+            first.insert(status.settlement);
+        }
+    }
+    for settlement in first {
+        tally.new_settlement(settlement);
+    }
+    tally
+}
+
 /// Records many statuses in one transaction; answers how many were recorded.
 pub async fn import<R: Answer>(
     records: &Records,
@@ -151,17 +194,19 @@ pub async fn import<R: Answer>(
                 // import may carry a thousand.
                 let now = super::now_micros();
                 let existing: HashMap<(Kato, String), StandardStatus> =
-                    store::of_settlements(tx, settlements)
+                    store::standard::of_settlements(tx, settlements)
                         .await?
                         .into_iter()
                         .map(|s| ((s.settlement, s.standard_code.clone()), s))
                         .collect();
                 let (written, changes) = next_statuses(&existing, asked, now);
+                store::sufficiency::add(tx, &tally_of(&existing, &written)).await?;
                 let (created, updated): (Vec<_>, Vec<_>) =
                     written.into_iter().partition(|(_, created)| *created);
-                store::insert_many(tx, created.into_iter().map(|(s, _)| s).collect()).await?;
+                store::standard::insert_many(tx, created.into_iter().map(|(s, _)| s).collect())
+                    .await?;
                 for (status, _) in updated {
-                    store::save(tx, status, false).await?;
+                    store::standard::save(tx, status, false).await?;
                 }
                 let recorded = i64::try_from(changes.len()).map_err(Error::internal)?;
                 Ok((answer(recorded), changes))
@@ -171,7 +216,12 @@ pub async fn import<R: Answer>(
 }
 
 /// Met and applicable counts per standard under `prefix`, and how many
-/// settlements have a status.
+/// settlements have a status: the kept counts of the republic, a region or a
+/// district; counted from the statuses for a smaller subtree.
 pub async fn counts(records: &Records, prefix: Option<&str>) -> Result<(Vec<Counts>, i64), Error> {
-    store::counts(records.database().connection(), prefix).await
+    let db = records.database().connection();
+    match counted_scope(prefix) {
+        Some(scope) => store::sufficiency::of_scope(db, &scope).await,
+        None => store::standard::counts(db, prefix).await,
+    }
 }

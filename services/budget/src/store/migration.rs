@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateProgramTargets),
             Box::new(RecordPlansAndCodes),
             Box::new(IndexProjectsByAllocation),
+            Box::new(KeepSufficiencyCounts),
         ]
     }
 }
@@ -452,5 +453,81 @@ impl MigrationTrait for IndexProjectsByAllocation {
                     .to_owned(),
             )
             .await
+    }
+}
+
+struct KeepSufficiencyCounts;
+
+impl MigrationName for KeepSufficiencyCounts {
+    fn name(&self) -> &str {
+        "m0008_keep_sufficiency_counts"
+    }
+}
+
+/// The counts of the statuses there are, for the republic (empty scope), each
+/// region and each district.
+const COUNT_STATUSES: &str = "
+    INSERT INTO sufficiency_counts (scope_kato, standard_code, applicable, met)
+    SELECT scope_kato, standard_code,
+           CAST(SUM(CASE WHEN applicable THEN 1 ELSE 0 END) AS BIGINT),
+           CAST(SUM(CASE WHEN applicable AND met THEN 1 ELSE 0 END) AS BIGINT)
+    FROM (SELECT '' AS scope_kato, standard_code, applicable, met FROM standard_statuses
+          UNION ALL
+          SELECT SUBSTR(settlement_kato, 1, 2) || '0000000', standard_code, applicable, met
+          FROM standard_statuses
+          UNION ALL
+          SELECT SUBSTR(settlement_kato, 1, 4) || '00000', standard_code, applicable, met
+          FROM standard_statuses) AS scoped
+    GROUP BY scope_kato, standard_code";
+
+const COUNT_SETTLEMENTS: &str = "
+    INSERT INTO sufficiency_settlements (scope_kato, settlements)
+    SELECT scope_kato, COUNT(DISTINCT settlement_kato)
+    FROM (SELECT '' AS scope_kato, settlement_kato FROM standard_statuses
+          UNION ALL
+          SELECT SUBSTR(settlement_kato, 1, 2) || '0000000', settlement_kato FROM standard_statuses
+          UNION ALL
+          SELECT SUBSTR(settlement_kato, 1, 4) || '00000', settlement_kato FROM standard_statuses)
+          AS scoped
+    GROUP BY scope_kato";
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for KeepSufficiencyCounts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("sufficiency_counts")
+                    .col(string_len("scope_kato", 9))
+                    .col(string_len("standard_code", 40))
+                    .col(big_integer("applicable"))
+                    .col(big_integer("met"))
+                    .primary_key(Index::create().col("scope_kato").col("standard_code"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("sufficiency_settlements")
+                    .col(string_len("scope_kato", 9).primary_key())
+                    .col(big_integer("settlements"))
+                    .to_owned(),
+            )
+            .await?;
+        // The statuses recorded before the counts were kept.
+        let db = manager.get_connection();
+        db.execute_unprepared(COUNT_STATUSES).await?;
+        db.execute_unprepared(COUNT_SETTLEMENTS).await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["sufficiency_settlements", "sufficiency_counts"] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }

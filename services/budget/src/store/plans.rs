@@ -9,7 +9,7 @@ use aimaq_testing::plan::{Recorder, SUBTREE_PREFIXES};
 use aimaq_testing::{TestDatabase, on_both_backends};
 
 use super::report::{Grouping, Scope};
-use super::{Migrator, allocation, project, report, standard};
+use super::{Migrator, allocation, project, report, standard, sufficiency};
 
 async fn subtree_reads_use_indexes(database: TestDatabase) {
     let recorder = Recorder::migrated::<Migrator>(&database).await;
@@ -32,6 +32,10 @@ async fn subtree_reads_use_indexes(database: TestDatabase) {
             .await
             .unwrap();
         recorder.assert_indexed("allocations of a subtree").await;
+    }
+    for scope in ["", "610000000", "613600000"] {
+        sufficiency::of_scope(db, scope).await.unwrap();
+        recorder.assert_indexed("kept sufficiency counts").await;
     }
     for grouping in [Grouping::Region, Grouping::DistrictOf("610000000")] {
         let scope = Scope {
