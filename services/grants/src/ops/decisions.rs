@@ -20,6 +20,7 @@ use crate::domain::application::{Application, ApplicationStatus, Person};
 use crate::domain::decision::{Approval, InForce, approve, check_decidable, reject};
 use crate::domain::terms::{MciRate, PolicyRecord};
 use crate::store::application::{self as store, DecisionInputs, SeenWrite, name};
+use crate::store::granted_counts;
 
 /// What a decision decides.
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +148,7 @@ pub async fn decide<R: Answer>(
                         }
                         SeenWrite::Written(version) => {
                             changes.extend(version.map(|v| quotas::change(quota.0, quota.1, v)));
+                            granted_counts::add(tx, &decided).await?;
                         }
                         SeenWrite::QuotaRefused => {
                             let (allowance, loan) = quota_draw.unwrap_or_default();
@@ -159,6 +161,7 @@ pub async fn decide<R: Answer>(
                     if let Some((allowance, loan)) = quota_draw {
                         changes.push(quotas::take(tx, quota, allowance, loan).await?);
                     }
+                    granted_counts::add(tx, &decided).await?;
                 }
                 Ok((answer(&decided), changes))
             })

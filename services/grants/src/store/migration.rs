@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateHistoricalAggregates),
             Box::new(CreatePendingRecords),
             Box::new(RecordCertificates),
+            Box::new(KeepGrantedCounts),
         ]
     }
 }
@@ -221,6 +222,77 @@ impl MigrationTrait for CreateHistoricalAggregates {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table("historical_aggregates").to_owned())
+            .await
+    }
+}
+
+struct KeepGrantedCounts;
+
+impl MigrationName for KeepGrantedCounts {
+    fn name(&self) -> &str {
+        "m0004_keep_granted_counts"
+    }
+}
+
+/// What the applications granted before the counts were kept, per region
+/// (level 1) and district (level 2).
+const COUNT_GRANTED: &str = "
+    INSERT INTO granted_counts
+        (level, scope_kato, year, field, age_band, allowances, allowances_tiyn, loans, loans_tiyn)
+    SELECT level, scope_kato, decision_year, field, age_band,
+           CAST(SUM(CASE WHEN allowance_tiyn > 0 THEN 1 ELSE 0 END) AS BIGINT),
+           CAST(SUM(allowance_tiyn) AS BIGINT),
+           CAST(SUM(CASE WHEN loan_amount_tiyn > 0 THEN 1 ELSE 0 END) AS BIGINT),
+           CAST(SUM(loan_amount_tiyn) AS BIGINT)
+    FROM (SELECT 1 AS level, region_kato AS scope_kato, decision_year, field,
+                 COALESCE(age_band, '') AS age_band, allowance_tiyn, loan_amount_tiyn
+          FROM applications
+          WHERE status IN ('approved', 'active', 'completed', 'breached')
+          UNION ALL
+          SELECT 2, SUBSTR(settlement_kato, 1, 4) || '00000', decision_year, field,
+                 COALESCE(age_band, ''), allowance_tiyn, loan_amount_tiyn
+          FROM applications
+          WHERE status IN ('approved', 'active', 'completed', 'breached')) AS granted
+    WHERE decision_year IS NOT NULL
+    GROUP BY level, scope_kato, decision_year, field, age_band";
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for KeepGrantedCounts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("granted_counts")
+                    .col(integer("level"))
+                    .col(string_len("scope_kato", 9))
+                    .col(integer("year"))
+                    .col(string_len("field", 40))
+                    .col(string_len("age_band", 20))
+                    .col(big_integer("allowances"))
+                    .col(big_integer("allowances_tiyn"))
+                    .col(big_integer("loans"))
+                    .col(big_integer("loans_tiyn"))
+                    .primary_key(
+                        Index::create()
+                            .col("level")
+                            .col("scope_kato")
+                            .col("year")
+                            .col("field")
+                            .col("age_band"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(COUNT_GRANTED)
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("granted_counts").to_owned())
             .await
     }
 }

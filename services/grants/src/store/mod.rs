@@ -3,6 +3,7 @@
 
 pub mod annual_report;
 pub mod application;
+pub mod granted_counts;
 mod migration;
 pub mod quota;
 pub mod statistics;

@@ -8,7 +8,7 @@ use aimaq_storage::paging::Page;
 use aimaq_testing::plan::{Recorder, SUBTREE_PREFIXES};
 use aimaq_testing::{TestDatabase, on_both_backends};
 
-use super::{Migrator, annual_report, application, statistics};
+use super::{Migrator, annual_report, application, granted_counts, statistics};
 
 async fn subtree_reads_use_indexes(database: TestDatabase) {
     let recorder = Recorder::migrated::<Migrator>(&database).await;
@@ -32,6 +32,10 @@ async fn subtree_reads_use_indexes(database: TestDatabase) {
         };
         application::list(db, filter, &page).await.unwrap();
         recorder.assert_indexed("applications of a subtree").await;
+    }
+    for scope in [None, Some("61"), Some("6136")] {
+        granted_counts::kept(db, (2009, 2026), scope).await.unwrap();
+        recorder.assert_indexed("kept grant counts").await;
     }
     for region in ["61", "6136"] {
         statistics::historical(db, (2009, 2026), Some(region))

@@ -12,7 +12,7 @@ use tonic_types::StatusExt;
 
 use super::{Harness, start};
 
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+pub(crate) fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
 }
 
@@ -24,7 +24,7 @@ fn iin(n: u32) -> String {
         .to_string()
 }
 
-fn application(id: &str, n: u32, loan_tenge: i64) -> SubmitApplicationRequest {
+pub(crate) fn application(id: &str, n: u32, loan_tenge: i64) -> SubmitApplicationRequest {
     SubmitApplicationRequest {
         request_id: id.into(),
         iin: iin(n),
@@ -47,7 +47,7 @@ fn application(id: &str, n: u32, loan_tenge: i64) -> SubmitApplicationRequest {
     }
 }
 
-fn approve(
+pub(crate) fn approve(
     id: &str,
     app: &Application,
     on: Option<Date>,
@@ -70,7 +70,7 @@ fn approve(
 
 impl Harness {
     /// MCI values 2022–2026 and the terms' history, and quotas for Turkestan.
-    async fn terms(&mut self, allowances: i32) {
+    pub(crate) async fn terms(&mut self, allowances: i32) {
         let admin = self.tokens.admin();
         for (n, (from, tenge)) in [
             (date(2022, 1, 1), 3063),
@@ -165,7 +165,10 @@ impl Harness {
             .unwrap()
     }
 
-    async fn submit(&mut self, request: SubmitApplicationRequest) -> Result<Application, Status> {
+    pub(crate) async fn submit(
+        &mut self,
+        request: SubmitApplicationRequest,
+    ) -> Result<Application, Status> {
         let admin = self.tokens.admin();
         self.client
             .submit_application(with_token(request, &admin))
@@ -173,7 +176,10 @@ impl Harness {
             .map(|r| r.into_inner().application.unwrap())
     }
 
-    async fn decide(&mut self, request: DecideApplicationRequest) -> Result<Application, Status> {
+    pub(crate) async fn decide(
+        &mut self,
+        request: DecideApplicationRequest,
+    ) -> Result<Application, Status> {
         let admin = self.tokens.admin();
         self.client
             .decide_application(with_token(request, &admin))

@@ -6,6 +6,7 @@
 
 mod applications;
 mod hostile;
+mod statistics;
 mod terms;
 
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
