@@ -77,6 +77,8 @@ impl System {
             backend_timeout: Duration::from_secs(5),
             // Every view read fresh: these tests watch backends change.
             view_max_age: Duration::ZERO,
+            view_cache_entries: aimaq_gateway::VIEW_CACHE_ENTRIES,
+            view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
         }
     }
 

@@ -168,6 +168,8 @@ async fn tokens_are_refused_at_the_gateway_itself() {
         backend_connections: 1,
         backend_timeout: Duration::from_secs(1),
         view_max_age: Duration::ZERO,
+        view_cache_entries: aimaq_gateway::VIEW_CACHE_ENTRIES,
+        view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
     };
     let gateway = start_gateway(&tokens, backends, generous(), None).await;
     let mut budget = BudgetServiceClient::new(channel(&gateway).await);

@@ -132,6 +132,8 @@ async fn start(dir: &Path) -> System {
         backend_connections: 1,
         backend_timeout: Duration::from_secs(5),
         view_max_age: Duration::ZERO,
+        view_cache_entries: aimaq_gateway::VIEW_CACHE_ENTRIES,
+        view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
     };
     let gateway = TestServer::start_for(
         admin,

@@ -100,6 +100,8 @@ async fn the_backends_continue_the_callers_trace() {
         backend_connections: 1,
         backend_timeout: Duration::from_secs(1),
         view_max_age: Duration::ZERO,
+        view_cache_entries: aimaq_gateway::VIEW_CACHE_ENTRIES,
+        view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
     };
     let gateway = TestServer::start(
         TestDatabase::sqlite().await,

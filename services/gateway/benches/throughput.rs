@@ -372,6 +372,8 @@ fn serve(role: &str) {
                     backend_connections: 2,
                     backend_timeout: Duration::from_secs(5),
                     view_max_age: Duration::from_secs(1),
+                    view_cache_entries: aimaq_gateway::VIEW_CACHE_ENTRIES,
+                    view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
                 };
                 let rate = RateConfig {
                     rate_limit: "1000000/1000000".parse().unwrap(),

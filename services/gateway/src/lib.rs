@@ -23,11 +23,15 @@ use tokio::net::TcpListener;
 
 pub use aimaq_link::Targets;
 use aimaq_link::{Backend, BackendChannel};
-use api::GatewayApi;
+use api::{Bounds, GatewayApi, Views};
 use domain::rate::RateLimits;
 pub use domain::rate::{AgencyRateLimit, RateLimit};
 use forward::{BackendApi, BudgetApi, Forward, GovernanceApi, GrantsApi};
 use guard::Guard;
+
+/// The view cache's default bounds, for each kind of view.
+pub const VIEW_CACHE_ENTRIES: usize = 10_000;
+pub const VIEW_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Where the backends are and how they are called.
 #[derive(Clone, Debug, Args)]
@@ -59,6 +63,13 @@ pub struct BackendsConfig {
     /// fetches its own.
     #[arg(long, env = "AIMAQ_VIEW_MAX_AGE", default_value = "1s", value_parser = parse_duration)]
     pub view_max_age: Duration,
+    /// The most answers kept for each kind of view; the oldest go first.
+    #[arg(long, env = "AIMAQ_VIEW_CACHE_ENTRIES", default_value_t = VIEW_CACHE_ENTRIES)]
+    pub view_cache_entries: usize,
+    /// The most bytes of answers kept for each kind of view (their encoded
+    /// size); an answer larger than this is not kept.
+    #[arg(long, env = "AIMAQ_VIEW_CACHE_BYTES", default_value_t = VIEW_CACHE_BYTES)]
+    pub view_cache_bytes: usize,
 }
 
 /// Per-caller rate limits.
@@ -168,12 +179,19 @@ pub async fn run(
         authenticator,
         RateLimits::new(config.rate.rate_limit, &config.rate.agency_rate_limits),
     );
+    let kept = Views::new(
+        backends.view_max_age,
+        Bounds {
+            entries: backends.view_cache_entries,
+            bytes: backends.view_cache_bytes,
+        },
+    );
     let views = GatewayServiceServer::new(GatewayApi::new(
         BackendChannel(governance.clone()),
         BackendChannel(budget.clone()),
         BackendChannel(grants.clone()),
         backends.backend_timeout,
-        backends.view_max_age,
+        &kept,
         limit,
     ))
     .max_decoding_message_size(limit)
@@ -197,9 +215,9 @@ pub async fn run(
             })
         }))
         .add_service(guard.protect(views))
-        .add_service(guard.protect(Forward::<GovernanceApi>::new(governance)))
-        .add_service(guard.protect(Forward::<BudgetApi>::new(budget)))
-        .add_service(guard.protect(Forward::<GrantsApi>::new(grants)))
+        .add_service(guard.protect(Forward::<GovernanceApi>::new(governance, kept.clone())))
+        .add_service(guard.protect(Forward::<BudgetApi>::new(budget, kept.clone())))
+        .add_service(guard.protect(Forward::<GrantsApi>::new(grants, kept)))
         .serve(listener, shutdown)
         .await?;
     Ok(())

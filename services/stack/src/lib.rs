@@ -277,6 +277,8 @@ impl Launch<'_> {
                 backend_connections: 2,
                 backend_timeout: Duration::from_secs(5),
                 view_max_age: Duration::from_secs(1),
+                view_cache_entries: aimaq_gateway::VIEW_CACHE_ENTRIES,
+                view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
             },
             rate: self.options.rate.clone(),
             auth: self.auth.clone(),

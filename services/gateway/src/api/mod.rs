@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
 
 use aimaq_link::BackendChannel;
+pub use recent::Bounds;
 use recent::RecentAnswers;
 
 /// Pages read at most when a view counts what a list RPC returns.
@@ -48,13 +49,72 @@ pub struct GatewayApi {
     dashboards: Arc<RecentAnswers<GetNationalDashboardResponse>>,
 }
 
+/// The views' recent answers, shared by the views and the forwarding of
+/// writes, which drops what a write may have changed.
+#[derive(Clone)]
+pub struct Views {
+    settlements: Arc<RecentAnswers<GetSettlementProfileResponse>>,
+    regions: Arc<RecentAnswers<GetRegionProfileResponse>>,
+    dashboards: Arc<RecentAnswers<GetNationalDashboardResponse>>,
+}
+
+/// Whether an answer kept under `key` (its territory's code first) may show
+/// what a write naming `codes` changed: one is in the other's subtree. A
+/// write whose territories are unknown may have changed anything.
+fn touched(key: &str, codes: Option<&[String]>) -> bool {
+    let Some(codes) = codes.filter(|codes| !codes.is_empty()) else {
+        return true;
+    };
+    let Some(Ok(kept)) = key.get(..Kato::DIGITS).map(Kato::parse) else {
+        return true;
+    };
+    codes.iter().any(|code| match Kato::parse(code) {
+        Ok(written) => {
+            code.starts_with(&kept.subtree_prefix())
+                || kept.to_string().starts_with(&written.subtree_prefix())
+        }
+        Err(_) => true,
+    })
+}
+
+impl Views {
+    /// Answers younger than `max_age`, within `bounds` for each kind of view.
+    pub fn new(max_age: Duration, bounds: Bounds) -> Views {
+        Views {
+            settlements: Arc::new(RecentAnswers::new(
+                max_age,
+                bounds,
+                prost::Message::encoded_len,
+            )),
+            regions: Arc::new(RecentAnswers::new(
+                max_age,
+                bounds,
+                prost::Message::encoded_len,
+            )),
+            dashboards: Arc::new(RecentAnswers::new(
+                max_age,
+                bounds,
+                prost::Message::encoded_len,
+            )),
+        }
+    }
+
+    /// Drops the answers a write naming `codes` (`None`: unknown) may have
+    /// changed; a national dashboard sums everything.
+    pub fn written(&self, codes: Option<&[String]>) {
+        self.settlements.forget(|key| touched(key, codes));
+        self.regions.forget(|key| touched(key, codes));
+        self.dashboards.forget(|_| true);
+    }
+}
+
 impl GatewayApi {
     pub fn new(
         governance: BackendChannel,
         budget: BackendChannel,
         grants: BackendChannel,
         backend_timeout: Duration,
-        view_max_age: Duration,
+        views: &Views,
         max_message_bytes: usize,
     ) -> GatewayApi {
         GatewayApi {
@@ -63,9 +123,9 @@ impl GatewayApi {
             budget: BudgetServiceClient::new(budget).max_decoding_message_size(max_message_bytes),
             grants: GrantsServiceClient::new(grants).max_decoding_message_size(max_message_bytes),
             backend_timeout,
-            settlements: Arc::new(RecentAnswers::new(view_max_age)),
-            regions: Arc::new(RecentAnswers::new(view_max_age)),
-            dashboards: Arc::new(RecentAnswers::new(view_max_age)),
+            settlements: Arc::clone(&views.settlements),
+            regions: Arc::clone(&views.regions),
+            dashboards: Arc::clone(&views.dashboards),
         }
     }
 }
@@ -348,5 +408,26 @@ mod tests {
             section_of(&[None, Some(&first), Some(&second)]).message,
             "first"
         );
+    }
+
+    #[test]
+    fn a_write_touches_its_subtree_and_its_ancestors_views() {
+        let codes = |codes: &[&str]| codes.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        let village = "613633100|token";
+        assert!(touched(village, Some(&codes(&["613633100"]))));
+        // A write to its rural district (an allocation) or region.
+        assert!(touched(village, Some(&codes(&["613633000"]))));
+        assert!(touched(village, Some(&codes(&["610000000"]))));
+        // A district's view shows its villages.
+        assert!(touched(
+            "613600000|2024|2026|token",
+            Some(&codes(&["613633100"]))
+        ));
+        // Another village, another district.
+        assert!(!touched(village, Some(&codes(&["613633200"]))));
+        assert!(!touched(village, Some(&codes(&["611000000", "110000000"]))));
+        // Unknown territories: anything may have changed.
+        assert!(touched(village, None));
+        assert!(touched(village, Some(&[])));
     }
 }
