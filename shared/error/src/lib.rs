@@ -269,6 +269,9 @@ impl Error {
 /// The longest message a status carries, and the longest text of one detail.
 const MAX_MESSAGE_CHARS: usize = 2_000;
 const MAX_DETAIL_CHARS: usize = 500;
+/// Field violations sent: a batch of a thousand bad rows would otherwise make
+/// a status larger than any client takes in its headers.
+const MAX_VIOLATIONS: usize = 50;
 
 /// `text` cut to `max` characters (an ellipsis marks the cut).
 fn cut(mut text: String, max: usize) -> String {
@@ -285,15 +288,25 @@ impl Error {
         let detail = |text: String| cut(text, MAX_DETAIL_CHARS);
         let message = |text: String| cut(text, MAX_MESSAGE_CHARS);
         match self {
-            Error::InvalidArgument(violations) => Error::InvalidArgument(
-                violations
+            Error::InvalidArgument(violations) => {
+                let more = violations.len().saturating_sub(MAX_VIOLATIONS);
+                let mut bounded: Vec<FieldViolation> = violations
                     .into_iter()
+                    .take(MAX_VIOLATIONS)
                     .map(|v| FieldViolation {
                         field: detail(v.field),
                         description: detail(v.description),
                     })
-                    .collect(),
-            ),
+                    .collect();
+                if more > 0 {
+                    // The last one sent says how many were left out.
+                    if let Some(last) = bounded.last_mut() {
+                        last.description =
+                            detail(format!("{} (and {more} more not listed)", last.description));
+                    }
+                }
+                Error::InvalidArgument(bounded)
+            }
             Error::NotFound {
                 resource_type,
                 name,
@@ -485,133 +498,4 @@ fn is_overflow(message: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_update_must_name_the_version_it_read() {
-        let mut violations = Violations::new();
-        violations.require_version(3);
-        assert!(violations.is_empty());
-        violations.require_version(0);
-        let Err(Error::InvalidArgument(found)) = violations.into_result() else {
-            panic!("a missing version is a violation");
-        };
-        assert_eq!(found[0].field, "expected_version");
-    }
-
-    #[test]
-    fn checked_values_come_after_the_checks() {
-        let mut violations = Violations::new();
-        let code = violations.take("code", "12".parse::<u8>());
-        let year = violations.take("year", "20x6".parse::<u16>());
-        let refused = violations.then(|| Some((code?, year?)));
-        assert!(
-            matches!(&refused, Err(Error::InvalidArgument(v)) if v.len() == 1 && v[0].field == "year"),
-            "{refused:?}"
-        );
-        let mut violations = Violations::new();
-        let code = violations.take("code", "12".parse::<u8>());
-        assert_eq!(violations.then(|| code).ok(), Some(12));
-        // Nothing recorded, yet nothing produced: our fault, not the caller's.
-        assert!(matches!(
-            Violations::new().then(|| None::<u8>),
-            Err(Error::Internal(_))
-        ));
-    }
-
-    #[test]
-    fn nested_violations_are_named_under_their_part() {
-        let mut violations = Violations::new();
-        let inner = Err(Error::InvalidArgument(vec![FieldViolation {
-            field: "cost_tiyn".into(),
-            description: "must be positive".into(),
-        }]));
-        assert!(violations.nest("items[3]", inner).is_ok());
-        assert!(violations.nest("items[4]", Ok(())).is_ok());
-        let not_found = violations.nest("items[5]", Err(Error::not_found("thing", "things/1")));
-        assert!(matches!(not_found, Err(Error::NotFound { .. })));
-        let Err(Error::InvalidArgument(fields)) = violations.into_result() else {
-            panic!("no violations");
-        };
-        assert_eq!(fields[0].field, "items[3].cost_tiyn");
-        assert_eq!(fields.len(), 1);
-    }
-
-    #[test]
-    fn field_violations_become_bad_request_details() {
-        let mut violations = Violations::new();
-        violations.check(false, "territory.kato", "must be 9 digits");
-        violations.check(true, "territory.name", "unused");
-        violations.add("request_id", "must not be empty");
-        let status = violations.into_result().unwrap_err().into_status();
-        assert_eq!(status.code(), Code::InvalidArgument);
-        assert!(
-            status
-                .message()
-                .contains("territory.kato: must be 9 digits")
-        );
-        let details = status.get_error_details();
-        let bad = details.bad_request().unwrap();
-        assert_eq!(bad.field_violations.len(), 2);
-        assert_eq!(bad.field_violations[1].field, "request_id");
-    }
-
-    #[test]
-    fn precondition_carries_subject_and_numbers() {
-        let status = Error::precondition(
-            "HEADROOM",
-            "allocations/X/2024/610000000",
-            "asked 5.00 KZT, headroom 1.00 KZT",
-        )
-        .into_status();
-        assert_eq!(status.code(), Code::FailedPrecondition);
-        let details = status.get_error_details();
-        let failure = details.precondition_failure().unwrap();
-        assert_eq!(
-            failure.violations[0].subject,
-            "allocations/X/2024/610000000"
-        );
-    }
-
-    #[test]
-    fn internal_text_never_reaches_the_caller() {
-        let status = Error::internal("relation \"secret_table\" does not exist").into_status();
-        assert_eq!(status.code(), Code::Internal);
-        assert!(!status.message().contains("secret_table"));
-    }
-
-    #[test]
-    fn echoed_values_are_cut_short() {
-        let huge = "x".repeat(2 << 20);
-        let status = Error::not_found("programme", format!("programs/{huge}")).into_status();
-        assert!(
-            status.message().len() < 4 * MAX_DETAIL_CHARS,
-            "{}",
-            status.message().len()
-        );
-        let status = Error::invalid("code", format!("{huge} is not a code")).into_status();
-        assert!(status.message().len() < 4 * MAX_DETAIL_CHARS);
-        let details = status.get_error_details();
-        let bad = details.bad_request().unwrap();
-        assert!(bad.field_violations[0].description.chars().count() <= MAX_DETAIL_CHARS + 1);
-        let status = Error::Aborted(huge).into_status();
-        assert!(status.message().chars().count() <= MAX_MESSAGE_CHARS + 1);
-        assert_eq!(cut("Агыбет".into(), 3), "Агы…");
-        assert_eq!(cut("abc".into(), 3), "abc");
-    }
-
-    #[test]
-    fn resource_exhausted_has_retry_delay() {
-        let status = Error::ResourceExhausted {
-            message: "rate limit".into(),
-            retry_after: Some(Duration::from_millis(1500)),
-        }
-        .into_status();
-        let details = status.get_error_details();
-        assert_eq!(
-            details.retry_info().unwrap().retry_delay,
-            Some(Duration::from_millis(1500))
-        );
-    }
-}
+mod tests;
