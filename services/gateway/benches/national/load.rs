@@ -340,7 +340,7 @@ async fn apply(
     iin: String,
     settlement: Kato,
 ) -> Result<(), tonic::Status> {
-    let loan = (n % 3 == 0).then_some(LoanRequest {
+    let loan = n.is_multiple_of(3).then_some(LoanRequest {
         amount_tiyn: 100_000_000,
         term_months: 120,
     });
