@@ -31,9 +31,10 @@ pub async fn meet(
 ) -> Result<Vec<Change>, Error> {
     let mut changes = Vec::new();
     let mut tally = Tally::default();
-    let first = store::standard::of_settlements(tx, &[project.settlement])
-        .await?
-        .is_empty();
+    // Whether the settlement had no status before: asked once, and only when
+    // a status is about to be made (a completed project without standards,
+    // or one whose standards are already recorded, costs no read).
+    let mut first = None;
     for code in &project.standard_codes {
         let current = store::standard::find_for_update(tx, project.settlement, code).await?;
         if current.as_ref().is_some_and(|c| c.met) {
@@ -49,11 +50,17 @@ pub async fn meet(
             Some(project.id),
             now,
         );
+        if current.is_none() && first.is_none() {
+            let none = store::standard::of_settlements(tx, &[project.settlement])
+                .await?
+                .is_empty();
+            first = Some(none);
+        }
         store::standard::save(tx, status.clone(), current.is_none()).await?;
         tally.status(current.as_ref(), &status);
         changes.push(change_of(&status));
     }
-    if first && !changes.is_empty() {
+    if first == Some(true) {
         tally.new_settlement(project.settlement);
     }
     store::sufficiency::add(tx, &tally).await?;
