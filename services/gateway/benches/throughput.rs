@@ -10,8 +10,7 @@
 //! `GetTerritory` called directly and through the gateway, of echo directly and
 //! through the bare hop, and of `GetSettlementProfile`; and the resident memory
 //! of each process under that load. Every server runs in a process of its own
-//! (this binary run again with `AIMAQ_BENCH_ROLE` set), as in production; the
-//! load generator is the parent process.
+//! (`servers`), as in production; the load generator is the parent process.
 //!
 //! Every hop, the baselines' included, is mutual TLS with the test CA; with
 //! `AIMAQ_BENCH_PLAINTEXT=1` every hop is plaintext instead, which shows what
@@ -33,21 +32,23 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use aimaq_bench::{Load, Measurement, Samples};
-use aimaq_gateway::{BackendsConfig, GatewayConfig, RateConfig, Targets};
 use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Territory};
 use aimaq_testing::TestPki;
 use aimaq_testing::stub::GetTerritoryStub;
-use aimaq_testing::{TestDatabase, TestTokens, with_token};
-use aimaq_tls::{Outbound, ServerTls, Target};
+use aimaq_testing::{TestTokens, with_token};
+use aimaq_tls::ServerTls;
 use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::transport::{Channel, Server};
 use tonic::{Response, Status};
 use tower::{Service, ServiceExt};
+
+mod servers;
+use servers::{ServerProcess, connect, plaintext};
 
 // The allocator of the server binaries, so the servers here run as they do there.
 #[global_allocator]
@@ -113,6 +114,29 @@ impl Service<http::Request<Body>> for Hop {
     }
 }
 
+/// A child process's bare server: the echo, or a hop to the echo at the
+/// target address, bare or in the server assembly.
+async fn serve_bare_role(role: String, listener: TcpListener, stop: servers::Stop) {
+    let target = || std::env::var(servers::TARGET).unwrap().parse().unwrap();
+    match role.as_str() {
+        "echo" => serve_bare(listener, echo(), stop).await,
+        "hop" => {
+            let channel = connect(target(), 1).await.remove(0);
+            serve_bare(listener, Hop(channel), stop).await;
+        }
+        "assembled hop" => {
+            let channel = connect(target(), 1).await.remove(0);
+            aimaq_server::GrpcServer::new("hop", aimaq_config::LimitsConfig::default())
+                .tls(server_tls())
+                .add_service(Hop(channel))
+                .serve(listener, stop)
+                .await
+                .unwrap();
+        }
+        other => panic!("no server role {other:?}"),
+    }
+}
+
 /// Serves `service` bare (no layers) on `listener` until `stop` completes.
 async fn serve_bare<S>(listener: TcpListener, service: S, stop: impl Future<Output = ()>)
 where
@@ -132,11 +156,6 @@ where
         .unwrap();
 }
 
-/// Whether this run is plaintext on every hop (`AIMAQ_BENCH_PLAINTEXT=1`).
-fn plaintext() -> bool {
-    std::env::var("AIMAQ_BENCH_PLAINTEXT").is_ok_and(|v| v == "1")
-}
-
 /// The servers' TLS: the test CA's, with client certificates required.
 fn server_tls() -> Option<Arc<ServerTls>> {
     if plaintext() {
@@ -149,29 +168,6 @@ fn server_tls() -> Option<Arc<ServerTls>> {
         Some(pki.ca.clone()),
     );
     Some(Arc::new(tls.unwrap()))
-}
-
-/// How clients (the load generator, the bare hop) reach the servers.
-fn outbound() -> Outbound {
-    if plaintext() {
-        Outbound {
-            tls: None,
-            allow_plaintext: true,
-        }
-    } else {
-        TestPki::get().client()
-    }
-}
-
-fn url(address: SocketAddr) -> String {
-    let scheme = if plaintext() { "http" } else { "https" };
-    format!("{scheme}://{address}")
-}
-
-/// `count` channels to `address`, each over a connection of its own.
-async fn connect(address: SocketAddr, count: usize) -> Vec<Channel> {
-    let target = Target::parse(&url(address), &outbound()).unwrap();
-    (0..count).map(|_| target.channel()).collect()
 }
 
 /// `GetTerritory` on the village over `channels`.
@@ -213,178 +209,6 @@ fn profiles(channels: Vec<Channel>, token: String) -> Call {
                 })
         })
     })
-}
-
-/// Resident memory of process `pid` (`self` for this one), now and at its peak, in
-/// MiB, from `/proc/<pid>/status`.
-fn memory(pid: &str) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse::<f64>().ok())
-            .map_or(0.0, |kib| kib / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// The server a child process runs (this bench binary run again with it set).
-const ROLE: &str = "AIMAQ_BENCH_ROLE";
-/// What the child's server talks to: an address, or the backends' URLs.
-const TARGET: &str = "AIMAQ_BENCH_TARGET";
-/// The tokens' public key (PEM) for the Aimaq servers.
-const PUBLIC_KEY: &str = "AIMAQ_BENCH_PUBLIC_KEY";
-
-/// A server of the benchmark in a process of its own, as it runs in production:
-/// its own scheduler, allocator and memory. It stops when its standard input
-/// closes.
-struct ServerProcess {
-    name: &'static str,
-    child: std::process::Child,
-    address: SocketAddr,
-}
-
-impl ServerProcess {
-    async fn start(name: &'static str, target: Option<String>, tokens: &TestTokens) -> Self {
-        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-        command
-            .env(ROLE, name)
-            .env(PUBLIC_KEY, &tokens.keys.public_pem)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped());
-        if let Some(target) = target {
-            command.env(TARGET, target);
-        }
-        let mut child = command.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let address = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-            line.trim().parse::<SocketAddr>().unwrap()
-        })
-        .await
-        .unwrap();
-        let server = ServerProcess {
-            name,
-            child,
-            address,
-        };
-        // The bare servers listen before the address is printed and have no
-        // health service; the Aimaq ones may still be migrating.
-        let bare = matches!(name, "echo" | "hop");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !bare && !aimaq_server::is_serving(&server.url(), &outbound(), "").await {
-            assert!(Instant::now() < deadline, "{name} did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        url(self.address)
-    }
-
-    fn memory(&self) -> (f64, f64) {
-        memory(&self.child.id().to_string())
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        // A closed standard input drains the server; it is killed if it lingers.
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Completes when standard input closes: the parent has finished or gone.
-async fn parent_gone() {
-    let _ = tokio::task::spawn_blocking(|| {
-        let mut buffer = [0u8; 64];
-        while std::io::Read::read(&mut std::io::stdin(), &mut buffer).is_ok_and(|n| n > 0) {}
-    })
-    .await;
-}
-
-/// A child process: serves its role on an ephemeral port, printing the address.
-fn serve(role: &str) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        aimaq_testing::init_logs();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("{}", listener.local_addr().unwrap());
-        let target = || std::env::var(TARGET).unwrap();
-        // An Aimaq server's settings: a SQLite database and the tokens' public key.
-        let key_dir = tempfile::tempdir().unwrap();
-        let public_pem = std::env::var(PUBLIC_KEY).unwrap();
-        let kid = aimaq_auth::key_id_of_pem(&public_pem).unwrap();
-        std::fs::write(key_dir.path().join(format!("{kid}.pem")), public_pem).unwrap();
-        let database = TestDatabase::sqlite().await;
-        let mut config = aimaq_testing::test_config(&database.url, key_dir.path());
-        if plaintext() {
-            config.tls = aimaq_config::TlsConfig {
-                plaintext: true,
-                ..aimaq_config::TlsConfig::default()
-            };
-        }
-        let stop = parent_gone();
-        match role {
-            "echo" => serve_bare(listener, echo(), stop).await,
-            "hop" => {
-                let channel = connect(target().parse().unwrap(), 1).await.remove(0);
-                serve_bare(listener, Hop(channel), stop).await;
-            }
-            "assembled hop" => {
-                let channel = connect(target().parse().unwrap(), 1).await.remove(0);
-                aimaq_server::GrpcServer::new("hop", aimaq_config::LimitsConfig::default())
-                    .tls(server_tls())
-                    .add_service(Hop(channel))
-                    .serve(listener, stop)
-                    .await
-                    .unwrap();
-            }
-            "governance" => aimaq_governance::run(config, listener, stop).await.unwrap(),
-            "budget" => aimaq_budget::run(config, target(), listener, stop)
-                .await
-                .unwrap(),
-            "grants" => aimaq_grants::run(config, target(), listener, stop)
-                .await
-                .unwrap(),
-            "gateway" => {
-                let urls: Vec<Targets> = target().split(' ').map(|u| u.parse().unwrap()).collect();
-                let backends = BackendsConfig {
-                    governance_url: urls[0].clone(),
-                    budget_url: urls[1].clone(),
-                    grants_url: urls[2].clone(),
-                    backend_connections: 2,
-                    backend_timeout: Duration::from_secs(5),
-                    view_max_age: Duration::from_secs(1),
-                    view_cache_entries: aimaq_gateway::VIEW_CACHE_ENTRIES,
-                    view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
-                };
-                let rate = RateConfig {
-                    rate_limit: "1000000/1000000".parse().unwrap(),
-                    agency_rate_limits: Vec::new(),
-                };
-                let gateway = GatewayConfig::like(config, backends, rate);
-                aimaq_gateway::run(gateway, listener, stop).await.unwrap();
-            }
-            other => panic!("no server role {other:?}"),
-        }
-    });
 }
 
 /// `GetTerritory` on each path in turn, one call at a time: the latency of each.
@@ -431,8 +255,8 @@ fn latency_row(name: &str, measurement: &Measurement) -> String {
 }
 
 fn main() {
-    if let Ok(role) = std::env::var(ROLE) {
-        return serve(&role);
+    if servers::served_as_child(serve_bare_role) {
+        return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -444,28 +268,30 @@ fn main() {
 async fn run() {
     let tokens = TestTokens::new();
     let token = tokens.admin();
-    let echo = ServerProcess::start("echo", None, &tokens).await;
-    let hop = ServerProcess::start("hop", Some(echo.address.to_string()), &tokens).await;
+    let to = |address: SocketAddr| [(servers::TARGET, address.to_string())];
+    let echo = ServerProcess::start("echo", "echo", &[], &tokens).await;
+    let hop = ServerProcess::start("hop", "hop", &to(echo.address), &tokens).await;
     // The same hop inside the server assembly every Aimaq server uses (telemetry,
     // deadlines, load shedding): what the assembly alone adds to a hop.
     let assembled_hop =
-        ServerProcess::start("assembled hop", Some(echo.address.to_string()), &tokens).await;
-    let governance = ServerProcess::start("governance", None, &tokens).await;
-    aimaq_testing::territories::seed(connect(governance.address, 1).await.remove(0), &tokens, &[])
-        .await;
-    let budget = ServerProcess::start("budget", Some(governance.url()), &tokens).await;
-    let grants = ServerProcess::start("grants", Some(governance.url()), &tokens).await;
+        ServerProcess::start("assembled hop", "assembled hop", &to(echo.address), &tokens).await;
+    let governance = ServerProcess::start("governance", "governance", &[], &tokens).await;
+    aimaq_testing::territories::seed(governance.channel().await, &tokens, &[]).await;
+    let on_governance = [(servers::TARGET, governance.url())];
+    let budget = ServerProcess::start("budget", "budget", &on_governance, &tokens).await;
+    let grants = ServerProcess::start("grants", "grants", &on_governance, &tokens).await;
+    let backends = format!("{} {} {}", governance.url(), budget.url(), grants.url());
     let gateway = ServerProcess::start(
         "gateway",
-        Some(format!(
-            "{} {} {}",
-            governance.url(),
-            budget.url(),
-            grants.url()
-        )),
+        "gateway",
+        &[(servers::TARGET, backends)],
         &tokens,
     )
     .await;
+    // The peaks reported are of the load, not of starting and seeding.
+    for server in [&governance, &budget, &grants, &gateway] {
+        server.forget_peak();
+    }
 
     let machine = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -491,11 +317,11 @@ async fn run() {
     // bearer token included (the echo ignores it), so that each hop forwards the
     // same bytes.
     let paths = [
-        connect(governance.address, 1).await.remove(0),
-        connect(gateway.address, 1).await.remove(0),
-        connect(echo.address, 1).await.remove(0),
-        connect(hop.address, 1).await.remove(0),
-        connect(assembled_hop.address, 1).await.remove(0),
+        governance.channel().await,
+        gateway.channel().await,
+        echo.channel().await,
+        hop.channel().await,
+        assembled_hop.channel().await,
     ];
     let [direct_one, gateway_one, echo_one, hop_one, assembled_one] =
         interleaved(paths, &token, LATENCY_CALLS).await;
@@ -576,7 +402,7 @@ async fn run() {
         gateway_many.per_second / hop_many.per_second,
         profile_many.per_second / base
     );
-    println!("\n### Memory after the throughput runs\n");
+    println!("\n### Memory under the throughput runs\n");
     println!("| process | resident now | resident at its peak |");
     println!("|---|---|---|");
     let servers = [
@@ -592,7 +418,7 @@ async fn run() {
         let (now, peak) = server.memory();
         println!("| {} | {now:.0} MiB | {peak:.0} MiB |", server.name);
     }
-    let (now, peak) = memory("self");
+    let (now, peak) = servers::memory("self");
     println!("| load generator | {now:.0} MiB | {peak:.0} MiB |");
     let highest = servers
         .iter()

@@ -12,9 +12,11 @@
 //! `ListProjects` for a village, a district, a region and the country. Then
 //! the gateway's `GetSettlementProfile` with its view cache off over 1,000
 //! different villages, at 1 and 64 callers, beside the cached profile of one
-//! village and the gateway's health check in the same run. Every server runs
-//! in this process (on a runtime of its own), so the memory reported is their
-//! sum.
+//! village and the gateway's health check in the same run. Then each call the
+//! profile makes, straight to its backend, for the same villages: where an
+//! uncached profile's time goes. Every server runs in a process of its own, as
+//! in production; the peak memory of each is reported for the loading and for
+//! the reads.
 //!
 //!     cargo bench -p aimaq-gateway --bench national
 //!
@@ -23,7 +25,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod calls;
 mod load;
+#[path = "../servers/mod.rs"]
+mod servers;
 
 use load::{
     DECISION_YEARS, Nation, load_applications, load_projects, load_statuses, load_territories,
@@ -35,15 +40,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aimaq_bench::{Load, Measurement};
-use aimaq_gateway::{BackendsConfig, GatewayConfig, RateConfig, Targets};
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::*;
 use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use aimaq_proto::grants::v1::*;
-use aimaq_testing::{Engine, TestDatabase, TestServer, TestTokens, with_token};
+use aimaq_testing::{Engine, TestDatabase, TestTokens, with_token};
 use aimaq_types::Kato;
+use servers::ServerProcess;
 use tokio::runtime::Handle;
 
 #[global_allocator]
@@ -65,11 +70,25 @@ const ROTATION: usize = 1_000;
 /// The three backends and two gateways in front of them: one reading every
 /// view fresh, one keeping answers for a second (the default).
 struct Servers {
-    governance: TestServer,
-    budget: TestServer,
-    grants: TestServer,
-    fresh: TestServer,
-    cached: TestServer,
+    // The processes stop before their databases are dropped.
+    governance: ServerProcess,
+    budget: ServerProcess,
+    grants: ServerProcess,
+    fresh: ServerProcess,
+    cached: ServerProcess,
+    _databases: [TestDatabase; 3],
+}
+
+impl Servers {
+    fn each(&self) -> [&ServerProcess; 5] {
+        [
+            &self.governance,
+            &self.budget,
+            &self.grants,
+            &self.fresh,
+            &self.cached,
+        ]
+    }
 }
 
 async fn another(engine: Engine) -> TestDatabase {
@@ -79,58 +98,47 @@ async fn another(engine: Engine) -> TestDatabase {
     }
 }
 
-async fn gateway(on: &Handle, tokens: &TestTokens, urls: [String; 3], age: Duration) -> TestServer {
-    let fixed = |url: &String| Targets::Fixed(vec![url.clone()]);
-    let backends = BackendsConfig {
-        governance_url: fixed(&urls[0]),
-        budget_url: fixed(&urls[1]),
-        grants_url: fixed(&urls[2]),
-        backend_connections: 2,
-        backend_timeout: Duration::from_secs(5),
-        view_max_age: age,
-        view_cache_entries: aimaq_gateway::VIEW_CACHE_ENTRIES,
-        view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
-    };
-    let rate = RateConfig {
-        rate_limit: "1000000/1000000".parse().unwrap(),
-        agency_rate_limits: Vec::new(),
-    };
-    let database = TestDatabase::sqlite().await;
-    TestServer::start_on(
-        on.clone(),
-        database,
-        tokens,
-        move |config, listener, stop| {
-            aimaq_gateway::run(GatewayConfig::like(config, backends, rate), listener, stop)
-        },
-    )
-    .await
-}
-
-async fn start(database: TestDatabase, on: &Handle, tokens: &TestTokens) -> Servers {
+async fn start(database: TestDatabase, tokens: &TestTokens) -> Servers {
     let engine = database.engine;
+    let databases = [database, another(engine).await, another(engine).await];
+    let on = |database: &TestDatabase, target: Option<String>| {
+        let mut settings = vec![(servers::DATABASE, database.url.clone())];
+        settings.extend(target.map(|url| (servers::TARGET, url)));
+        settings
+    };
     let governance =
-        TestServer::start_on(on.clone(), database, tokens, aimaq_governance::run).await;
+        ServerProcess::start("governance", "governance", &on(&databases[0], None), tokens).await;
     let url = governance.url();
-    let budget = TestServer::start_on(on.clone(), another(engine).await, tokens, {
-        let url = url.clone();
-        move |config, listener, stop| aimaq_budget::run(config, url, listener, stop)
-    })
+    let budget = ServerProcess::start(
+        "budget",
+        "budget",
+        &on(&databases[1], Some(url.clone())),
+        tokens,
+    )
     .await;
-    let grants = TestServer::start_on(on.clone(), another(engine).await, tokens, {
-        let url = url.clone();
-        move |config, listener, stop| aimaq_grants::run(config, url, listener, stop)
-    })
+    let grants = ServerProcess::start(
+        "grants",
+        "grants",
+        &on(&databases[2], Some(url.clone())),
+        tokens,
+    )
     .await;
-    let urls = [url, budget.url(), grants.url()];
-    let fresh = gateway(on, tokens, urls.clone(), Duration::ZERO).await;
-    let cached = gateway(on, tokens, urls, Duration::from_secs(1)).await;
+    let backends = format!("{url} {} {}", budget.url(), grants.url());
+    let gateway = |age_ms: &str| {
+        [
+            (servers::TARGET, backends.clone()),
+            (servers::VIEW_AGE_MS, age_ms.to_owned()),
+        ]
+    };
+    let fresh = ServerProcess::start("gateway, cache off", "gateway", &gateway("0"), tokens).await;
+    let cached = ServerProcess::start("gateway, cached", "gateway", &gateway("1000"), tokens).await;
     Servers {
         governance,
         budget,
         grants,
         fresh,
         cached,
+        _databases: databases,
     }
 }
 
@@ -237,7 +245,7 @@ async fn backend_reads(
     rows
 }
 
-async fn health(load: Load, server: &TestServer) -> Measurement {
+async fn health(load: Load, server: &ServerProcess) -> Measurement {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
     let client = HealthClient::new(server.channel().await);
@@ -250,7 +258,7 @@ async fn health(load: Load, server: &TestServer) -> Measurement {
 
 async fn profiles(
     load: Load,
-    server: &TestServer,
+    server: &ServerProcess,
     token: &str,
     villages: Vec<String>,
 ) -> Measurement {
@@ -272,22 +280,11 @@ async fn profiles(
     .await
 }
 
-/// Peak resident memory of this process (every server), in MiB.
-fn peak_memory() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-async fn run(database: TestDatabase, label: &'static str, on: Handle) {
+async fn run(database: TestDatabase, label: &'static str, _: Handle) {
     let tokens = TestTokens::new();
     let token = tokens.admin();
     let nation = Nation::read();
-    let servers = start(database, &on, &tokens).await;
+    let servers = start(database, &tokens).await;
     let budget = BudgetServiceClient::new(servers.budget.channel().await);
     let grants = GrantsServiceClient::new(servers.grants.channel().await);
     let mut loaded = Vec::new();
@@ -314,6 +311,10 @@ async fn run(database: TestDatabase, label: &'static str, on: Handle) {
     );
     for (what, took) in &loaded {
         println!("- {what}: {:.1} s", took.as_secs_f64());
+    }
+    let loading_peaks = servers.each().map(|server| server.memory().1);
+    for server in servers.each() {
+        server.forget_peak();
     }
     let baseline = health(ONE, &servers.fresh).await;
     println!("\n| workload | calls | calls/s | ratio to baseline | p50 | p99 | failures |");
@@ -379,13 +380,32 @@ async fn run(database: TestDatabase, label: &'static str, on: Handle) {
         )
     );
     println!(
-        "\nCache off at 64 callers: {:.2} of the cached throughput. Peak resident memory of the process (all five servers and the load): {:.0} MiB.",
+        "\nCache off at 64 callers: {:.2} of the cached throughput.",
         fresh_many.per_second / cached_many.per_second,
-        peak_memory()
     );
+    println!("\nThe profile's calls one by one, straight to the backends, 1 caller:\n");
+    println!("| workload | calls | calls/s | ratio to baseline | p50 | p99 | failures |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for line in calls::profile_calls(&servers, &token, &nation, b).await {
+        println!("{line}");
+    }
+    println!("\nPeak resident memory of each server (its own process):\n");
+    println!("| server | loading | the reads above |");
+    println!("|---|---:|---:|");
+    for (server, loading) in servers.each().iter().zip(loading_peaks) {
+        println!(
+            "| {} | {loading:.0} MiB | {:.0} MiB |",
+            server.name,
+            server.memory().1
+        );
+    }
 }
 
 fn main() {
+    let unknown = |role: String, _, _| async move { panic!("no server role {role:?}") };
+    if servers::served_as_child(unknown) {
+        return;
+    }
     println!(
         "## National scale: reads of many territories (`cargo bench -p aimaq-gateway --bench national`)"
     );
