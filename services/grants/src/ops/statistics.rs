@@ -8,6 +8,7 @@ use crate::domain::application::Quota;
 use crate::domain::statistics::{
     Dimensions, FIRST_YEAR, Granted, Historical, LAST_YEAR, Totals, roll_up,
 };
+use crate::store::granted_counts;
 use crate::store::statistics::{self as store, historical_name};
 
 /// Statistics for `years` under a KATO prefix: the granted rows rolled up to
@@ -27,7 +28,7 @@ pub async fn statistics(
     by: Dimensions,
 ) -> Result<Statistics, Error> {
     let db = records.database().connection();
-    let granted = store::granted(db, years, prefix).await?;
+    let granted = store::granted(db, years, prefix, by.region).await?;
     let historical = store::historical(db, years, prefix).await?;
     let (granted, mut total) = roll_up(&granted, by)?;
     for row in &historical {
@@ -35,10 +36,7 @@ pub async fn statistics(
     }
     // National totals since 2009: every grant, and the national published totals.
     let all_years = (FIRST_YEAR, LAST_YEAR);
-    let mut national = Totals::default();
-    for row in store::granted(db, all_years, None).await? {
-        national.add(&row.totals, "statistics/national")?;
-    }
+    let mut national = granted_counts::national(db, all_years).await?;
     for row in store::historical(db, all_years, None).await? {
         national.add(&row.totals, "statistics/national")?;
     }

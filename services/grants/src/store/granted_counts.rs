@@ -1,21 +1,24 @@
-//! What was granted, kept per region and per district, year, field and age
-//! band in the transaction of each approval: the country's or a region's
-//! statistics read a few hundred rows instead of every application. An
+//! What was granted, kept for the country, per region and per district, year,
+//! field and age band in the transaction of each approval: the country's or a
+//! region's statistics read a few hundred rows instead of every application,
+//! and the national total since 2009 (on every answer) sums a few hundred. An
 //! application counts from its approval on and never stops counting (its
 //! later states are all granted ones) and its amounts are fixed then, so the
 //! approval is the one place the counts change.
 
 use aimaq_error::Error;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveEnum, QueryOrder};
+use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, SimpleExpr};
+use sea_orm::{ActiveEnum, QueryOrder, QuerySelect};
 
 use super::application::applications;
 use super::statistics::GRANTED;
 use crate::domain::application::Application;
 use crate::domain::statistics::{self as domain, Totals};
 
-/// The level of a kept row: a region's or a district's.
+/// The level of a kept row: the country's (its scope empty), a region's or a
+/// district's.
+pub const COUNTRY: i32 = 0;
 pub const REGION: i32 = 1;
 pub const DISTRICT: i32 = 2;
 
@@ -49,8 +52,8 @@ pub mod counts {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Adds a decided application to the counts of its region and district,
-/// when the decision granted it.
+/// Adds a decided application to the counts of the country, its region and
+/// its district, when the decision granted it.
 pub async fn add(db: &impl ConnectionTrait, decided: &Application) -> Result<(), Error> {
     use counts::Column;
     let row = applications::Model::from(decided);
@@ -61,18 +64,21 @@ pub async fn add(db: &impl ConnectionTrait, decided: &Application) -> Result<(),
         return Ok(());
     };
     let district = format!("{:0<9}", &row.settlement_kato[..4]);
-    let rows = [(REGION, row.region_kato.clone()), (DISTRICT, district)].map(|(level, scope)| {
-        counts::ActiveModel {
-            level: sea_orm::Set(level),
-            scope_kato: sea_orm::Set(scope),
-            year: sea_orm::Set(year),
-            field: sea_orm::Set(row.field.to_value()),
-            age_band: sea_orm::Set(row.age_band.clone().unwrap_or_default()),
-            allowances: sea_orm::Set(i64::from(row.allowance_tiyn > 0)),
-            allowances_tiyn: sea_orm::Set(row.allowance_tiyn),
-            loans: sea_orm::Set(i64::from(row.loan_amount_tiyn > 0)),
-            loans_tiyn: sea_orm::Set(row.loan_amount_tiyn),
-        }
+    let rows = [
+        (COUNTRY, String::new()),
+        (REGION, row.region_kato.clone()),
+        (DISTRICT, district),
+    ];
+    let rows = rows.map(|(level, scope)| counts::ActiveModel {
+        level: sea_orm::Set(level),
+        scope_kato: sea_orm::Set(scope),
+        year: sea_orm::Set(year),
+        field: sea_orm::Set(row.field.to_value()),
+        age_band: sea_orm::Set(row.age_band.clone().unwrap_or_default()),
+        allowances: sea_orm::Set(i64::from(row.allowance_tiyn > 0)),
+        allowances_tiyn: sea_orm::Set(row.allowance_tiyn),
+        loans: sea_orm::Set(i64::from(row.loan_amount_tiyn > 0)),
+        loans_tiyn: sea_orm::Set(row.loan_amount_tiyn),
     });
     let mut on_conflict = OnConflict::columns([
         Column::Level,
@@ -98,26 +104,29 @@ pub async fn add(db: &impl ConnectionTrait, decided: &Application) -> Result<(),
     Ok(())
 }
 
-/// The kept counts in `years` for the country (every region), a region
-/// (`prefix` of 2 digits) or a district (4); `None` for any other prefix,
-/// which the applications answer.
+/// The kept counts in `years` for the country (by region when `by_region`),
+/// a region (`prefix` of 2 digits) or a district (4); `None` for any other
+/// prefix, which the applications answer.
 pub async fn kept(
     db: &impl ConnectionTrait,
     years: (i32, i32),
     prefix: Option<&str>,
+    by_region: bool,
 ) -> Result<Option<Vec<domain::Granted>>, Error> {
     use counts::Column;
-    let query = counts::Entity::find().filter(Column::Year.between(years.0, years.1));
-    let query = match prefix {
-        None => query.filter(Column::Level.eq(REGION)),
-        Some(region) if region.len() == 2 => query
-            .filter(Column::Level.eq(REGION))
-            .filter(Column::ScopeKato.eq(format!("{region:0<9}"))),
-        Some(district) if district.len() == 4 => query
-            .filter(Column::Level.eq(DISTRICT))
-            .filter(Column::ScopeKato.eq(format!("{district:0<9}"))),
+    let (level, scope) = match prefix {
+        None if by_region => (REGION, None),
+        None => (COUNTRY, Some(String::new())),
+        Some(region) if region.len() == 2 => (REGION, Some(format!("{region:0<9}"))),
+        Some(district) if district.len() == 4 => (DISTRICT, Some(format!("{district:0<9}"))),
         Some(_) => return Ok(None),
     };
+    let mut query = counts::Entity::find()
+        .filter(Column::Level.eq(level))
+        .filter(Column::Year.between(years.0, years.1));
+    if let Some(scope) = scope {
+        query = query.filter(Column::ScopeKato.eq(scope));
+    }
     let rows = query
         .order_by_asc(Column::ScopeKato)
         .order_by_asc(Column::Year)
@@ -127,7 +136,12 @@ pub async fn kept(
         rows.into_iter()
             .map(|row| domain::Granted {
                 year: row.year,
-                region_kato: format!("{:0<9}", &row.scope_kato[..2]),
+                // The country's rows name no region.
+                region_kato: row
+                    .scope_kato
+                    .get(..2)
+                    .map(|region| format!("{region:0<9}"))
+                    .unwrap_or_default(),
                 field: row.field,
                 age_band: row.age_band,
                 totals: Totals {
@@ -139,4 +153,36 @@ pub async fn kept(
             })
             .collect(),
     ))
+}
+
+/// Allowances, their money, loans, their money: `NULL` summed over no rows.
+type Sums = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+
+/// What the whole country was granted in `years`: one sum over the country's
+/// kept rows.
+pub async fn national(db: &impl ConnectionTrait, years: (i32, i32)) -> Result<Totals, Error> {
+    use counts::Column;
+    // PostgreSQL sums BIGINT as NUMERIC: bring it back to BIGINT.
+    let sum = |column: Column| -> SimpleExpr {
+        Func::cast_as(Func::sum(Expr::col(column)), Alias::new("BIGINT")).into()
+    };
+    let sums: Option<Sums> = counts::Entity::find()
+        .select_only()
+        .column_as(sum(Column::Allowances), "allowances")
+        .column_as(sum(Column::AllowancesTiyn), "allowances_tiyn")
+        .column_as(sum(Column::Loans), "loans")
+        .column_as(sum(Column::LoansTiyn), "loans_tiyn")
+        .filter(Column::Level.eq(COUNTRY))
+        .filter(Column::ScopeKato.eq(""))
+        .filter(Column::Year.between(years.0, years.1))
+        .into_tuple()
+        .one(db)
+        .await?;
+    let (allowances, allowances_tiyn, loans, loans_tiyn) = sums.unwrap_or_default();
+    Ok(Totals {
+        allowances: allowances.unwrap_or(0),
+        allowances_tiyn: allowances_tiyn.unwrap_or(0),
+        loans: loans.unwrap_or(0),
+        loans_tiyn: loans_tiyn.unwrap_or(0),
+    })
 }

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreatePendingRecords),
             Box::new(RecordCertificates),
             Box::new(KeepGrantedCounts),
+            Box::new(KeepNationalCounts),
         ]
     }
 }
@@ -296,3 +297,44 @@ impl MigrationTrait for KeepGrantedCounts {
             .await
     }
 }
+
+struct KeepNationalCounts;
+
+impl MigrationName for KeepNationalCounts {
+    fn name(&self) -> &str {
+        "m0005_keep_national_granted_counts"
+    }
+}
+
+/// The country's counts (level 0, no scope): its regions' summed.
+const COUNT_NATIONAL: &str = "
+    INSERT INTO granted_counts
+        (level, scope_kato, year, field, age_band, allowances, allowances_tiyn, loans, loans_tiyn)
+    SELECT 0, '', year, field, age_band,
+           CAST(SUM(allowances) AS BIGINT), CAST(SUM(allowances_tiyn) AS BIGINT),
+           CAST(SUM(loans) AS BIGINT), CAST(SUM(loans_tiyn) AS BIGINT)
+    FROM granted_counts
+    WHERE level = 1
+    GROUP BY year, field, age_band";
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for KeepNationalCounts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(COUNT_NATIONAL)
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DELETE FROM granted_counts WHERE level = 0")
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -18,7 +18,7 @@ async fn subtree_reads_use_indexes(database: TestDatabase) {
         after: None,
     };
     for prefix in SUBTREE_PREFIXES {
-        statistics::granted(db, (2009, 2026), Some(prefix))
+        statistics::granted(db, (2009, 2026), Some(prefix), false)
             .await
             .unwrap();
         recorder.assert_indexed("grants statistics").await;
@@ -33,10 +33,19 @@ async fn subtree_reads_use_indexes(database: TestDatabase) {
         application::list(db, filter, &page).await.unwrap();
         recorder.assert_indexed("applications of a subtree").await;
     }
-    for scope in [None, Some("61"), Some("6136")] {
-        granted_counts::kept(db, (2009, 2026), scope).await.unwrap();
+    for (scope, by_region) in [
+        (None, false),
+        (None, true),
+        (Some("61"), false),
+        (Some("6136"), false),
+    ] {
+        granted_counts::kept(db, (2009, 2026), scope, by_region)
+            .await
+            .unwrap();
         recorder.assert_indexed("kept grant counts").await;
     }
+    granted_counts::national(db, (2009, 2026)).await.unwrap();
+    recorder.assert_indexed("the national total").await;
     for region in ["61", "6136"] {
         statistics::historical(db, (2009, 2026), Some(region))
             .await

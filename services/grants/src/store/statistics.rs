@@ -96,14 +96,16 @@ pub fn historical_name(year: i32, region: &str) -> String {
 pub const GRANTED: [&str; 4] = ["approved", "active", "completed", "breached"];
 
 /// Granted applications decided in `years`, under a KATO prefix, by year,
-/// region, field and age band: the kept counts of the country, a region or a
-/// district, or counted from the applications of a smaller subtree.
+/// region (the country's name none unless `by_region`), field and age band:
+/// the kept counts of the country, a region or a district, or counted from
+/// the applications of a smaller subtree.
 pub async fn granted(
     db: &impl ConnectionTrait,
     years: (i32, i32),
     kato_prefix: Option<&str>,
+    by_region: bool,
 ) -> Result<Vec<domain::Granted>, Error> {
-    match super::granted_counts::kept(db, years, kato_prefix).await? {
+    match super::granted_counts::kept(db, years, kato_prefix, by_region).await? {
         Some(kept) => Ok(kept),
         None => counted(db, years, kato_prefix).await,
     }

@@ -113,6 +113,49 @@ async fn kept_statistics_equal_a_recount(database: TestDatabase) {
         summed(&mut kept, &statistics(territory).await.rows);
         assert_eq!(kept, all, "territory {territory:?}");
     }
+    // The national total since 2009 is the country's counts summed; by region,
+    // the country's rows add up to the same.
+    let country = statistics("").await;
+    let total = country.totals.unwrap_or_default();
+    let national = country.national_since_2009.unwrap_or_default();
+    assert_eq!(national, total, "the national total");
+    let sums = all.values().fold([0; 4], |mut sums, more| {
+        sums.iter_mut()
+            .zip(more)
+            .for_each(|(sum, more)| *sum += more);
+        sums
+    });
+    assert_eq!(
+        [
+            total.allowances,
+            total.allowances_tiyn,
+            total.loans,
+            total.loans_tiyn
+        ],
+        sums
+    );
+    let request = GetStatisticsRequest {
+        from_year: 2009,
+        to_year: 2026,
+        group_by: vec![StatisticsDimension::Region as i32],
+        ..GetStatisticsRequest::default()
+    };
+    let by_region = harness
+        .client
+        .clone()
+        .get_statistics(with_token(request, &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_region.totals, Some(total), "by region");
+    assert!(
+        by_region
+            .rows
+            .iter()
+            .all(|row| row.region_kato == "610000000"),
+        "{:?}",
+        by_region.rows
+    );
     assert!(
         all.values().any(|sums| sums[2] > 0),
         "some loans were granted"
