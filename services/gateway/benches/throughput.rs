@@ -403,8 +403,8 @@ async fn run() {
         profile_many.per_second / base
     );
     println!("\n### Memory under the throughput runs\n");
-    println!("| process | resident now | resident at its peak |");
-    println!("|---|---|---|");
+    println!("| process | resident now | its own now (heap, stacks) | resident at its peak |");
+    println!("|---|---|---|---|");
     let servers = [
         &gateway,
         &governance,
@@ -416,10 +416,14 @@ async fn run() {
     ];
     for server in servers {
         let (now, peak) = server.memory();
-        println!("| {} | {now:.0} MiB | {peak:.0} MiB |", server.name);
+        let own = servers::anonymous(server.pid());
+        println!(
+            "| {} | {now:.0} MiB | {own:.0} MiB | {peak:.0} MiB |",
+            server.name
+        );
     }
     let (now, peak) = servers::memory("self");
-    println!("| load generator | {now:.0} MiB | {peak:.0} MiB |");
+    println!("| load generator | {now:.0} MiB | | {peak:.0} MiB |");
     let highest = servers
         .iter()
         .map(|server| server.memory().1)

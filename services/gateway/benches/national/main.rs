@@ -288,6 +288,8 @@ async fn run(database: TestDatabase, label: &'static str, _: Handle) {
     let budget = BudgetServiceClient::new(servers.budget.channel().await);
     let grants = GrantsServiceClient::new(servers.grants.channel().await);
     let mut loaded = Vec::new();
+    let pids = servers.each().map(ServerProcess::pid);
+    let loading = Sampler::start(pids);
     let started = Instant::now();
     load_territories(&servers, &token, &nation).await;
     loaded.push(("territories and revenues", started.elapsed()));
@@ -313,9 +315,11 @@ async fn run(database: TestDatabase, label: &'static str, _: Handle) {
         println!("- {what}: {:.1} s", took.as_secs_f64());
     }
     let loading_peaks = servers.each().map(|server| server.memory().1);
+    let loading_own = loading.peaks();
     for server in servers.each() {
         server.forget_peak();
     }
+    let reading = Sampler::start(pids);
     let baseline = health(ONE, &servers.fresh).await;
     println!("\n| workload | calls | calls/s | ratio to baseline | p50 | p99 | failures |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
@@ -389,15 +393,53 @@ async fn run(database: TestDatabase, label: &'static str, _: Handle) {
     for line in calls::profile_calls(&servers, &token, &nation, b).await {
         println!("{line}");
     }
-    println!("\nPeak resident memory of each server (its own process):\n");
-    println!("| server | loading | the reads above |");
-    println!("|---|---:|---:|");
-    for (server, loading) in servers.each().iter().zip(loading_peaks) {
+    let reading_own = reading.peaks();
+    println!(
+        "\nPeak resident memory of each server (its own process): all of it, and its own \
+         (heap and stacks, sampled every 50 ms; not the pages of the benchmark's program, \
+         which holds all four services):\n"
+    );
+    println!("| server | loading | its own | the reads above | its own |");
+    println!("|---|---:|---:|---:|---:|");
+    for (n, server) in servers.each().iter().enumerate() {
         println!(
-            "| {} | {loading:.0} MiB | {:.0} MiB |",
+            "| {} | {:.0} MiB | {:.0} MiB | {:.0} MiB | {:.0} MiB |",
             server.name,
-            server.memory().1
+            loading_peaks[n],
+            loading_own[n],
+            server.memory().1,
+            reading_own[n]
         );
+    }
+}
+
+/// The largest anonymous memory of each process, sampled every 50 ms on a
+/// thread of its own until asked.
+struct Sampler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<[f64; 5]>,
+}
+
+impl Sampler {
+    fn start(pids: [u32; 5]) -> Sampler {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peaks = [0.0_f64; 5];
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                for (peak, pid) in peaks.iter_mut().zip(pids) {
+                    *peak = peak.max(servers::anonymous(pid));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peaks
+        });
+        Sampler { stop, thread }
+    }
+
+    fn peaks(self) -> [f64; 5] {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
     }
 }
 

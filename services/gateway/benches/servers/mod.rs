@@ -60,16 +60,27 @@ pub async fn connect(address: SocketAddr, count: usize) -> Vec<Channel> {
 /// Resident memory of process `pid` (`self` for this one), now and at its peak, in
 /// MiB, from `/proc/<pid>/status`.
 pub fn memory(pid: &str) -> (f64, f64) {
+    let field = status_of(pid);
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Resident memory of process `pid` of its own (heap, stacks: not the pages
+/// of the program's file, which every process of this binary maps), in MiB.
+pub fn anonymous(pid: u32) -> f64 {
+    status_of(&pid.to_string())("RssAnon:")
+}
+
+/// The figures of `/proc/<pid>/status`, by name, in MiB.
+fn status_of(pid: &str) -> impl Fn(&str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
+    move |name: &str| {
         status
             .lines()
             .find_map(|line| line.strip_prefix(name))
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|kib| kib.parse::<f64>().ok())
             .map_or(0.0, |kib| kib / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    }
 }
 
 /// A server of the benchmark in a child process.
@@ -98,8 +109,12 @@ impl ServerProcess {
         let mut child = command.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let address = tokio::task::spawn_blocking(move || {
+            let mut stdout = std::io::BufReader::new(stdout);
             let mut line = String::new();
-            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+            // Whatever the child prints later is read and dropped, so that its
+            // printing never fails on a closed pipe.
+            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
             line.trim().parse::<SocketAddr>().unwrap()
         })
         .await
@@ -131,6 +146,10 @@ impl ServerProcess {
     /// Resident memory now and at its peak, in MiB.
     pub fn memory(&self) -> (f64, f64) {
         memory(&self.child.id().to_string())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Starts the peak over from what is resident now (`5` written to the
