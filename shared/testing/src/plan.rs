@@ -62,15 +62,36 @@ impl Recorder {
     /// reaches its tables through indexes; `what` names the read in the
     /// failure. At least one query must have been recorded.
     pub async fn assert_indexed(&self, what: &str) {
+        for statement in self.reads(what) {
+            assert_indexed(&self.plain, what, &statement).await;
+        }
+    }
+
+    /// As [`Recorder::assert_indexed`], and every query's plan names `index`:
+    /// where several indexes could answer, the narrow one is chosen (SQLite
+    /// without statistics may otherwise range over a wide one).
+    pub async fn assert_uses(&self, what: &str, index: &str) {
+        for statement in self.reads(what) {
+            assert_indexed(&self.plain, what, &statement).await;
+            let plan = plan_of(&self.plain, &statement).await;
+            assert!(
+                plan.iter().any(|line| line.contains(index)),
+                "{what} does not use {index}:\n{}\n{}",
+                plan.join("\n"),
+                statement.sql
+            );
+        }
+    }
+
+    /// The reads recorded since the last call; at least one.
+    fn reads(&self, what: &str) -> Vec<Statement> {
         let statements: Vec<Statement> = std::mem::take(&mut *self.log.lock().unwrap());
-        let reads: Vec<&Statement> = statements
-            .iter()
+        let reads: Vec<Statement> = statements
+            .into_iter()
             .filter(|s| s.sql.trim_start().to_uppercase().starts_with("SELECT"))
             .collect();
         assert!(!reads.is_empty(), "{what} ran no query");
-        for statement in reads {
-            assert_indexed(&self.plain, what, statement).await;
-        }
+        reads
     }
 }
 

@@ -33,6 +33,19 @@ async fn subtree_reads_use_indexes(database: TestDatabase) {
         application::list(db, filter, &page).await.unwrap();
         recorder.assert_indexed("applications of a subtree").await;
     }
+    // A village's or rural district's own range of the settlement index, not
+    // every granted application of the years.
+    for prefix in ["613633100", "613633"] {
+        statistics::granted(db, (2009, 2026), Some(prefix), false)
+            .await
+            .unwrap();
+        recorder
+            .assert_uses(
+                "grants statistics of a small subtree",
+                "applications_by_settlement",
+            )
+            .await;
+    }
     for (scope, by_region) in [
         (None, false),
         (None, true),
