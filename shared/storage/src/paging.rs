@@ -82,6 +82,46 @@ where
     Ok(page.finish(rows, |row| key(row).to_string()))
 }
 
+/// One page of `query` in the order of a text column and then its numeric key
+/// `id` (a subtree's rows by place: the order of an index on the pair), after
+/// the page's key; `key` reads a row's pair.
+pub async fn by_text_and_id<E>(
+    db: &impl sea_orm::ConnectionTrait,
+    query: sea_orm::Select<E>,
+    (text, id): (E::Column, E::Column),
+    page: &Page,
+    key: impl Fn(&E::Model) -> (String, i64),
+) -> Result<(Vec<E::Model>, String), Error>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect};
+    let mut query = query;
+    if let Some(after) = &page.after {
+        let (text_after, id_after) = after
+            .rsplit_once('/')
+            .and_then(|(t, i)| Some((t.to_owned(), i.parse::<i64>().ok()?)))
+            .ok_or_else(|| Error::invalid("page_token", "malformed"))?;
+        query = query.filter(
+            Condition::any().add(text.gt(text_after.clone())).add(
+                Condition::all()
+                    .add(text.eq(text_after))
+                    .add(id.gt(id_after)),
+            ),
+        );
+    }
+    let rows = query
+        .order_by_asc(text)
+        .order_by_asc(id)
+        .limit(page.fetch_limit())
+        .all(db)
+        .await?;
+    Ok(page.finish(rows, |row| {
+        let (text, id) = key(row);
+        format!("{text}/{id}")
+    }))
+}
+
 fn encode(key: &str) -> String {
     hex::encode(format!("{TOKEN_VERSION}{key}"))
 }

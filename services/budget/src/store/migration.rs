@@ -4,6 +4,9 @@ use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, integer, pk_auto, string, string_len, string_len_null,
 };
 
+mod index_projects_by_place;
+use index_projects_by_place::IndexProjectsByPlace;
+
 pub struct Migrator;
 
 #[sea_orm_migration::async_trait::async_trait]
@@ -21,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(RecordPlansAndCodes),
             Box::new(IndexProjectsByAllocation),
             Box::new(KeepSufficiencyCounts),
+            Box::new(IndexProjectsByPlace),
         ]
     }
 }

@@ -26,7 +26,9 @@ async fn subtree_reads_use_indexes(database: TestDatabase) {
             ..project::Filter::default()
         };
         project::list(db, filter, &page).await.unwrap();
-        recorder.assert_indexed("projects of a subtree").await;
+        recorder
+            .assert_uses("projects of a subtree", "projects_by_place")
+            .await;
         let years = 2019..=2027;
         allocation::list(db, "P", years, Some(prefix.into()), &page)
             .await

@@ -202,7 +202,9 @@ pub struct Filter {
     pub category: Option<ProjectCategory>,
 }
 
-/// Projects matching `filter`, in the order they were created.
+/// Projects matching `filter`: those of a subtree by settlement and then in
+/// the order they were created (an index's order, so a page reads only its
+/// rows), any others in the order they were created.
 pub async fn list(
     db: &impl ConnectionTrait,
     filter: Filter,
@@ -210,6 +212,7 @@ pub async fn list(
 ) -> Result<(Vec<Project>, String), Error> {
     use projects::Column;
     let mut query = projects::Entity::find();
+    let by_place = filter.kato_prefix.is_some();
     if let Some(program) = filter.program {
         query = query.filter(Column::ProgramCode.eq(program));
     }
@@ -228,8 +231,15 @@ pub async fn list(
     if let Some(category) = filter.category {
         query = query.filter(Column::Category.eq(CategoryColumn::from(category)));
     }
-    let (rows, next) =
-        aimaq_storage::paging::by_id(db, query, Column::Id, page, |row| row.id).await?;
+    let (rows, next) = if by_place {
+        let pair = (Column::SettlementKato, Column::Id);
+        aimaq_storage::paging::by_text_and_id(db, query, pair, page, |row| {
+            (row.settlement_kato.clone(), row.id)
+        })
+        .await?
+    } else {
+        aimaq_storage::paging::by_id(db, query, Column::Id, page, |row| row.id).await?
+    };
     let projects = rows
         .into_iter()
         .map(Project::try_from)

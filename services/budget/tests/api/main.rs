@@ -8,6 +8,7 @@ mod allocations;
 mod concurrency;
 mod hostile;
 mod programs;
+mod project_pages;
 mod projects;
 mod reports;
 mod targets;
