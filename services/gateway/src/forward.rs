@@ -7,12 +7,12 @@
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
+use http_body::Frame;
+use http_body_util::BodyExt;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tower::Service;
@@ -84,23 +84,10 @@ fn writes(path: &str) -> bool {
 type Seen = Arc<Mutex<Option<Vec<u8>>>>;
 
 /// A request body that keeps a copy of its first bytes as they pass.
-struct Looked {
-    inner: Body,
-    seen: Seen,
-}
-
-impl http_body::Body for Looked {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
-            && let Some(data) = data
-            && let Ok(mut seen) = self.seen.lock()
+fn looked(inner: Body, seen: Seen) -> Body {
+    Body::new(inner.map_frame(move |frame: Frame<Bytes>| {
+        if let Some(data) = frame.data_ref()
+            && let Ok(mut seen) = seen.lock()
         {
             let full = seen
                 .as_ref()
@@ -111,63 +98,37 @@ impl http_body::Body for Looked {
                 None => {}
             }
         }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+        frame
+    }))
 }
 
-/// A response body that, when its answer ends (trailers or the end, before
-/// they go out) or is dropped, drops the views the write may have changed.
-struct Answered {
-    inner: Body,
-    written: Option<(Seen, Views)>,
+/// A response body that, when its answer ends (as its trailers pass, before
+/// they go out, or when it is dropped), drops the views the write may have
+/// changed.
+fn answered(inner: Body, seen: Seen, views: Views) -> Body {
+    let mut written = Written(Some((seen, views)));
+    Body::new(inner.map_frame(move |frame: Frame<Bytes>| {
+        if frame.is_trailers() {
+            written.done();
+        }
+        frame
+    }))
 }
 
-impl Answered {
+/// A write whose views are still to be dropped: once, at the latest when it
+/// is dropped with the answer's body.
+struct Written(Option<(Seen, Views)>);
+
+impl Written {
     fn done(&mut self) {
-        if let Some((seen, views)) = self.written.take() {
+        if let Some((seen, views)) = self.0.take() {
             let seen = seen.lock().ok().and_then(|seen| seen.clone());
             views.written(seen.as_deref().and_then(katos_in).as_deref());
         }
     }
 }
 
-impl http_body::Body for Answered {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        let ends = match &frame {
-            Some(Ok(frame)) => frame.is_trailers(),
-            _ => true,
-        };
-        if ends {
-            self.done();
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for Answered {
+impl Drop for Written {
     fn drop(&mut self) {
         self.done();
     }
@@ -191,23 +152,13 @@ impl<A> Service<http::Request<Body>> for Forward<A> {
             return self.backend.call(request);
         }
         let seen: Seen = Arc::new(Mutex::new(Some(Vec::new())));
-        let looked = Arc::clone(&seen);
-        let request = request.map(|inner| {
-            Body::new(Looked {
-                inner,
-                seen: looked,
-            })
-        });
+        let looked_at = Arc::clone(&seen);
+        let request = request.map(|inner| looked(inner, looked_at));
         let views = self.views.clone();
         let answer = self.backend.call(request);
         Box::pin(async move {
             let answer = answer.await?;
-            Ok(answer.map(|inner| {
-                Body::new(Answered {
-                    inner,
-                    written: Some((seen, views)),
-                })
-            }))
+            Ok(answer.map(|inner| answered(inner, seen, views)))
         })
     }
 }
