@@ -27,13 +27,15 @@ use tokio::sync::{mpsc, watch};
 
 use crate::audit::{AuditFields, chain_hash};
 use crate::entities::{audit_record, change_event, pending_record, record_head};
+use aimaq_storage::chunks::in_powers_of_two;
 use aimaq_storage::within;
 
 /// Pending rows sequenced per transaction.
 const BATCH: u64 = 500;
-/// Rows of one multi-row insert: well under the bind-parameter limits of both
-/// backends at 11 columns.
-const ROWS_PER_INSERT: usize = 1000;
+/// Rows of one multi-row statement at most: well under the bind-parameter
+/// limits of both backends at 12 columns. Fewer go in chunks of powers of two,
+/// so that the statements take few shapes (see `aimaq_storage::chunks`).
+const ROWS_PER_INSERT: usize = 512;
 /// Pending rows of other replicas, or left by a crash, are looked for this often.
 const POLL: Duration = Duration::from_secs(1);
 /// After a failed pass, the next is tried after this long.
@@ -163,10 +165,13 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
     insert_audit_records(transaction, &chained.audit_rows).await?;
     insert_change_events(transaction, &chained.event_rows).await?;
     // By id, not by range: a row with a lower id may commit after this read.
-    pending_record::Entity::delete_many()
-        .filter(pending_record::Column::Id.is_in(pending.iter().map(|row| row.id)))
-        .exec(transaction)
-        .await?;
+    let ids: Vec<i64> = pending.iter().map(|row| row.id).collect();
+    for chunk in in_powers_of_two(&ids, ROWS_PER_INSERT) {
+        pending_record::Entity::delete_many()
+            .filter(pending_record::Column::Id.is_in(chunk.iter().copied()))
+            .exec(transaction)
+            .await?;
+    }
     let head_update = Query::update()
         .table(record_head::Entity)
         .values([
@@ -250,7 +255,7 @@ async fn insert_audit_records(
     rows: &[(AuditFields, String, String)],
 ) -> Result<(), Error> {
     let backend = transaction.get_database_backend();
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    for chunk in in_powers_of_two(rows, ROWS_PER_INSERT) {
         let mut insert = Query::insert();
         insert.into_table(audit_record::Entity).columns([
             audit_record::Column::Sequence,
@@ -294,7 +299,7 @@ async fn insert_change_events(
     rows: &[(i64, ChangeEvent, &pending_record::Model)],
 ) -> Result<(), Error> {
     let backend = transaction.get_database_backend();
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    for chunk in in_powers_of_two(rows, ROWS_PER_INSERT) {
         let mut insert = Query::insert();
         insert.into_table(change_event::Entity).columns([
             change_event::Column::Sequence,

@@ -12,6 +12,7 @@
 //! times.
 
 mod batch;
+pub mod chunks;
 pub mod paging;
 pub mod subtree;
 mod text_enum;
