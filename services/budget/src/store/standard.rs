@@ -2,6 +2,7 @@
 //! sufficiency is computed from.
 
 use aimaq_error::Error;
+use aimaq_storage::chunks::in_powers_of_two;
 use aimaq_types::Kato;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Expr, Query};
@@ -10,8 +11,10 @@ use sea_orm::{FromQueryResult, QuerySelect, StatementBuilder};
 use super::stored_kato;
 use crate::domain::standard::StandardStatus;
 
-/// Rows per multi-row statement: well within every backend's parameter limit.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Rows per multi-row statement at most: well within every backend's
+/// parameter limit; fewer go in chunks of powers of two, so that the
+/// statements take few shapes (`aimaq_storage::chunks`).
+const ROWS_PER_STATEMENT: usize = 512;
 
 pub mod statuses {
     use sea_orm::entity::prelude::*;
@@ -102,7 +105,7 @@ pub async fn of_settlements(
     settlements: &[Kato],
 ) -> Result<Vec<StandardStatus>, Error> {
     let mut found = Vec::new();
-    for chunk in settlements.chunks(ROWS_PER_STATEMENT) {
+    for chunk in in_powers_of_two(settlements, ROWS_PER_STATEMENT) {
         found.extend(
             statuses::Entity::find()
                 .filter(statuses::Column::SettlementKato.is_in(chunk.iter().map(Kato::to_string)))
@@ -119,7 +122,7 @@ pub async fn insert_many(
     db: &impl ConnectionTrait,
     rows: Vec<StandardStatus>,
 ) -> Result<(), Error> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in in_powers_of_two(&rows, ROWS_PER_STATEMENT) {
         statuses::Entity::insert_many(chunk.iter().map(|row| {
             statuses::ActiveModel::from(statuses::Model::from(row.clone())).reset_all()
         }))

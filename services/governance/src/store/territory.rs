@@ -326,14 +326,16 @@ pub async fn all(
         .collect()
 }
 
-const ROWS_PER_INSERT: usize = 500;
+/// Rows per insert at most; fewer go in chunks of powers of two, so that the
+/// statements take few shapes (`aimaq_storage::chunks`).
+const ROWS_PER_INSERT: usize = 512;
 
 /// Writes an import plan: new rows in bounded multi-row inserts, then updates.
 pub async fn apply_plan(
     db: &impl ConnectionTrait,
     plan: &crate::domain::import::ImportPlan,
 ) -> Result<(), Error> {
-    for chunk in plan.create.chunks(ROWS_PER_INSERT) {
+    for chunk in aimaq_storage::chunks::in_powers_of_two(&plan.create, ROWS_PER_INSERT) {
         Entity::insert_many(chunk.iter().map(active_model).collect::<Vec<_>>())
             .exec_without_returning(db)
             .await?;
