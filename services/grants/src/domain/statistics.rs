@@ -55,6 +55,13 @@ pub struct Historical {
     pub version: i64,
 }
 
+/// Whether published aggregates may lie under the KATO `prefix` (none: the
+/// country). They are national or a region's, under the region's code
+/// (`XX0000000`), so below a region there are none to read.
+pub fn may_hold_published(prefix: Option<&str>) -> bool {
+    prefix.is_none_or(|prefix| prefix.bytes().skip(2).all(|digit| digit == b'0'))
+}
+
 /// Which dimensions rows are split by.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Dimensions {
@@ -100,6 +107,21 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn published_aggregates_lie_at_a_region_or_above() {
+        for prefix in [None, Some("61"), Some("6"), Some("610000000")] {
+            assert!(may_hold_published(prefix), "{prefix:?}");
+        }
+        for prefix in [
+            Some("6136"),
+            Some("613633"),
+            Some("613633100"),
+            Some("6110"),
+        ] {
+            assert!(!may_hold_published(prefix), "{prefix:?}");
+        }
+    }
 
     fn granted(year: i32, region: &str, allowances: i64) -> Granted {
         Granted {

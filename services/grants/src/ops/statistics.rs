@@ -6,9 +6,8 @@ use aimaq_records::{Answer, Change, Mutation, Records, within};
 use crate::domain::annual_report::{AnnualRow, sum_by_region};
 use crate::domain::application::Quota;
 use crate::domain::statistics::{
-    Dimensions, FIRST_YEAR, Granted, Historical, LAST_YEAR, Totals, roll_up,
+    Dimensions, FIRST_YEAR, Granted, Historical, LAST_YEAR, Totals, may_hold_published, roll_up,
 };
-use crate::store::granted_counts;
 use crate::store::statistics::{self as store, historical_name};
 
 /// Statistics for `years` under a KATO prefix: the granted rows rolled up to
@@ -28,22 +27,23 @@ pub async fn statistics(
     by: Dimensions,
 ) -> Result<Statistics, Error> {
     let db = records.database().connection();
-    // National totals since 2009: every grant, and the national published
-    // totals. The four reads are independent: asked at once, the answer waits
-    // for the slowest rather than for their sum.
-    let all_years = (FIRST_YEAR, LAST_YEAR);
-    let (granted, historical, mut national, national_historical) = tokio::try_join!(
+    // The reads are independent: asked at once, the answer waits for the
+    // slowest rather than for their sum. Below a region nothing was published.
+    let published = async {
+        match may_hold_published(prefix) {
+            true => store::historical(db, years, prefix).await,
+            false => Ok(Vec::new()),
+        }
+    };
+    let (granted, historical, national) = tokio::try_join!(
         store::granted(db, years, prefix, by.region),
-        store::historical(db, years, prefix),
-        granted_counts::national(db, all_years),
-        store::historical(db, all_years, None),
+        published,
+        // Since 2009: every grant, and the national published totals.
+        store::national(db, (FIRST_YEAR, LAST_YEAR)),
     )?;
     let (granted, mut total) = roll_up(&granted, by)?;
     for row in &historical {
         total.add(&row.totals, "statistics")?;
-    }
-    for row in &national_historical {
-        national.add(&row.totals, "statistics/national")?;
     }
     Ok(Statistics {
         granted,

@@ -1,15 +1,16 @@
 //! What was granted, kept for the country, per region and per district, year,
 //! field and age band in the transaction of each approval: the country's or a
 //! region's statistics read a few hundred rows instead of every application,
-//! and the national total since 2009 (on every answer) sums a few hundred. An
+//! and the national total since 2009 (on every answer) sums a few hundred
+//! (`statistics::national`). An
 //! application counts from its approval on and never stops counting (its
 //! later states are all granted ones) and its amounts are fixed then, so the
 //! approval is the one place the counts change.
 
 use aimaq_error::Error;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, SimpleExpr};
-use sea_orm::{ActiveEnum, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveEnum, QueryOrder};
 
 use super::application::applications;
 use super::statistics::GRANTED;
@@ -153,36 +154,4 @@ pub async fn kept(
             })
             .collect(),
     ))
-}
-
-/// Allowances, their money, loans, their money: `NULL` summed over no rows.
-type Sums = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
-
-/// What the whole country was granted in `years`: one sum over the country's
-/// kept rows.
-pub async fn national(db: &impl ConnectionTrait, years: (i32, i32)) -> Result<Totals, Error> {
-    use counts::Column;
-    // PostgreSQL sums BIGINT as NUMERIC: bring it back to BIGINT.
-    let sum = |column: Column| -> SimpleExpr {
-        Func::cast_as(Func::sum(Expr::col(column)), Alias::new("BIGINT")).into()
-    };
-    let sums: Option<Sums> = counts::Entity::find()
-        .select_only()
-        .column_as(sum(Column::Allowances), "allowances")
-        .column_as(sum(Column::AllowancesTiyn), "allowances_tiyn")
-        .column_as(sum(Column::Loans), "loans")
-        .column_as(sum(Column::LoansTiyn), "loans_tiyn")
-        .filter(Column::Level.eq(COUNTRY))
-        .filter(Column::ScopeKato.eq(""))
-        .filter(Column::Year.between(years.0, years.1))
-        .into_tuple()
-        .one(db)
-        .await?;
-    let (allowances, allowances_tiyn, loans, loans_tiyn) = sums.unwrap_or_default();
-    Ok(Totals {
-        allowances: allowances.unwrap_or(0),
-        allowances_tiyn: allowances_tiyn.unwrap_or(0),
-        loans: loans.unwrap_or(0),
-        loans_tiyn: loans_tiyn.unwrap_or(0),
-    })
 }

@@ -57,7 +57,7 @@ async fn subtree_reads_use_indexes(database: TestDatabase) {
             .unwrap();
         recorder.assert_indexed("kept grant counts").await;
     }
-    granted_counts::national(db, (2009, 2026)).await.unwrap();
+    statistics::national(db, (2009, 2026)).await.unwrap();
     recorder.assert_indexed("the national total").await;
     for region in ["61", "6136"] {
         statistics::historical(db, (2009, 2026), Some(region))

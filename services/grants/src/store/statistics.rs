@@ -3,7 +3,7 @@
 
 use aimaq_error::Error;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, UnionType};
 use sea_orm::{FromQueryResult, QueryOrder, StatementBuilder};
 
 use super::application::applications;
@@ -164,6 +164,60 @@ pub async fn counted(
     let statement = StatementBuilder::build(&query, &db.get_database_backend());
     let rows = Granted::find_by_statement(statement).all(db).await?;
     Ok(rows.into_iter().map(domain::Granted::from).collect())
+}
+
+/// Allowances, their money, loans and their money summed: `NULL` over no rows.
+#[derive(Debug, FromQueryResult)]
+struct Sums {
+    allowances: Option<i64>,
+    allowances_tiyn: Option<i64>,
+    loans: Option<i64>,
+    loans_tiyn: Option<i64>,
+}
+
+/// What the whole country was granted in `years` with the national published
+/// totals of those years: one statement over the country's kept rows and the
+/// national aggregates, a few hundred rows.
+pub async fn national(db: &impl ConnectionTrait, years: (i32, i32)) -> Result<Totals, Error> {
+    use super::granted_counts::{COUNTRY, counts};
+    let sums = ["allowances", "allowances_tiyn", "loans", "loans_tiyn"];
+    let mut both = Query::select()
+        .columns(sums.map(Alias::new))
+        .from(counts::Entity)
+        .and_where(Expr::col(counts::Column::Level).eq(COUNTRY))
+        .and_where(Expr::col(counts::Column::ScopeKato).eq(""))
+        .and_where(Expr::col(counts::Column::Year).between(years.0, years.1))
+        .to_owned();
+    let published = Query::select()
+        .columns(sums.map(Alias::new))
+        .from(historical::Entity)
+        .and_where(Expr::col(historical::Column::RegionKato).eq(""))
+        .and_where(Expr::col(historical::Column::Year).between(years.0, years.1))
+        .to_owned();
+    both.union(UnionType::All, published);
+    let mut query = Query::select();
+    for sum in sums {
+        // PostgreSQL sums BIGINT as NUMERIC: bring it back to BIGINT.
+        query.expr_as(
+            Expr::cust(format!("CAST(SUM({sum}) AS BIGINT)")),
+            Alias::new(sum),
+        );
+    }
+    query.from_subquery(both, Alias::new("national"));
+    let statement = StatementBuilder::build(&query, &db.get_database_backend());
+    let sums = Sums::find_by_statement(statement).one(db).await?;
+    let sums = sums.unwrap_or(Sums {
+        allowances: None,
+        allowances_tiyn: None,
+        loans: None,
+        loans_tiyn: None,
+    });
+    Ok(Totals {
+        allowances: sums.allowances.unwrap_or(0),
+        allowances_tiyn: sums.allowances_tiyn.unwrap_or(0),
+        loans: sums.loans.unwrap_or(0),
+        loans_tiyn: sums.loans_tiyn.unwrap_or(0),
+    })
 }
 
 /// Historical aggregates in `years`: regional ones under a KATO prefix, or,

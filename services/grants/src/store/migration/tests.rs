@@ -8,7 +8,7 @@ use sea_orm_migration::MigratorTrait;
 
 use super::Migrator;
 use crate::domain::statistics::Totals;
-use crate::store::granted_counts;
+use crate::store::{granted_counts, statistics};
 
 async fn the_country_counts_are_its_regions_summed(database: TestDatabase) {
     let database = aimaq_storage::Database::connect(&database.url)
@@ -29,7 +29,7 @@ async fn the_country_counts_are_its_regions_summed(database: TestDatabase) {
     .await
     .unwrap();
     Migrator::up(db, None).await.unwrap();
-    let national = |years| granted_counts::national(db, years);
+    let national = |years| statistics::national(db, years);
     let totals = |allowances, loans, loans_tiyn| Totals {
         allowances,
         allowances_tiyn: allowances * 100,
