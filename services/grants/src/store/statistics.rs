@@ -167,7 +167,7 @@ pub async fn counted(
 }
 
 /// Allowances, their money, loans and their money summed: `NULL` over no rows.
-#[derive(Debug, FromQueryResult)]
+#[derive(Debug, Default, FromQueryResult)]
 struct Sums {
     allowances: Option<i64>,
     allowances_tiyn: Option<i64>,
@@ -205,13 +205,10 @@ pub async fn national(db: &impl ConnectionTrait, years: (i32, i32)) -> Result<To
     }
     query.from_subquery(both, Alias::new("national"));
     let statement = StatementBuilder::build(&query, &db.get_database_backend());
-    let sums = Sums::find_by_statement(statement).one(db).await?;
-    let sums = sums.unwrap_or(Sums {
-        allowances: None,
-        allowances_tiyn: None,
-        loans: None,
-        loans_tiyn: None,
-    });
+    let sums = Sums::find_by_statement(statement)
+        .one(db)
+        .await?
+        .unwrap_or_default();
     Ok(Totals {
         allowances: sums.allowances.unwrap_or(0),
         allowances_tiyn: sums.allowances_tiyn.unwrap_or(0),
