@@ -67,7 +67,7 @@ async fn a_scenario_through_the_gateway_shows_in_every_view() {
     assert!(ok(&budget.status), "{:?}", budget.status);
     assert_eq!(
         budget.projects,
-        [ProjectCount {
+        [aimaq_proto::gateway::v1::ProjectCount {
             program_code: "AUYL_EL_BESIGI".into(),
             status: ProjectStatus::Completed as i32,
             count: 1,

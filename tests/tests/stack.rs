@@ -159,22 +159,27 @@ async fn rpc_metrics_are_exported_per_method_and_code() {
             .get_national_dashboard(Request::new(GetNationalDashboardRequest { year: 2026 }))
             .await;
     }
+    // A request is counted as its answer goes out, which can be after the
+    // client has it: wait for the third.
+    let unauthenticated = |text: &str| {
+        text.lines()
+            .find(|line| {
+                line.starts_with("rpc_server_requests_total")
+                    && line.contains("GetNationalDashboard")
+                    && line.contains("code=\"Unauthenticated\"")
+            })
+            .map(str::to_owned)
+    };
     let mut text = String::new();
     for _ in 0..50 {
         text = scrape(metrics).await;
-        if text.contains("GetNationalDashboard") {
+        if unauthenticated(&text).is_some_and(|line| line.ends_with(" 3")) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let counted = text
-        .lines()
-        .find(|line| {
-            line.starts_with("rpc_server_requests_total")
-                && line.contains("GetNationalDashboard")
-                && line.contains("code=\"Unauthenticated\"")
-        })
-        .unwrap_or_else(|| panic!("no request counter in:\n{text}"));
+    let counted =
+        unauthenticated(&text).unwrap_or_else(|| panic!("no request counter in:\n{text}"));
     assert!(counted.ends_with(" 3"), "{counted}");
     assert!(
         text.contains("rpc_server_duration_seconds_bucket"),

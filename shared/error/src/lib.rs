@@ -4,6 +4,7 @@
 //! in one place, [`Error::into_status`].
 
 mod amount;
+pub mod fields;
 mod localize;
 
 use std::fmt;

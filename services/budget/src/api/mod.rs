@@ -6,6 +6,7 @@ mod programs;
 mod projects;
 mod reports;
 mod standards;
+mod summary;
 mod targets;
 
 use aimaq_auth::{Caller, OnBehalf, Scope};
@@ -279,6 +280,16 @@ impl BudgetService for BudgetApi {
         Caller::of(&request)?.require(Scope::BudgetRead)?;
         Ok(Response::new(
             standards::sufficiency(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn get_settlement_summary(
+        &self,
+        request: Request<GetSettlementSummaryRequest>,
+    ) -> Result<Response<GetSettlementSummaryResponse>, Status> {
+        Caller::of(&request)?.require(Scope::BudgetRead)?;
+        Ok(Response::new(
+            summary::summary(&self.records, request.get_ref()).await?,
         ))
     }
 

@@ -44,6 +44,15 @@ pub struct Disbursement {
     pub recorded_at_micros: i64,
 }
 
+/// The projects of one programme in one status, in some territory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    pub program_code: String,
+    pub status: ProjectStatus,
+    pub count: i64,
+    pub cost: Money,
+}
+
 /// A project leaving a status (none when it is new) for another.
 pub type Move = (Option<ProjectStatus>, ProjectStatus);
 

@@ -270,3 +270,8 @@ pub async fn list(
     let db = records.database().connection();
     store::list(db, program, years, kato_prefix, page).await
 }
+
+/// Every allocation of a settlement's or a rural district's subtree.
+pub async fn of_place(records: &Records, prefix: &str) -> Result<Vec<Allocation>, Error> {
+    store::of_place(records.database().connection(), prefix).await
+}

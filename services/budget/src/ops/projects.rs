@@ -14,8 +14,8 @@ use sea_orm::ConnectionTrait;
 use super::allocations::{add_disbursed, draw_on};
 use super::standards::meet;
 use crate::domain::project::{
-    Disbursement, Move, Project, ProjectStatus, check_disbursement, check_transition, count_moves,
-    released_by,
+    Disbursement, Move, Project, ProjectStatus, Tally, check_disbursement, check_transition,
+    count_moves, released_by,
 };
 use crate::store;
 use crate::store::allocation::{Draw, Key};
@@ -311,4 +311,10 @@ pub async fn list(
     page: &Page,
 ) -> Result<(Vec<Project>, String), Error> {
     store::project::list(records.database().connection(), filter, page).await
+}
+
+/// The projects of a settlement's or a rural district's subtree, by
+/// programme and status.
+pub async fn tally_of_place(records: &Records, prefix: &str) -> Result<Vec<Tally>, Error> {
+    store::project::tally_of_place(records.database().connection(), prefix).await
 }

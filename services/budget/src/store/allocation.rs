@@ -258,3 +258,21 @@ pub async fn list(
     let (rows, next) = page.finish(allocations(rows)?, page_key);
     Ok((rows, next))
 }
+
+/// Every allocation of a subtree, whatever its programme or year, by
+/// territory, programme and year: the order of `allocations_by_place`. Only a
+/// settlement's or a rural district's subtree is asked for, whose allocations
+/// are a few per programme and year.
+pub async fn of_place(db: &impl ConnectionTrait, prefix: &str) -> Result<Vec<Allocation>, Error> {
+    let rows = Entity::find()
+        .filter(aimaq_storage::subtree::within(
+            Column::TerritoryKato,
+            prefix,
+        ))
+        .order_by_asc(Column::TerritoryKato)
+        .order_by_asc(Column::ProgramCode)
+        .order_by_asc(Column::FiscalYear)
+        .all(db)
+        .await?;
+    allocations(rows)
+}

@@ -4,7 +4,9 @@ use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, integer, pk_auto, string, string_len, string_len_null,
 };
 
+mod index_allocations_by_place;
 mod index_projects_by_place;
+use index_allocations_by_place::IndexAllocationsByPlace;
 use index_projects_by_place::IndexProjectsByPlace;
 
 pub struct Migrator;
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(IndexProjectsByAllocation),
             Box::new(KeepSufficiencyCounts),
             Box::new(IndexProjectsByPlace),
+            Box::new(IndexAllocationsByPlace),
         ]
     }
 }

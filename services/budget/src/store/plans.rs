@@ -35,6 +35,17 @@ async fn subtree_reads_use_indexes(database: TestDatabase) {
             .unwrap();
         recorder.assert_indexed("allocations of a subtree").await;
     }
+    // A settlement summary's reads: a settlement's or a rural district's.
+    for prefix in ["613633100", "613633"] {
+        allocation::of_place(db, prefix).await.unwrap();
+        recorder
+            .assert_uses("allocations of a place", "allocations_by_place")
+            .await;
+        project::tally_of_place(db, prefix).await.unwrap();
+        recorder
+            .assert_uses("projects of a place counted", "projects_by_place")
+            .await;
+    }
     for scope in ["", "610000000", "613600000"] {
         sufficiency::of_scope(db, scope).await.unwrap();
         recorder.assert_indexed("kept sufficiency counts").await;

@@ -5,7 +5,7 @@ use aimaq_types::Money;
 use sea_orm::entity::prelude::*;
 
 use super::stored_kato;
-use crate::domain::project::{Disbursement, Project, ProjectCategory, ProjectStatus};
+use crate::domain::project::{Disbursement, Project, ProjectCategory, ProjectStatus, Tally};
 
 aimaq_storage::text_enum!(StatusColumn for ProjectStatus {
     Planned = "planned",
@@ -245,4 +245,45 @@ pub async fn list(
         .map(Project::try_from)
         .collect::<Result<_, _>>()?;
     Ok((projects, next))
+}
+
+/// How a subtree's projects are counted: a row per programme and status.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct TallyRow {
+    program_code: String,
+    status: StatusColumn,
+    count: i64,
+    cost_tiyn: i64,
+}
+
+/// The projects placed in a subtree, by programme and status: how many and
+/// what they cost. Counted rather than kept: only a settlement's or a rural
+/// district's subtree is asked for, and its few projects are an index range.
+pub async fn tally_of_place(db: &impl ConnectionTrait, prefix: &str) -> Result<Vec<Tally>, Error> {
+    use projects::Column;
+    use sea_orm::{QuerySelect, sea_query::Expr};
+    let rows = projects::Entity::find()
+        .select_only()
+        .column(Column::ProgramCode)
+        .column(Column::Status)
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "count")
+        .column_as(Expr::cust("CAST(SUM(cost_tiyn) AS BIGINT)"), "cost_tiyn")
+        .filter(aimaq_storage::subtree::within(
+            Column::SettlementKato,
+            prefix,
+        ))
+        .group_by(Column::ProgramCode)
+        .group_by(Column::Status)
+        .into_model::<TallyRow>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Tally {
+            program_code: row.program_code,
+            status: row.status.into(),
+            count: row.count,
+            cost: Money::from_tiyn(row.cost_tiyn),
+        })
+        .collect())
 }

@@ -11,6 +11,7 @@ mod programs;
 mod project_pages;
 mod projects;
 mod reports;
+mod summary;
 mod targets;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;

@@ -93,7 +93,7 @@ impl Harness {
             .map(|r| r.into_inner().project.unwrap())
     }
 
-    async fn sufficiency(&mut self, kato: &str) -> GetSufficiencyResponse {
+    pub(super) async fn sufficiency(&mut self, kato: &str) -> GetSufficiencyResponse {
         let token = self.tokens.admin();
         self.client
             .get_sufficiency(with_token(
@@ -107,7 +107,13 @@ impl Harness {
             .into_inner()
     }
 
-    async fn record_standard(&mut self, id: &str, settlement: &str, code: &str, met: bool) {
+    pub(super) async fn record_standard(
+        &mut self,
+        id: &str,
+        settlement: &str,
+        code: &str,
+        met: bool,
+    ) {
         let token = self.tokens.admin();
         self.client
             .record_standard_status(with_token(

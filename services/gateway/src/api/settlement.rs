@@ -1,24 +1,15 @@
 //! `GetSettlementProfile`: one settlement as every backend sees it.
 
-use std::collections::BTreeMap;
-
-use aimaq_proto::budget::v1::{
-    GetSufficiencyRequest, ListAllocationsRequest, ListProjectsRequest, Project,
-};
+use aimaq_proto::budget::v1 as budget;
 use aimaq_proto::gateway::v1::*;
-use aimaq_proto::governance::v1::{
-    GetAkimRequest, GetElectionResultsRequest, GetRevenueSummaryRequest, ListElectionsRequest,
-    Territory, TerritoryKind,
-};
+use aimaq_proto::governance::v1::{self as governance, Territory};
 use aimaq_proto::grants::v1::{GetStatisticsRequest, StatisticsDimension, StatisticsRow};
 use aimaq_types::Kato;
-use tonic::Status;
+use tonic::{Code, Status};
 
 use aimaq_error::Error;
 
-use super::{
-    GatewayApi, Outgoing, PAGE_SIZE, all_pages, current_year, is_ok, parse_kato, section_of,
-};
+use super::{GatewayApi, Outgoing, current_year, is_ok, parse_kato, section_of};
 
 /// The first year of the diploma programme.
 const GRANTS_SINCE: i32 = 2009;
@@ -39,6 +30,9 @@ pub(super) fn check(request: &GetSettlementProfileRequest) -> Result<Kato, Statu
 }
 
 impl GatewayApi {
+    /// Three calls, one per backend, at once: each backend summarises the
+    /// settlement in one answer, so the profile waits for the slowest of three
+    /// rather than for a chain of a dozen.
     pub(super) async fn settlement_profile(
         &self,
         out: &Outgoing,
@@ -59,164 +53,68 @@ impl GatewayApi {
         })
     }
 
+    /// NOT_FOUND of the territory fails the view; any other refusal leaves
+    /// governance out and the view goes on.
     async fn settlement_governance(
         &self,
         out: &Outgoing,
         kato: Kato,
     ) -> Result<(Option<Territory>, Vec<Territory>, GovernanceSection), Status> {
-        let (territory, ancestors) = match self.territory(out, kato).await? {
-            Ok(found) => found,
+        let year = current_year();
+        let answer = out
+            .ask(self.governance.clone().get_settlement_summary(out.request(
+                governance::GetSettlementSummaryRequest {
+                    kato: kato.to_string(),
+                    // The complete fiscal years.
+                    revenue_from_year: year - REVENUE_YEARS,
+                    revenue_to_year: year - 1,
+                },
+            )))
+            .await;
+        match answer {
+            Ok(summary) => Ok((
+                summary.territory,
+                summary.ancestors,
+                GovernanceSection {
+                    status: Some(section_of(&[])),
+                    current_akim: summary.current_akim,
+                    latest_election: summary.latest_election,
+                    latest_results: summary.latest_results,
+                    revenue: summary.revenue,
+                },
+            )),
+            Err(status) if status.code() == Code::NotFound => {
+                Err(Error::not_found("territory", format!("territories/{kato}")).into_status())
+            }
             Err(status) => {
                 let section = GovernanceSection {
                     status: Some(section_of(&[Some(&status)])),
                     ..GovernanceSection::default()
                 };
-                return Ok((None, Vec::new(), section));
+                Ok((None, Vec::new(), section))
             }
-        };
-        let rural_district = std::iter::once(&territory)
-            .chain(&ancestors)
-            .find(|t| t.kind() == TerritoryKind::RuralDistrict)
-            .map(|t| t.kato.clone());
-        let year = current_year();
-        let governance = self.governance.clone();
-        let (akim, election, revenue) = tokio::join!(
-            async {
-                out.ask(governance.clone().get_akim(out.request(GetAkimRequest {
-                    territory_kato: kato.to_string(),
-                })))
-                .await
-            },
-            self.latest_election(out, kato),
-            async {
-                match &rural_district {
-                    Some(rural_district) => out
-                        .ask(governance.clone().get_revenue_summary(out.request(
-                            GetRevenueSummaryRequest {
-                                territory_kato: rural_district.clone(),
-                                // The complete fiscal years.
-                                from_year: year - REVENUE_YEARS,
-                                to_year: year - 1,
-                            },
-                        )))
-                        .await
-                        .map(Some),
-                    None => Ok(None),
-                }
-            },
-        );
-        let status = section_of(&[
-            akim.as_ref().err(),
-            election.as_ref().err(),
-            revenue.as_ref().err(),
-        ]);
-        let (latest_election, latest_results) = election.unwrap_or_default();
-        let section = GovernanceSection {
-            status: Some(status),
-            current_akim: akim.ok().and_then(|a| a.current),
-            latest_election,
-            latest_results,
-            revenue: revenue.ok().flatten(),
-        };
-        Ok((Some(territory), ancestors, section))
-    }
-
-    /// The last election scheduled for the territory, with its results.
-    async fn latest_election(
-        &self,
-        out: &Outgoing,
-        kato: Kato,
-    ) -> Result<
-        (
-            Option<aimaq_proto::governance::v1::Election>,
-            Option<aimaq_proto::governance::v1::ElectionResults>,
-        ),
-        Status,
-    > {
-        let elections = self
-            .elections(
-                out,
-                ListElectionsRequest {
-                    territory_kato: kato.to_string(),
-                    ..ListElectionsRequest::default()
-                },
-            )
-            .await?;
-        // Listed in the order scheduled; only those held for this very territory.
-        let Some(latest) = elections
-            .into_iter()
-            .rfind(|e| e.territory_kato == kato.to_string())
-        else {
-            return Ok((None, None));
-        };
-        let results = out
-            .ask(self.governance.clone().get_election_results(out.request(
-                GetElectionResultsRequest {
-                    election: latest.name.clone(),
-                },
-            )))
-            .await?;
-        Ok((Some(latest), results.results))
+        }
     }
 
     async fn settlement_budget(&self, out: &Outgoing, kato: Kato) -> BudgetSection {
-        let budget = self.budget.clone();
-        let allocations = async {
-            let programs = self.programs(out).await?;
-            let lists = programs.iter().map(|program| {
-                all_pages(|page_token| {
-                    let mut budget = budget.clone();
-                    let request = out.request(ListAllocationsRequest {
-                        program_code: program.code.clone(),
-                        territory_kato: kato.to_string(),
-                        page_size: PAGE_SIZE,
-                        page_token,
-                        ..ListAllocationsRequest::default()
-                    });
-                    async move {
-                        let page = out.ask(budget.list_allocations(request)).await?;
-                        Ok((page.allocations, page.next_page_token))
-                    }
-                })
-            });
-            let lists = futures::future::try_join_all(lists).await?;
-            Ok::<_, Status>(lists.into_iter().flatten().collect::<Vec<_>>())
-        };
-        let (allocations, projects, sufficiency) = tokio::join!(
-            allocations,
-            all_pages(|page_token| {
-                let mut budget = budget.clone();
-                let request = out.request(ListProjectsRequest {
+        let answer = out
+            .ask(self.budget.clone().get_settlement_summary(out.request(
+                budget::GetSettlementSummaryRequest {
                     territory_kato: kato.to_string(),
-                    page_size: PAGE_SIZE,
-                    page_token,
-                    ..ListProjectsRequest::default()
-                });
-                async move {
-                    let page = out.ask(budget.list_projects(request)).await?;
-                    Ok((page.projects, page.next_page_token))
-                }
-            }),
-            async {
-                out.ask(
-                    budget
-                        .clone()
-                        .get_sufficiency(out.request(GetSufficiencyRequest {
-                            territory_kato: kato.to_string(),
-                        })),
-                )
-                .await
+                },
+            )))
+            .await;
+        match answer {
+            Ok(summary) => BudgetSection {
+                status: Some(section_of(&[])),
+                allocations: summary.allocations,
+                projects: summary.projects.into_iter().map(project_count).collect(),
+                sufficiency: summary.sufficiency,
             },
-        );
-        BudgetSection {
-            status: Some(section_of(&[
-                allocations.as_ref().err(),
-                projects.as_ref().err(),
-                sufficiency.as_ref().err(),
-            ])),
-            allocations: allocations.unwrap_or_default(),
-            projects: projects.map(|p| count_projects(&p)).unwrap_or_default(),
-            sufficiency: sufficiency.ok(),
+            Err(status) => BudgetSection {
+                status: Some(section_of(&[Some(&status)])),
+                ..BudgetSection::default()
+            },
         }
     }
 
@@ -257,27 +155,15 @@ pub(super) fn complete(profile: &GetSettlementProfileResponse) -> bool {
         && is_ok(profile.grants.as_ref().and_then(|s| s.status.as_ref()))
 }
 
-/// Projects by programme and status, with their cost.
-pub(super) fn count_projects(projects: &[Project]) -> Vec<ProjectCount> {
-    let mut counts: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
-    for project in projects {
-        let entry = counts
-            .entry((project.program_code.clone(), project.status))
-            .or_default();
-        entry.0 += 1;
-        entry.1 = entry.1.saturating_add(project.cost_tiyn);
+/// The budget's count of a programme's projects in one status, as the profile
+/// shows it.
+fn project_count(count: budget::ProjectCount) -> ProjectCount {
+    ProjectCount {
+        program_code: count.program_code,
+        status: count.status,
+        count: count.count,
+        cost_tiyn: count.cost_tiyn,
     }
-    counts
-        .into_iter()
-        .map(
-            |((program_code, status), (count, cost_tiyn))| ProjectCount {
-                program_code,
-                status,
-                count,
-                cost_tiyn,
-            },
-        )
-        .collect()
 }
 
 /// Specialists who came, by year and field: those granted the relocation
@@ -300,17 +186,7 @@ pub(super) fn count_specialists(rows: &[StatisticsRow]) -> Vec<SpecialistCount> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aimaq_proto::budget::v1::ProjectStatus;
     use aimaq_proto::grants::v1::{Field, GrantTotals};
-
-    fn project(program: &str, status: ProjectStatus, cost_tiyn: i64) -> Project {
-        Project {
-            program_code: program.into(),
-            status: status as i32,
-            cost_tiyn,
-            ..Project::default()
-        }
-    }
 
     #[test]
     fn only_settlements_and_rural_districts_have_this_view() {
@@ -325,28 +201,6 @@ mod tests {
             assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{kato}");
             assert!(refused.message().contains("kato"), "{kato}");
         }
-    }
-
-    #[test]
-    fn projects_are_counted_by_programme_and_status() {
-        let counts = count_projects(&[
-            project("AUYL_EL_BESIGI", ProjectStatus::Completed, 100),
-            project("AUYL_AMANATY", ProjectStatus::Planned, 7),
-            project("AUYL_EL_BESIGI", ProjectStatus::Completed, 50),
-            project("AUYL_EL_BESIGI", ProjectStatus::Planned, 1),
-        ]);
-        let flat: Vec<(&str, ProjectStatus, i64, i64)> = counts
-            .iter()
-            .map(|c| (c.program_code.as_str(), c.status(), c.count, c.cost_tiyn))
-            .collect();
-        assert_eq!(
-            flat,
-            [
-                ("AUYL_AMANATY", ProjectStatus::Planned, 1, 7),
-                ("AUYL_EL_BESIGI", ProjectStatus::Planned, 1, 1),
-                ("AUYL_EL_BESIGI", ProjectStatus::Completed, 2, 150),
-            ]
-        );
     }
 
     #[test]

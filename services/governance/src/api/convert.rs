@@ -10,9 +10,7 @@ use crate::domain::territory::{
 };
 
 /// Parses a KATO code field, naming it in the error.
-pub fn kato(field: &str, text: &str) -> Result<Kato, Error> {
-    Kato::parse(text).map_err(|e| Error::invalid(field, e.to_string()))
-}
+pub use aimaq_error::fields::kato;
 
 pub fn kind_from_proto(kind: pb::TerritoryKind) -> Option<TerritoryKind> {
     use pb::TerritoryKind as P;

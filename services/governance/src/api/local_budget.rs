@@ -142,17 +142,26 @@ pub(super) fn revenue_year_to_proto(
 
 /// A range of fiscal years: in bounds, forward, at most 50 years.
 pub(super) fn check_years(from_year: i32, to_year: i32) -> Result<(), Error> {
+    check_year_range(["from_year", "to_year"], from_year, to_year)
+}
+
+/// A range of fiscal years whose bounds the request names `fields`.
+pub(super) fn check_year_range(
+    [from_field, to_field]: [&str; 2],
+    from_year: i32,
+    to_year: i32,
+) -> Result<(), Error> {
     let mut violations = Violations::new();
-    check_year(&mut violations, "from_year", from_year);
-    check_year(&mut violations, "to_year", to_year);
+    check_year(&mut violations, from_field, from_year);
+    check_year(&mut violations, to_field, to_year);
     violations.check(
         from_year <= to_year,
-        "to_year",
-        "must not be before from_year",
+        to_field,
+        format!("must not be before {from_field}"),
     );
     violations.check(
         to_year - from_year < 50,
-        "to_year",
+        to_field,
         "at most 50 years at once",
     );
     violations.into_result()

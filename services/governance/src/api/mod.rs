@@ -8,6 +8,7 @@ mod import;
 mod local_budget;
 mod protocols;
 mod rural_report;
+mod summary;
 mod territories;
 
 use aimaq_auth::{Caller, Scope};
@@ -221,6 +222,16 @@ impl GovernanceService for GovernanceApi {
         Caller::of(&request)?.require(Scope::GovernanceRead)?;
         Ok(Response::new(
             rural_report::rural_budget_report(&self.records, request.get_ref()).await?,
+        ))
+    }
+
+    async fn get_settlement_summary(
+        &self,
+        request: Request<GetSettlementSummaryRequest>,
+    ) -> Result<Response<GetSettlementSummaryResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            summary::summary(&self.records, &self.territories, request.get_ref()).await?,
         ))
     }
 

@@ -69,7 +69,7 @@ fn outcome_to_proto(record: &ElectionRecord, results: &Results) -> ElectionOutco
     }
 }
 
-fn results_to_proto(record: &ElectionRecord, results: &Results) -> ElectionResults {
+pub(super) fn results_to_proto(record: &ElectionRecord, results: &Results) -> ElectionResults {
     let id = record.election.id;
     let cast = results.ballots_cast;
     let share = |votes: i64| i32::try_from(basis_points(votes, cast)).unwrap_or(i32::MAX);

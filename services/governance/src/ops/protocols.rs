@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use aimaq_error::{Error, Violations};
 use aimaq_records::{Answer, Change, ChangeAction, Mutation, Records, within};
 use aimaq_storage::paging::Page;
+use aimaq_types::Kato;
 use chrono::NaiveDate;
 use sea_orm::ConnectionTrait;
 
@@ -181,6 +182,18 @@ pub async fn results(records: &Records, id: i64) -> Result<(ElectionRecord, Resu
     let record = load(db, id, false).await?;
     let results = results_of(db, &record).await?;
     Ok((record, results))
+}
+
+/// The last election scheduled for this very territory, with its results.
+pub async fn latest_results(
+    records: &Records,
+    territory: Kato,
+) -> Result<Option<(ElectionRecord, Results)>, Error> {
+    let db = records.database().connection();
+    match store::election::latest_of(db, &territory.to_string()).await? {
+        Some(id) => results(records, id).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Checks that every open station of the election has reported.

@@ -553,3 +553,13 @@ pub async fn list(
         .await?;
     Ok(page.finish(rows, |row| row.id.to_string()))
 }
+
+/// The id of the last election scheduled for this very territory, if any.
+pub async fn latest_of(db: &impl ConnectionTrait, territory: &str) -> Result<Option<i64>, Error> {
+    let latest = elections::Entity::find()
+        .filter(elections::Column::TerritoryKato.eq(territory))
+        .order_by_desc(elections::Column::Id)
+        .one(db)
+        .await?;
+    Ok(latest.map(|row| row.id))
+}

@@ -39,6 +39,10 @@ async fn subtree_reads_use_indexes(database: TestDatabase) {
             .unwrap();
         recorder.assert_indexed("elections of a subtree").await;
     }
+    election::latest_of(db, "613633100").await.unwrap();
+    recorder
+        .assert_uses("the latest election of a territory", "elections_territory")
+        .await;
     for parent in ["610000000", "613600000", "613633000"] {
         let filter = TerritoryFilter {
             parent: Some(Kato::parse(parent).unwrap()),

@@ -33,6 +33,12 @@ fn iin(yymmdd: &str, serial: u32) -> String {
         .to_string()
 }
 
+/// A territory and the office of its akim.
+pub(crate) type Place = (&'static str, ElectionOffice);
+
+/// Baidibek district, whose akim the 2023 pilot elected.
+const DISTRICT: Place = ("613600000", ElectionOffice::DistrictAkim);
+
 pub(crate) struct ElectionUnderTest {
     pub(crate) name: String,
     pub(crate) candidates: Vec<String>,
@@ -73,11 +79,24 @@ impl Harness {
         stations: &[i64],
         previous: &str,
     ) -> Result<Election, tonic::Status> {
+        self.schedule_at(DISTRICT, id, rule, stations, previous)
+            .await
+    }
+
+    /// As [`Harness::schedule_after`], of the akim of `territory`.
+    pub(crate) async fn schedule_at(
+        &mut self,
+        (territory, office): Place,
+        id: &str,
+        rule: WinnerRule,
+        stations: &[i64],
+        previous: &str,
+    ) -> Result<Election, tonic::Status> {
         let token = self.admin();
         let request = ScheduleElectionRequest {
             request_id: id.into(),
-            territory_kato: "613600000".into(),
-            office: ElectionOffice::DistrictAkim as i32,
+            territory_kato: territory.into(),
+            office: office as i32,
             call_date: Some(proto_date(NaiveDate::from_ymd_opt(2023, 6, 1).unwrap())),
             voting_date: Some(proto_date(NaiveDate::from_ymd_opt(2023, 8, 10).unwrap())),
             nomination_close_date: None,
@@ -135,7 +154,24 @@ impl Harness {
         stations: &[i64],
         candidates: usize,
     ) -> ElectionUnderTest {
-        let name = self.schedule(id, rule, stations).await;
+        self.election_at(DISTRICT, id, rule, stations, candidates)
+            .await
+    }
+
+    /// As [`Harness::election`], of the akim of `place`.
+    pub(crate) async fn election_at(
+        &mut self,
+        place: Place,
+        id: &str,
+        rule: WinnerRule,
+        stations: &[i64],
+        candidates: usize,
+    ) -> ElectionUnderTest {
+        let name = self
+            .schedule_at(place, id, rule, stations, "")
+            .await
+            .unwrap()
+            .name;
         let mut names = Vec::new();
         for n in 0..candidates {
             let candidate = self

@@ -11,6 +11,7 @@ mod hostile;
 mod lifecycle;
 mod local_budget;
 mod platform;
+mod summary;
 mod territories;
 
 use aimaq_auth::Scope;

@@ -1,0 +1,76 @@
+//! GetSettlementSummary: what a settlement profile shows of governance, in one
+//! call rather than five, each part answered as its own RPC would answer it.
+
+use aimaq_error::{Error, fields};
+use aimaq_proto::governance::v1::{
+    GetAkimRequest, GetRevenueSummaryRequest, GetSettlementSummaryRequest,
+    GetSettlementSummaryResponse,
+};
+use aimaq_records::Records;
+
+use super::akims;
+use super::convert::territory_to_proto;
+use super::elections::election_to_proto;
+use super::local_budget::{check_year_range, revenue_summary};
+use super::protocols::results_to_proto;
+use crate::domain::territory::TerritoryKind;
+use crate::ops;
+use crate::store::territory_cache::TerritoryCache;
+
+/// The revenue years asked for, if any.
+fn revenue_years(request: &GetSettlementSummaryRequest) -> Result<Option<(i32, i32)>, Error> {
+    let (from, to) = (request.revenue_from_year, request.revenue_to_year);
+    if (from, to) == (0, 0) {
+        return Ok(None);
+    }
+    check_year_range(["revenue_from_year", "revenue_to_year"], from, to)?;
+    Ok(Some((from, to)))
+}
+
+pub async fn summary(
+    records: &Records,
+    cache: &TerritoryCache,
+    request: &GetSettlementSummaryRequest,
+) -> Result<GetSettlementSummaryResponse, Error> {
+    let code = fields::settlement("kato", &request.kato)?;
+    let years = revenue_years(request)?;
+    let (territory, ancestors) = ops::territories::get(records, cache, code, true).await?;
+    let rural_district = std::iter::once(&territory)
+        .chain(&ancestors)
+        .find(|t| t.draft.kind == TerritoryKind::RuralDistrict)
+        .map(|t| t.draft.kato.to_string());
+    let akim = GetAkimRequest {
+        territory_kato: request.kato.clone(),
+    };
+    let akim = akims::get(records, &akim);
+    let revenue = async {
+        match (rural_district, years) {
+            (Some(rural_district), Some((from_year, to_year))) => {
+                let asked = GetRevenueSummaryRequest {
+                    territory_kato: rural_district,
+                    from_year,
+                    to_year,
+                };
+                revenue_summary(records, &asked).await.map(Some)
+            }
+            _ => Ok(None),
+        }
+    };
+    let (akim, election, revenue) =
+        tokio::try_join!(akim, ops::protocols::latest_results(records, code), revenue)?;
+    let (latest_election, latest_results) = match election {
+        Some((record, results)) => (
+            Some(election_to_proto(&record)?),
+            Some(results_to_proto(&record, &results)),
+        ),
+        None => (None, None),
+    };
+    Ok(GetSettlementSummaryResponse {
+        territory: Some(territory_to_proto(&territory)),
+        ancestors: ancestors.iter().map(territory_to_proto).collect(),
+        current_akim: akim.current,
+        latest_election,
+        latest_results,
+        revenue,
+    })
+}
