@@ -214,6 +214,11 @@ impl Database {
     }
 }
 
+/// The memory all SQLite connections of a process may hold, in bytes. Page
+/// caches are most of it; a page that no longer fits is read again from the
+/// operating system's file cache, which keeps the database file anyway.
+const SQLITE_MEMORY_LIMIT: i64 = 16 << 20;
+
 /// What a pool is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pool {
@@ -250,7 +255,10 @@ async fn open(url: &str, pool: Pool) -> Result<DatabaseConnection, Error> {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Process-wide: past it, SQLite reuses its least recently used
+                // cached pages (of any connection) rather than allocate more.
+                .pragma("soft_heap_limit", SQLITE_MEMORY_LIMIT.to_string());
             if pool == Pool::Writes {
                 // The writer's pages stay cached: up to 64 MiB rather than 2.
                 opts.pragma("cache_size", "-65536")

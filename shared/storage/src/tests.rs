@@ -433,7 +433,7 @@ on_both_backends!(
 );
 
 #[tokio::test]
-async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_bounded_memory() {
     let test = TestDatabase::sqlite().await;
     let database = Database::connect(&test.url).await.unwrap();
     let pragma = |name: &'static str| {
@@ -455,6 +455,7 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
     assert_eq!(pragma("journal_mode").await, "wal");
     assert_eq!(pragma("foreign_keys").await, "1");
     assert_eq!(pragma("busy_timeout").await, "10000");
+    assert_eq!(pragma("soft_heap_limit").await, (16 << 20).to_string());
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use aimaq_types::Kato;
 use tonic::Request;
 
 use super::convert::kato;
-use crate::domain::local_budget::RevenueSource;
+use crate::domain::local_budget::{RevenueSource, RevenueSummary};
 use crate::ops;
 use crate::store::local_budget::{indicators, revenue_name};
 
@@ -112,12 +112,24 @@ pub async fn revenue_summary(
     check_years(request.from_year, request.to_year)?;
     let years = (request.from_year, request.to_year);
     let (summary, counted) = ops::local_budget::revenue_summary(records, territory, years).await?;
-    Ok(GetRevenueSummaryResponse {
-        territory_kato: request.territory_kato.clone(),
+    Ok(revenue_summary_to_proto(
+        &request.territory_kato,
+        &summary,
+        counted,
+    ))
+}
+
+pub(super) fn revenue_summary_to_proto(
+    territory_kato: &str,
+    summary: &RevenueSummary,
+    counted: u64,
+) -> GetRevenueSummaryResponse {
+    GetRevenueSummaryResponse {
+        territory_kato: territory_kato.to_owned(),
         years: summary.years.iter().map(revenue_year_to_proto).collect(),
         growth_factor_bp: summary.growth_factor_bp,
         rural_districts_counted: i32::try_from(counted).unwrap_or(i32::MAX),
-    })
+    }
 }
 
 pub(super) fn revenue_year_to_proto(

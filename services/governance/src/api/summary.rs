@@ -3,15 +3,14 @@
 
 use aimaq_error::{Error, fields};
 use aimaq_proto::governance::v1::{
-    GetAkimRequest, GetRevenueSummaryRequest, GetSettlementSummaryRequest,
-    GetSettlementSummaryResponse,
+    GetAkimRequest, GetSettlementSummaryRequest, GetSettlementSummaryResponse,
 };
 use aimaq_records::Records;
 
 use super::akims;
 use super::convert::territory_to_proto;
 use super::elections::election_to_proto;
-use super::local_budget::{check_year_range, revenue_summary};
+use super::local_budget::{check_year_range, revenue_summary_to_proto};
 use super::protocols::results_to_proto;
 use crate::domain::territory::TerritoryKind;
 use crate::ops;
@@ -37,21 +36,18 @@ pub async fn summary(
     let (territory, ancestors) = ops::territories::get(records, cache, code, true).await?;
     let rural_district = std::iter::once(&territory)
         .chain(&ancestors)
-        .find(|t| t.draft.kind == TerritoryKind::RuralDistrict)
-        .map(|t| t.draft.kato.to_string());
+        .find(|t| t.draft.kind == TerritoryKind::RuralDistrict);
     let akim = GetAkimRequest {
         territory_kato: request.kato.clone(),
     };
     let akim = akims::get(records, &akim);
     let revenue = async {
         match (rural_district, years) {
-            (Some(rural_district), Some((from_year, to_year))) => {
-                let asked = GetRevenueSummaryRequest {
-                    territory_kato: rural_district,
-                    from_year,
-                    to_year,
-                };
-                revenue_summary(records, &asked).await.map(Some)
+            (Some(rural_district), Some(years)) => {
+                let (summary, counted) =
+                    ops::local_budget::revenue_of(records, Some(rural_district), years).await?;
+                let kato = rural_district.draft.kato.to_string();
+                Ok(Some(revenue_summary_to_proto(&kato, &summary, counted)))
             }
             _ => Ok(None),
         }

@@ -89,28 +89,43 @@ pub async fn revenue_summary(
     territory: Option<Kato>,
     (from_year, to_year): (i32, i32),
 ) -> Result<(RevenueSummary, u64), Error> {
-    let db = records.database().connection();
-    if let Some(territory) = territory {
-        let place = store::territory::require(db, territory).await?;
-        if let Some(year) = place
+    let place = match territory {
+        Some(territory) => {
+            Some(store::territory::require(records.database().connection(), territory).await?)
+        }
+        None => None,
+    };
+    revenue_of(records, place.as_ref(), (from_year, to_year)).await
+}
+
+/// As [`revenue_summary`], of a territory already read (none: the country).
+pub async fn revenue_of(
+    records: &Records,
+    place: Option<&Territory>,
+    (from_year, to_year): (i32, i32),
+) -> Result<(RevenueSummary, u64), Error> {
+    let territory = place.map(|p| p.draft.kato);
+    if let Some(place) = place
+        && let Some(year) = place
             .draft
             .validity
             .first_year_missing((from_year, to_year))
-        {
-            return Err(Error::invalid(
-                "territory_kato",
-                format!(
-                    "{territory} did not exist under this code in {year}: report on the years it existed"
-                ),
-            ));
-        }
+    {
+        return Err(Error::invalid(
+            "territory_kato",
+            format!(
+                "{} did not exist under this code in {year}: report on the years it existed",
+                place.draft.kato
+            ),
+        ));
     }
+    let db = records.database().connection();
     let prefix = subtree_prefix(territory);
-    let rows =
-        store::local_budget::revenue_by_year_and_source(db, &prefix, from_year, to_year).await?;
-    let summary = summarize(&rows, from_year, to_year)?;
-    let counted = store::local_budget::revenue_territories(db, &prefix, from_year, to_year).await?;
-    Ok((summary, counted))
+    let (rows, counted) = tokio::try_join!(
+        store::local_budget::revenue_by_year_and_source(db, &prefix, from_year, to_year),
+        store::local_budget::revenue_territories(db, &prefix, from_year, to_year),
+    )?;
+    Ok((summarize(&rows, from_year, to_year)?, counted))
 }
 
 /// One rural district's budget over the years of a report.

@@ -14,30 +14,36 @@ use crate::store::territory_cache::TerritoryCache;
 
 const RESOURCE: &str = "territory";
 
-/// The territory (from the cache when it holds it) and, when asked, its
-/// ancestors.
+/// The territory and, when asked, its ancestors: from the cache when it holds
+/// them.
 pub async fn get(
     records: &Records,
     cache: &TerritoryCache,
     code: Kato,
     with_ancestors: bool,
 ) -> Result<(Territory, Vec<Territory>), Error> {
-    let db = records.database().connection();
-    let territory = match cache.get(code) {
-        Some(territory) => territory,
-        None => {
-            let territory = store::territory::find(db, code)
-                .await?
-                .ok_or_else(|| Error::not_found(RESOURCE, name(code)))?;
-            cache.put(&territory);
-            territory
+    let cached = cache.get(code);
+    if let Some(territory) = &cached {
+        if !with_ancestors {
+            return Ok((territory.clone(), Vec::new()));
         }
+        if let Some(ancestors) = cache.ancestors(code) {
+            return Ok((territory.clone(), ancestors));
+        }
+    }
+    let db = records.database().connection();
+    let territory = match cached {
+        Some(territory) => territory,
+        None => store::territory::find(db, code)
+            .await?
+            .ok_or_else(|| Error::not_found(RESOURCE, name(code)))?,
     };
-    let ancestors = if with_ancestors {
-        store::territory::ancestors(db, &territory).await?
-    } else {
-        Vec::new()
-    };
+    if !with_ancestors {
+        cache.put(&territory);
+        return Ok((territory, Vec::new()));
+    }
+    let ancestors = store::territory::ancestors(db, &territory).await?;
+    cache.put_with_ancestors(&territory, &ancestors);
     Ok((territory, ancestors))
 }
 

@@ -1,34 +1,59 @@
 //! GetTerritory and UpsertTerritory.
 
-use aimaq_proto::governance::v1::{GetTerritoryRequest, TerritoryKind, UpsertTerritoryRequest};
+use aimaq_proto::governance::v1::{
+    GetTerritoryRequest, GetTerritoryResponse, TerritoryKind, UpsertTerritoryRequest,
+};
 use aimaq_testing::{TestDatabase, on_both_backends, with_token};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use super::{create, input, start};
+use super::{Harness, create, input, start};
+
+async fn with_ancestors(harness: &mut Harness, kato: &str) -> GetTerritoryResponse {
+    let token = harness.admin();
+    let request = GetTerritoryRequest {
+        kato: kato.into(),
+        include_ancestors: true,
+    };
+    harness
+        .client
+        .get_territory(with_token(request, &token))
+        .await
+        .unwrap()
+        .into_inner()
+}
 
 async fn territories_are_registered_with_their_parents(database: TestDatabase) {
     let mut harness = start(database).await;
     harness.seed_chain().await;
     let token = harness.admin();
-    let answer = harness
-        .client
-        .get_territory(with_token(
-            GetTerritoryRequest {
-                kato: "613633100".into(),
-                include_ancestors: true,
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let answer = with_ancestors(&mut harness, "613633100").await;
     let village = answer.territory.unwrap();
     assert_eq!(village.parent_kato, "613633000");
     assert_eq!(village.level, 4);
     assert_eq!(village.version, 1);
     let chain: Vec<&str> = answer.ancestors.iter().map(|t| t.kato.as_str()).collect();
     assert_eq!(chain, ["613633000", "613600000", "610000000"]);
+
+    // The chain is remembered, and forgotten when a territory changes: the
+    // rural district renamed shows at once in its village's ancestors.
+    let mut renamed = input("613633000", TerritoryKind::RuralDistrict, "Агыбет а.о.");
+    renamed.population = 1000;
+    harness
+        .client
+        .upsert_territory(with_token(
+            UpsertTerritoryRequest {
+                request_id: "rename".into(),
+                territory: Some(renamed),
+                expected_version: 1,
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    let again = with_ancestors(&mut harness, "613633100").await;
+    let name = again.ancestors[0].name.as_ref().unwrap();
+    assert_eq!(name.ru, "Агыбет а.о.");
 
     let missing = harness
         .client
