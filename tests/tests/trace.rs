@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aimaq_config::{LogFormat, TelemetryConfig, TlsConfig};
@@ -16,25 +17,53 @@ use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse, Ter
 use aimaq_testing::stub::GetTerritoryStub;
 use aimaq_testing::{TestDatabase, TestPki, TestServer, TestTokens, with_token};
 use tokio::net::TcpListener;
+use tonic::body::Body;
+use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic::{Request, Response};
 
-/// The `traceparent` of every call a governance stand-in received.
+/// The `traceparent` of every call a governance stand-in received, whatever
+/// its method (a settlement profile asks for a summary, which the stand-in
+/// does not answer).
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<String>>>);
 
+/// A stand-in that notes each call's `traceparent` before answering it.
+#[derive(Clone)]
+struct Noting {
+    seen: Recorder,
+    stub: GetTerritoryStub,
+}
+
+impl NamedService for Noting {
+    const NAME: &'static str = GetTerritoryStub::NAME;
+}
+
+impl tower::Service<http::Request<Body>> for Noting {
+    type Response = http::Response<Body>;
+    type Error = std::convert::Infallible;
+    type Future = <GetTerritoryStub as tower::Service<http::Request<Body>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.stub.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let traceparent = request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        self.seen.0.lock().unwrap().push(traceparent);
+        self.stub.call(request)
+    }
+}
+
 impl Recorder {
-    /// A governance stand-in that notes each call's `traceparent`.
-    fn governance(&self) -> GetTerritoryStub {
-        let seen = Arc::clone(&self.0);
-        GetTerritoryStub::new(move |request| {
-            let traceparent = request
-                .metadata()
-                .get("traceparent")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            seen.lock().unwrap().push(traceparent);
+    /// A governance stand-in that answers `GetTerritory` and notes every call.
+    fn governance(&self) -> Noting {
+        let stub = GetTerritoryStub::new(move |request| {
             Ok(Response::new(GetTerritoryResponse {
                 territory: Some(Territory {
                     kato: request.into_inner().kato,
@@ -42,7 +71,11 @@ impl Recorder {
                 }),
                 ancestors: Vec::new(),
             }))
-        })
+        });
+        Noting {
+            seen: self.clone(),
+            stub,
+        }
     }
 }
 

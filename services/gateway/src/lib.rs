@@ -89,6 +89,22 @@ pub struct RateConfig {
     pub agency_rate_limits: Vec<AgencyRateLimit>,
 }
 
+/// Browsers: the gateway answers gRPC-Web as well as gRPC (on its one port,
+/// over HTTP/2 and HTTP/1.1), for front ends using the generated clients.
+#[derive(Clone, Debug, Default, Args)]
+pub struct BrowserConfig {
+    /// Origins whose pages may call the gateway (CORS), as
+    /// `https://portal.example.kz`; repeated or comma-separated. None by
+    /// default: no page of another origin may call.
+    #[arg(
+        long = "cors-origin",
+        env = "AIMAQ_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_parser = aimaq_server::parse_origin
+    )]
+    pub cors_origins: Vec<http::HeaderValue>,
+}
+
 #[derive(Clone, Debug, Args)]
 pub struct GatewayConfig {
     /// Address the gateway listens on.
@@ -100,6 +116,9 @@ pub struct GatewayConfig {
 
     #[command(flatten)]
     pub rate: RateConfig,
+
+    #[command(flatten)]
+    pub browsers: BrowserConfig,
 
     #[command(flatten)]
     pub auth: AuthConfig,
@@ -123,6 +142,7 @@ impl GatewayConfig {
             listen: server.listen,
             backends,
             rate,
+            browsers: BrowserConfig::default(),
             auth: server.auth,
             tls: server.tls,
             limits: server.limits,
@@ -201,7 +221,7 @@ pub async fn run(
         (BudgetApi::NAME, budget.clone()),
         (GrantsApi::NAME, grants.clone()),
     ];
-    let server = GrpcServer::new("gateway", config.limits);
+    let server = GrpcServer::new("gateway", config.limits).browsers(config.browsers.cors_origins);
     let guard = guard.with_stream_limits(server.stream_limits());
     server
         .tls(tls.server.clone())

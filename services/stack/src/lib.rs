@@ -281,6 +281,7 @@ impl Launch<'_> {
                 view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
             },
             rate: self.options.rate.clone(),
+            browsers: aimaq_gateway::BrowserConfig::default(),
             auth: self.auth.clone(),
             tls: self.tls.server("gateway"),
             limits: self.limits.clone(),

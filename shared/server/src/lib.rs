@@ -2,8 +2,10 @@
 //! token verification, `grpc.health.v1`, server reflection (v1 and v1alpha),
 //! tower layers for telemetry, load shedding, a concurrency limit and request
 //! timeouts, and a graceful shutdown that reports NOT_SERVING, stops accepting and
-//! drains in-flight calls within a bounded grace period.
+//! drains in-flight calls within a bounded grace period. A server open to
+//! browsers also answers gRPC-Web, over HTTP/1.1 as well.
 
+mod browsers;
 mod deadline;
 mod health;
 mod localize;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use aimaq_config::LimitsConfig;
 use aimaq_telemetry::RpcTelemetryLayer;
 use aimaq_tls::{Outbound, ServerTls};
+pub use browsers::parse_origin;
 use deadline::DeadlineLayer;
 pub use deadline::grpc_timeout;
 pub use health::{HealthCheck, Verdict, serving};
@@ -63,6 +66,8 @@ pub struct GrpcServer {
     service_names: Vec<&'static str>,
     draining: watch::Sender<bool>,
     health_check: Option<HealthCheck>,
+    /// Open to browsers, with the origins whose pages may call.
+    browsers: Option<Vec<http::HeaderValue>>,
 }
 
 impl GrpcServer {
@@ -77,12 +82,20 @@ impl GrpcServer {
             service_names: Vec::new(),
             draining,
             health_check: None,
+            browsers: None,
         }
     }
 
     /// Serves through TLS with these settings (`None`: plaintext).
     pub fn tls(mut self, tls: Option<Arc<ServerTls>>) -> GrpcServer {
         self.tls = tls;
+        self
+    }
+
+    /// Answers gRPC-Web as well as gRPC, over HTTP/1.1 too, and lets pages of
+    /// `origins` call (CORS; none: only pages of no other origin).
+    pub fn browsers(mut self, origins: Vec<http::HeaderValue>) -> GrpcServer {
+        self.browsers = Some(origins);
         self
     }
 
@@ -170,7 +183,14 @@ impl GrpcServer {
         };
         let incoming = aimaq_tls::incoming(listener, self.tls.clone());
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Outermost, so that every layer within sees a gRPC call and its
+        // trailers, whichever protocol the caller spoke.
+        let browsers = self
+            .browsers
+            .as_ref()
+            .map(|origins| (browsers::cors(origins), tonic_web::GrpcWebLayer::new()));
         let layers = ServiceBuilder::new()
+            .option_layer(browsers)
             .layer(RpcTelemetryLayer::new(self.name))
             // Outside the deadline and the shedding, so their refusals too
             // are in the caller's language.
@@ -219,6 +239,7 @@ impl GrpcServer {
     /// The transport with its HTTP/2 limits.
     fn transport(&self) -> Server {
         Server::builder()
+            .accept_http1(self.browsers.is_some())
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             // HTTP/2's own limits, which are unbounded by default: streams at
