@@ -395,7 +395,10 @@ async fn run() {
     );
     println!(
         "{}",
-        profile_many.row("`GetSettlementProfile` (3 backends, 7 to 9 calls)", base)
+        profile_many.row(
+            "`GetSettlementProfile`, one village, from the 1 s view cache (3 backend calls a miss)",
+            base,
+        )
     );
     println!(
         "\nForwarded throughput over the bare hop's: {:.2} (target ≥ 0.80). `GetSettlementProfile` over the bare echo's: {:.2} (target ≥ 0.30).",
