@@ -41,15 +41,20 @@ pub async fn summary(
         territory_kato: request.kato.clone(),
     };
     let akim = akims::get(records, &akim);
+    // Over the asked years the rural district existed in: a district formed
+    // lately has no revenue to report before it, which is no fault of the call.
+    let revenue_years = rural_district
+        .zip(years)
+        .and_then(|(place, years)| Some((place, place.draft.validity.years_within(years)?)));
     let revenue = async {
-        match (rural_district, years) {
-            (Some(rural_district), Some(years)) => {
+        match revenue_years {
+            Some((rural_district, years)) => {
                 let (summary, counted) =
                     ops::local_budget::revenue_of(records, Some(rural_district), years).await?;
                 let kato = rural_district.draft.kato.to_string();
                 Ok(Some(revenue_summary_to_proto(&kato, &summary, counted)))
             }
-            _ => Ok(None),
+            None => Ok(None),
         }
     };
     let (akim, election, revenue) =

@@ -134,6 +134,14 @@ impl Validity {
     pub fn first_year_missing(&self, (from, to): (i32, i32)) -> Option<i32> {
         (from..=to).find(|year| !self.covers_year(*year))
     }
+
+    /// The years from `from` to `to` the territory existed in, if any: one
+    /// range, since it existed over one period.
+    pub fn years_within(&self, (from, to): (i32, i32)) -> Option<(i32, i32)> {
+        let first = self.from.map_or(from, |date| from.max(date.year()));
+        let last = self.to.map_or(to, |date| to.min(date.year()));
+        (first <= last).then_some((first, last))
+    }
 }
 
 /// What a caller may set on a territory.
@@ -310,6 +318,19 @@ mod tests {
         assert_eq!(abai.first_year_missing((2019, 2024)), Some(2019));
         assert_eq!(abai.first_year_missing((2022, 2024)), None);
         assert_eq!(old.first_year_missing((2020, 2025)), Some(2023));
+        assert_eq!(abai.years_within((2019, 2025)), Some((2022, 2025)));
+        assert_eq!(old.years_within((2019, 2025)), Some((2019, 2022)));
+        assert_eq!(old.years_within((2023, 2025)), None);
+        assert_eq!(abai.years_within((2019, 2021)), None);
+        assert_eq!(
+            Validity::default().years_within((2019, 2025)),
+            Some((2019, 2025))
+        );
+        for (from, to) in [(2015, 2030), (2022, 2022), (2020, 2023)] {
+            if let Some(years) = abai.years_within((from, to)) {
+                assert_eq!(abai.first_year_missing(years), None, "{from}-{to}");
+            }
+        }
     }
 
     #[test]

@@ -37,20 +37,8 @@ async fn seed(harness: &mut Harness) -> (String, String) {
         ))
         .await
         .unwrap();
-    for (id, year, amount) in [("r-1", 2022, 6_000_000), ("r-2", 2023, 9_000_000)] {
-        let revenue = RecordRevenueRequest {
-            request_id: id.into(),
-            territory_kato: RURAL_DISTRICT.into(),
-            fiscal_year: year,
-            source: RevenueSource::LandTax as i32,
-            amount_tiyn: amount,
-            note: String::new(),
-        };
-        harness
-            .client
-            .record_revenue(with_token(revenue, &token))
-            .await
-            .unwrap();
+    for (year, amount) in [(2022, 6_000_000), (2023, 9_000_000)] {
+        harness.land_tax(RURAL_DISTRICT, year, amount).await;
     }
     let rural = (RURAL_DISTRICT, ElectionOffice::RuralAkim);
     let of_district = harness
@@ -76,6 +64,23 @@ fn summary_of(kato: &str, years: (i32, i32)) -> GetSettlementSummaryRequest {
 }
 
 impl Harness {
+    /// Land tax of a rural district in a year.
+    async fn land_tax(&mut self, kato: &str, year: i32, amount_tiyn: i64) {
+        let token = self.admin();
+        let revenue = RecordRevenueRequest {
+            request_id: format!("land-tax-{kato}-{year}"),
+            territory_kato: kato.into(),
+            fiscal_year: year,
+            source: RevenueSource::LandTax as i32,
+            amount_tiyn,
+            note: String::new(),
+        };
+        self.client
+            .record_revenue(with_token(revenue, &token))
+            .await
+            .unwrap();
+    }
+
     async fn summary(
         &mut self,
         request: GetSettlementSummaryRequest,
@@ -226,5 +231,68 @@ async fn a_summary_is_refused_what_it_cannot_describe(database: TestDatabase) {
     assert_eq!(denied.code(), Code::PermissionDenied);
 }
 
+/// A rural district formed in 2022: its revenue is summarised over the asked
+/// years it existed in, where `GetRevenueSummary` over all of them refuses.
+async fn revenue_covers_the_years_the_rural_district_existed(database: TestDatabase) {
+    let mut harness = start(database).await;
+    let token = harness.admin();
+    let formed = Date {
+        year: 2022,
+        month: 6,
+        day: 8,
+    };
+    for (kato, kind, name) in [
+        ("100000000", TerritoryKind::Region, "область Абай"),
+        ("103200000", TerritoryKind::District, "Абайский район"),
+        (
+            "103233000",
+            TerritoryKind::RuralDistrict,
+            "Каскабулакский с.о.",
+        ),
+        ("103233100", TerritoryKind::Village, "с.Каскабулак"),
+    ] {
+        let dated = TerritoryInput {
+            valid_from: Some(formed),
+            ..super::input(kato, kind, name)
+        };
+        harness.upsert(super::create(kato, dated)).await;
+    }
+    harness.land_tax("103233000", 2023, 5_000_000).await;
+
+    let summary = harness
+        .summary(summary_of("103233100", (2019, 2024)))
+        .await
+        .unwrap();
+    let revenue = summary.revenue.unwrap();
+    let years: Vec<i32> = revenue.years.iter().map(|y| y.fiscal_year).collect();
+    assert_eq!(years, [2022, 2023, 2024]);
+    let asked = |from_year| GetRevenueSummaryRequest {
+        territory_kato: "103233000".into(),
+        from_year,
+        to_year: 2024,
+    };
+    let existed = harness
+        .client
+        .get_revenue_summary(with_token(asked(2022), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(revenue, existed);
+    let refused = harness
+        .client
+        .get_revenue_summary(with_token(asked(2019), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+
+    // Before it was formed: no revenue, and no refusal.
+    let before = harness
+        .summary(summary_of("103233100", (2019, 2021)))
+        .await
+        .unwrap();
+    assert!(before.revenue.is_none());
+}
+
 on_both_backends!(a_summary_is_what_each_part_answers);
+on_both_backends!(revenue_covers_the_years_the_rural_district_existed);
 on_both_backends!(a_summary_is_refused_what_it_cannot_describe);
