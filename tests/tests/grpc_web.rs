@@ -8,14 +8,14 @@ use aimaq_config::ServerConfig;
 use aimaq_e2e::scenario::*;
 use aimaq_e2e::system::{System, generous};
 use aimaq_gateway::GatewayConfig;
+use aimaq_proto::budget::v1::ListProgramsRequest;
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
-use aimaq_proto::budget::v1::{ListProgramsRequest, ListProgramsResponse};
+use aimaq_proto::gateway::v1::GetSettlementProfileRequest;
 use aimaq_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
-use aimaq_proto::gateway::v1::{GetSettlementProfileRequest, GetSettlementProfileResponse};
+use aimaq_proto::governance::v1::GetTerritoryRequest;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
-use aimaq_proto::governance::v1::{GetTerritoryRequest, GetTerritoryResponse};
+use aimaq_proto::grants::v1::GetStatisticsRequest;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
-use aimaq_proto::grants::v1::{GetStatisticsRequest, GetStatisticsResponse};
 use aimaq_testing::{TestDatabase, TestServer, with_token};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Request};
@@ -122,6 +122,20 @@ fn answered<M: Message + Default>(answer: &WebAnswer) -> M {
     M::decode(message.clone()).unwrap()
 }
 
+/// `request` to `path` over gRPC-Web, its answer checked equal to
+/// `over_grpc`'s: the same call over gRPC.
+async fn same_over_both<R: Message + Default + PartialEq + std::fmt::Debug>(
+    channel: &Channel,
+    token: &str,
+    path: &str,
+    request: &impl Message,
+    over_grpc: impl std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+) -> R {
+    let web: R = answered(&web_call(channel, path, request, Some(token)).await);
+    assert_eq!(web, over_grpc.await.unwrap().into_inner(), "{path}");
+    web
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_web_answers_as_grpc_does() {
     let system = System::start().await;
@@ -136,43 +150,28 @@ async fn grpc_web_answers_as_grpc_does() {
     let asked = GetSettlementProfileRequest {
         kato: VILLAGE.into(),
     };
+    let mut views = GatewayServiceClient::new(channel.clone());
+    let over_grpc = views.get_settlement_profile(with_token(asked.clone(), &token));
     let path = "/aimaq.gateway.v1.GatewayService/GetSettlementProfile";
-    let web = web_call(&channel, path, &asked, Some(&token)).await;
-    let over_grpc = GatewayServiceClient::new(channel.clone())
-        .get_settlement_profile(with_token(asked.clone(), &token))
-        .await
-        .unwrap()
-        .into_inner();
-    let web: GetSettlementProfileResponse = answered(&web);
-    assert!(web.budget.as_ref().unwrap().sufficiency.is_some());
-    assert_eq!(web, over_grpc);
+    let profile = same_over_both(&channel, &token, path, &asked, over_grpc).await;
+    assert!(profile.budget.as_ref().unwrap().sufficiency.is_some());
 
     // An RPC forwarded to each backend.
     let territory = GetTerritoryRequest {
         kato: VILLAGE.into(),
         include_ancestors: true,
     };
+    let mut governance = GovernanceServiceClient::new(channel.clone());
+    let over_grpc = governance.get_territory(with_token(territory.clone(), &token));
     let path = "/aimaq.governance.v1.GovernanceService/GetTerritory";
-    let web: GetTerritoryResponse =
-        answered(&web_call(&channel, path, &territory, Some(&token)).await);
-    let over_grpc = GovernanceServiceClient::new(channel.clone())
-        .get_territory(with_token(territory, &token))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(web, over_grpc);
+    same_over_both(&channel, &token, path, &territory, over_grpc).await;
 
     let programs = ListProgramsRequest::default();
+    let mut budget = BudgetServiceClient::new(channel.clone());
+    let over_grpc = budget.list_programs(with_token(programs.clone(), &token));
     let path = "/aimaq.budget.v1.BudgetService/ListPrograms";
-    let web: ListProgramsResponse =
-        answered(&web_call(&channel, path, &programs, Some(&token)).await);
-    let over_grpc = BudgetServiceClient::new(channel.clone())
-        .list_programs(with_token(programs, &token))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!web.programs.is_empty());
-    assert_eq!(web, over_grpc);
+    let listed = same_over_both(&channel, &token, path, &programs, over_grpc).await;
+    assert!(!listed.programs.is_empty());
 
     let year = this_year();
     let statistics = GetStatisticsRequest {
@@ -181,15 +180,10 @@ async fn grpc_web_answers_as_grpc_does() {
         territory_kato: VILLAGE.into(),
         group_by: Vec::new(),
     };
+    let mut grants = GrantsServiceClient::new(channel.clone());
+    let over_grpc = grants.get_statistics(with_token(statistics.clone(), &token));
     let path = "/aimaq.grants.v1.GrantsService/GetStatistics";
-    let web: GetStatisticsResponse =
-        answered(&web_call(&channel, path, &statistics, Some(&token)).await);
-    let over_grpc = GrantsServiceClient::new(channel.clone())
-        .get_statistics(with_token(statistics, &token))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(web, over_grpc);
+    same_over_both(&channel, &token, path, &statistics, over_grpc).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -241,7 +241,7 @@ where
 }
 
 fn parse_kato(text: &str) -> Result<Kato, Status> {
-    Kato::parse(text).map_err(|error| Error::invalid("kato", error.to_string()).into_status())
+    aimaq_error::fields::kato("kato", text).map_err(Error::into_status)
 }
 
 fn current_year() -> i32 {

@@ -24,7 +24,7 @@ fn to_proto(quota: &Kept) -> Quota {
 }
 
 fn parse_region(text: &str) -> Result<Kato, Error> {
-    let region = Kato::parse(text).map_err(|e| Error::invalid("region_kato", e.to_string()))?;
+    let region = aimaq_error::fields::kato("region_kato", text)?;
     if region.level() != 1 {
         return Err(Error::invalid(
             "region_kato",
