@@ -3,14 +3,16 @@
 
 use std::path::PathBuf;
 
-use prost::Message;
-
 const FILES: &[&str] = &[
     "aimaq/common/v1/common.proto",
     "aimaq/governance/v1/governance.proto",
     "aimaq/budget/v1/budget.proto",
     "aimaq/grants/v1/grants.proto",
     "aimaq/gateway/v1/gateway.proto",
+    // Not used by the code; in the descriptor set so that the HTTP/JSON API
+    // can write a status's rich error details as JSON.
+    "google/rpc/status.proto",
+    "google/rpc/error_details.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,11 +23,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", root.join(file).display());
     }
 
-    let descriptors = protox::compile(FILES, [&root])?;
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(FILES)?;
+    // Encoded by the compiler, which keeps extension options (the HTTP
+    // rules) that the generated `MethodOptions` type would drop.
     std::fs::write(
         out_dir.join("aimaq_descriptor.bin"),
-        descriptors.encode_to_vec(),
+        compiler.encode_file_descriptor_set(),
     )?;
+    let descriptors = compiler.file_descriptor_set();
     tonic_prost_build::configure()
         // Undecodable bodies are the sender's mistake, not the server's fault.
         .codec_path("crate::codec::ProtoCodec")

@@ -1,7 +1,8 @@
 //! The gateway: the single ingress for agencies. It verifies tokens and applies
 //! per-caller rate limits, forwards every RPC of the governance, budget and
 //! grants services unchanged, and serves the aggregated views of
-//! `aimaq.gateway.v1.GatewayService`.
+//! `aimaq.gateway.v1.GatewayService`. On the same port it answers gRPC-Web
+//! and the HTTP/JSON API of every RPC (`/v1/…`, `/openapi.json`, `/docs`).
 
 mod api;
 mod domain;
@@ -161,6 +162,8 @@ pub enum GatewayError {
     Tls(#[from] aimaq_tls::TlsError),
     #[error(transparent)]
     Server(#[from] aimaq_server::ServerError),
+    #[error(transparent)]
+    JsonApi(#[from] aimaq_transcode::JsonApiError),
 }
 
 /// Runs the gateway on `listener` until `shutdown` completes.
@@ -221,7 +224,10 @@ pub async fn run(
         (BudgetApi::NAME, budget.clone()),
         (GrantsApi::NAME, grants.clone()),
     ];
-    let server = GrpcServer::new("gateway", config.limits).browsers(config.browsers.cors_origins);
+    let json = aimaq_transcode::JsonApi::new(aimaq_proto::FILE_DESCRIPTOR_SET, limit)?;
+    let server = GrpcServer::new("gateway", config.limits)
+        .browsers(config.browsers.cors_origins)
+        .http_json(std::sync::Arc::new(json));
     let guard = guard.with_stream_limits(server.stream_limits());
     server
         .tls(tls.server.clone())

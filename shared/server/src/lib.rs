@@ -68,6 +68,8 @@ pub struct GrpcServer {
     health_check: Option<HealthCheck>,
     /// Open to browsers, with the origins whose pages may call.
     browsers: Option<Vec<http::HeaderValue>>,
+    /// The HTTP/JSON API, transcoded to the gRPC services on the same port.
+    json: Option<Arc<aimaq_transcode::JsonApi>>,
 }
 
 impl GrpcServer {
@@ -83,6 +85,7 @@ impl GrpcServer {
             draining,
             health_check: None,
             browsers: None,
+            json: None,
         }
     }
 
@@ -96,6 +99,13 @@ impl GrpcServer {
     /// `origins` call (CORS; none: only pages of no other origin).
     pub fn browsers(mut self, origins: Vec<http::HeaderValue>) -> GrpcServer {
         self.browsers = Some(origins);
+        self
+    }
+
+    /// Answers HTTP/JSON (HTTP/1.1 and HTTP/2) on the same port, each call
+    /// transcoded into a gRPC call that passes every layer a gRPC call does.
+    pub fn http_json(mut self, api: Arc<aimaq_transcode::JsonApi>) -> GrpcServer {
+        self.json = Some(api);
         self
     }
 
@@ -183,14 +193,21 @@ impl GrpcServer {
         };
         let incoming = aimaq_tls::incoming(listener, self.tls.clone());
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
-        // Outermost, so that every layer within sees a gRPC call and its
-        // trailers, whichever protocol the caller spoke.
-        let browsers = self
+        // Browsers' CORS outermost, for every call a page may make. HTTP/JSON
+        // next: a transcoded call is a gRPC call to every layer within, and
+        // gRPC-Web (which refuses other HTTP/1.1 requests) sees only gRPC-Web
+        // and gRPC. Then gRPC-Web, so that every layer within sees a gRPC
+        // call and its trailers, whichever protocol the caller spoke.
+        let cors = self.browsers.as_deref().map(browsers::cors);
+        let json = self.json.clone().map(aimaq_transcode::JsonLayer::new);
+        let grpc_web = self
             .browsers
             .as_ref()
-            .map(|origins| (browsers::cors(origins), tonic_web::GrpcWebLayer::new()));
+            .map(|_| tonic_web::GrpcWebLayer::new());
         let layers = ServiceBuilder::new()
-            .option_layer(browsers)
+            .option_layer(cors)
+            .option_layer(json)
+            .option_layer(grpc_web)
             .layer(RpcTelemetryLayer::new(self.name))
             // Outside the deadline and the shedding, so their refusals too
             // are in the caller's language.
@@ -239,7 +256,7 @@ impl GrpcServer {
     /// The transport with its HTTP/2 limits.
     fn transport(&self) -> Server {
         Server::builder()
-            .accept_http1(self.browsers.is_some())
+            .accept_http1(self.browsers.is_some() || self.json.is_some())
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             // HTTP/2's own limits, which are unbounded by default: streams at

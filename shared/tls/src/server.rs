@@ -76,7 +76,10 @@ fn build(paths: &[PathBuf]) -> Result<ServerConfig, String> {
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| format!("{}: {e}", cert.display()))?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    // HTTP/1.1 too, for the gateway's HTTP/JSON and gRPC-Web callers that
+    // speak only it; a server that does not accept HTTP/1.1 refuses it after
+    // the handshake, as it would a client that offered no protocol.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
