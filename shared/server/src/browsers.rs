@@ -1,5 +1,6 @@
-//! Browsers: gRPC-Web, and the origins whose pages may call (CORS). A page of
-//! another origin may call only if its origin is listed: none are by default.
+//! Browsers: gRPC-Web (and the HTTP/JSON API), and the origins whose pages
+//! may call (CORS). A page of another origin may call only if its origin is
+//! listed: none are by default.
 
 use std::time::Duration;
 
@@ -7,8 +8,14 @@ use http::header::{ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, Uri};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// What a gRPC-Web call sends beyond a browser's simple headers.
-const ASKED_HEADERS: [&str; 4] = ["grpc-timeout", "x-grpc-web", "x-user-agent", "traceparent"];
+/// What a gRPC-Web or HTTP/JSON call sends beyond a browser's simple headers.
+const ASKED_HEADERS: [&str; 5] = [
+    "grpc-timeout",
+    "x-grpc-web",
+    "x-user-agent",
+    "traceparent",
+    "last-event-id",
+];
 /// What a page may read of the answer: the status, when a call fails before
 /// any message (the answer is then headers only).
 const EXPOSED_HEADERS: [&str; 3] = ["grpc-status", "grpc-message", "grpc-status-details-bin"];
@@ -20,7 +27,8 @@ pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
     let asked = ASKED_HEADERS.map(HeaderName::from_static);
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
-        .allow_methods([Method::POST])
+        // POST for gRPC-Web; the HTTP/JSON API's methods besides.
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
         .allow_headers(
             [AUTHORIZATION, CONTENT_TYPE, ACCEPT_LANGUAGE]
                 .into_iter()
