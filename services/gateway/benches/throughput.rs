@@ -47,6 +47,8 @@ use tonic::transport::{Channel, Server};
 use tonic::{Response, Status};
 use tower::{Service, ServiceExt};
 
+#[path = "servers/aimaq.rs"]
+mod aimaq;
 mod servers;
 use servers::{ServerProcess, connect, plaintext};
 
@@ -275,36 +277,16 @@ async fn run() {
     // deadlines, load shedding): what the assembly alone adds to a hop.
     let assembled_hop =
         ServerProcess::start("assembled hop", "assembled hop", &to(echo.address), &tokens).await;
-    let governance = ServerProcess::start("governance", "governance", &[], &tokens).await;
-    aimaq_testing::territories::seed(governance.channel().await, &tokens, &[]).await;
-    let on_governance = [(servers::TARGET, governance.url())];
-    let budget = ServerProcess::start("budget", "budget", &on_governance, &tokens).await;
-    let grants = ServerProcess::start("grants", "grants", &on_governance, &tokens).await;
-    let backends = format!("{} {} {}", governance.url(), budget.url(), grants.url());
-    let gateway = ServerProcess::start(
-        "gateway",
-        "gateway",
-        &[(servers::TARGET, backends)],
-        &tokens,
-    )
-    .await;
-    // The peaks reported are of the load, not of starting and seeding.
-    for server in [&governance, &budget, &grants, &gateway] {
-        server.forget_peak();
-    }
+    let aimaq::Aimaq {
+        governance,
+        budget,
+        grants,
+        gateway,
+    } = aimaq::Aimaq::start(&tokens).await;
 
-    let machine = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines().find_map(|l| {
-                l.strip_prefix("model name")
-                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
-            })
-        })
-        .unwrap_or_default();
     println!(
-        "## Gateway ({} CPUs, {machine}; every server and the load generator in a process of its own; every hop {})\n",
-        std::thread::available_parallelism().map_or(0, usize::from),
+        "## Gateway ({}; every server and the load generator in a process of its own; every hop {})\n",
+        aimaq::machine(),
         if plaintext() {
             "plaintext"
         } else {
