@@ -146,3 +146,16 @@ pub async fn black_hole() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     });
     (address, task)
 }
+
+/// A system with a gateway in front, the admin's token, and every scenario's
+/// data written through the gateway.
+pub async fn with_every_scenario() -> (System, TestServer, String) {
+    let system = System::start().await;
+    let gateway = system.gateway(system.targets(), generous(), None).await;
+    let token = system.tokens.admin();
+    let channel = gateway.channel().await;
+    crate::scenario::budget_scenario(channel.clone(), &token).await;
+    crate::scenario::grants_scenario(channel.clone(), &token).await;
+    crate::scenario::governance_scenario(channel, &token).await;
+    (system, gateway, token)
+}

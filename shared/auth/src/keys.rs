@@ -117,6 +117,12 @@ impl DevKeys {
         Ok(keys)
     }
 
+    /// Whether `dir` holds a development signing key: a data directory of the
+    /// stack does, a production key set (public keys only) never.
+    pub fn has_signing_key(dir: &Path) -> bool {
+        dir.join(PRIVATE_FILE).is_file()
+    }
+
     /// Writes the public key into the key set directory `dir` as `{kid}.pem`.
     pub fn publish(&self, dir: &Path) -> Result<PathBuf, KeyError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;

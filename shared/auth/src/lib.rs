@@ -103,6 +103,14 @@ impl Caller {
         self.kato_prefix.as_deref()
     }
 
+    /// The scopes the token grants, in a fixed order.
+    pub fn scopes(&self) -> Vec<Scope> {
+        Scope::ALL
+            .into_iter()
+            .filter(|scope| self.scopes.contains(scope))
+            .collect()
+    }
+
     /// The subject of the certificate the call came with, for the audit log
     /// (empty without one).
     pub fn certificate_subject(&self) -> &str {

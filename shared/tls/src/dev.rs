@@ -32,11 +32,7 @@ pub struct Issued {
 impl Issued {
     /// RFC 8705's thumbprint of the certificate, for binding tokens to it.
     pub fn thumbprint(&self) -> Result<String, TlsError> {
-        let chain = crate::read_certificates(&self.cert).map_err(TlsError::Config)?;
-        chain
-            .first()
-            .map(|der| aimaq_auth::thumbprint(der))
-            .ok_or_else(|| TlsError::Config("no certificate".into()))
+        crate::thumbprint_of(&self.cert)
     }
 }
 

@@ -86,6 +86,16 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// RFC 8705's thumbprint of the (first) certificate in the PEM file at
+/// `path`, for binding tokens to it.
+pub fn thumbprint_of(path: &Path) -> Result<String, TlsError> {
+    let chain = read_certificates(path).map_err(TlsError::Config)?;
+    chain
+        .first()
+        .map(|der| aimaq_auth::thumbprint(der))
+        .ok_or_else(|| TlsError::Config(format!("{}: no certificate", path.display())))
+}
+
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let chain = CertificateDer::pem_file_iter(path)
         .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())

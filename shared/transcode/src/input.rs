@@ -123,28 +123,40 @@ fn field_named(descriptor: &MessageDescriptor, name: &str) -> Option<FieldDescri
 
 /// Sets the field at the dotted `path` to `text`, appending to a list.
 fn set(message: &mut DynamicMessage, path: &str, text: &str, source: Source) -> Result<(), Status> {
+    set_value(message, path, text, source).map_err(|why| invalid(path, why))
+}
+
+/// Sets the field at the dotted `path` (proto or JSON names) of `message`
+/// from `text`, written as proto3 JSON writes such a value in a string (a
+/// number, `true`, an enum's name, base64); a list gets one more item. The
+/// error says what is wrong.
+pub fn set_from_text(message: &mut DynamicMessage, path: &str, text: &str) -> Result<(), String> {
+    set_value(message, path, text, Source::Query)
+}
+
+fn set_value(
+    message: &mut DynamicMessage,
+    path: &str,
+    text: &str,
+    source: Source,
+) -> Result<(), String> {
     let mut target = message;
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
         let field = field_named(&target.descriptor(), part)
-            .ok_or_else(|| invalid(path, "no such field in this request"))?;
+            .ok_or_else(|| "no such field in this request".to_string())?;
         if parts.peek().is_some() {
-            if field.is_list() || field.is_map() || !matches!(field.kind(), Kind::Message(_)) {
-                return Err(invalid(path, format!("{part} has no fields to set")));
-            }
-            match target.get_field_mut(&field) {
-                Value::Message(inner) => target = inner,
-                _ => return Err(invalid(path, format!("{part} has no fields to set"))),
-            }
+            let nested = match target.get_field_mut(&field) {
+                Value::Message(inner) if !field.is_map() => Some(inner),
+                _ => None,
+            };
+            target = nested.ok_or_else(|| format!("{part} has no fields to set"))?;
             continue;
         }
         if field.is_map() {
-            return Err(invalid(
-                path,
-                "a map is given in a JSON body, not the query",
-            ));
+            return Err("a map is given in a JSON body, not the query".into());
         }
-        let value = scalar(&field.kind(), text).map_err(|why| invalid(path, why))?;
+        let value = scalar(&field.kind(), text)?;
         if field.is_list() {
             if let Value::List(items) = target.get_field_mut(&field) {
                 items.push(value);
@@ -154,7 +166,7 @@ fn set(message: &mut DynamicMessage, path: &str, text: &str, source: Source) -> 
                 && target.has_field(&field)
                 && *target.get_field(&field) != value
             {
-                return Err(invalid(path, "the path and the body give different values"));
+                return Err("the path and the body give different values".into());
             }
             target.set_field(&field, value);
         }

@@ -32,6 +32,7 @@ use tonic::{Code, Status};
 use tower::{Layer, Service, ServiceExt as _};
 
 use grpc::{Answer, Next};
+pub use input::set_from_text;
 use route::Route;
 pub use status::http_code;
 

@@ -113,13 +113,8 @@ async fn same_over_both<R: prost::Message + prost::Name>(
 }
 
 async fn system_with_data() -> (System, aimaq_testing::TestServer, String, Channel) {
-    let system = System::start().await;
-    let gateway = system.gateway(system.targets(), generous(), None).await;
-    let token = system.tokens.admin();
+    let (system, gateway, token) = aimaq_e2e::system::with_every_scenario().await;
     let channel = gateway.channel().await;
-    budget_scenario(channel.clone(), &token).await;
-    grants_scenario(channel.clone(), &token).await;
-    governance_scenario(channel.clone(), &token).await;
     (system, gateway, token, channel)
 }
 
@@ -378,7 +373,7 @@ async fn the_openapi_document_and_its_page_are_served() {
         .values()
         .map(|methods| methods.as_object().unwrap().len())
         .sum();
-    assert_eq!(operations, 72);
+    assert_eq!(operations, 73);
     let page = send(&channel, request(Method::GET, "/docs", None, None)).await;
     assert_eq!(page.status, StatusCode::OK);
     let page = String::from_utf8(page.body.to_vec()).unwrap();

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aimaq_auth::OnBehalf;
+use aimaq_auth::{Caller, OnBehalf};
 use aimaq_error::Error;
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::{ListProgramsRequest, Program};
@@ -365,6 +365,20 @@ impl GatewayService for GatewayApi {
             })
             .await
             .map(Response::new)
+    }
+
+    async fn get_caller_identity(
+        &self,
+        request: Request<GetCallerIdentityRequest>,
+    ) -> Result<Response<GetCallerIdentityResponse>, Status> {
+        let caller = Caller::of(&request).map_err(Error::into_status)?;
+        Ok(Response::new(GetCallerIdentityResponse {
+            subject: caller.subject.clone(),
+            agency: caller.agency.clone(),
+            scopes: caller.scopes().iter().map(|s| s.to_string()).collect(),
+            kato_prefix: caller.kato_prefix().unwrap_or_default().to_string(),
+            certificate_subject: caller.certificate_subject().to_string(),
+        }))
     }
 }
 

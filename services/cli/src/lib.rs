@@ -1,0 +1,115 @@
+//! `aimaq`: the operators' command-line tool. It talks gRPC to the gateway
+//! with the caller's token and certificate, and prints what it reads as a
+//! table, JSON, JSON lines or CSV.
+
+mod args;
+mod connection;
+mod feed;
+mod identity;
+mod import;
+mod output;
+mod progress;
+mod resources;
+mod sheet;
+
+use std::io::Write;
+
+use aimaq_types::Language;
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+pub use args::Cli;
+use args::{AuditCommand, Command, TokenCommand};
+use connection::Connection;
+use output::{Format, Printer};
+
+/// Why a command failed; each kind has its own exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The command line or a local file is wrong (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The gateway could not be reached or did not answer (exit 3).
+    #[error("cannot reach {endpoint}: {message}")]
+    Unreachable { endpoint: String, message: String },
+    /// The service refused the call (exit 4).
+    #[error("{}", describe(.0))]
+    Refused(tonic::Status),
+    /// Writing the output failed (exit 1).
+    #[error("output: {0}")]
+    Output(String),
+    #[error("output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Unreachable { .. } => 3,
+            CliError::Refused(_) => 4,
+            CliError::Output(_) | CliError::Io(_) => 1,
+        }
+    }
+
+    /// A failed call, told apart: the gateway unreachable, or a refusal.
+    fn of_call(connection: &Connection, status: tonic::Status) -> CliError {
+        let transport =
+            status.code() == Code::Unavailable && std::error::Error::source(&status).is_some();
+        if transport
+            || status.code() == Code::DeadlineExceeded && status.message().contains("Timeout")
+        {
+            return CliError::Unreachable {
+                endpoint: connection.endpoint.clone(),
+                message: status.message().to_string(),
+            };
+        }
+        CliError::Refused(status)
+    }
+}
+
+/// A refusal as an operator reads it: the code, the message, and each field
+/// named with what is wrong with it.
+fn describe(status: &tonic::Status) -> String {
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    if let Some(bad) = status.get_details_bad_request() {
+        for violation in bad.field_violations {
+            text.push_str(&format!(
+                "\n  {}: {}",
+                violation.field, violation.description
+            ));
+        }
+    }
+    text
+}
+
+/// Runs `cli`, printing to `out`.
+pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    let printer = Printer {
+        format: Format::chosen(cli.output),
+        language: Language::from_header(&cli.connection.language),
+        columns: Vec::new(),
+    };
+    if let Command::Token(TokenCommand::Mint(mint)) = &cli.command {
+        return identity::mint(mint, out);
+    }
+    let connection = Connection::open(&cli.connection)?;
+    match cli.command {
+        Command::Whoami => identity::whoami(&connection, &printer, out).await,
+        Command::Health => identity::health(&connection, &printer, out).await,
+        Command::Token(_) => Ok(()),
+        Command::Get(get) => resources::get(&connection, &printer, &get, out).await,
+        Command::List(list) => {
+            let printer = Printer {
+                columns: list.columns.clone(),
+                ..printer
+            };
+            resources::list(&connection, &printer, &list, out).await
+        }
+        Command::Watch(watch) => feed::watch(&connection, &printer, &watch, out).await,
+        Command::Audit(AuditCommand::Verify { service }) => {
+            feed::verify(&connection, &printer, service, out).await
+        }
+        Command::Import(import) => import::import(&connection, &printer, &import, out).await,
+    }
+}

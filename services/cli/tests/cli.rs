@@ -1,0 +1,247 @@
+//! The `aimaq` binary run as an operator runs it, against a real gateway and
+//! backends: each command's happy path, what it prints in each format, and
+//! its errors (a bad token, the gateway down, no CA, a refused argument).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use aimaq_e2e::scenario::*;
+use common::*;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_commands_print_what_the_services_hold() {
+    let stack = stack().await;
+
+    let me = stack.lines(&["whoami", "-o", "jsonl"]).await;
+    assert_eq!(me[0]["subject"], "test-admin");
+    assert_eq!(me[0]["scopes"], serde_json::json!(["admin"]));
+
+    let health = stack.lines(&["health", "-o", "jsonl"]).await;
+    assert_eq!(health.len(), 5);
+    assert!(
+        health.iter().all(|row| row["status"] == "SERVING"),
+        "{health:?}"
+    );
+
+    // Children of a district, as CSV read back.
+    let output = stack
+        .run(&[
+            "list",
+            "territories",
+            "--territory",
+            DISTRICT,
+            "-o",
+            "csv",
+            "--columns",
+            "kato,name,kind",
+        ])
+        .await;
+    succeeded(&output);
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    assert_eq!(reader.headers().unwrap(), vec!["kato", "name", "kind"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert!(rows.iter().any(|row| &row[0] == RURAL_DISTRICT), "{rows:?}");
+
+    // A table of programmes; an allocation's money as people write it.
+    let output = stack.run(&["list", "programs", "-o", "table"]).await;
+    succeeded(&output);
+    assert!(
+        stdout(&output)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("AUYL_EL_BESIGI")
+    );
+    let allocations = stack
+        .lines(&[
+            "list",
+            "allocations",
+            "--program",
+            "AUYL_EL_BESIGI",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    let name = allocations[0]["name"].as_str().unwrap().to_string();
+    let output = stack
+        .run(&[
+            "get",
+            "allocations",
+            &name,
+            "-o",
+            "table",
+            "--language",
+            "ru",
+        ])
+        .await;
+    succeeded(&output);
+    assert!(stdout(&output).contains("500,00 ₸"), "{}", stdout(&output));
+
+    let village = stack
+        .lines(&["get", "territories", VILLAGE, "-o", "jsonl"])
+        .await;
+    assert_eq!(village[0]["kato"], VILLAGE);
+    let applications = stack.lines(&["list", "applications", "-o", "jsonl"]).await;
+    assert!(!applications.is_empty());
+    let one = applications[0]["name"].as_str().unwrap();
+    assert_eq!(
+        stack
+            .lines(&["get", "applications", one, "-o", "jsonl"])
+            .await[0]["name"],
+        one
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_and_the_audit_chain() {
+    let stack = stack().await;
+    let changes = stack
+        .lines(&[
+            "watch",
+            "--service",
+            "budget",
+            "--from",
+            "0",
+            "--count",
+            "3",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    let sequences: Vec<u64> = changes
+        .iter()
+        .map(|c| c["sequence"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(sequences.len(), 3);
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]));
+    // Resumed after the first: the second and third again.
+    let from = sequences[0].to_string();
+    let resumed = stack
+        .lines(&[
+            "watch",
+            "--service",
+            "budget",
+            "--from",
+            &from,
+            "--count",
+            "2",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    assert_eq!(resumed, changes[1..]);
+
+    for service in ["governance", "budget", "grants"] {
+        let verified = stack
+            .lines(&["audit", "verify", "--service", service, "-o", "jsonl"])
+            .await;
+        assert_eq!(verified[0]["intact"], true, "{service}");
+        assert!(!verified[0]["headHash"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_tokens_are_minted_only_with_a_development_key() {
+    let stack = stack().await;
+    let data_dir = stack.dir.path().to_str().unwrap().to_string();
+    let output = aimaq(
+        &stack.gateway.url(),
+        None,
+        &[
+            "token",
+            "mint",
+            "--data-dir",
+            &data_dir,
+            "--subject",
+            "akimat-61-portal",
+            "--agency",
+            "akimat-61",
+            "--scope",
+            "budget.read,grants.read",
+            "--kato-prefix",
+            "61",
+        ],
+    )
+    .await;
+    succeeded(&output);
+    let minted = stdout(&output).trim().to_string();
+    let me = stack.run_with(&minted, &["whoami", "-o", "jsonl"]).await;
+    succeeded(&me);
+    let me: Value = serde_json::from_slice(&me.stdout).unwrap();
+    assert_eq!(me["agency"], "akimat-61");
+    assert_eq!(me["katoPrefix"], "61");
+    assert_eq!(
+        me["scopes"],
+        serde_json::json!(["budget.read", "grants.read"])
+    );
+
+    // A directory without a signing key (as a production key set): refused.
+    let empty = tempfile::tempdir().unwrap();
+    let output = aimaq(
+        &stack.gateway.url(),
+        None,
+        &[
+            "token",
+            "mint",
+            "--data-dir",
+            empty.path().to_str().unwrap(),
+            "--subject",
+            "x",
+            "--agency",
+            "y",
+            "--scope",
+            "admin",
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("identity provider"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_say_what_went_wrong_with_their_own_exit_status() {
+    let stack = stack().await;
+
+    let output = stack.run_with("not-a-token", &["list", "programs"]).await;
+    assert_eq!(output.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Unauthenticated"));
+
+    let output = stack.run(&["get", "territories", "61363"]).await;
+    assert_eq!(output.status.code(), Some(4));
+    let said = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        said.contains("InvalidArgument") && said.contains("kato"),
+        "{said}"
+    );
+
+    let output = stack.run(&["get", "mci-rates", "first of May"]).await;
+    assert_eq!(output.status.code(), Some(2));
+
+    // Nobody listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    let output = aimaq(&format!("https://{address}"), None, &["health"]).await;
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach"));
+
+    // No CA for https.
+    let output = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aimaq"))
+            .env_remove("AIMAQ_CA")
+            .args(["health"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--ca"));
+}
