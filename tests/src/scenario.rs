@@ -246,6 +246,7 @@ pub async fn grants_scenario(channel: Channel, token: &str) {
                 start_date: today(),
                 allowance_requested: true,
                 loan_requested: None,
+                validate_only: false,
             },
             token,
         ))
@@ -396,6 +397,7 @@ pub async fn governance_scenario(channel: Channel, token: &str) -> Election {
                     source: RevenueSource::LandTax as i32,
                     amount_tiyn: tenge * TIYN,
                     note: String::new(),
+                    validate_only: false,
                 },
                 token,
             ))

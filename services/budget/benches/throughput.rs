@@ -170,6 +170,7 @@ async fn load_projects(
                 ImportProjectsRequest {
                     request_id: format!("load-projects-{n}"),
                     projects: batch.to_vec(),
+                    validate_only: false,
                 },
                 token,
             );

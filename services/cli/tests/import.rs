@@ -162,3 +162,95 @@ async fn a_file_with_an_unknown_column_is_refused_before_anything_is_sent() {
     let output = stack.run(&["import", "projects", "/nonexistent.csv"]).await;
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_reports_every_problem_and_records_nothing() {
+    let stack = stack().await;
+    let allocation = format!("allocations/AUYL_EL_BESIGI/{}/{REGION}", this_year());
+    let file = write(
+        &stack,
+        "check.csv",
+        &format!(
+            "allocation,settlement_kato,category,title,cost,status\n\
+             {allocation},{VILLAGE},social infrastructure,Клуб,10,planned\n\
+             {allocation},{VILLAGE},social infrastructure,Спортзал,ten,planned\n\
+             {allocation},613633999,social infrastructure,Баня,10,planned\n\
+             {allocation},{VILLAGE},moonbase,Ракета,10,planned\n"
+        ),
+    );
+    let before = project_count(&stack).await;
+    let output = stack
+        .run(&[
+            "import",
+            "projects",
+            file.to_str().unwrap(),
+            "--dry-run",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let problems: Vec<(u64, String)> = lines[..lines.len() - 1]
+        .iter()
+        .map(|p| {
+            (
+                p["row"].as_u64().unwrap(),
+                p["column"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(problems.len(), 3, "{lines:?}");
+    assert_eq!(problems[0], (3, "cost".to_string()));
+    // The service names no field for an unknown place: the row is found by
+    // halving the batch, and its problem is the service's message.
+    assert_eq!(problems[1].0, 4);
+    assert!(
+        lines[1]["problem"].as_str().unwrap().contains("613633999"),
+        "{lines:?}"
+    );
+    assert_eq!(problems[2], (5, "category".to_string()));
+    let summary = lines.last().unwrap();
+    assert_eq!(
+        (summary["rows"].clone(), summary["valid"].clone()),
+        (4.into(), 1.into())
+    );
+    assert_eq!(project_count(&stack).await, before);
+    assert!(!stack.dir.path().join("check.rejected.csv").exists());
+
+    // Rows sent a call each are checked the same way.
+    let year = this_year() - 1;
+    let revenues = write(
+        &stack,
+        "check.jsonl",
+        &format!(
+            "{{\"kato\": \"{RURAL_DISTRICT}\", \"year\": {year}, \"source\": \"land tax\", \"amount\": \"5\"}}\n\
+             {{\"kato\": \"{RURAL_DISTRICT}\", \"year\": 1800, \"source\": \"land tax\", \"amount\": \"5\"}}\n"
+        ),
+    );
+    let output = stack
+        .run(&[
+            "import",
+            "revenues",
+            revenues.to_str().unwrap(),
+            "--dry-run",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("\"row\":2") && text.contains("fiscal_year"),
+        "{text}"
+    );
+    assert!(text.contains("\"valid\":1"), "{text}");
+}

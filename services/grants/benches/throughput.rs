@@ -111,6 +111,7 @@ fn application(id: u64, iin: String) -> SubmitApplicationRequest {
             amount_tiyn: 500_000_000,
             term_months: 180,
         }),
+        validate_only: false,
     }
 }
 

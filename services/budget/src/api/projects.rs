@@ -257,6 +257,9 @@ pub async fn import(
     }
     violations.into_result()?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
+    if body.validate_only {
+        return Ok(ImportProjectsResponse::default());
+    }
     ops::projects::import(records, &mutation, &prepared, |projects| {
         ImportProjectsResponse { projects }
     })

@@ -129,6 +129,9 @@ pub async fn import(
     }
     violations.into_result()?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
+    if body.validate_only {
+        return Ok(ImportStandardStatusesResponse::default());
+    }
     ops::standards::import(records, &mutation, &asked, |recorded_count| {
         ImportStandardStatusesResponse { recorded_count }
     })

@@ -519,6 +519,7 @@ async fn imports_are_all_or_nothing(database: TestDatabase) {
             ImportProjectsRequest {
                 request_id: id.into(),
                 projects,
+                validate_only: false,
             },
             &token,
         );
@@ -617,6 +618,7 @@ async fn imports_are_all_or_nothing(database: TestDatabase) {
             ImportStandardStatusesRequest {
                 request_id: "bad-statuses".into(),
                 statuses: statuses("CASINO"),
+                validate_only: false,
             },
             &token,
         ))
@@ -628,6 +630,7 @@ async fn imports_are_all_or_nothing(database: TestDatabase) {
             ImportStandardStatusesRequest {
                 request_id: "statuses".into(),
                 statuses: statuses("SCHOOL"),
+                validate_only: false,
             },
             &token,
         ))

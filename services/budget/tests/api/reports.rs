@@ -200,6 +200,7 @@ async fn the_report_is_in_the_finance_form(database: TestDatabase) {
             ImportProjectsRequest {
                 request_id: "import".into(),
                 projects: vec![imported],
+                validate_only: false,
             },
             &token,
         ))

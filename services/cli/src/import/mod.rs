@@ -61,6 +61,10 @@ pub struct ImportArgs {
     /// Rows a batch (for the kinds sent in batches; at most 1000).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub batch: u16,
+    /// Check every row with the service's own checks and record nothing:
+    /// prints each problem (row, column, what is wrong) and a summary.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// A row that was not imported: the column concerned (empty for the row as
@@ -101,6 +105,9 @@ pub async fn import(
     let (imported, mut refused) = sent?;
     rejected.append(&mut refused);
     rejected.sort_by_key(|r| r.row.number);
+    if args.dry_run {
+        return report(printer, &sheet.rows, &rejected, out);
+    }
     let rejected_file = rejected_path(&args.file);
     if rejected.is_empty() {
         // What an earlier run rejected has been imported since.
@@ -116,15 +123,38 @@ pub async fn import(
         "rejectedFile": if rejected.is_empty() { String::new() } else { rejected_file.display().to_string() },
     });
     printer.one(&summary, out)?;
-    if rejected.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::Refused(tonic::Status::invalid_argument(format!(
-            "{} of {} rows were not imported: see {}",
-            rejected.len(),
+    match rejected.len() {
+        0 => Ok(()),
+        count => Err(CliError::Refused(tonic::Status::invalid_argument(format!(
+            "{count} of {} rows were not imported: see {}",
             sheet.rows.len(),
             rejected_file.display()
-        ))))
+        )))),
+    }
+}
+
+/// A dry run's report: each problem, then how many rows would be imported.
+fn report(
+    printer: &Printer,
+    rows: &[Row],
+    rejected: &[Rejected],
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let problems: Vec<_> = rejected
+        .iter()
+        .map(|r| json!({ "row": r.row.number, "column": r.column, "problem": r.reason }))
+        .collect();
+    if !problems.is_empty() {
+        printer.rows(&problems, out)?;
+    }
+    let summary = json!({ "rows": rows.len(), "valid": rows.len() - rejected.len(), "problems": rejected.len() });
+    printer.one(&summary, out)?;
+    match rejected.len() {
+        0 => Ok(()),
+        count => Err(CliError::Refused(tonic::Status::invalid_argument(format!(
+            "{count} of {} rows would not be imported",
+            rows.len()
+        )))),
     }
 }
 

@@ -42,14 +42,14 @@ pub async fn send(
             let mut rejected = Vec::new();
             for chunk in ready.chunks(usize::from(args.batch)) {
                 let (done, mut refused) =
-                    batch(connection, args.kind, id_base, chunk.to_vec(), progress).await?;
+                    batch(connection, args, id_base, chunk.to_vec(), progress).await?;
                 imported += done;
                 rejected.append(&mut refused);
             }
             Ok((imported, rejected))
         }
         ImportKind::Revenues | ImportKind::Applications => {
-            one_by_one(connection, args.kind, id_base, ready, progress).await
+            one_by_one(connection, args, id_base, ready, progress).await
         }
     }
 }
@@ -69,7 +69,7 @@ fn about_the_data(code: Code) -> bool {
 /// One batch, narrowed down until what is left is imported.
 async fn batch(
     connection: &Connection,
-    kind: ImportKind,
+    args: &ImportArgs,
     id_base: &str,
     rows: Vec<Ready>,
     progress: &Progress,
@@ -82,7 +82,7 @@ async fn batch(
             continue;
         }
         let request_id = batch_id(id_base, &group);
-        let status = match call_batch(connection, kind, &request_id, &group).await {
+        let status = match call_batch(connection, args, &request_id, &group).await {
             Ok(()) => {
                 imported += group.len() as u64;
                 progress.add(group.len() as u64);
@@ -166,10 +166,11 @@ fn decoded<M: prost::Message + Default>(message: &DynamicMessage) -> Result<M, t
 
 async fn call_batch(
     connection: &Connection,
-    kind: ImportKind,
+    args: &ImportArgs,
     request_id: &str,
     rows: &[Ready],
 ) -> Result<(), tonic::Status> {
+    let (kind, validate_only) = (args.kind, args.dry_run);
     let mut budget = BudgetServiceClient::new(connection.channel.clone());
     let asked = |e: CliError| tonic::Status::invalid_argument(e.to_string());
     if kind == ImportKind::Projects {
@@ -181,6 +182,7 @@ async fn call_batch(
             .request(ImportProjectsRequest {
                 request_id: request_id.into(),
                 projects,
+                validate_only,
             })
             .map_err(asked)?;
         budget.import_projects(request).await.map(drop)
@@ -193,6 +195,7 @@ async fn call_batch(
             .request(ImportStandardStatusesRequest {
                 request_id: request_id.into(),
                 statuses,
+                validate_only,
             })
             .map_err(asked)?;
         budget.import_standard_statuses(request).await.map(drop)
@@ -203,19 +206,27 @@ async fn call_batch(
 /// the row's number.
 async fn one_by_one(
     connection: &Connection,
-    kind: ImportKind,
+    args: &ImportArgs,
     id_base: &str,
     ready: Vec<Ready>,
     progress: &Progress,
 ) -> Result<(u64, Vec<Rejected>), CliError> {
-    let calls = ready.into_iter().map(|(row, mut message)| async move {
-        let request_id = format!("{id_base}-row{}", row.number);
-        let set = aimaq_transcode::set_from_text(&mut message, "request_id", &request_id);
-        let answered = match set {
-            Ok(()) => call_row(connection, kind, &message).await,
-            Err(why) => Err(tonic::Status::internal(why)),
-        };
-        (row, answered)
+    let kind = args.kind;
+    let validate_only = args.dry_run.to_string();
+    let calls = ready.into_iter().map(|(row, mut message)| {
+        let validate_only = validate_only.clone();
+        async move {
+            let request_id = format!("{id_base}-row{}", row.number);
+            let set = aimaq_transcode::set_from_text(&mut message, "request_id", &request_id)
+                .and_then(|()| {
+                    aimaq_transcode::set_from_text(&mut message, "validate_only", &validate_only)
+                });
+            let answered = match set {
+                Ok(()) => call_row(connection, kind, &message).await,
+                Err(why) => Err(tonic::Status::internal(why)),
+            };
+            (row, answered)
+        }
     });
     let mut answers = futures::stream::iter(calls).buffer_unordered(CONCURRENT_CALLS);
     let mut imported = 0;

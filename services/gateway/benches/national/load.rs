@@ -132,6 +132,7 @@ pub async fn load_territories(servers: &Servers, token: &str, nation: &Nation) {
                     source: RevenueSource::LandTax as i32,
                     amount_tiyn: 100_000_000 + (spread(n) as i64) * 1_000,
                     note: String::new(),
+                    validate_only: false,
                 };
                 let request = with_token(request, token);
                 async move { registry.record_revenue(request).await }
@@ -162,6 +163,7 @@ pub async fn load_statuses(client: &BudgetServiceClient<Channel>, token: &str, n
         let request = ImportStandardStatusesRequest {
             request_id: format!("statuses-{n}"),
             statuses: batch.to_vec(),
+            validate_only: false,
         };
         let request = with_token(request, token);
         async move { client.import_standard_statuses(request).await }
@@ -257,6 +259,7 @@ pub async fn load_projects(client: &BudgetServiceClient<Channel>, token: &str, n
         let request = ImportProjectsRequest {
             request_id: format!("projects-{n}"),
             projects: batch.to_vec(),
+            validate_only: false,
         };
         let request = with_token(request, token);
         async move { client.import_projects(request).await }
@@ -360,6 +363,7 @@ async fn apply(
         start_date: date(2009, 1, 15),
         allowance_requested: true,
         loan_requested: loan,
+        validate_only: false,
     };
     let application = client
         .submit_application(with_token(submit, token))

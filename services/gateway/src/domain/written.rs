@@ -106,6 +106,7 @@ mod tests {
                 status("613633200"),
                 status("613633100"),
             ],
+            validate_only: false,
         };
         let body = framed(&request);
         assert_eq!(
@@ -117,6 +118,7 @@ mod tests {
         two.extend(framed(&ImportStandardStatusesRequest {
             request_id: "x".into(),
             statuses: vec![status("110000000")],
+            validate_only: false,
         }));
         assert_eq!(katos_in(&two).unwrap().len(), 3);
     }

@@ -79,6 +79,9 @@ pub async fn record_revenue(
     let (territory, source) = violations.then(|| Some((territory?, source?)))?;
     caller.require_write_at(territory)?;
     let mutation = Mutation::of(request, body, &body.request_id)?;
+    if body.validate_only {
+        return Ok(RecordRevenueResponse::default());
+    }
     let asked = ops::local_budget::Revenue {
         territory,
         fiscal_year: body.fiscal_year,

@@ -25,6 +25,7 @@ fn revenue(id: &str, year: i32, amount_tiyn: i64) -> RecordRevenueRequest {
         source: RevenueSource::LandTax as i32,
         amount_tiyn,
         note: String::new(),
+        validate_only: false,
     }
 }
 

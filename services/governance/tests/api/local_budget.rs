@@ -114,6 +114,7 @@ async fn revenue_growth_is_summarised(database: TestDatabase) {
             source: source as i32,
             amount_tiyn: amount,
             note: String::new(),
+            validate_only: false,
         }
     };
     for (id, year, source, amount) in [
@@ -378,6 +379,7 @@ async fn the_rural_budget_report_adds_up_to_the_summary(database: TestDatabase) 
                     source: source as i32,
                     amount_tiyn: amount,
                     note: String::new(),
+                    validate_only: false,
                 },
                 &token,
             ))
@@ -523,6 +525,7 @@ async fn a_territory_exists_for_its_period(database: TestDatabase) {
         source: RevenueSource::LandTax as i32,
         amount_tiyn: 1_000_000,
         note: String::new(),
+        validate_only: false,
     };
     let before = harness
         .client

@@ -74,6 +74,7 @@ impl Harness {
             source: RevenueSource::LandTax as i32,
             amount_tiyn,
             note: String::new(),
+            validate_only: false,
         };
         self.client
             .record_revenue(with_token(revenue, &token))

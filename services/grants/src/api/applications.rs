@@ -206,6 +206,9 @@ pub async fn submit(
         ));
     }
     let mutation = Mutation::of(request, body, &body.request_id)?;
+    if body.validate_only {
+        return Ok(SubmitApplicationResponse::default());
+    }
     let now = chrono::Utc::now().timestamp_micros();
     let application = Kept {
         id: 0,

@@ -44,6 +44,7 @@ pub(crate) fn application(id: &str, n: u32, loan_tenge: i64) -> SubmitApplicatio
             amount_tiyn: loan_tenge * 100,
             term_months: 180,
         }),
+        validate_only: false,
     }
 }
 

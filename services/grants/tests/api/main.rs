@@ -5,6 +5,7 @@
 //! ephemeral port, on SQLite and on PostgreSQL.
 
 mod applications;
+mod checks;
 mod hostile;
 mod statistics;
 mod terms;

@@ -182,6 +182,7 @@ impl Demo {
                     ImportStandardStatusesRequest {
                         request_id: format!("demo-standards-{n}"),
                         statuses: batch.to_vec(),
+                        validate_only: false,
                     },
                     &self.token,
                 )?;
@@ -203,6 +204,7 @@ impl Demo {
                     ImportProjectsRequest {
                         request_id: format!("demo-projects-{name}-{n}"),
                         projects: batch.iter().map(Planned::to_proto).collect(),
+                        validate_only: false,
                     },
                     &self.token,
                 )?;

@@ -381,6 +381,7 @@ impl Demo {
                         source: source as i32,
                         amount_tiyn: own_tiyn * share / 100,
                         note: String::new(),
+                        validate_only: false,
                     })?;
                     self.client.record_revenue(request).await?;
                 }

@@ -331,6 +331,7 @@ impl Demo {
                     amount_tiyn: case.loan_tenge * 100,
                     term_months: 180,
                 }),
+                validate_only: false,
             })?)
             .await;
         match submitted {

@@ -118,6 +118,7 @@ async fn step(client: &mut BudgetServiceClient<Channel>, token: &str, draw: &mut
             let request = ImportStandardStatusesRequest {
                 request_id: format!("import-{n}"),
                 statuses,
+                validate_only: false,
             };
             client
                 .import_standard_statuses(with_token(request, token))
@@ -140,6 +141,7 @@ async fn step(client: &mut BudgetServiceClient<Channel>, token: &str, draw: &mut
             let request = ImportProjectsRequest {
                 request_id: format!("project-{n}"),
                 projects: vec![project],
+                validate_only: false,
             };
             client
                 .import_projects(with_token(request, token))
