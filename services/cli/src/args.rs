@@ -86,6 +86,9 @@ pub enum Command {
     /// Rows of a CSV, JSON lines or Excel file sent to the service; rerun
     /// after an interruption, it imports nothing twice.
     Import(crate::import::ImportArgs),
+    /// Allocations, projects or applications written to a CSV, JSON lines or
+    /// Excel file as they are read.
+    Export(crate::export::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]

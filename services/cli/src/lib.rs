@@ -4,6 +4,7 @@
 
 mod args;
 mod connection;
+mod export;
 mod feed;
 mod identity;
 mod import;
@@ -74,10 +75,11 @@ fn describe(status: &tonic::Status) -> String {
     let mut text = format!("{:?}: {}", status.code(), status.message());
     if let Some(bad) = status.get_details_bad_request() {
         for violation in bad.field_violations {
-            text.push_str(&format!(
-                "\n  {}: {}",
-                violation.field, violation.description
-            ));
+            let line = format!("{}: {}", violation.field, violation.description);
+            // Short refusals carry their violations in the message already.
+            if !status.message().contains(&line) {
+                text.push_str(&format!("\n  {line}"));
+            }
         }
     }
     text
@@ -111,5 +113,17 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             feed::verify(&connection, &printer, service, out).await
         }
         Command::Import(import) => import::import(&connection, &printer, &import, out).await,
+        Command::Export(export) => {
+            export::export(&connection, printer.language, &export, out).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

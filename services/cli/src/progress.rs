@@ -14,7 +14,7 @@ const EVERY: Duration = Duration::from_secs(2);
 pub enum Progress {
     Bar(ProgressBar),
     Lines {
-        total: u64,
+        total: String,
         unit: &'static str,
         started: Instant,
         state: Mutex<(u64, Instant)>,
@@ -22,10 +22,14 @@ pub enum Progress {
 }
 
 impl Progress {
-    pub fn new(total: u64, unit: &'static str) -> Progress {
+    /// Progress towards `total` (`None`: not known beforehand).
+    pub fn new(total: Option<u64>, unit: &'static str) -> Progress {
         if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}, {{per_sec}}, {{eta}} left");
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            let template = match total {
+                Some(_) => format!("{{bar:40}} {{pos}}/{{len}} {unit}, {{per_sec}}, {{eta}} left"),
+                None => format!("{{spinner}} {{pos}} {unit}, {{per_sec}}"),
+            };
             if let Ok(style) = ProgressStyle::with_template(&template) {
                 bar.set_style(style);
             }
@@ -33,7 +37,7 @@ impl Progress {
         }
         let now = Instant::now();
         Progress::Lines {
-            total,
+            total: total.map_or_else(|| "?".to_string(), |t| t.to_string()),
             unit,
             started: now,
             state: Mutex::new((0, now)),

@@ -26,7 +26,7 @@ fn found<M: prost::Message + prost::Name>(message: Option<M>) -> Result<Value, C
     }
 }
 
-fn jsons<M: prost::Message + prost::Name>(messages: &[M]) -> Result<Vec<Value>, CliError> {
+pub fn jsons<M: prost::Message + prost::Name>(messages: &[M]) -> Result<Vec<Value>, CliError> {
     messages.iter().map(to_json).collect()
 }
 
@@ -110,18 +110,35 @@ pub async fn get(
 
 /// Every page of a list: `page` is called with each page's token until the
 /// answer has no next one.
-async fn every_page<F, Fut>(mut page: F) -> Result<Vec<Value>, CliError>
+async fn every_page<F, Fut>(page: F) -> Result<Vec<Value>, CliError>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<(Vec<Value>, String), CliError>>,
 {
     let mut rows = Vec::new();
+    each_page(page, |mut got| {
+        rows.append(&mut got);
+        Ok(())
+    })
+    .await?;
+    Ok(rows)
+}
+
+/// Each page of a list handed to `take` as it comes.
+pub async fn each_page<F, Fut>(
+    mut page: F,
+    mut take: impl FnMut(Vec<Value>) -> Result<(), CliError>,
+) -> Result<(), CliError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<Value>, String), CliError>>,
+{
     let mut token = String::new();
     loop {
-        let (mut got, next) = page(token).await?;
-        rows.append(&mut got);
+        let (got, next) = page(token).await?;
+        take(got)?;
         if next.is_empty() {
-            return Ok(rows);
+            return Ok(());
         }
         token = next;
     }

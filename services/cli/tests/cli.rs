@@ -245,3 +245,87 @@ async fn errors_say_what_went_wrong_with_their_own_exit_status() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--ca"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_write_what_lists_read() {
+    use calamine::Reader;
+    let stack = stack().await;
+
+    let output = stack
+        .run(&[
+            "export",
+            "allocations",
+            "--program",
+            "AUYL_EL_BESIGI",
+            "--format",
+            "csv",
+        ])
+        .await;
+    succeeded(&output);
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let amount = headers.iter().position(|h| h == "amount (KZT)").unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let listed = stack
+        .lines(&[
+            "list",
+            "allocations",
+            "--program",
+            "AUYL_EL_BESIGI",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    assert_eq!(rows.len(), listed.len());
+    assert_eq!(&rows[0][amount], "500.00");
+
+    let workbook = stack.dir.path().join("projects.xlsx");
+    let output = stack
+        .run(&[
+            "export",
+            "projects",
+            "--program",
+            "AUYL_EL_BESIGI",
+            "--format",
+            "xlsx",
+            "--file",
+            workbook.to_str().unwrap(),
+        ])
+        .await;
+    succeeded(&output);
+    let mut read: calamine::Xlsx<_> = calamine::open_workbook(&workbook).unwrap();
+    let sheet = read.worksheet_range_at(0).unwrap().unwrap();
+    let mut lines = sheet.rows();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let cost = header.iter().position(|h| h == "cost (KZT)").unwrap();
+    let projects: Vec<_> = lines.collect();
+    assert_eq!(
+        projects.len(),
+        stack
+            .lines(&["list", "projects", "-o", "jsonl"])
+            .await
+            .len()
+    );
+    assert_eq!(projects[0][cost], calamine::Data::Float(300.0));
+
+    let output = stack
+        .run(&["export", "applications", "--format", "jsonl"])
+        .await;
+    succeeded(&output);
+    let exported: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        exported,
+        stack.lines(&["list", "applications", "-o", "jsonl"]).await
+    );
+
+    let output = stack.run(&["export", "projects", "--format", "xlsx"]).await;
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -97,7 +97,7 @@ pub async fn import(
             }),
         }
     }
-    let progress = Progress::new(sheet.rows.len() as u64, "rows");
+    let progress = Progress::new(Some(sheet.rows.len() as u64), "rows");
     progress.add(rejected.len() as u64);
     let id_base = format!("import-{}-{}", args.kind.name(), &sheet.digest[..16]);
     let sent = send::send(connection, args, &id_base, ready, &progress).await;

@@ -1,0 +1,298 @@
+//! `aimaq export`: allocations, projects or applications of a programme, a
+//! year and a territory's subtree, written as they are read (CSV, JSON lines)
+//! or into a workbook (`.xlsx`: a header row frozen, money as numbers in
+//! tenge with the tenge format), with progress on standard error.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
+use aimaq_proto::budget::v1::{ExportAllocationsRequest, ListProjectsRequest};
+use aimaq_proto::grants::v1::ListApplicationsRequest;
+use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
+use aimaq_types::Language;
+use clap::ValueEnum;
+use prost_reflect::DescriptorPool;
+use serde_json::Value;
+
+use crate::output::{cell, to_json};
+use crate::progress::Progress;
+use crate::resources::{each_page, jsons};
+use crate::{CliError, Connection};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportKind {
+    Allocations,
+    Projects,
+    Applications,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Csv,
+    Jsonl,
+    Xlsx,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    pub kind: ExportKind,
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: FileFormat,
+    /// The file to write (standard output for CSV and JSON lines when absent).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Of this programme (allocations, projects).
+    #[arg(long)]
+    pub program: Option<String>,
+    /// Of this year.
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// Within this territory's subtree (a KATO code).
+    #[arg(long)]
+    pub territory: Option<String>,
+}
+
+/// Where rows go as they come.
+enum Sink<'a> {
+    Lines(&'a mut dyn Write),
+    Csv(Box<csv::Writer<&'a mut dyn Write>>),
+    Workbook(Box<rust_xlsxwriter::Workbook>, u32),
+}
+
+pub async fn export(
+    connection: &Connection,
+    language: Language,
+    args: &ExportArgs,
+    stdout: &mut dyn Write,
+) -> Result<(), CliError> {
+    let mut file;
+    let out: &mut dyn Write = match (&args.file, args.format) {
+        (None, FileFormat::Xlsx) => {
+            return Err(CliError::Usage("a workbook needs --file FILE.xlsx".into()));
+        }
+        (None, _) => stdout,
+        // A workbook is written whole at the end; its file is made now, so
+        // that a path that cannot be written fails before anything is read.
+        (Some(path), _) => {
+            file = std::fs::File::create(path)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+            &mut file
+        }
+    };
+    let columns = columns(args.kind)?;
+    let mut sink = Sink::open(args.format, out, &columns)?;
+    let progress = Progress::new(None, "rows");
+    let mut write = |row: Value| -> Result<(), CliError> {
+        sink.row(&columns, &row, language)?;
+        progress.add(1);
+        Ok(())
+    };
+    let read = match args.kind {
+        ExportKind::Allocations => allocations(connection, args, &mut write).await,
+        ExportKind::Projects => projects(connection, args, &mut write).await,
+        ExportKind::Applications => applications(connection, args, &mut write).await,
+    };
+    progress.finish();
+    read?;
+    sink.close(args.file.as_ref())
+}
+
+/// The fields of the exported message, by their JSON names, in proto order.
+fn columns(kind: ExportKind) -> Result<Vec<String>, CliError> {
+    let name = match kind {
+        ExportKind::Allocations => "aimaq.budget.v1.Allocation",
+        ExportKind::Projects => "aimaq.budget.v1.Project",
+        ExportKind::Applications => "aimaq.grants.v1.Application",
+    };
+    let pool = DescriptorPool::decode(aimaq_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| CliError::Output(e.to_string()))?;
+    let message = pool
+        .get_message_by_name(name)
+        .ok_or_else(|| CliError::Output(format!("no descriptor of {name}")))?;
+    Ok(message
+        .fields()
+        .map(|f| f.json_name().to_string())
+        .collect())
+}
+
+/// A column's heading: money in tenge.
+fn heading(column: &str) -> String {
+    match column.strip_suffix("Tiyn") {
+        Some(money) => format!("{money} (KZT)"),
+        None => column.to_string(),
+    }
+}
+
+impl<'a> Sink<'a> {
+    fn open(
+        format: FileFormat,
+        out: &'a mut dyn Write,
+        columns: &[String],
+    ) -> Result<Sink<'a>, CliError> {
+        Ok(match format {
+            FileFormat::Jsonl => Sink::Lines(out),
+            FileFormat::Csv => {
+                let mut writer = csv::Writer::from_writer(out);
+                writer
+                    .write_record(columns.iter().map(|c| heading(c)))
+                    .map_err(|e| CliError::Output(e.to_string()))?;
+                Sink::Csv(Box::new(writer))
+            }
+            FileFormat::Xlsx => {
+                let mut workbook = Box::new(rust_xlsxwriter::Workbook::new());
+                let sheet = workbook.add_worksheet();
+                let bold = rust_xlsxwriter::Format::new().set_bold();
+                for (index, column) in columns.iter().enumerate() {
+                    sheet
+                        .write_string_with_format(0, column_number(index)?, heading(column), &bold)
+                        .map_err(xlsx_error)?;
+                }
+                sheet.set_freeze_panes(1, 0).map_err(xlsx_error)?;
+                Sink::Workbook(workbook, 1)
+            }
+        })
+    }
+
+    fn row(&mut self, columns: &[String], row: &Value, language: Language) -> Result<(), CliError> {
+        match self {
+            Sink::Lines(out) => writeln!(out, "{row}")?,
+            Sink::Csv(writer) => writer
+                .write_record(columns.iter().map(|c| match tenge(c, &row[c.as_str()]) {
+                    Some(amount) => format!("{amount:.2}"),
+                    None => cell(c, &row[c.as_str()], language),
+                }))
+                .map_err(|e| CliError::Output(e.to_string()))?,
+            Sink::Workbook(workbook, next) => {
+                let money = rust_xlsxwriter::Format::new().set_num_format("#,##0.00 \"₸\"");
+                let sheet = workbook.worksheet_from_index(0).map_err(xlsx_error)?;
+                for (index, column) in columns.iter().enumerate() {
+                    let value = &row[column.as_str()];
+                    let at = column_number(index)?;
+                    match (tenge(column, value), value) {
+                        (Some(amount), _) => {
+                            sheet.write_number_with_format(*next, at, amount, &money)
+                        }
+                        (None, Value::Number(n)) => {
+                            sheet.write_number(*next, at, n.as_f64().unwrap_or_default())
+                        }
+                        (None, _) => sheet.write_string(*next, at, cell(column, value, language)),
+                    }
+                    .map_err(xlsx_error)?;
+                }
+                *next += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn close(self, path: Option<&PathBuf>) -> Result<(), CliError> {
+        match self {
+            Sink::Lines(out) => out.flush()?,
+            Sink::Csv(mut writer) => writer.flush()?,
+            Sink::Workbook(mut workbook, _) => {
+                let path = path.ok_or_else(|| CliError::Usage("a workbook needs --file".into()))?;
+                workbook.save(path).map_err(xlsx_error)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A money field's amount in tenge (proto3 JSON gives tiyn as a string).
+fn tenge(column: &str, value: &Value) -> Option<f64> {
+    let tiyn: i64 = column
+        .ends_with("Tiyn")
+        .then(|| value.as_str()?.parse().ok())??;
+    Some(tiyn as f64 / 100.0)
+}
+
+fn column_number(index: usize) -> Result<u16, CliError> {
+    u16::try_from(index).map_err(|_| CliError::Output("too many columns for a sheet".into()))
+}
+
+fn xlsx_error(error: rust_xlsxwriter::XlsxError) -> CliError {
+    CliError::Output(format!("workbook: {error}"))
+}
+
+/// Rows asked per page of a list.
+const PAGE_SIZE: i32 = 1000;
+
+type Write1<'w> = &'w mut dyn FnMut(Value) -> Result<(), CliError>;
+
+async fn allocations(
+    connection: &Connection,
+    args: &ExportArgs,
+    write: Write1<'_>,
+) -> Result<(), CliError> {
+    let year = args.year.unwrap_or_default();
+    let request = connection.stream_request(ExportAllocationsRequest {
+        program_code: args.program.clone().unwrap_or_default(),
+        from_year: year,
+        to_year: year,
+        kato_prefix: args.territory.clone().unwrap_or_default(),
+    })?;
+    let failed = |status| CliError::of_call(connection, status);
+    let mut stream = BudgetServiceClient::new(connection.channel.clone())
+        .export_allocations(request)
+        .await
+        .map_err(failed)?
+        .into_inner();
+    while let Some(message) = stream.message().await.map_err(failed)? {
+        if let Some(allocation) = message.allocation {
+            write(to_json(&allocation)?)?;
+        }
+    }
+    Ok(())
+}
+
+async fn projects(
+    connection: &Connection,
+    args: &ExportArgs,
+    write: Write1<'_>,
+) -> Result<(), CliError> {
+    let client = BudgetServiceClient::new(connection.channel.clone());
+    let page = |page_token| {
+        let request = connection.request(ListProjectsRequest {
+            program_code: args.program.clone().unwrap_or_default(),
+            fiscal_year: args.year.unwrap_or_default(),
+            territory_kato: args.territory.clone().unwrap_or_default(),
+            page_size: PAGE_SIZE,
+            page_token,
+            ..Default::default()
+        });
+        let mut client = client.clone();
+        async move {
+            let answer = client.list_projects(request?).await;
+            let answer = answer.map_err(|status| CliError::of_call(connection, status))?;
+            let answer = answer.into_inner();
+            Ok((jsons(&answer.projects)?, answer.next_page_token))
+        }
+    };
+    each_page(page, |rows| rows.into_iter().try_for_each(&mut *write)).await
+}
+
+async fn applications(
+    connection: &Connection,
+    args: &ExportArgs,
+    write: Write1<'_>,
+) -> Result<(), CliError> {
+    let client = GrantsServiceClient::new(connection.channel.clone());
+    let page = |page_token| {
+        let request = connection.request(ListApplicationsRequest {
+            territory_kato: args.territory.clone().unwrap_or_default(),
+            year: args.year.unwrap_or_default(),
+            page_size: PAGE_SIZE,
+            page_token,
+            ..Default::default()
+        });
+        let mut client = client.clone();
+        async move {
+            let answer = client.list_applications(request?).await;
+            let answer = answer.map_err(|status| CliError::of_call(connection, status))?;
+            let answer = answer.into_inner();
+            Ok((jsons(&answer.applications)?, answer.next_page_token))
+        }
+    };
+    each_page(page, |rows| rows.into_iter().try_for_each(&mut *write)).await
+}
