@@ -49,20 +49,33 @@ async fn allocation(
         ))
         .await
         .unwrap();
+    let name = format!("allocations/AUYL_EL_BESIGI/{year}/{REGION}");
+    let current = budget
+        .get_allocation(with_token(
+            GetAllocationRequest {
+                allocation: name.clone(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .allocation
+        .unwrap();
     budget
-        .allocate(with_token(
-            AllocateRequest {
-                request_id: "bench-allocate".into(),
-                program_code: "AUYL_EL_BESIGI".into(),
-                fiscal_year: year,
-                territory_kato: REGION.into(),
-                amount_tiyn: 1_000_000_000,
+        .adjust_allocation(with_token(
+            AdjustAllocationRequest {
+                request_id: "bench-adjust".into(),
+                allocation: name.clone(),
+                delta_tiyn: 1_000_000_000,
+                expected_version: current.version,
+                reason: "room for the benchmark's rows".into(),
             },
             token,
         ))
         .await
         .unwrap();
-    format!("allocations/AUYL_EL_BESIGI/{year}/{REGION}")
+    name
 }
 
 async fn run() {

@@ -89,6 +89,9 @@ pub enum Command {
     /// Allocations, projects or applications written to a CSV, JSON lines or
     /// Excel file as they are read.
     Export(crate::export::ExportArgs),
+    /// The services' reports as workbooks (or CSV).
+    #[command(subcommand)]
+    Report(crate::report::ReportCommand),
 }
 
 #[derive(Debug, Subcommand)]

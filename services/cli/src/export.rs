@@ -15,9 +15,10 @@ use clap::ValueEnum;
 use prost_reflect::DescriptorPool;
 use serde_json::Value;
 
-use crate::output::{cell, to_json};
+use crate::output::to_json;
 use crate::progress::Progress;
 use crate::resources::{each_page, jsons};
+use crate::workbook::{csv_cells, heading, headings, write_row, xlsx_error};
 use crate::{CliError, Connection};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -116,14 +117,6 @@ fn columns(kind: ExportKind) -> Result<Vec<String>, CliError> {
         .collect())
 }
 
-/// A column's heading: money in tenge.
-fn heading(column: &str) -> String {
-    match column.strip_suffix("Tiyn") {
-        Some(money) => format!("{money} (KZT)"),
-        None => column.to_string(),
-    }
-}
-
 impl<'a> Sink<'a> {
     fn open(
         format: FileFormat,
@@ -141,14 +134,7 @@ impl<'a> Sink<'a> {
             }
             FileFormat::Xlsx => {
                 let mut workbook = Box::new(rust_xlsxwriter::Workbook::new());
-                let sheet = workbook.add_worksheet();
-                let bold = rust_xlsxwriter::Format::new().set_bold();
-                for (index, column) in columns.iter().enumerate() {
-                    sheet
-                        .write_string_with_format(0, column_number(index)?, heading(column), &bold)
-                        .map_err(xlsx_error)?;
-                }
-                sheet.set_freeze_panes(1, 0).map_err(xlsx_error)?;
+                headings(workbook.add_worksheet(), 0, columns)?;
                 Sink::Workbook(workbook, 1)
             }
         })
@@ -158,28 +144,11 @@ impl<'a> Sink<'a> {
         match self {
             Sink::Lines(out) => writeln!(out, "{row}")?,
             Sink::Csv(writer) => writer
-                .write_record(columns.iter().map(|c| match tenge(c, &row[c.as_str()]) {
-                    Some(amount) => format!("{amount:.2}"),
-                    None => cell(c, &row[c.as_str()], language),
-                }))
+                .write_record(csv_cells(columns, row, language))
                 .map_err(|e| CliError::Output(e.to_string()))?,
             Sink::Workbook(workbook, next) => {
-                let money = rust_xlsxwriter::Format::new().set_num_format("#,##0.00 \"₸\"");
                 let sheet = workbook.worksheet_from_index(0).map_err(xlsx_error)?;
-                for (index, column) in columns.iter().enumerate() {
-                    let value = &row[column.as_str()];
-                    let at = column_number(index)?;
-                    match (tenge(column, value), value) {
-                        (Some(amount), _) => {
-                            sheet.write_number_with_format(*next, at, amount, &money)
-                        }
-                        (None, Value::Number(n)) => {
-                            sheet.write_number(*next, at, n.as_f64().unwrap_or_default())
-                        }
-                        (None, _) => sheet.write_string(*next, at, cell(column, value, language)),
-                    }
-                    .map_err(xlsx_error)?;
-                }
+                write_row(sheet, *next, columns, row, language)?;
                 *next += 1;
             }
         }
@@ -197,22 +166,6 @@ impl<'a> Sink<'a> {
         }
         Ok(())
     }
-}
-
-/// A money field's amount in tenge (proto3 JSON gives tiyn as a string).
-fn tenge(column: &str, value: &Value) -> Option<f64> {
-    let tiyn: i64 = column
-        .ends_with("Tiyn")
-        .then(|| value.as_str()?.parse().ok())??;
-    Some(tiyn as f64 / 100.0)
-}
-
-fn column_number(index: usize) -> Result<u16, CliError> {
-    u16::try_from(index).map_err(|_| CliError::Output("too many columns for a sheet".into()))
-}
-
-fn xlsx_error(error: rust_xlsxwriter::XlsxError) -> CliError {
-    CliError::Output(format!("workbook: {error}"))
 }
 
 /// Rows asked per page of a list.

@@ -10,8 +10,10 @@ mod identity;
 mod import;
 mod output;
 mod progress;
+mod report;
 mod resources;
 mod sheet;
+mod workbook;
 
 use std::io::Write;
 
@@ -115,6 +117,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Import(import) => import::import(&connection, &printer, &import, out).await,
         Command::Export(export) => {
             export::export(&connection, printer.language, &export, out).await
+        }
+        Command::Report(report) => {
+            report::report(&connection, printer.language, &report, out).await
         }
     }
 }
