@@ -254,3 +254,61 @@ async fn a_dry_run_reports_every_problem_and_records_nothing() {
     );
     assert!(text.contains("\"valid\":1"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn territories_stream_in_batches_and_refused_rows_are_set_aside() {
+    let stack = stack().await;
+    let file = write(
+        &stack,
+        "territories.csv",
+        "КАТО;Тип;Наименование;Наименование каз;Сельская;Население;Действует с\n\
+         613633901;village;Первое;Бірінші;да;120;2020-01-01\n\
+         613633902;village;Второе;Екінші;да;80;2020-01-01\n\
+         6136339;village;Короткий;Қысқа;да;10;2020-01-01\n",
+    );
+    let output = stack
+        .run(&[
+            "import",
+            "territories",
+            file.to_str().unwrap(),
+            "--batch",
+            "2",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    let summary: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(summary["imported"], 2, "{summary}");
+    assert_eq!(summary["rejected"], 1, "{summary}");
+    let rejected =
+        std::fs::read_to_string(stack.dir.path().join("territories.rejected.csv")).unwrap();
+    assert!(
+        rejected
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("4,kato,\"6136339 (batch 1)"),
+        "{rejected}"
+    );
+    let second = stack
+        .lines(&["get", "territories", "613633902", "-o", "jsonl"])
+        .await;
+    assert_eq!(second[0]["name"]["kk"], "Екінші");
+    assert_eq!(second[0]["population"], "80");
+
+    // Again: nothing new, the same two accepted.
+    let output = stack
+        .run(&[
+            "import",
+            "territories",
+            file.to_str().unwrap(),
+            "--batch",
+            "2",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    let again: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(again["imported"], 2, "{again}");
+}

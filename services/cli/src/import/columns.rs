@@ -93,6 +93,27 @@ pub const APPLICATIONS: FileKind = FileKind {
     ],
 };
 
+pub const TERRITORIES: FileKind = FileKind {
+    message: "aimaq.governance.v1.TerritoryInput",
+    headings: &[
+        ("като", "kato"),
+        ("код_като", "kato"),
+        ("тип", "kind"),
+        ("вид", "kind"),
+        ("наименование", "name.ru"),
+        ("наименование_рус", "name.ru"),
+        ("наименование_каз", "name.kk"),
+        ("name", "name.ru"),
+        ("name_ru", "name.ru"),
+        ("name_kk", "name.kk"),
+        ("name_en", "name.en"),
+        ("сельская", "rural"),
+        ("население", "population"),
+        ("действует_с", "valid_from"),
+        ("действует_по", "valid_to"),
+    ],
+};
+
 /// How a file's columns map to fields, checked before any row is read.
 pub struct Columns {
     descriptor: MessageDescriptor,

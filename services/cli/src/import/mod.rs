@@ -31,6 +31,9 @@ pub enum ImportKind {
     Revenues,
     /// Grant applications, a call a row (`SubmitApplication`).
     Applications,
+    /// Territories of the classifier, in batches of one stream
+    /// (`ImportTerritories`).
+    Territories,
 }
 
 impl ImportKind {
@@ -40,6 +43,7 @@ impl ImportKind {
             ImportKind::StandardStatuses => &columns::STANDARD_STATUSES,
             ImportKind::Revenues => &columns::REVENUES,
             ImportKind::Applications => &columns::APPLICATIONS,
+            ImportKind::Territories => &columns::TERRITORIES,
         }
     }
 
@@ -49,6 +53,7 @@ impl ImportKind {
             ImportKind::StandardStatuses => "standard-statuses",
             ImportKind::Revenues => "revenues",
             ImportKind::Applications => "applications",
+            ImportKind::Territories => "territories",
         }
     }
 }

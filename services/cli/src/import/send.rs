@@ -13,8 +13,8 @@ use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::budget::v1::{
     ImportProjectsRequest, ImportStandardStatusesRequest, ImportedProject, StandardStatusInput,
 };
-use aimaq_proto::governance::v1::RecordRevenueRequest;
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::governance::v1::{ImportTerritoriesRequest, RecordRevenueRequest, TerritoryInput};
 use aimaq_proto::grants::v1::SubmitApplicationRequest;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 
@@ -51,6 +51,7 @@ pub async fn send(
         ImportKind::Revenues | ImportKind::Applications => {
             one_by_one(connection, args, id_base, ready, progress).await
         }
+        ImportKind::Territories => territories(connection, args, id_base, ready, progress).await,
     }
 }
 
@@ -278,4 +279,89 @@ async fn call_row(
             .await
             .map(drop)
     }
+}
+
+/// Territories: one stream of batches under the file's request id; the
+/// service resolves parents after the last batch and names each territory it
+/// refuses, by its code and batch.
+async fn territories(
+    connection: &Connection,
+    args: &ImportArgs,
+    id_base: &str,
+    ready: Vec<Ready>,
+    progress: &Progress,
+) -> Result<(u64, Vec<Rejected>), CliError> {
+    if args.dry_run {
+        return Err(CliError::Usage(
+            "territories cannot be checked without writing: the classifier is checked as a whole when imported".into(),
+        ));
+    }
+    let size = usize::from(args.batch);
+    let mut batches = Vec::new();
+    for (index, chunk) in ready.chunks(size).enumerate() {
+        let territories = chunk
+            .iter()
+            .map(|(_, m)| decoded::<TerritoryInput>(m))
+            .collect::<Result<_, _>>()
+            .map_err(|status| CliError::Output(status.message().to_string()))?;
+        batches.push(ImportTerritoriesRequest {
+            request_id: id_base.to_string(),
+            batch: i32::try_from(index).map_err(|_| CliError::Usage("too many batches".into()))?,
+            territories,
+        });
+    }
+    let request = connection.request(futures::stream::iter(batches))?;
+    let answer = GovernanceServiceClient::new(connection.channel.clone())
+        .import_territories(request)
+        .await
+        .map_err(|status| CliError::of_call(connection, status))?
+        .into_inner();
+    progress.add(ready.len() as u64);
+    let mut rejected = Vec::new();
+    for refusal in &answer.rejections {
+        let batch = usize::try_from(refusal.batch).unwrap_or(usize::MAX);
+        let found = ready
+            .iter()
+            .skip(batch.saturating_mul(size))
+            .take(size)
+            .find(|(_, m)| {
+                m.get_field_by_name("kato")
+                    .is_some_and(|k| k.as_str() == Some(refusal.kato.as_str()))
+            });
+        // A refusal that names no row of the file is kept, not dropped.
+        let row = found.map_or_else(
+            || Row {
+                number: 0,
+                cells: Default::default(),
+            },
+            |(row, _)| row.clone(),
+        );
+        let reason = format!(
+            "{} (batch {}): {}",
+            refusal.kato, refusal.batch, refusal.reason
+        );
+        rejected.push(Rejected {
+            row,
+            column: "kato".into(),
+            reason,
+        });
+    }
+    let unlisted = usize::try_from(answer.rejected)
+        .unwrap_or_default()
+        .saturating_sub(answer.rejections.len());
+    if unlisted > 0 {
+        rejected.push(Rejected {
+            row: Row {
+                number: 0,
+                cells: Default::default(),
+            },
+            column: String::new(),
+            reason: format!(
+                "{unlisted} more territories refused; the service lists the first 1000"
+            ),
+        });
+    }
+    let imported =
+        u64::try_from(answer.created + answer.updated + answer.unchanged).unwrap_or_default();
+    Ok((imported, rejected))
 }
