@@ -24,20 +24,22 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Where the gateway is and who is calling. The token is read from
-/// `--token-file` or the `AIMAQ_TOKEN` variable, never from the command line,
-/// where other users could see it.
+/// Where the gateway is and who is calling: each setting from its flag, its
+/// variable, the configuration file, or its default, in that order. The token
+/// is read from `--token-file` or the `AIMAQ_TOKEN` variable, never from the
+/// command line, where other users could see it.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
+    /// A YAML file of these settings (`endpoint`, `ca`, `cert`, `key`,
+    /// `token_file`, `language`, `timeout`); by default
+    /// `~/.config/aimaq/config.yaml` when it exists.
+    #[arg(long, env = "AIMAQ_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// The gateway: `https://host:port` (`http://` only for a stack started
-    /// with `--plaintext`).
-    #[arg(
-        long,
-        env = "AIMAQ_ENDPOINT",
-        default_value = "https://localhost:50050",
-        global = true
-    )]
-    pub endpoint: String,
+    /// with `--plaintext`). By default `https://localhost:50050`.
+    #[arg(long, env = "AIMAQ_ENDPOINT", global = true)]
+    pub endpoint: Option<String>,
 
     /// The CA that issued the gateway's certificate (the stack's is
     /// `data/tls/ca.pem`).
@@ -45,24 +47,25 @@ pub struct ConnectionArgs {
     pub ca: Option<PathBuf>,
 
     /// This system's client certificate (PEM), for mutual TLS.
-    #[arg(long, env = "AIMAQ_CERT", global = true, requires = "key")]
+    #[arg(long, env = "AIMAQ_CERT", global = true)]
     pub cert: Option<PathBuf>,
 
     /// The client certificate's private key (PEM).
-    #[arg(long, env = "AIMAQ_KEY", global = true, requires = "cert")]
+    #[arg(long, env = "AIMAQ_KEY", global = true)]
     pub key: Option<PathBuf>,
 
     /// A file holding the bearer token.
     #[arg(long, env = "AIMAQ_TOKEN_FILE", global = true)]
     pub token_file: Option<PathBuf>,
 
-    /// The language of the services' refusals: kk, ru or en.
-    #[arg(long, env = "AIMAQ_LANGUAGE", default_value = "en", global = true)]
-    pub language: String,
+    /// The language of the services' refusals and of money: kk, ru or en
+    /// (by default en).
+    #[arg(long, env = "AIMAQ_LANGUAGE", global = true)]
+    pub language: Option<String>,
 
-    /// How long one call may take.
-    #[arg(long, default_value = "30s", value_parser = aimaq_config::parse_duration, global = true)]
-    pub timeout: Duration,
+    /// How long one call may take (by default 30s).
+    #[arg(long, value_parser = aimaq_config::parse_duration, global = true)]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 use crate::CliError;
-use crate::args::ConnectionArgs;
+use crate::settings::Settings;
 
 /// The variable a token may be given in.
 pub const TOKEN_VARIABLE: &str = "AIMAQ_TOKEN";
@@ -23,7 +23,7 @@ pub struct Connection {
 
 impl Connection {
     /// A channel to the gateway (connected on first use).
-    pub fn open(args: &ConnectionArgs) -> Result<Connection, CliError> {
+    pub fn open(args: &Settings) -> Result<Connection, CliError> {
         let plaintext = args.endpoint.starts_with("http://");
         let tls = if plaintext {
             None
@@ -34,7 +34,7 @@ impl Connection {
                         .into(),
                 )
             })?;
-            let identity = args.cert.clone().zip(args.key.clone());
+            let identity = args.identity.clone();
             let tls = ClientTls::load(ca, identity)
                 .map_err(|error| CliError::Usage(format!("TLS: {error}")))?;
             Some(std::sync::Arc::new(tls))
@@ -83,7 +83,7 @@ impl Connection {
 }
 
 /// The token from `--token-file`, or the `AIMAQ_TOKEN` variable.
-fn token(args: &ConnectionArgs) -> Result<Option<String>, CliError> {
+fn token(args: &Settings) -> Result<Option<String>, CliError> {
     if let Some(path) = &args.token_file {
         let text = std::fs::read_to_string(path).map_err(|error| {
             CliError::Usage(format!("--token-file {}: {error}", path.display()))

@@ -12,6 +12,7 @@ mod output;
 mod progress;
 mod report;
 mod resources;
+mod settings;
 mod sheet;
 mod workbook;
 
@@ -89,15 +90,16 @@ fn describe(status: &tonic::Status) -> String {
 
 /// Runs `cli`, printing to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
-    let printer = Printer {
-        format: Format::chosen(cli.output),
-        language: Language::from_header(&cli.connection.language),
-        columns: Vec::new(),
-    };
     if let Command::Token(TokenCommand::Mint(mint)) = &cli.command {
         return identity::mint(mint, out);
     }
-    let connection = Connection::open(&cli.connection)?;
+    let settings = settings::Settings::resolve(&cli.connection)?;
+    let printer = Printer {
+        format: Format::chosen(cli.output),
+        language: Language::from_header(&settings.language),
+        columns: Vec::new(),
+    };
+    let connection = Connection::open(&settings)?;
     match cli.command {
         Command::Whoami => identity::whoami(&connection, &printer, out).await,
         Command::Health => identity::health(&connection, &printer, out).await,

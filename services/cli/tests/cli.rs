@@ -329,3 +329,53 @@ async fn exports_write_what_lists_read() {
     let output = stack.run(&["export", "projects", "--format", "xlsx"]).await;
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_file_gives_the_connection() {
+    let stack = stack().await;
+    let pki = aimaq_testing::TestPki::get();
+    let token_file = stack.dir.path().join("token");
+    std::fs::write(&token_file, &stack.token).unwrap();
+    let config = stack.dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "endpoint: {}\nca: {}\ncert: {}\nkey: {}\ntoken_file: {}\nlanguage: ru\n",
+            stack.gateway.url(),
+            pki.ca.display(),
+            pki.client.cert.display(),
+            pki.client.key.display(),
+            token_file.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_aimaq"))
+                .env_remove("AIMAQ_TOKEN")
+                .args(args)
+                .output()
+                .unwrap()
+        })
+    };
+    let config = config.to_str().unwrap().to_string();
+    let output = run(vec![
+        "--config".into(),
+        config.clone(),
+        "whoami".into(),
+        "-o".into(),
+        "jsonl".into(),
+    ])
+    .await
+    .unwrap();
+    succeeded(&output);
+    assert!(stdout(&output).contains("test-admin"));
+
+    // A setting the file does not know is named.
+    std::fs::write(&config, "endpont: https://localhost:1\n").unwrap();
+    let output = run(vec!["--config".into(), config, "health".into()])
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("endpont"));
+}
