@@ -8,6 +8,7 @@ mod export;
 mod feed;
 mod identity;
 mod import;
+mod names;
 mod output;
 mod progress;
 mod report;

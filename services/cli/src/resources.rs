@@ -13,7 +13,7 @@ use aimaq_proto::grants::v1::*;
 use serde_json::Value;
 
 use crate::args::{GetArgs, ListArgs, Resource};
-use crate::output::{Printer, to_json};
+use crate::output::{Format, Printer, to_json};
 use crate::{CliError, Connection};
 
 /// The message of an answer, or a refusal.
@@ -105,7 +105,13 @@ pub async fn get(
             to_json(&answer.map_err(failed)?.into_inner())?
         }
     };
-    printer.one(&row, out)
+    let mut rows = [row];
+    if matches!(printer.format, Format::Table | Format::Csv)
+        && args.resource != Resource::Territories
+    {
+        crate::names::annotate(connection, &mut rows, printer.language).await?;
+    }
+    printer.one(&rows[0], out)
 }
 
 /// Every page of a list: `page` is called with each page's token until the
@@ -159,6 +165,12 @@ pub async fn list(
             grants_list(connection, args).await?
         }
     };
+    let mut rows = rows;
+    if matches!(printer.format, Format::Table | Format::Csv)
+        && args.resource != Resource::Territories
+    {
+        crate::names::annotate(connection, &mut rows, printer.language).await?;
+    }
     printer.rows(&rows, out)
 }
 

@@ -379,3 +379,26 @@ async fn a_configuration_file_gives_the_connection() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("endpont"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_name_the_territories_beside_their_codes() {
+    let stack = stack().await;
+    let output = stack
+        .run(&["list", "projects", "-o", "csv", "--language", "ru"])
+        .await;
+    succeeded(&output);
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let kato = headers.iter().position(|h| h == "settlementKato").unwrap();
+    assert_eq!(headers[kato + 1], "settlementName");
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[kato], VILLAGE);
+    let village = stack
+        .lines(&["get", "territories", VILLAGE, "-o", "jsonl"])
+        .await;
+    assert_eq!(&row[kato + 1], village[0]["name"]["ru"].as_str().unwrap());
+
+    // JSON keeps the data as the service gave it.
+    let projects = stack.lines(&["list", "projects", "-o", "jsonl"]).await;
+    assert!(projects[0].get("settlementName").is_none());
+}
