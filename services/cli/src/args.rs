@@ -210,4 +210,27 @@ pub enum AuditCommand {
         #[arg(long, value_enum)]
         service: Service,
     },
+    /// A service's audit records, in order, with filters.
+    Show(AuditShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    #[arg(long, value_enum)]
+    pub service: Service,
+    /// Records after this sequence.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// Only this calling system's records.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only records of this resource type (as `allocation`).
+    #[arg(long)]
+    pub resource_type: Option<String>,
+    /// Only records of this resource (as `allocations/P/2026/610000000`).
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
 }

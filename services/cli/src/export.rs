@@ -26,6 +26,8 @@ pub enum ExportKind {
     Allocations,
     Projects,
     Applications,
+    /// A service's audit records (`--service`).
+    Audit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -52,6 +54,9 @@ pub struct ExportArgs {
     /// Within this territory's subtree (a KATO code).
     #[arg(long)]
     pub territory: Option<String>,
+    /// Of this service (the audit log).
+    #[arg(long, value_enum)]
+    pub service: Option<crate::args::Service>,
 }
 
 /// Where rows go as they come.
@@ -93,6 +98,7 @@ pub async fn export(
         ExportKind::Allocations => allocations(connection, args, &mut write).await,
         ExportKind::Projects => projects(connection, args, &mut write).await,
         ExportKind::Applications => applications(connection, args, &mut write).await,
+        ExportKind::Audit => audit(connection, args, &mut write).await,
     };
     progress.finish();
     read?;
@@ -105,6 +111,7 @@ fn columns(kind: ExportKind) -> Result<Vec<String>, CliError> {
         ExportKind::Allocations => "aimaq.budget.v1.Allocation",
         ExportKind::Projects => "aimaq.budget.v1.Project",
         ExportKind::Applications => "aimaq.grants.v1.Application",
+        ExportKind::Audit => "aimaq.common.v1.AuditRecord",
     };
     let pool = DescriptorPool::decode(aimaq_proto::FILE_DESCRIPTOR_SET)
         .map_err(|e| CliError::Output(e.to_string()))?;
@@ -248,4 +255,29 @@ async fn applications(
         }
     };
     each_page(page, |rows| rows.into_iter().try_for_each(&mut *write)).await
+}
+
+async fn audit(
+    connection: &Connection,
+    args: &ExportArgs,
+    write: Write1<'_>,
+) -> Result<(), CliError> {
+    let service = args
+        .service
+        .ok_or_else(|| CliError::Usage("the audit log of which service: give --service".into()))?;
+    let filter = crate::feed::AuditFilter {
+        service,
+        actor: String::new(),
+        resource_type: String::new(),
+        resource: String::new(),
+    };
+    let mut after = 0;
+    loop {
+        let (rows, next) = crate::feed::audit_page(connection, &filter, after, PAGE_SIZE).await?;
+        rows.into_iter().try_for_each(&mut *write)?;
+        if next == 0 {
+            return Ok(());
+        }
+        after = next;
+    }
 }

@@ -10,7 +10,7 @@ use aimaq_proto::{budget, governance, grants};
 use futures::{Stream, StreamExt};
 use serde_json::Value;
 
-use crate::args::{Service, WatchArgs};
+use crate::args::{AuditShowArgs, Service, WatchArgs};
 use crate::output::{Format, Printer, cell, to_json};
 use crate::{CliError, Connection};
 
@@ -160,4 +160,79 @@ pub async fn verify(
             verification.first_broken_sequence, verification.reason
         ))))
     }
+}
+
+/// What a page of audit records is asked with.
+pub struct AuditFilter {
+    pub service: Service,
+    pub actor: String,
+    pub resource_type: String,
+    pub resource: String,
+}
+
+/// A page of a service's audit records after `after`, as JSON, and where
+/// the next page starts (0: none).
+pub async fn audit_page(
+    connection: &Connection,
+    filter: &AuditFilter,
+    after: u64,
+    page_size: i32,
+) -> Result<(Vec<Value>, u64), CliError> {
+    let channel = connection.channel.clone();
+    macro_rules! ask {
+        ($package:ident, $client:ident) => {{
+            let request = connection.request($package::v1::ListAuditRecordsRequest {
+                after_sequence: after,
+                page_size,
+                actor: filter.actor.clone(),
+                resource_type: filter.resource_type.clone(),
+                resource_name: filter.resource.clone(),
+            })?;
+            $client::new(channel)
+                .list_audit_records(request)
+                .await
+                .map(|answer| answer.into_inner())
+                .map(|answer| (answer.records, answer.next_after_sequence))
+        }};
+    }
+    let answer = match filter.service {
+        Service::Governance => ask!(governance, GovernanceServiceClient),
+        Service::Budget => ask!(budget, BudgetServiceClient),
+        Service::Grants => ask!(grants, GrantsServiceClient),
+    };
+    let (records, next) = answer.map_err(|status| CliError::of_call(connection, status))?;
+    Ok((records.iter().map(to_json).collect::<Result<_, _>>()?, next))
+}
+
+/// `audit show`: records in order until the limit or the end.
+pub async fn show(
+    connection: &Connection,
+    printer: &Printer,
+    args: &AuditShowArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let filter = AuditFilter {
+        service: args.service,
+        actor: args.actor.clone().unwrap_or_default(),
+        resource_type: args.resource_type.clone().unwrap_or_default(),
+        resource: args.resource.clone().unwrap_or_default(),
+    };
+    let mut rows = Vec::new();
+    let mut after = args.from;
+    while (rows.len() as u64) < args.limit {
+        let wanted = (args.limit - rows.len() as u64).min(1000);
+        let (mut page, next) = audit_page(
+            connection,
+            &filter,
+            after,
+            i32::try_from(wanted).unwrap_or(1000),
+        )
+        .await?;
+        rows.append(&mut page);
+        if next == 0 {
+            break;
+        }
+        after = next;
+    }
+    printer.rows(&rows, out)
 }

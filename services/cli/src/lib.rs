@@ -117,6 +117,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Audit(AuditCommand::Verify { service }) => {
             feed::verify(&connection, &printer, service, out).await
         }
+        Command::Audit(AuditCommand::Show(show)) => {
+            feed::show(&connection, &printer, &show, out).await
+        }
         Command::Import(import) => import::import(&connection, &printer, &import, out).await,
         Command::Export(export) => {
             export::export(&connection, printer.language, &export, out).await

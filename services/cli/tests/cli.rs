@@ -402,3 +402,73 @@ async fn tables_name_the_territories_beside_their_codes() {
     let projects = stack.lines(&["list", "projects", "-o", "jsonl"]).await;
     assert!(projects[0].get("settlementName").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_is_shown_and_exported_in_order() {
+    let stack = stack().await;
+    let records = stack
+        .lines(&["audit", "show", "--service", "budget", "-o", "jsonl"])
+        .await;
+    assert!(records.len() >= 5, "{records:?}");
+    assert_eq!(records[0]["sequence"], "1");
+    for pair in records.windows(2) {
+        assert_eq!(pair[1]["previousHash"], pair[0]["hash"]);
+    }
+    let kind = records[0]["resourceType"].as_str().unwrap().to_string();
+    let of_kind = stack
+        .lines(&[
+            "audit",
+            "show",
+            "--service",
+            "budget",
+            "--resource-type",
+            &kind,
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    assert!(!of_kind.is_empty() && of_kind.iter().all(|r| r["resourceType"] == kind.as_str()));
+    let two = stack
+        .lines(&[
+            "audit",
+            "show",
+            "--service",
+            "budget",
+            "--from",
+            "1",
+            "--limit",
+            "2",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    assert_eq!(two, records[1..3]);
+
+    let output = stack
+        .run(&[
+            "export",
+            "audit",
+            "--service",
+            "budget",
+            "--format",
+            "jsonl",
+        ])
+        .await;
+    succeeded(&output);
+    let exported: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(exported, records);
+
+    // Reading the log takes the audit scope.
+    let reader = stack
+        .system
+        .tokens
+        .token("reader", &[aimaq_auth::Scope::BudgetRead], None);
+    let output = stack
+        .run_with(&reader, &["audit", "show", "--service", "budget"])
+        .await;
+    assert_eq!(output.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PermissionDenied"));
+}

@@ -24,6 +24,7 @@ mod sequencer;
 mod tests;
 
 pub use aimaq_storage::within;
+pub use audit::AuditQuery;
 pub use feed::ChangeFeed;
 pub use migration::{CreatePendingRecords, CreateRecordTables, RecordCertificates};
 pub use mutation::{Change, Mutation, Records, next_version};
@@ -37,11 +38,13 @@ pub trait Answer: prost::Message + Default {}
 
 impl<T: prost::Message + Default> Answer for T {}
 
-/// Implements the two platform RPCs, `WatchChanges` and `VerifyAuditLog`, inside a
-/// backend's `#[tonic::async_trait]` service impl: the same code for every service,
-/// typed by its own proto package. Needs `self.records: Records` and the package's
-/// `WatchChanges*` / `VerifyAuditLog*` messages in scope. The methods are written
-/// in the form `async_trait` gives them, since it does not see inside macros.
+/// Implements the platform RPCs, `WatchChanges`, `VerifyAuditLog` and
+/// `ListAuditRecords`, inside a backend's `#[tonic::async_trait]` service impl:
+/// the same code for every service, typed by its own proto package. Needs
+/// `self.records: Records` and the package's `WatchChanges*`,
+/// `VerifyAuditLog*` and `ListAuditRecords*` messages in scope. The methods
+/// are written in the form `async_trait` gives them, since it does not see
+/// inside macros.
 #[macro_export]
 macro_rules! platform_rpcs {
     ($read_scope:expr) => {
@@ -100,6 +103,43 @@ macro_rules! platform_rpcs {
                 let verification = self.records.verify_audit_log(caller).await?;
                 Ok(::tonic::Response::new(VerifyAuditLogResponse {
                     verification: Some(verification),
+                }))
+            })
+        }
+
+        fn list_audit_records<'life0, 'async_trait>(
+            &'life0 self,
+            request: ::tonic::Request<ListAuditRecordsRequest>,
+        ) -> ::std::pin::Pin<
+            Box<
+                dyn ::std::future::Future<
+                        Output = Result<
+                            ::tonic::Response<ListAuditRecordsResponse>,
+                            ::tonic::Status,
+                        >,
+                    > + Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            Box::pin(async move {
+                let caller = ::aimaq_auth::Caller::of(&request)?;
+                let body = request.get_ref();
+                let query = ::aimaq_records::AuditQuery::new(
+                    body.after_sequence,
+                    body.page_size,
+                    &body.actor,
+                    &body.resource_type,
+                    &body.resource_name,
+                )?;
+                let (records, next_after_sequence) =
+                    self.records.list_audit_records(caller, &query).await?;
+                Ok(::tonic::Response::new(ListAuditRecordsResponse {
+                    records,
+                    next_after_sequence,
                 }))
             })
         }

@@ -187,6 +187,19 @@ impl Records {
         crate::audit::verify_audit_log(&self.database).await
     }
 
+    /// `ListAuditRecords` for a caller holding the `audit` scope: a page of
+    /// the log, and where the next one starts (0: none).
+    pub async fn list_audit_records(
+        &self,
+        caller: &Caller,
+        query: &crate::AuditQuery,
+    ) -> Result<(Vec<aimaq_proto::common::v1::AuditRecord>, u64), Error> {
+        caller.require(Scope::Audit)?;
+        // What is committed is listed, including records not yet sequenced.
+        self.sequencer.flush().await?;
+        crate::audit::list_audit_records(&self.database, query).await
+    }
+
     /// Applies a mutation once. In one transaction: a stored answer for the same
     /// `request_id` is returned as it was (ALREADY_EXISTS if the request differs);
     /// otherwise `work` runs, and its response, audit record and change events are
