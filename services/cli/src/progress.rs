@@ -66,7 +66,11 @@ impl Progress {
 
     pub fn finish(&self) {
         match self {
-            Progress::Bar(bar) => bar.finish(),
+            Progress::Bar(bar) => {
+                bar.finish();
+                // What is printed next starts on a line of its own.
+                eprintln!();
+            }
             Progress::Lines {
                 total,
                 unit,

@@ -59,8 +59,9 @@ impl Stack {
     }
 }
 
-/// `aimaq` with the test client's certificate and CA, against `endpoint`.
-pub async fn aimaq(endpoint: &str, token_file: Option<&Path>, args: &[&str]) -> Output {
+/// The `aimaq` command with the test client's certificate and CA, against
+/// `endpoint`, with `token_file`'s token when given.
+pub fn command(endpoint: &str, token_file: Option<&Path>) -> std::process::Command {
     let pki = TestPki::get();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aimaq"));
     command
@@ -72,11 +73,17 @@ pub async fn aimaq(endpoint: &str, token_file: Option<&Path>, args: &[&str]) -> 
         .arg("--cert")
         .arg(&pki.client.cert)
         .arg("--key")
-        .arg(&pki.client.key)
-        .args(args);
+        .arg(&pki.client.key);
     if let Some(file) = token_file {
         command.arg("--token-file").arg(file);
     }
+    command
+}
+
+/// `aimaq` with `args`, run to its end.
+pub async fn aimaq(endpoint: &str, token_file: Option<&Path>, args: &[&str]) -> Output {
+    let mut command = command(endpoint, token_file);
+    command.args(args);
     tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap()
