@@ -73,10 +73,26 @@ impl CliError {
     }
 }
 
-/// A refusal as an operator reads it: the code, the message, and each field
-/// named with what is wrong with it.
+/// `english`, what the service said of a refusal, preceded by the service's
+/// own words in the caller's language when it gave them (kk, ru).
+pub(crate) fn in_callers_words(status: &tonic::Status, english: &str) -> String {
+    match status.get_details_localized_message() {
+        Some(local) if local.locale != "en" && !local.message.is_empty() => {
+            format!("{} ({english})", local.message)
+        }
+        _ => english.to_string(),
+    }
+}
+
+/// A refusal as an operator reads it: the code, the message (in the
+/// caller's language first when the service gave one), and each field named
+/// with what is wrong with it.
 fn describe(status: &tonic::Status) -> String {
-    let mut text = format!("{:?}: {}", status.code(), status.message());
+    let mut text = format!(
+        "{:?}: {}",
+        status.code(),
+        in_callers_words(status, status.message())
+    );
     if let Some(bad) = status.get_details_bad_request() {
         for violation in bad.field_violations {
             let line = format!("{}: {}", violation.field, violation.description);

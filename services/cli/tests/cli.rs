@@ -216,6 +216,16 @@ async fn errors_say_what_went_wrong_with_their_own_exit_status() {
         "{said}"
     );
 
+    // In the caller's language first, when the service gives it.
+    let output = stack
+        .run(&["get", "territories", "61363", "--language", "ru"])
+        .await;
+    let said = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        said.contains("Запрос отклонён") && said.contains("kato"),
+        "{said}"
+    );
+
     let output = stack.run(&["get", "mci-rates", "first of May"]).await;
     assert_eq!(output.status.code(), Some(2));
 

@@ -245,6 +245,8 @@ async fn a_dry_run_reports_every_problem_and_records_nothing() {
             "--dry-run",
             "-o",
             "jsonl",
+            "--language",
+            "ru",
         ])
         .await;
     let text = String::from_utf8(output.stdout).unwrap();
@@ -252,6 +254,8 @@ async fn a_dry_run_reports_every_problem_and_records_nothing() {
         text.contains("\"row\":2") && text.contains("fiscal_year"),
         "{text}"
     );
+    // The service's own words in the caller's language come first.
+    assert!(text.contains("Запрос отклонён"), "{text}");
     assert!(text.contains("\"valid\":1"), "{text}");
 }
 

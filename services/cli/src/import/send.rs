@@ -21,7 +21,7 @@ use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use super::{ImportArgs, ImportKind, Rejected};
 use crate::progress::Progress;
 use crate::sheet::Row;
-use crate::{CliError, Connection};
+use crate::{CliError, Connection, in_callers_words};
 
 type Ready = (Row, DynamicMessage);
 
@@ -102,7 +102,7 @@ async fn batch(
                         rejected.push(Rejected {
                             row,
                             column: field.clone(),
-                            reason: reason.clone(),
+                            reason: in_callers_words(&status, reason),
                         });
                     }
                     None => kept.push((row, message)),
@@ -115,7 +115,7 @@ async fn batch(
             rejected.push(Rejected {
                 row,
                 column: String::new(),
-                reason: status.message().to_string(),
+                reason: in_callers_words(&status, status.message()),
             });
         } else {
             // The service did not say which rows: each half on its own.
@@ -240,9 +240,12 @@ async fn one_by_one(
                 let (column, reason) = match status.get_details_bad_request() {
                     Some(bad) if !bad.field_violations.is_empty() => {
                         let first = &bad.field_violations[0];
-                        (first.field.clone(), first.description.clone())
+                        (
+                            first.field.clone(),
+                            in_callers_words(&status, &first.description),
+                        )
                     }
-                    _ => (String::new(), status.message().to_string()),
+                    _ => (String::new(), in_callers_words(&status, status.message())),
                 };
                 rejected.push(Rejected {
                     row,
