@@ -256,6 +256,25 @@ async fn a_dry_run_reports_every_problem_and_records_nothing() {
     );
     // The service's own words in the caller's language come first.
     assert!(text.contains("Запрос отклонён"), "{text}");
+
+    // And the tool's own, for a cell it cannot read.
+    let output = stack
+        .run(&[
+            "import",
+            "projects",
+            file.to_str().unwrap(),
+            "--dry-run",
+            "-o",
+            "jsonl",
+            "--language",
+            "kk",
+        ])
+        .await;
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("«cost» бағанындағы мән қабылданбады"),
+        "{text}"
+    );
     assert!(text.contains("\"valid\":1"), "{text}");
 }
 

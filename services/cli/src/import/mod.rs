@@ -12,6 +12,7 @@ mod send;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use aimaq_types::Language;
 use clap::ValueEnum;
 use serde_json::json;
 
@@ -97,8 +98,8 @@ pub async fn import(
             Ok(message) => ready.push((row.clone(), message)),
             Err((column, reason)) => rejected.push(Rejected {
                 row: row.clone(),
+                reason: in_language(printer.language, &column, reason),
                 column,
-                reason,
             }),
         }
     }
@@ -160,6 +161,16 @@ fn report(
             "{count} of {} rows would not be imported",
             rows.len()
         )))),
+    }
+}
+
+/// A problem the tool found in a cell: said in the caller's language first,
+/// then the English account of what is wrong.
+fn in_language(language: Language, column: &str, english: String) -> String {
+    match language {
+        Language::Ru => format!("Значение в столбце «{column}» не принято ({english})"),
+        Language::Kk => format!("«{column}» бағанындағы мән қабылданбады ({english})"),
+        Language::En => english,
     }
 }
 
