@@ -289,6 +289,26 @@ async fn territories_stream_in_batches_and_refused_rows_are_set_aside() {
          613633902;village;Второе;Екінші;да;80;2020-01-01\n\
          6136339;village;Короткий;Қысқа;да;10;2020-01-01\n",
     );
+    // Checked first: the refused row is named, nothing is written.
+    let output = stack
+        .run(&[
+            "import",
+            "territories",
+            file.to_str().unwrap(),
+            "--dry-run",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    assert_eq!(output.status.code(), Some(4));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("\"row\":4") && text.contains("\"valid\":2"),
+        "{text}"
+    );
+    let absent = stack.run(&["get", "territories", "613633902"]).await;
+    assert_eq!(absent.status.code(), Some(4));
+
     let output = stack
         .run(&[
             "import",

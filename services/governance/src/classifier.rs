@@ -99,6 +99,7 @@ pub async fn import(
             request_id: request_id.clone(),
             batch: i32::try_from(batch).unwrap_or(i32::MAX),
             territories: rows.to_vec(),
+            validate_only: false,
         })
         .collect();
     let mut request = tonic::Request::new(tokio_stream::iter(batches));

@@ -294,11 +294,6 @@ async fn territories(
     ready: Vec<Ready>,
     progress: &Progress,
 ) -> Result<(u64, Vec<Rejected>), CliError> {
-    if args.dry_run {
-        return Err(CliError::Usage(
-            "territories cannot be checked without writing: the classifier is checked as a whole when imported".into(),
-        ));
-    }
     let size = usize::from(args.batch);
     let mut batches = Vec::new();
     for (index, chunk) in ready.chunks(size).enumerate() {
@@ -311,6 +306,7 @@ async fn territories(
             request_id: id_base.to_string(),
             batch: i32::try_from(index).map_err(|_| CliError::Usage("too many batches".into()))?,
             territories,
+            validate_only: args.dry_run,
         });
     }
     let request = connection.request(futures::stream::iter(batches))?;

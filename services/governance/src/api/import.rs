@@ -20,12 +20,20 @@ const MAX_BATCH_ROWS: usize = 10_000;
 /// Rejections listed in the answer (all are counted).
 const MAX_LISTED_REJECTIONS: usize = 1000;
 
-/// The rows of the whole stream, each with its batch, and the request id the
-/// first batch carries: the import is applied in one transaction.
+/// What the stream carries: its rows, each with its batch, and what the
+/// first batch says of the whole (its request id, whether to check only).
+struct Streamed {
+    rows: Vec<(i32, TerritoryInput)>,
+    request_id: String,
+    validate_only: bool,
+}
+
+/// The rows of the whole stream: the import is applied in one transaction.
 async fn read_stream(
     request: &mut Request<Streaming<ImportTerritoriesRequest>>,
-) -> Result<(Vec<(i32, TerritoryInput)>, String), Error> {
+) -> Result<Streamed, Error> {
     let mut request_id = String::new();
+    let mut validate_only = false;
     let mut rows: Vec<(i32, TerritoryInput)> = Vec::new();
     let mut expected_batch = 0;
     while let Some(message) = request.get_mut().message().await.map_err(|status| {
@@ -42,6 +50,7 @@ async fn read_stream(
         }
         if expected_batch == 0 {
             request_id = message.request_id.clone();
+            validate_only = message.validate_only;
         } else if !message.request_id.is_empty() && message.request_id != request_id {
             return Err(Error::invalid(
                 "request_id",
@@ -71,7 +80,11 @@ async fn read_stream(
     if rows.is_empty() {
         return Err(Error::invalid("territories", "the import carries no rows"));
     }
-    Ok((rows, request_id))
+    Ok(Streamed {
+        rows,
+        request_id,
+        validate_only,
+    })
 }
 
 /// The drafts of the rows that are well formed, once the caller may write
@@ -107,8 +120,19 @@ pub async fn import(
 ) -> Result<ImportTerritoriesResponse, Error> {
     let caller = Caller::of(&request)?.clone();
     caller.require(Scope::GovernanceWrite)?;
-    let (rows, request_id) = read_stream(&mut request).await?;
+    let Streamed {
+        rows,
+        request_id,
+        validate_only,
+    } = read_stream(&mut request).await?;
     let (drafts, rejections) = drafts_of(&caller, &rows)?;
+    if validate_only {
+        return Ok(ImportTerritoriesResponse {
+            rejected: i64::try_from(rejections.len()).unwrap_or(i64::MAX),
+            rejections: rejections.into_iter().take(MAX_LISTED_REJECTIONS).collect(),
+            ..ImportTerritoriesResponse::default()
+        });
+    }
     let batch_of: HashMap<String, i32> = rows
         .iter()
         .map(|(batch, row)| (row.kato.clone(), *batch))
@@ -117,6 +141,7 @@ pub async fn import(
         request_id: request_id.clone(),
         batch: 0,
         territories: rows.into_iter().map(|(_, row)| row).collect(),
+        validate_only: false,
     };
     let mutation = Mutation::of(&request, &combined, &request_id)?;
     ops::territories::import(records, cache, &mutation, &drafts, |plan| {
