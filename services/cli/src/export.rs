@@ -12,10 +12,9 @@ use aimaq_proto::grants::v1::ListApplicationsRequest;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use aimaq_types::Language;
 use clap::ValueEnum;
-use prost_reflect::DescriptorPool;
 use serde_json::Value;
 
-use crate::output::to_json;
+use crate::output::{descriptor, to_json};
 use crate::progress::Progress;
 use crate::resources::{each_page, jsons};
 use crate::workbook::{csv_cells, heading, headings, write_row, xlsx_error};
@@ -113,11 +112,7 @@ fn columns(kind: ExportKind) -> Result<Vec<String>, CliError> {
         ExportKind::Applications => "aimaq.grants.v1.Application",
         ExportKind::Audit => "aimaq.common.v1.AuditRecord",
     };
-    let pool = DescriptorPool::decode(aimaq_proto::FILE_DESCRIPTOR_SET)
-        .map_err(|e| CliError::Output(e.to_string()))?;
-    let message = pool
-        .get_message_by_name(name)
-        .ok_or_else(|| CliError::Output(format!("no descriptor of {name}")))?;
+    let message = descriptor(name)?;
     Ok(message
         .fields()
         .map(|f| f.json_name().to_string())

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 
 use aimaq_types::{Language, Money};
 use clap::ValueEnum;
-use prost_reflect::{DescriptorPool, DynamicMessage};
+use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde_json::{Map, Value};
 
 use crate::CliError;
@@ -31,13 +31,16 @@ impl Format {
     }
 }
 
+/// The descriptor of the message `name`, from the pool decoded once.
+pub fn descriptor(name: &str) -> Result<MessageDescriptor, CliError> {
+    aimaq_proto::descriptor_pool()
+        .and_then(|pool| pool.get_message_by_name(name))
+        .ok_or_else(|| CliError::Output(format!("no descriptor of {name}")))
+}
+
 /// `message` as proto3 JSON (64-bit integers as strings, enums by name).
 pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> Result<Value, CliError> {
-    let pool = DescriptorPool::decode(aimaq_proto::FILE_DESCRIPTOR_SET)
-        .map_err(|error| CliError::Output(error.to_string()))?;
-    let descriptor = pool
-        .get_message_by_name(&M::full_name())
-        .ok_or_else(|| CliError::Output(format!("no descriptor of {}", M::full_name())))?;
+    let descriptor = descriptor(&M::full_name())?;
     let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
         .map_err(|error| CliError::Output(error.to_string()))?;
     serde_json::to_value(&dynamic).map_err(|error| CliError::Output(error.to_string()))

@@ -15,10 +15,10 @@ use aimaq_proto::grants::v1::GetAnnualReportRequest;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
 use aimaq_types::Language;
 use clap::{Args, Subcommand, ValueEnum};
-use prost_reflect::{DescriptorPool, Kind};
+use prost_reflect::Kind;
 use serde_json::Value;
 
-use crate::output::{cell, to_json};
+use crate::output::{cell, descriptor, to_json};
 use crate::workbook::{csv_cells, headings, write_row, xlsx_error};
 use crate::{CliError, Connection};
 
@@ -240,11 +240,7 @@ fn read<M: prost::Message + prost::Name>(
     answer: &M,
 ) -> Result<Report, CliError> {
     let json = to_json(answer)?;
-    let pool = DescriptorPool::decode(aimaq_proto::FILE_DESCRIPTOR_SET)
-        .map_err(|e| CliError::Output(e.to_string()))?;
-    let descriptor = pool
-        .get_message_by_name(&M::full_name())
-        .ok_or_else(|| CliError::Output(format!("no descriptor of {}", M::full_name())))?;
+    let descriptor = descriptor(&M::full_name())?;
     let mut report = Report {
         title,
         period,

@@ -12,8 +12,6 @@
 //! unless it finds a fault; bytes that are not protobuf are left to the decoder,
 //! which refuses them.
 
-use std::sync::OnceLock;
-
 use aimaq_error::FieldViolation;
 use aimaq_types::bounds;
 use bytes::Buf;
@@ -26,9 +24,7 @@ const MAX_REPORTED: usize = 20;
 const MAX_DEPTH: usize = 16;
 
 fn pool() -> Option<&'static DescriptorPool> {
-    static POOL: OnceLock<Option<DescriptorPool>> = OnceLock::new();
-    POOL.get_or_init(|| DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET).ok())
-        .as_ref()
+    crate::descriptor_pool()
 }
 
 /// The violations of the request message `full_name` encoded in `bytes`; empty

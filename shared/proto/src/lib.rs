@@ -7,6 +7,15 @@ pub mod codec;
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/aimaq_descriptor.bin"));
 
+/// [`FILE_DESCRIPTOR_SET`] decoded once, for code that reads messages by
+/// their descriptors.
+pub fn descriptor_pool() -> Option<&'static prost_reflect::DescriptorPool> {
+    static POOL: std::sync::OnceLock<Option<prost_reflect::DescriptorPool>> =
+        std::sync::OnceLock::new();
+    POOL.get_or_init(|| prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET).ok())
+        .as_ref()
+}
+
 pub mod common {
     pub mod v1 {
         tonic::include_proto!("aimaq.common.v1");

@@ -5,7 +5,7 @@
 //! or its last part (`planned`); dates as `YYYY-MM-DD`; lists split on `;`.
 
 use aimaq_types::Money;
-use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor, ReflectMessage as _};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage as _};
 
 use crate::sheet::Row;
 
@@ -129,11 +129,7 @@ impl Columns {
     /// The fields of `columns` in a file of `kind`; an unknown column is
     /// named, with the columns this kind knows.
     pub fn of(kind: &FileKind, columns: &[String]) -> Result<Columns, String> {
-        let pool =
-            DescriptorPool::decode(aimaq_proto::FILE_DESCRIPTOR_SET).map_err(|e| e.to_string())?;
-        let descriptor = pool
-            .get_message_by_name(kind.message)
-            .ok_or_else(|| format!("no message {}", kind.message))?;
+        let descriptor = crate::output::descriptor(kind.message).map_err(|e| e.to_string())?;
         let mut fields = Vec::new();
         for column in columns.iter().filter(|c| !c.trim().is_empty()) {
             let heading = normalise(column);
