@@ -79,6 +79,8 @@ pub struct Stack {
     pub tls: StackTls,
     /// What the demo data holds, a line each.
     pub demo: Vec<String>,
+    /// Each backend's audit-log public key (`<origin>+<id>+<key>`).
+    pub log_keys: Vec<(&'static str, String)>,
     data_dir: PathBuf,
     stop: watch::Sender<bool>,
     tasks: ServerTasks,
@@ -146,6 +148,29 @@ pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
         .ok_or_else(|| StackError::Demo("no administrator".into()))
 }
 
+/// Where a backend's development log key is kept.
+fn log_key_path(data_dir: &Path, service: &str) -> std::path::PathBuf {
+    data_dir.join("log-keys").join(format!("{service}.key"))
+}
+
+/// Makes each backend's log key where missing (origin `aimaq.local/<service>`);
+/// returns the public keys, by service, that the log's checkpoints verify with.
+fn log_keys(data_dir: &Path) -> Result<Vec<(&'static str, String)>, StackError> {
+    let failed = |error: &dyn std::fmt::Display| StackError::Demo(format!("log keys: {error}"));
+    std::fs::create_dir_all(data_dir.join("log-keys")).map_err(|e| failed(&e))?;
+    let mut keys = Vec::new();
+    for service in ["governance", "budget", "grants"] {
+        let path = log_key_path(data_dir, service);
+        let loaded =
+            aimaq_records::LogKeys::load_or_generate(&path, &format!("aimaq.local/{service}"))
+                .map_err(|e| failed(&e))?;
+        let public = data_dir.join("log-keys").join(format!("{service}.pub"));
+        std::fs::write(&public, format!("{}\n", loaded.verifier_key())).map_err(|e| failed(&e))?;
+        keys.push((service, loaded.verifier_key()));
+    }
+    Ok(keys)
+}
+
 fn database_url(data_dir: &Path, service: &str) -> String {
     format!(
         "sqlite://{}?mode=rwc",
@@ -210,6 +235,9 @@ impl Launch<'_> {
             tls: self.tls.server(service),
             limits: self.limits.clone(),
             telemetry: self.options.telemetry(),
+            log: aimaq_config::LogKeyConfig {
+                log_signing_key: Some(log_key_path(&self.options.data_dir, service)),
+            },
         }
     }
 
@@ -308,6 +336,7 @@ impl Stack {
         let tls = StackTls::prepare(data_dir, &options.host.to_string(), options.plaintext)?;
         let mut tokens = development_tokens(options, &tls)?.into_iter();
         let admin_token = tokens.next().map(|(_, token)| token).unwrap_or_default();
+        let log_keys = log_keys(data_dir)?;
         let (stop, _) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut launch = Launch {
@@ -335,6 +364,7 @@ impl Stack {
             agency_tokens: tokens.collect(),
             tls,
             demo: Vec::new(),
+            log_keys,
             data_dir: data_dir.clone(),
             stop,
             tasks,
@@ -459,6 +489,10 @@ impl Stack {
             ));
         }
         text.push_str("  The gateway also serves the three backend APIs: one address is enough.\n");
+        text.push_str("\nAudit log keys (checkpoints verify with these; files in log-keys/):\n");
+        for (service, key) in &self.log_keys {
+            text.push_str(&format!("  {service:<11} {key}\n"));
+        }
         if !self.demo.is_empty() {
             text.push_str("\nDemo data:\n");
             for line in &self.demo {

@@ -196,6 +196,21 @@ pub struct ServerConfig {
 
     #[command(flatten)]
     pub telemetry: TelemetryConfig,
+
+    #[command(flatten)]
+    pub log: LogKeyConfig,
+}
+
+/// The key of the service's transparency log (its audit log's checkpoints).
+#[derive(Clone, Debug, Default, Args)]
+pub struct LogKeyConfig {
+    /// The log's signing key file: `PRIVATE+KEY+<origin>+<id>+<key>` lines
+    /// (`aimaq-verify keygen` writes one); the first signs, the others are
+    /// keys being retired. Keep it outside the database (a Kubernetes Secret):
+    /// whoever holds it can sign checkpoints. Unset: a key for this process
+    /// only, with a warning.
+    #[arg(long, env = "AIMAQ_LOG_SIGNING_KEY")]
+    pub log_signing_key: Option<PathBuf>,
 }
 
 impl Default for LimitsConfig {

@@ -5,6 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
 use crate::entities::{audit_record, record_head};
+use crate::keys::LogKeys;
 
 /// The content of an audit record that its hash covers.
 pub(crate) struct AuditFields {
@@ -18,6 +19,31 @@ pub(crate) struct AuditFields {
     pub request_id: String,
     pub request_digest: String,
     pub certificate: String,
+    /// Covered by the record's leaf in the log, not by the older chain hash.
+    pub first_change_sequence: i64,
+    pub change_count: i32,
+    pub events_digest: String,
+}
+
+impl AuditFields {
+    /// What the record's leaf in the transparency log commits to.
+    pub fn leaf(&self) -> aimaq_tlog::AuditLeaf<'_> {
+        aimaq_tlog::AuditLeaf {
+            sequence: u64::try_from(self.sequence).unwrap_or(0),
+            occurred_at_micros: self.occurred_at_micros,
+            actor: &self.actor,
+            agency: &self.agency,
+            method: &self.method,
+            resource_type: &self.resource_type,
+            resource_name: &self.resource_name,
+            request_id: &self.request_id,
+            request_digest: &self.request_digest,
+            certificate: &self.certificate,
+            first_change_sequence: u64::try_from(self.first_change_sequence).unwrap_or(0),
+            change_count: u32::try_from(self.change_count).unwrap_or(0),
+            events_digest: &self.events_digest,
+        }
+    }
 }
 
 /// SHA-256 over the previous hash and every field, each length-prefixed so that no
@@ -63,61 +89,38 @@ impl From<&audit_record::Model> for AuditFields {
             request_id: row.request_id.clone(),
             request_digest: row.request_digest.clone(),
             certificate: row.certificate.clone(),
+            first_change_sequence: row.first_change_sequence,
+            change_count: row.change_count,
+            events_digest: row.events_digest.clone(),
         }
     }
 }
 
 const PAGE: u64 = 1000;
 
-/// Recomputes the whole chain, a page at a time, and reports the first record that
-/// does not match its content, its predecessor, or the recorded head.
-pub(crate) async fn verify_audit_log(database: &Database) -> Result<AuditVerification, Error> {
+/// Recomputes the whole chain, a page at a time, checks each record against
+/// its leaf and its change events, then the tree against the signed
+/// checkpoint; reports the first record that fails, and refused forgeries.
+pub(crate) async fn verify_audit_log(
+    database: &Database,
+    keys: &LogKeys,
+) -> Result<AuditVerification, Error> {
     let connection = database.connection();
-    let mut previous_hash = String::new();
-    let mut previous_sequence = 0i64;
-    let mut checked = 0u64;
-    let broken = |sequence: i64, checked: u64, reason: String| AuditVerification {
-        intact: false,
-        records_checked: checked,
-        first_broken_sequence: u64::try_from(sequence).unwrap_or(0),
-        reason,
-        head_hash: String::new(),
-    };
+    let mut walk = ChainWalk::default();
     loop {
         let page = audit_record::Entity::find()
-            .filter(audit_record::Column::Sequence.gt(previous_sequence))
+            .filter(audit_record::Column::Sequence.gt(walk.sequence))
             .order_by_asc(audit_record::Column::Sequence)
             .limit(PAGE)
             .all(connection)
             .await?;
-        let last_page = (page.len() as u64) < PAGE;
-        for row in &page {
-            checked += 1;
-            if row.sequence != previous_sequence + 1 {
-                return Ok(broken(
-                    previous_sequence + 1,
-                    checked,
-                    format!("record {} is missing", previous_sequence + 1),
-                ));
-            }
-            if row.prev_hash != previous_hash {
-                return Ok(broken(
-                    row.sequence,
-                    checked,
-                    "previous hash mismatch".into(),
-                ));
-            }
-            if chain_hash(&previous_hash, &AuditFields::from(row)) != row.hash {
-                return Ok(broken(
-                    row.sequence,
-                    checked,
-                    "hash does not match the record's content".into(),
-                ));
-            }
-            previous_hash = row.hash.clone();
-            previous_sequence = row.sequence;
+        if let Some(finding) = walk.follow(&page) {
+            return walk.broken(finding);
         }
-        if last_page {
+        if let Some(finding) = crate::logcheck::check_page(connection, &page).await? {
+            return walk.broken(finding);
+        }
+        if (page.len() as u64) < PAGE {
             break;
         }
     }
@@ -125,23 +128,85 @@ pub(crate) async fn verify_audit_log(database: &Database) -> Result<AuditVerific
         .one(connection)
         .await?
         .ok_or_else(|| Error::internal("record_heads is empty"))?;
-    if head.audit_sequence != previous_sequence || head.audit_hash != previous_hash {
-        return Ok(broken(
-            previous_sequence + 1,
-            checked,
-            format!(
-                "the log ends at record {previous_sequence} but the head records {}",
-                head.audit_sequence
-            ),
-        ));
+    if head.audit_sequence != walk.sequence || head.audit_hash != walk.hash {
+        let reason = format!(
+            "the log ends at record {} but the head records {}",
+            walk.sequence, head.audit_sequence
+        );
+        return walk.broken((walk.sequence + 1, reason));
+    }
+    if let Some(finding) =
+        crate::logcheck::check_tree(connection, keys, &head, walk.sequence).await?
+    {
+        return walk.broken(finding);
+    }
+    let checkpoint = Some(crate::log::to_proto(&head.checkpoint)?);
+    let (refused_records, first_refused) = crate::logcheck::refused(connection).await?;
+    if let Some(first) = first_refused {
+        let reason = format!(
+            "{refused_records} pending record(s) written past the service were refused (the first: request {} by {}, {})",
+            first.request_id, first.actor, first.reason
+        );
+        return Ok(AuditVerification {
+            refused_records,
+            checkpoint,
+            ..walk.broken((walk.sequence + 1, reason))?
+        });
     }
     Ok(AuditVerification {
         intact: true,
-        records_checked: checked,
+        records_checked: walk.checked,
         first_broken_sequence: 0,
         reason: String::new(),
-        head_hash: previous_hash,
+        head_hash: walk.hash,
+        refused_records: 0,
+        checkpoint,
     })
+}
+
+/// Where a walk along the chain has come to.
+#[derive(Default)]
+struct ChainWalk {
+    sequence: i64,
+    hash: String,
+    checked: u64,
+}
+
+impl ChainWalk {
+    /// Follows the chain through `page`; the first record that breaks it.
+    fn follow(&mut self, page: &[audit_record::Model]) -> Option<(i64, String)> {
+        for row in page {
+            self.checked += 1;
+            if row.sequence != self.sequence + 1 {
+                let missing = self.sequence + 1;
+                return Some((missing, format!("record {missing} is missing")));
+            }
+            if row.prev_hash != self.hash {
+                return Some((row.sequence, "previous hash mismatch".into()));
+            }
+            if chain_hash(&self.hash, &AuditFields::from(row)) != row.hash {
+                return Some((
+                    row.sequence,
+                    "hash does not match the record's content".into(),
+                ));
+            }
+            self.hash = row.hash.clone();
+            self.sequence = row.sequence;
+        }
+        None
+    }
+
+    fn broken(&self, (sequence, reason): (i64, String)) -> Result<AuditVerification, Error> {
+        Ok(AuditVerification {
+            intact: false,
+            records_checked: self.checked,
+            first_broken_sequence: u64::try_from(sequence).unwrap_or(0),
+            reason,
+            head_hash: String::new(),
+            refused_records: 0,
+            checkpoint: None,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +225,9 @@ mod tests {
             request_id: "r-1".into(),
             request_digest: "ab".repeat(32),
             certificate: String::new(),
+            first_change_sequence: 0,
+            change_count: 0,
+            events_digest: String::new(),
         }
     }
 
@@ -276,7 +344,11 @@ fn to_proto(row: &audit_record::Model) -> AuditRecord {
         request_id,
         request_digest,
         certificate,
+        first_change_sequence,
+        change_count,
+        events_digest,
     } = AuditFields::from(row);
+    let leaf_hash = AuditFields::from(row).leaf().hash().to_vec();
     AuditRecord {
         sequence: u64::try_from(sequence).unwrap_or(0),
         time: Some(aimaq_proto::timestamp_from_micros(occurred_at_micros)),
@@ -290,6 +362,10 @@ fn to_proto(row: &audit_record::Model) -> AuditRecord {
         certificate,
         previous_hash: row.prev_hash.clone(),
         hash: row.hash.clone(),
+        first_change_sequence: u64::try_from(first_change_sequence).unwrap_or(0),
+        change_count: u32::try_from(change_count).unwrap_or(0),
+        events_digest,
+        leaf_hash,
     }
 }
 

@@ -41,6 +41,11 @@ pub mod audit_record {
         pub hash: String,
         /// The subject of the caller's client certificate; empty without one.
         pub certificate: String,
+        /// The change events the request emitted: their first sequence, how
+        /// many, and the digest of their canonical encoding.
+        pub first_change_sequence: i64,
+        pub change_count: i32,
+        pub events_digest: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -94,6 +99,9 @@ pub mod pending_record {
         /// `PendingChanges`, encoded.
         pub changes: Vec<u8>,
         pub certificate: String,
+        /// HMAC-SHA256 of the row under the log key's MAC key (hex): rows the
+        /// service did not write carry none that verifies.
+        pub mac: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -115,6 +123,54 @@ pub mod record_head {
         pub audit_sequence: i64,
         pub audit_hash: String,
         pub change_sequence: i64,
+        /// Leaves in the transparency log, and its latest signed checkpoint.
+        pub tree_size: i64,
+        pub checkpoint: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The stored nodes of the transparency log's Merkle tree: every complete
+/// subtree, the leaves at level 0 (see `aimaq_tlog::layout`).
+pub mod log_node {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "log_nodes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub level: i32,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub position: i64,
+        pub hash: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Pending rows the sequencer refused: their MAC did not verify.
+pub mod refused_record {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refused_records")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub occurred_at_micros: i64,
+        pub actor: String,
+        pub method: String,
+        pub resource_name: String,
+        pub request_id: String,
+        pub reason: String,
+        pub refused_at_micros: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

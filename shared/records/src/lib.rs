@@ -17,8 +17,13 @@
 mod audit;
 mod entities;
 mod feed;
+mod keys;
+mod log;
+mod logcheck;
 mod migration;
 mod mutation;
+mod platform;
+mod refusal;
 mod sequencer;
 #[cfg(test)]
 mod tests;
@@ -26,7 +31,10 @@ mod tests;
 pub use aimaq_storage::within;
 pub use audit::AuditQuery;
 pub use feed::ChangeFeed;
-pub use migration::{CreatePendingRecords, CreateRecordTables, RecordCertificates};
+pub use keys::LogKeys;
+pub use migration::{
+    CreatePendingRecords, CreateRecordTables, RecordCertificates, TransparencyLog,
+};
 pub use mutation::{Change, Mutation, Records, next_version};
 
 pub use aimaq_proto::common::v1::ChangeAction;
@@ -38,8 +46,9 @@ pub trait Answer: prost::Message + Default {}
 
 impl<T: prost::Message + Default> Answer for T {}
 
-/// Implements the platform RPCs, `WatchChanges`, `VerifyAuditLog` and
-/// `ListAuditRecords`, inside a backend's `#[tonic::async_trait]` service impl:
+/// Implements the platform RPCs, `WatchChanges`, `VerifyAuditLog`,
+/// `ListAuditRecords`, `GetCheckpoint`, `GetInclusionProof` and
+/// `GetConsistencyProof`, inside a backend's `#[tonic::async_trait]` service impl:
 /// the same code for every service, typed by its own proto package. Needs
 /// `self.records: Records` and the package's `WatchChanges*`,
 /// `VerifyAuditLog*` and `ListAuditRecords*` messages in scope. The methods
@@ -107,16 +116,84 @@ macro_rules! platform_rpcs {
             })
         }
 
-        fn list_audit_records<'life0, 'async_trait>(
+        $crate::platform_unary!(
+            list_audit_records,
+            ListAuditRecordsRequest,
+            ListAuditRecordsResponse,
+            |records, caller, body| {
+                let query = ::aimaq_records::AuditQuery::new(
+                    body.after_sequence,
+                    body.page_size,
+                    &body.actor,
+                    &body.resource_type,
+                    &body.resource_name,
+                )?;
+                let (records, next_after_sequence) =
+                    records.list_audit_records(caller, &query).await?;
+                ListAuditRecordsResponse {
+                    records,
+                    next_after_sequence,
+                }
+            }
+        );
+
+        $crate::platform_unary!(
+            get_checkpoint,
+            GetCheckpointRequest,
+            GetCheckpointResponse,
+            |records, caller, _body| {
+                GetCheckpointResponse {
+                    checkpoint: Some(records.checkpoint(caller).await?),
+                }
+            }
+        );
+
+        $crate::platform_unary!(
+            get_inclusion_proof,
+            GetInclusionProofRequest,
+            GetInclusionProofResponse,
+            |records, caller, body| {
+                GetInclusionProofResponse {
+                    proof: Some(
+                        records
+                            .inclusion_proof(caller, body.sequence, body.tree_size)
+                            .await?,
+                    ),
+                }
+            }
+        );
+
+        $crate::platform_unary!(
+            get_consistency_proof,
+            GetConsistencyProofRequest,
+            GetConsistencyProofResponse,
+            |records, caller, body| {
+                GetConsistencyProofResponse {
+                    proof: Some(
+                        records
+                            .consistency_proof(caller, body.from_size, body.to_size)
+                            .await?,
+                    ),
+                }
+            }
+        );
+    };
+}
+
+/// One unary platform RPC in the form `async_trait` gives it (it does not see
+/// inside macros): `$answer` computes the response from `self.records`, the
+/// verified caller and the request body, `?` turning errors into statuses.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! platform_unary {
+    ($method:ident, $request:ident, $response:ident, |$records:ident, $caller:ident, $body:ident| $answer:block) => {
+        fn $method<'life0, 'async_trait>(
             &'life0 self,
-            request: ::tonic::Request<ListAuditRecordsRequest>,
+            request: ::tonic::Request<$request>,
         ) -> ::std::pin::Pin<
             Box<
                 dyn ::std::future::Future<
-                        Output = Result<
-                            ::tonic::Response<ListAuditRecordsResponse>,
-                            ::tonic::Status,
-                        >,
+                        Output = Result<::tonic::Response<$response>, ::tonic::Status>,
                     > + Send
                     + 'async_trait,
             >,
@@ -126,21 +203,11 @@ macro_rules! platform_rpcs {
             Self: 'async_trait,
         {
             Box::pin(async move {
-                let caller = ::aimaq_auth::Caller::of(&request)?;
-                let body = request.get_ref();
-                let query = ::aimaq_records::AuditQuery::new(
-                    body.after_sequence,
-                    body.page_size,
-                    &body.actor,
-                    &body.resource_type,
-                    &body.resource_name,
-                )?;
-                let (records, next_after_sequence) =
-                    self.records.list_audit_records(caller, &query).await?;
-                Ok(::tonic::Response::new(ListAuditRecordsResponse {
-                    records,
-                    next_after_sequence,
-                }))
+                let $caller = ::aimaq_auth::Caller::of(&request)?;
+                let $body = request.get_ref();
+                let $records = &self.records;
+                let answer: $response = $answer;
+                Ok(::tonic::Response::new(answer))
             })
         }
     };

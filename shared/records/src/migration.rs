@@ -1,5 +1,7 @@
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_pk_auto, blob, integer, string, string_len};
+use sea_orm_migration::schema::{
+    big_integer, big_pk_auto, blob, integer, string, string_len, text,
+};
 
 /// Creates the record-keeping tables; every service lists it first in its migrator.
 pub struct CreateRecordTables;
@@ -176,4 +178,104 @@ impl MigrationTrait for RecordCertificates {
         }
         Ok(())
     }
+}
+
+/// Makes the audit log a transparency log (see `log.rs`): the stored nodes of
+/// its Merkle tree, the signed checkpoint with the head, what each record
+/// commits to of the change feed, the MAC of pending rows, and the rows
+/// refused for lack of one. Every service lists it last of these; the tree
+/// of records written before is built by the sequencer's next pass.
+pub struct TransparencyLog;
+
+impl MigrationName for TransparencyLog {
+    fn name(&self) -> &str {
+        "m0000_transparency_log"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for TransparencyLog {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [
+            big_integer("first_change_sequence")
+                .default(0i64)
+                .to_owned(),
+            integer("change_count").default(0).to_owned(),
+            string("events_digest").default("").to_owned(),
+        ] {
+            add_column(manager, "audit_log", column).await?;
+        }
+        add_column(
+            manager,
+            "pending_records",
+            string("mac").default("").to_owned(),
+        )
+        .await?;
+        for column in [
+            big_integer("tree_size").default(0i64).to_owned(),
+            text("checkpoint").default("").to_owned(),
+        ] {
+            add_column(manager, "record_heads", column).await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table("log_nodes")
+                    .col(integer("level"))
+                    .col(big_integer("position"))
+                    .col(blob("hash"))
+                    .primary_key(Index::create().col("level").col("position"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("refused_records")
+                    .col(big_integer("id").primary_key())
+                    .col(big_integer("occurred_at_micros"))
+                    .col(string("actor"))
+                    .col(string("method"))
+                    .col(string("resource_name"))
+                    .col(string_len("request_id", 128))
+                    .col(string("reason"))
+                    .col(big_integer("refused_at_micros"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["refused_records", "log_nodes"] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        for (table, columns) in [
+            (
+                "audit_log",
+                &["first_change_sequence", "change_count", "events_digest"][..],
+            ),
+            ("pending_records", &["mac"][..]),
+            ("record_heads", &["tree_size", "checkpoint"][..]),
+        ] {
+            for column in columns {
+                manager
+                    .alter_table(Table::alter().table(table).drop_column(*column).to_owned())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One column at a time: SQLite alters a table one column per statement.
+async fn add_column(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    column: ColumnDef,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(table).add_column(column).to_owned())
+        .await
 }

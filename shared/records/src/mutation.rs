@@ -1,10 +1,10 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aimaq_auth::{Caller, Scope};
+use aimaq_auth::Caller;
 use aimaq_error::Error;
-use aimaq_proto::common::v1::{AuditVerification, ChangeAction, ChangeEvent};
-use aimaq_server::{Permitted, StreamLimits, StreamPermit};
+use aimaq_proto::common::v1::{ChangeAction, ChangeEvent};
+use aimaq_server::{StreamLimits, StreamPermit};
 use aimaq_storage::Database;
 use aimaq_telemetry::RpcMethod;
 use prost::Message;
@@ -17,11 +17,11 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
 
 use crate::entities::{idempotency_key, pending_record, record_head};
 use crate::feed::ChangeFeed;
+use crate::keys::LogKeys;
 use crate::sequencer::{PendingChanges, Sequencer};
 
 /// One accepted mutation as the API layer describes it before running it.
@@ -98,10 +98,11 @@ impl Mutation {
 /// change stream.
 #[derive(Clone)]
 pub struct Records {
-    database: Database,
+    pub(crate) database: Database,
+    pub(crate) keys: std::sync::Arc<LogKeys>,
     committed: watch::Sender<u64>,
     shutdown: watch::Receiver<bool>,
-    sequencer: Sequencer,
+    pub(crate) sequencer: Sequencer,
     wake_sequencer: mpsc::Sender<()>,
     streams: StreamLimits,
 }
@@ -109,19 +110,23 @@ pub struct Records {
 impl Records {
     /// `shutdown` turning true ends the live change streams, so a draining server
     /// is not held open by them.
+    /// `keys` sign the audit log's checkpoints and MAC its pending records.
     pub async fn new(
         database: Database,
         shutdown: watch::Receiver<bool>,
+        keys: LogKeys,
     ) -> Result<Records, Error> {
+        let keys = std::sync::Arc::new(keys);
         let head = record_head::Entity::find_by_id(1)
             .one(database.connection())
             .await?
             .ok_or_else(|| Error::internal("record_heads is empty: migrations did not run"))?;
         let (committed, _) = watch::channel(u64::try_from(head.change_sequence).unwrap_or(0));
-        let sequencer = Sequencer::new(database.clone(), committed.clone());
+        let sequencer = Sequencer::new(database.clone(), committed.clone(), keys.clone());
         let wake_sequencer = sequencer.clone().start(shutdown.clone());
         Ok(Records {
             database,
+            keys,
             committed,
             shutdown,
             sequencer,
@@ -159,45 +164,6 @@ impl Records {
             self.committed.subscribe(),
             self.shutdown.clone(),
         )
-    }
-
-    /// `WatchChanges` for a caller holding `read_scope` (or `audit`): events after
-    /// `after_sequence`, wrapped in the service's response message.
-    pub fn watch<T: Send + 'static>(
-        &self,
-        caller: &Caller,
-        read_scope: Scope,
-        after_sequence: u64,
-        resource_types: Vec<String>,
-        wrap: fn(ChangeEvent) -> T,
-    ) -> Result<Permitted<ReceiverStream<Result<T, tonic::Status>>>, Error> {
-        if !caller.has(Scope::Audit) {
-            caller.require(read_scope)?;
-        }
-        let permit = self.open_stream(caller)?;
-        let stream = self.feed().watch(after_sequence, resource_types, wrap);
-        Ok(Permitted::new(stream, permit))
-    }
-
-    /// `VerifyAuditLog` for a caller holding the `audit` scope.
-    pub async fn verify_audit_log(&self, caller: &Caller) -> Result<AuditVerification, Error> {
-        caller.require(Scope::Audit)?;
-        // What is committed is verified, including records not yet sequenced.
-        self.sequencer.flush().await?;
-        crate::audit::verify_audit_log(&self.database).await
-    }
-
-    /// `ListAuditRecords` for a caller holding the `audit` scope: a page of
-    /// the log, and where the next one starts (0: none).
-    pub async fn list_audit_records(
-        &self,
-        caller: &Caller,
-        query: &crate::AuditQuery,
-    ) -> Result<(Vec<aimaq_proto::common::v1::AuditRecord>, u64), Error> {
-        caller.require(Scope::Audit)?;
-        // What is committed is listed, including records not yet sequenced.
-        self.sequencer.flush().await?;
-        crate::audit::list_audit_records(&self.database, query).await
     }
 
     /// Applies a mutation once. In one transaction: a stored answer for the same
@@ -242,7 +208,8 @@ impl Records {
                 };
                 let outcome = match outcome {
                     Ok((response, changes)) => {
-                        match record(&transaction, mutation, &response, &changes, claimed).await {
+                        let pending = pending_row(&self.keys, mutation, &changes);
+                        match record(&transaction, mutation, &response, pending, claimed).await {
                             Ok(true) => Ok((response, true)),
                             Ok(false) => Err(taken()),
                             Err(error) => Err(error),
@@ -384,7 +351,7 @@ pub(crate) async fn record<R: Message>(
     transaction: &DatabaseTransaction,
     mutation: &Mutation,
     response: &R,
-    changes: &[Change],
+    pending: pending_record::Model,
     claimed: bool,
 ) -> Result<bool, Error> {
     let answer = if claimed {
@@ -400,7 +367,7 @@ pub(crate) async fn record<R: Message>(
     } else {
         AnswerWrite::Take(key_insert(mutation, response.encode_to_vec()))
     };
-    let values = pending_values(mutation, changes);
+    let values = pending_values(pending);
     let backend = transaction.get_database_backend();
     let (statement, written_when) = if backend == DatabaseBackend::Postgres {
         // One round trip: the pending row is written only with the answer.
@@ -483,12 +450,18 @@ fn pending_insert() -> InsertStatement {
             pending_record::Column::RequestDigest,
             pending_record::Column::Changes,
             pending_record::Column::Certificate,
+            pending_record::Column::Mac,
         ])
         .to_owned()
 }
 
-/// The audit record and change events of `mutation`, not yet sequenced.
-fn pending_values(mutation: &Mutation, changes: &[Change]) -> [Expr; 10] {
+/// The audit record and change events of `mutation`, not yet sequenced,
+/// with the MAC that tells the sequencer the service wrote it.
+pub(crate) fn pending_row(
+    keys: &LogKeys,
+    mutation: &Mutation,
+    changes: &[Change],
+) -> pending_record::Model {
     let (resource_type, resource_name) = changes
         .first()
         .map(|c| (c.resource_type.to_owned(), c.resource_name.clone()))
@@ -505,17 +478,38 @@ fn pending_values(mutation: &Mutation, changes: &[Change]) -> [Expr; 10] {
             })
             .collect(),
     };
+    let mut row = pending_record::Model {
+        id: 0,
+        occurred_at_micros: now_micros(),
+        actor: mutation.actor.clone(),
+        agency: mutation.agency.clone(),
+        method: mutation.method.clone(),
+        resource_type,
+        resource_name,
+        request_id: mutation.request_id.clone(),
+        request_digest: mutation.request_digest.clone(),
+        changes: events.encode_to_vec(),
+        certificate: mutation.certificate.clone(),
+        mac: String::new(),
+    };
+    row.mac = keys.mac(&crate::refusal::mac_content(&row));
+    row
+}
+
+/// The pending row's values, in the order of [`pending_insert`].
+fn pending_values(row: pending_record::Model) -> [Expr; 11] {
     [
-        now_micros().into(),
-        mutation.actor.clone().into(),
-        mutation.agency.clone().into(),
-        mutation.method.clone().into(),
-        resource_type.into(),
-        resource_name.into(),
-        mutation.request_id.clone().into(),
-        mutation.request_digest.clone().into(),
-        events.encode_to_vec().into(),
-        mutation.certificate.clone().into(),
+        row.occurred_at_micros.into(),
+        row.actor.into(),
+        row.agency.into(),
+        row.method.into(),
+        row.resource_type.into(),
+        row.resource_name.into(),
+        row.request_id.into(),
+        row.request_digest.into(),
+        row.changes.into(),
+        row.certificate.into(),
+        row.mac.into(),
     ]
 }
 

@@ -25,15 +25,21 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, watch};
 
+use std::sync::{Arc, Mutex};
+
 use crate::audit::{AuditFields, chain_hash};
 use crate::entities::{audit_record, change_event, pending_record, record_head};
+use crate::keys::LogKeys;
+use crate::log::Frontier;
+use crate::refusal::{insert_refused, split_by_mac};
 use aimaq_storage::chunks::in_powers_of_two;
 use aimaq_storage::within;
+use aimaq_tlog::Hash;
 
 /// Pending rows sequenced per transaction.
 const BATCH: u64 = 500;
 /// Rows of one multi-row statement at most: well under the bind-parameter
-/// limits of both backends at 12 columns. Fewer go in chunks of powers of two,
+/// limits of both backends at 15 columns. Fewer go in chunks of powers of two,
 /// so that the statements take few shapes (see `aimaq_storage::chunks`).
 const ROWS_PER_INSERT: usize = 512;
 /// Pending rows of other replicas, or left by a crash, are looked for this often.
@@ -55,13 +61,19 @@ pub(crate) struct PendingChanges {
 pub(crate) struct Sequencer {
     database: Database,
     committed: watch::Sender<u64>,
+    keys: Arc<LogKeys>,
+    /// The size and root this process last signed: each new tree must extend
+    /// it, or the database's tree was rewritten and nothing more is signed.
+    last_signed: Arc<Mutex<Option<(u64, Hash)>>>,
 }
 
 impl Sequencer {
-    pub fn new(database: Database, committed: watch::Sender<u64>) -> Sequencer {
+    pub fn new(database: Database, committed: watch::Sender<u64>, keys: Arc<LogKeys>) -> Sequencer {
         Sequencer {
             database,
             committed,
+            keys,
+            last_signed: Arc::default(),
         }
     }
 
@@ -127,10 +139,33 @@ impl Sequencer {
 
     /// One batch; returns how many pending rows it sequenced.
     async fn pass(&self) -> Result<usize, Error> {
-        let (count, last_sequence) = self
+        let last_signed = *self
+            .last_signed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let keys = &self.keys;
+        let batch = self
             .database
-            .write(|transaction| within(transaction, sequence_batch))
+            .write(|transaction| {
+                within(
+                    transaction,
+                    async move |transaction: &DatabaseTransaction| {
+                        sequence_batch(transaction, keys, last_signed).await
+                    },
+                )
+            })
             .await?;
+        let Batch {
+            count,
+            last_sequence,
+            signed,
+        } = batch;
+        if signed.is_some() {
+            *self
+                .last_signed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = signed;
+        }
         if let Some(sequence) = last_sequence {
             self.committed.send_if_modified(|current| {
                 let newer = sequence > *current;
@@ -144,9 +179,21 @@ impl Sequencer {
     }
 }
 
-/// Moves up to one batch of pending rows into the chain and the feed; returns how
-/// many, and the last change sequence when there were any.
-async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Option<u64>), Error> {
+/// What one pass did: pending rows taken (sequenced or refused), the last
+/// change sequence, and the tree it signed.
+struct Batch {
+    count: usize,
+    last_sequence: Option<u64>,
+    signed: Option<(u64, Hash)>,
+}
+
+/// Moves up to one batch of pending rows into the chain, the feed and the
+/// log's tree, and signs a checkpoint of the tree that results.
+async fn sequence_batch(
+    transaction: &DatabaseTransaction,
+    keys: &LogKeys,
+    last_signed: Option<(u64, Hash)>,
+) -> Result<Batch, Error> {
     let head = record_head::Entity::find_by_id(1)
         .lock_exclusive()
         .one(transaction)
@@ -158,12 +205,28 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
         .limit(BATCH)
         .all(transaction)
         .await?;
-    if pending.is_empty() {
-        return Ok((0, None));
+    let behind = head.tree_size < head.audit_sequence;
+    if pending.is_empty() && !behind && crate::log::signed_by(keys, &head.checkpoint).is_some() {
+        return Ok(Batch {
+            count: 0,
+            last_sequence: None,
+            signed: None,
+        });
     }
-    let chained = Chained::after(&head, &pending)?;
+    let mut tree = Frontier::read(transaction, u64::try_from(head.tree_size).unwrap_or(0)).await?;
+    crate::refusal::check_extends(transaction, last_signed, &tree).await?;
+    if behind {
+        append_unlogged(transaction, &mut tree).await?;
+    }
+    let (genuine, refused) = split_by_mac(keys, &pending);
+    let chained = Chained::after(&head, &genuine)?;
+    for (fields, _, _) in &chained.audit_rows {
+        tree.append(fields.leaf().hash());
+    }
     insert_audit_records(transaction, &chained.audit_rows).await?;
     insert_change_events(transaction, &chained.event_rows).await?;
+    insert_refused(transaction, &refused).await?;
+    tree.store(transaction).await?;
     // By id, not by range: a row with a lower id may commit after this read.
     let ids: Vec<i64> = pending.iter().map(|row| row.id).collect();
     for chunk in in_powers_of_two(&ids, ROWS_PER_INSERT) {
@@ -172,6 +235,8 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
             .exec(transaction)
             .await?;
     }
+    let root = tree.root();
+    let checkpoint = crate::log::sign(keys, tree.size(), root)?;
     let head_update = Query::update()
         .table(record_head::Entity)
         .values([
@@ -184,6 +249,11 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
                 record_head::Column::ChangeSequence,
                 chained.change_sequence.into(),
             ),
+            (
+                record_head::Column::TreeSize,
+                i64::try_from(tree.size()).unwrap_or(i64::MAX).into(),
+            ),
+            (record_head::Column::Checkpoint, checkpoint.into()),
         ])
         .and_where(Expr::col(record_head::Column::Id).eq(1))
         .to_owned();
@@ -191,7 +261,34 @@ async fn sequence_batch(transaction: &DatabaseTransaction) -> Result<(usize, Opt
     transaction
         .execute_raw(StatementBuilder::build(&head_update, &backend))
         .await?;
-    Ok((pending.len(), u64::try_from(chained.change_sequence).ok()))
+    Ok(Batch {
+        count: pending.len(),
+        last_sequence: u64::try_from(chained.change_sequence)
+            .ok()
+            .filter(|_| !chained.event_rows.is_empty() || !chained.audit_rows.is_empty()),
+        signed: Some((tree.size(), root)),
+    })
+}
+
+/// Appends the leaves of records sequenced before the log existed (a
+/// database migrated from the plain chain), in order.
+async fn append_unlogged(
+    transaction: &DatabaseTransaction,
+    tree: &mut Frontier,
+) -> Result<(), Error> {
+    let rows = audit_record::Entity::find()
+        .filter(audit_record::Column::Sequence.gt(i64::try_from(tree.size()).unwrap_or(i64::MAX)))
+        .order_by_asc(audit_record::Column::Sequence)
+        .all(transaction)
+        .await?;
+    for row in &rows {
+        tree.append(AuditFields::from(row).leaf().hash());
+    }
+    tracing::info!(
+        records = rows.len(),
+        "added the records written before the transparency log to it"
+    );
+    Ok(())
 }
 
 /// A batch of pending rows given their places: audit records chained after the
@@ -208,7 +305,7 @@ struct Chained<'a> {
 impl<'a> Chained<'a> {
     fn after(
         head: &record_head::Model,
-        pending: &'a [pending_record::Model],
+        pending: &[&'a pending_record::Model],
     ) -> Result<Chained<'a>, Error> {
         let mut chained = Chained {
             audit_rows: Vec::with_capacity(pending.len()),
@@ -217,8 +314,22 @@ impl<'a> Chained<'a> {
             hash: head.audit_hash.clone(),
             change_sequence: head.change_sequence,
         };
-        for row in pending {
+        for &row in pending {
             chained.audit_sequence += 1;
+            let changes = PendingChanges::decode(row.changes.as_slice()).map_err(|e| {
+                Error::internal(format!("pending record {} cannot be read: {e}", row.id))
+            })?;
+            let first_change = chained.change_sequence + 1;
+            let events_digest =
+                aimaq_tlog::events_digest(changes.events.iter().zip(first_change..).map(
+                    |(event, sequence)| aimaq_tlog::EventFields {
+                        sequence: u64::try_from(sequence).unwrap_or(0),
+                        resource_type: &event.resource_type,
+                        resource_name: &event.resource_name,
+                        action: event.action,
+                        resource_version: event.resource_version,
+                    },
+                ));
             let fields = AuditFields {
                 sequence: chained.audit_sequence,
                 occurred_at_micros: row.occurred_at_micros,
@@ -230,15 +341,19 @@ impl<'a> Chained<'a> {
                 request_id: row.request_id.clone(),
                 request_digest: row.request_digest.clone(),
                 certificate: row.certificate.clone(),
+                first_change_sequence: if changes.events.is_empty() {
+                    0
+                } else {
+                    first_change
+                },
+                change_count: i32::try_from(changes.events.len()).unwrap_or(i32::MAX),
+                events_digest,
             };
             let next = chain_hash(&chained.hash, &fields);
             let prev_hash = std::mem::replace(&mut chained.hash, next);
             chained
                 .audit_rows
                 .push((fields, prev_hash, chained.hash.clone()));
-            let changes = PendingChanges::decode(row.changes.as_slice()).map_err(|e| {
-                Error::internal(format!("pending record {} cannot be read: {e}", row.id))
-            })?;
             for event in changes.events {
                 chained.change_sequence += 1;
                 chained
@@ -270,6 +385,9 @@ async fn insert_audit_records(
             audit_record::Column::PrevHash,
             audit_record::Column::Hash,
             audit_record::Column::Certificate,
+            audit_record::Column::FirstChangeSequence,
+            audit_record::Column::ChangeCount,
+            audit_record::Column::EventsDigest,
         ]);
         for (fields, prev_hash, hash) in chunk {
             insert.values_panic([
@@ -285,6 +403,9 @@ async fn insert_audit_records(
                 prev_hash.clone().into(),
                 hash.clone().into(),
                 fields.certificate.clone().into(),
+                fields.first_change_sequence.into(),
+                fields.change_count.into(),
+                fields.events_digest.clone().into(),
             ]);
         }
         transaction

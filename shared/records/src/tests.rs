@@ -29,14 +29,27 @@ impl MigratorTrait for RecordsOnly {
             Box::new(CreateRecordTables),
             Box::new(CreatePendingRecords),
             Box::new(RecordCertificates),
+            Box::new(crate::TransparencyLog),
         ]
     }
+}
+
+fn records_keys() -> crate::LogKeys {
+    crate::LogKeys::load(
+        aimaq_testing::test_log_key()
+            .log_signing_key
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 async fn replica(url: &str, shutdown: &watch::Receiver<bool>) -> Records {
     let database = Database::connect(url).await.unwrap();
     database.migrate::<RecordsOnly>().await.unwrap();
-    Records::new(database, shutdown.clone()).await.unwrap()
+    Records::new(database, shutdown.clone(), records_keys())
+        .await
+        .unwrap()
 }
 
 fn mutation(request_id: &str) -> Mutation {
@@ -144,7 +157,7 @@ async fn two_replicas_sequence_every_mutation_once_and_in_order(database: TestDa
     }
 
     second.sequence_pending().await.unwrap();
-    let verification = crate::audit::verify_audit_log(first.database())
+    let verification = crate::audit::verify_audit_log(first.database(), &first.keys)
         .await
         .unwrap();
     assert!(verification.intact, "{verification:?}");
@@ -170,7 +183,11 @@ async fn records_left_pending_are_sequenced_at_start(database: TestDatabase) {
                     transaction,
                     &mutation("orphan"),
                     &(),
-                    &changes("orphan", 2),
+                    crate::mutation::pending_row(
+                        &records_keys(),
+                        &mutation("orphan"),
+                        &changes("orphan", 2),
+                    ),
                     false,
                 )
                 .await
@@ -185,7 +202,7 @@ async fn records_left_pending_are_sequenced_at_start(database: TestDatabase) {
     let events = events(&started, 2).await;
     assert_eq!(events[0].request_id, "orphan");
     assert_eq!(events[1].resource_name, "things/orphan-1");
-    let verification = crate::audit::verify_audit_log(started.database())
+    let verification = crate::audit::verify_audit_log(started.database(), &started.keys)
         .await
         .unwrap();
     assert!(verification.intact, "{verification:?}");
@@ -237,7 +254,7 @@ async fn recorded_text_and_answers_survive_quoting(database: TestDatabase) {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].agency, awkward);
     assert_eq!(audit[0].resource_name, change.resource_name);
-    let verification = crate::audit::verify_audit_log(records.database())
+    let verification = crate::audit::verify_audit_log(records.database(), &records.keys)
         .await
         .unwrap();
     assert!(verification.intact, "{verification:?}");
@@ -401,7 +418,14 @@ async fn a_claimed_request_id_gets_its_answer(database: TestDatabase) {
             crate::within(transaction, async move |tx: &DatabaseTransaction| {
                 assert!(crate::mutation::claim(tx, &claimed).await?);
                 assert!(!crate::mutation::claim(tx, &claimed).await?, "taken once");
-                crate::mutation::record(tx, &claimed, &answer, &changes("claimed", 1), true).await
+                crate::mutation::record(
+                    tx,
+                    &claimed,
+                    &answer,
+                    crate::mutation::pending_row(&records_keys(), &claimed, &changes("claimed", 1)),
+                    true,
+                )
+                .await
             })
         })
         .await

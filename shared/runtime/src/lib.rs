@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aimaq_auth::Authenticator;
 use aimaq_config::{MigrateMode, ServerConfig};
-use aimaq_records::Records;
+use aimaq_records::{LogKeys, Records};
 use aimaq_server::GrpcServer;
 use aimaq_storage::Database;
 use sea_orm_migration::MigratorTrait;
@@ -73,7 +73,7 @@ pub async fn prepare<M: MigratorTrait>(
             let database = checked.clone();
             Box::pin(async move { vec![("", database.answers().await)] })
         }));
-    let records = Records::new(database.clone(), server.draining())
+    let records = Records::new(database.clone(), server.draining(), log_keys(name, config)?)
         .await
         .map_err(StartError::Database)?
         .with_stream_limits(server.stream_limits());
@@ -85,6 +85,21 @@ pub async fn prepare<M: MigratorTrait>(
         authenticator,
         listener,
     }))
+}
+
+/// The log's keys from their file; without one, a key for this process only.
+fn log_keys(name: &str, config: &ServerConfig) -> Result<LogKeys, StartError> {
+    match &config.log.log_signing_key {
+        Some(path) => LogKeys::load(path).map_err(|error| StartError::Config(error.to_string())),
+        None => {
+            tracing::warn!(
+                service = name,
+                "no --log-signing-key: the audit log's checkpoints are signed by a key that ends with this process"
+            );
+            LogKeys::ephemeral(&format!("aimaq.local/{name}"))
+                .map_err(|error| StartError::Config(error.to_string()))
+        }
+    }
 }
 
 fn authenticator(config: &ServerConfig) -> Result<Authenticator, StartError> {

@@ -12,6 +12,7 @@
 
 mod database;
 pub mod hostile;
+mod logkey;
 pub mod pki;
 pub mod plan;
 mod server;
@@ -20,6 +21,7 @@ pub mod territories;
 mod tokens;
 
 pub use database::{Engine, TestDatabase};
+pub use logkey::{TEST_LOG_ORIGIN, test_log_key, test_log_verifier_key};
 pub use pki::TestPki;
 pub use server::{ShutdownSignal, TestServer, init_logs, test_config, with_token};
 pub use tokens::TestTokens;

@@ -46,6 +46,7 @@ pub fn test_config(database_url: &str, token_keys: &std::path::Path) -> ServerCo
             ..LimitsConfig::default()
         },
         telemetry: TelemetryConfig::default(),
+        log: crate::test_log_key(),
     }
 }
 

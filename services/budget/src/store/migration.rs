@@ -1,4 +1,6 @@
-use aimaq_records::{CreatePendingRecords, CreateRecordTables, RecordCertificates};
+use aimaq_records::{
+    CreatePendingRecords, CreateRecordTables, RecordCertificates, TransparencyLog,
+};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, integer, pk_auto, string, string_len, string_len_null,
@@ -28,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(KeepSufficiencyCounts),
             Box::new(IndexProjectsByPlace),
             Box::new(IndexAllocationsByPlace),
+            Box::new(TransparencyLog),
         ]
     }
 }

@@ -1,4 +1,6 @@
-use aimaq_records::{CreatePendingRecords, CreateRecordTables, RecordCertificates};
+use aimaq_records::{
+    CreatePendingRecords, CreateRecordTables, RecordCertificates, TransparencyLog,
+};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, integer, integer_null, pk_auto, string, string_len,
@@ -19,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(RecordCertificates),
             Box::new(KeepGrantedCounts),
             Box::new(KeepNationalCounts),
+            Box::new(TransparencyLog),
         ]
     }
 }

@@ -1,0 +1,147 @@
+//! The keys of a service's transparency log. They live outside its database
+//! (a file, in production a Kubernetes Secret), so that whoever can write the
+//! database can neither sign a checkpoint nor forge a pending record.
+
+use std::path::Path;
+
+use aimaq_error::Error;
+use aimaq_tlog::{KeyRole, NoteSigner};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Domain separation of the MAC key derived from a signing key.
+const MAC_KEY_LABEL: &[u8] = b"aimaq/pending-record-mac/v1";
+
+/// The log's signing key and the MAC keys of its pending records.
+#[derive(Clone)]
+pub struct LogKeys {
+    signer: NoteSigner,
+    /// The current key's MAC key first, then those of keys being retired.
+    mac_keys: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for LogKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LogKeys({:?}, redacted)", self.signer)
+    }
+}
+
+impl LogKeys {
+    /// Reads a key file: one `PRIVATE+KEY+<origin>+<id>+<key>` per line (as
+    /// `aimaq-log-key` writes them). The first signs; the others are keys
+    /// being rotated out, whose pending records are still accepted.
+    pub fn load(path: &Path) -> Result<LogKeys, Error> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            Error::internal(format!("log signing key {}: {error}", path.display()))
+        })?;
+        LogKeys::parse(&text).map_err(|error| {
+            Error::internal(format!("log signing key {}: {error}", path.display()))
+        })
+    }
+
+    fn parse(text: &str) -> Result<LogKeys, aimaq_tlog::NoteError> {
+        let signers = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(NoteSigner::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(first) = signers.first() else {
+            return Err(aimaq_tlog::NoteError::MalformedKey("the file holds no key"));
+        };
+        Ok(LogKeys {
+            signer: first.clone(),
+            mac_keys: signers.iter().map(mac_key).collect(),
+        })
+    }
+
+    /// A key made for this process only: its checkpoints verify only until it
+    /// stops, and pending records it leaves are refused by the next.
+    pub fn ephemeral(origin: &str) -> Result<LogKeys, Error> {
+        let signer = NoteSigner::generate(origin, KeyRole::Log)
+            .map_err(|error| Error::internal(format!("log key: {error}")))?;
+        Ok(LogKeys {
+            mac_keys: vec![mac_key(&signer)],
+            signer,
+        })
+    }
+
+    /// Writes a new key for `origin` to `path` unless a key file is there
+    /// (development: the stack and tests); returns the keys in the file.
+    pub fn load_or_generate(path: &Path, origin: &str) -> Result<LogKeys, Error> {
+        if !path.exists() {
+            let keys = LogKeys::ephemeral(origin)?;
+            aimaq_config::files::write_private(path, &format!("{}\n", keys.signer.private_key()))
+                .map_err(|error| {
+                Error::internal(format!("log signing key {}: {error}", path.display()))
+            })?;
+        }
+        LogKeys::load(path)
+    }
+
+    pub fn signer(&self) -> &NoteSigner {
+        &self.signer
+    }
+
+    /// The public key checkpoints verify with (`<origin>+<id>+<key>`).
+    pub fn verifier_key(&self) -> String {
+        self.signer.verifier_key()
+    }
+
+    /// The MAC of `content` under the current key, hex.
+    pub(crate) fn mac(&self, content: &[u8]) -> String {
+        hex::encode(tag(&self.mac_keys[0], content))
+    }
+
+    /// Whether `mac` is the MAC of `content` under any key held.
+    pub(crate) fn verifies(&self, content: &[u8], mac: &str) -> bool {
+        let Ok(mac) = hex::decode(mac) else {
+            return false;
+        };
+        self.mac_keys.iter().any(|key| {
+            let mut check = <HmacSha256 as Mac>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+            check.update(content);
+            check.verify_slice(&mac).is_ok()
+        })
+    }
+}
+
+fn mac_key(signer: &NoteSigner) -> [u8; 32] {
+    tag(signer.seed(), MAC_KEY_LABEL)
+}
+
+fn tag(key: &[u8], content: &[u8]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(content);
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn macs_verify_under_current_and_retired_keys_only() {
+        let old = LogKeys::ephemeral("aimaq.test/budget").unwrap();
+        let new = LogKeys::ephemeral("aimaq.test/budget").unwrap();
+        let both = LogKeys::parse(&format!(
+            "{}\n# retiring\n{}\n",
+            new.signer.private_key(),
+            old.signer.private_key()
+        ))
+        .unwrap();
+        let mac = old.mac(b"row");
+        assert!(both.verifies(b"row", &mac));
+        assert!(!new.verifies(b"row", &mac));
+        assert!(!both.verifies(b"row2", &mac));
+        assert!(!both.verifies(b"row", "not hex"));
+        assert_eq!(both.verifier_key(), new.verifier_key());
+        assert!(!format!("{both:?}").contains("PRIVATE"));
+        assert!(LogKeys::parse("").is_err());
+    }
+}

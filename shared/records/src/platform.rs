@@ -1,0 +1,150 @@
+//! The platform RPCs every service serves from its record keeping: the change
+//! feed, the audit log's records and verification, and its transparency
+//! log's checkpoint and proofs.
+
+use aimaq_auth::{Caller, Scope};
+use aimaq_error::Error;
+use aimaq_proto::common::v1::{
+    AuditRecord, AuditVerification, ChangeEvent, ConsistencyProof, InclusionProof, LogCheckpoint,
+};
+use aimaq_server::Permitted;
+use sea_orm::EntityTrait;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::Records;
+use crate::entities::record_head;
+
+impl Records {
+    /// `WatchChanges` for a caller holding `read_scope` (or `audit`): events after
+    /// `after_sequence`, wrapped in the service's response message.
+    pub fn watch<T: Send + 'static>(
+        &self,
+        caller: &Caller,
+        read_scope: Scope,
+        after_sequence: u64,
+        resource_types: Vec<String>,
+        wrap: fn(ChangeEvent) -> T,
+    ) -> Result<Permitted<ReceiverStream<Result<T, tonic::Status>>>, Error> {
+        if !caller.has(Scope::Audit) {
+            caller.require(read_scope)?;
+        }
+        let permit = self.open_stream(caller)?;
+        let stream = self.feed().watch(after_sequence, resource_types, wrap);
+        Ok(Permitted::new(stream, permit))
+    }
+
+    /// `VerifyAuditLog` for a caller holding the `audit` scope.
+    pub async fn verify_audit_log(&self, caller: &Caller) -> Result<AuditVerification, Error> {
+        caller.require(Scope::Audit)?;
+        // What is committed is verified, including records not yet sequenced;
+        // a pass that refuses a rewritten tree leaves the finding to the check.
+        if let Err(error) = self.sequencer.flush().await {
+            tracing::warn!(%error, "sequencing before verifying the audit log");
+        }
+        crate::audit::verify_audit_log(&self.database, &self.keys).await
+    }
+
+    /// `ListAuditRecords` for a caller holding the `audit` scope: a page of
+    /// the log, and where the next one starts (0: none).
+    pub async fn list_audit_records(
+        &self,
+        caller: &Caller,
+        query: &crate::AuditQuery,
+    ) -> Result<(Vec<AuditRecord>, u64), Error> {
+        caller.require(Scope::Audit)?;
+        // What is committed is listed, including records not yet sequenced.
+        self.sequencer.flush().await?;
+        crate::audit::list_audit_records(&self.database, query).await
+    }
+
+    /// The public key the log's checkpoints verify with.
+    pub fn log_verifier_key(&self) -> String {
+        self.keys.verifier_key()
+    }
+
+    /// `GetCheckpoint`: the latest checkpoint, signed by the current key
+    /// (signed now when the stored one is not: a new log, a rotated key).
+    /// Any caller: it discloses a size and a hash.
+    pub async fn checkpoint(&self, _caller: &Caller) -> Result<LogCheckpoint, Error> {
+        let note = self.signed_checkpoint().await?;
+        crate::log::to_proto(&note)
+    }
+
+    async fn signed_checkpoint(&self) -> Result<String, Error> {
+        let stored = self.head().await?.checkpoint;
+        if crate::log::signed_by(&self.keys, &stored).is_some() {
+            return Ok(stored);
+        }
+        self.sequencer.flush().await?;
+        let stored = self.head().await?.checkpoint;
+        match crate::log::signed_by(&self.keys, &stored) {
+            Some(_) => Ok(stored),
+            None => Err(Error::internal(
+                "the audit log has no checkpoint signed by this service's key",
+            )),
+        }
+    }
+
+    async fn head(&self) -> Result<record_head::Model, Error> {
+        record_head::Entity::find_by_id(1)
+            .one(self.database.connection())
+            .await?
+            .ok_or_else(|| Error::internal("record_heads is empty"))
+    }
+
+    /// The size of the latest signed checkpoint.
+    async fn logged_size(&self) -> Result<u64, Error> {
+        let note = self.signed_checkpoint().await?;
+        Ok(crate::log::to_proto(&note)?.tree_size)
+    }
+
+    /// `GetInclusionProof`: record `sequence` in the log at `tree_size`
+    /// (0: the latest checkpoint's size). Any caller.
+    pub async fn inclusion_proof(
+        &self,
+        _caller: &Caller,
+        sequence: u64,
+        tree_size: u64,
+    ) -> Result<InclusionProof, Error> {
+        let latest = self.logged_size().await?;
+        let size = if tree_size == 0 { latest } else { tree_size };
+        if size > latest {
+            return Err(Error::invalid(
+                "tree_size",
+                format!("at most {latest}, the size of the latest checkpoint"),
+            ));
+        }
+        if sequence == 0 || sequence > size {
+            return Err(Error::invalid(
+                "sequence",
+                format!("a record of the log at size {size}: 1 to {size}"),
+            ));
+        }
+        crate::log::inclusion_proof(self.database.connection(), sequence - 1, size).await
+    }
+
+    /// `GetConsistencyProof`: from the log at `from_size` to the log at
+    /// `to_size` (0: the latest checkpoint's size). Any caller.
+    pub async fn consistency_proof(
+        &self,
+        _caller: &Caller,
+        from_size: u64,
+        to_size: u64,
+    ) -> Result<ConsistencyProof, Error> {
+        let latest = self.logged_size().await?;
+        let to = if to_size == 0 { latest } else { to_size };
+        if to > latest {
+            return Err(Error::invalid(
+                "to_size",
+                format!("at most {latest}, the size of the latest checkpoint"),
+            ));
+        }
+        if from_size > to {
+            return Err(Error::invalid(
+                "from_size",
+                format!("at most to_size ({to})"),
+            ));
+        }
+        crate::log::consistency_proof(self.database.connection(), from_size, to).await
+    }
+}
