@@ -52,8 +52,11 @@ impl Records {
         query: &crate::AuditQuery,
     ) -> Result<(Vec<AuditRecord>, u64), Error> {
         caller.require(Scope::Audit)?;
-        // What is committed is listed, including records not yet sequenced.
-        self.sequencer.flush().await?;
+        // What is committed is listed, including records not yet sequenced;
+        // when a pass is refused (a rewritten tree), what is logged still is.
+        if let Err(error) = self.sequencer.flush().await {
+            tracing::warn!(%error, "sequencing before listing the audit log");
+        }
         crate::audit::list_audit_records(&self.database, query).await
     }
 
@@ -71,6 +74,11 @@ impl Records {
     }
 
     async fn signed_checkpoint(&self) -> Result<String, Error> {
+        // What is committed is checkpointed: a caller sees its own writes.
+        // A pass refused (a rewritten tree) leaves the last signed one.
+        if let Err(error) = self.sequencer.flush_if_pending().await {
+            tracing::warn!(%error, "sequencing before a checkpoint");
+        }
         let stored = self.head().await?.checkpoint;
         if crate::log::signed_by(&self.keys, &stored).is_some() {
             return Ok(stored);

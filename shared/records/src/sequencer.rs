@@ -94,7 +94,7 @@ impl Sequencer {
 
     /// As [`Sequencer::flush`], after a plain read that finds something pending:
     /// for the polls, so that an idle service takes no write lock every second.
-    async fn flush_if_pending(&self) -> Result<(), Error> {
+    pub async fn flush_if_pending(&self) -> Result<(), Error> {
         let pending = pending_record::Entity::find()
             .select_only()
             .column(pending_record::Column::Id)

@@ -18,12 +18,27 @@ pub struct TestDatabase {
 
 #[derive(Debug)]
 enum Cleanup {
+    /// Another handle on a database that its first handle cleans up.
+    Nothing,
     Directory(#[allow(dead_code)] tempfile::TempDir),
-    DropPostgres { admin_url: String, name: String },
+    DropPostgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDatabase {
     /// A SQLite file in a fresh temporary directory.
+    /// Another handle on this database, for a second server (a replica, or
+    /// one restarted) while the first keeps it; only the first cleans it up.
+    pub fn another_handle(&self) -> TestDatabase {
+        TestDatabase {
+            engine: self.engine,
+            url: self.url.clone(),
+            cleanup: Cleanup::Nothing,
+        }
+    }
+
     pub async fn sqlite() -> TestDatabase {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!(

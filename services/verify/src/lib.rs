@@ -1,0 +1,17 @@
+//! The verifier of Aimaq's audit logs, for anyone holding a service's public
+//! log key: auditors, observers of an election, another agency.
+//!
+//! Given a checkpoint saved before, it fetches the current one, checks its
+//! signature (and witnesses' cosignatures), proves that the log only grew
+//! since (RFC 9162 consistency proof), and proves that given records — their
+//! content recomputed into leaves — are in it, their change events as the
+//! feed serves them; or it does the same offline over an export. It shares
+//! nothing with the services but `aimaq_tlog`'s definitions.
+
+pub mod checks;
+pub mod source;
+pub mod verify;
+
+pub use checks::{Finding, Verified, open_checkpoint};
+pub use source::{GrpcLog, Service, SourceError};
+pub use verify::{Export, Options, Report, export, verify, verify_export};

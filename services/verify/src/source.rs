@@ -1,0 +1,208 @@
+//! Where the verifier reads a log: a service's platform RPCs, through the
+//! gateway or directly, over any channel the caller opens.
+
+use std::time::Duration;
+
+use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
+use aimaq_proto::common::v1::AuditRecord;
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
+use aimaq_proto::{budget, governance, grants};
+use aimaq_tlog::Hash;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::Channel;
+
+use crate::checks::{FeedEvent, Finding, hashes};
+
+/// A service whose log is verified.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Governance,
+    Budget,
+    Grants,
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{0}")]
+    Call(#[from] tonic::Status),
+    #[error(transparent)]
+    Finding(#[from] Finding),
+    #[error("the service's answer lacks {0}")]
+    Missing(&'static str),
+}
+
+/// One service's log over gRPC.
+#[derive(Clone)]
+pub struct GrpcLog {
+    pub channel: Channel,
+    pub service: Service,
+    /// `Bearer <token>`; checkpoints and proofs need any token, records the
+    /// `audit` scope, change events a read scope.
+    pub authorization: Option<MetadataValue<Ascii>>,
+    pub timeout: Duration,
+}
+
+macro_rules! call {
+    ($log:expr, $method:ident, $request:ident { $($field:ident: $value:expr),* $(,)? }) => {{
+        let log = $log;
+        match log.service {
+            Service::Governance => GovernanceServiceClient::new(log.channel.clone())
+                .$method(log.request(governance::v1::$request { $($field: $value),* }))
+                .await
+                .map(tonic::Response::into_inner)
+                .map(Answer::Governance),
+            Service::Budget => BudgetServiceClient::new(log.channel.clone())
+                .$method(log.request(budget::v1::$request { $($field: $value),* }))
+                .await
+                .map(tonic::Response::into_inner)
+                .map(Answer::Budget),
+            Service::Grants => GrantsServiceClient::new(log.channel.clone())
+                .$method(log.request(grants::v1::$request { $($field: $value),* }))
+                .await
+                .map(tonic::Response::into_inner)
+                .map(Answer::Grants),
+        }
+    }};
+}
+
+/// A response of one of the three packages.
+enum Answer<G, B, R> {
+    Governance(G),
+    Budget(B),
+    Grants(R),
+}
+
+impl<T> Answer<T, T, T> {
+    fn into_inner(self) -> T {
+        match self {
+            Answer::Governance(t) | Answer::Budget(t) | Answer::Grants(t) => t,
+        }
+    }
+}
+
+macro_rules! same {
+    ($answer:expr, |$value:ident| $body:expr) => {
+        match $answer {
+            Answer::Governance($value) => Answer::Governance($body),
+            Answer::Budget($value) => Answer::Budget($body),
+            Answer::Grants($value) => Answer::Grants($body),
+        }
+        .into_inner()
+    };
+}
+
+impl GrpcLog {
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.timeout);
+        if let Some(value) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        request
+    }
+
+    /// The latest signed checkpoint, as a note.
+    pub async fn checkpoint(&self) -> Result<String, SourceError> {
+        let answer = call!(self, get_checkpoint, GetCheckpointRequest {})?;
+        same!(answer, |a| a.checkpoint.map(|c| c.note)).ok_or(SourceError::Missing("checkpoint"))
+    }
+
+    /// The consistency proof from `from` to `to` records.
+    pub async fn consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>, SourceError> {
+        let answer = call!(
+            self,
+            get_consistency_proof,
+            GetConsistencyProofRequest {
+                from_size: from,
+                to_size: to,
+            }
+        )?;
+        let proof = same!(answer, |a| a.proof).ok_or(SourceError::Missing("proof"))?;
+        Ok(hashes(&proof.hashes)?)
+    }
+
+    /// The inclusion proof of record `sequence` in the log at `size`.
+    pub async fn inclusion(&self, sequence: u64, size: u64) -> Result<Vec<Hash>, SourceError> {
+        let answer = call!(
+            self,
+            get_inclusion_proof,
+            GetInclusionProofRequest {
+                sequence: sequence,
+                tree_size: size,
+            }
+        )?;
+        let proof = same!(answer, |a| a.proof).ok_or(SourceError::Missing("proof"))?;
+        Ok(hashes(&proof.hashes)?)
+    }
+
+    /// Records after `after`, up to `page` of them, and where the next page
+    /// starts (0: none).
+    pub async fn records(
+        &self,
+        after: u64,
+        page: i32,
+    ) -> Result<(Vec<AuditRecord>, u64), SourceError> {
+        let answer = call!(
+            self,
+            list_audit_records,
+            ListAuditRecordsRequest {
+                after_sequence: after,
+                page_size: page,
+                actor: String::new(),
+                resource_type: String::new(),
+                resource_name: String::new(),
+            }
+        )?;
+        Ok(same!(answer, |a| (a.records, a.next_after_sequence)))
+    }
+
+    /// The `count` change events after `after`, from the feed.
+    pub async fn events(&self, after: u64, count: usize) -> Result<Vec<FeedEvent>, SourceError> {
+        let mut events = Vec::with_capacity(count);
+        macro_rules! read {
+            ($client:ident, $package:ident) => {{
+                let mut stream = $client::new(self.channel.clone())
+                    .watch_changes(self.request($package::v1::WatchChangesRequest {
+                        after_sequence: after,
+                        resource_types: Vec::new(),
+                    }))
+                    .await?
+                    .into_inner();
+                while events.len() < count {
+                    // A feed that lacks an event waits for it until the deadline:
+                    // what came is then compared, and found short.
+                    let message = match stream.message().await {
+                        Ok(Some(message)) => message,
+                        Ok(None) => break,
+                        Err(status) if status.code() == tonic::Code::DeadlineExceeded => break,
+                        Err(status) => return Err(status.into()),
+                    };
+                    if let Some(event) = message.event {
+                        events.push(FeedEvent {
+                            sequence: event.sequence,
+                            resource_type: event.resource_type,
+                            resource_name: event.resource_name,
+                            action: event.action,
+                            resource_version: event.resource_version,
+                        });
+                    }
+                }
+            }};
+        }
+        if count > 0 {
+            match self.service {
+                Service::Governance => read!(GovernanceServiceClient, governance),
+                Service::Budget => read!(BudgetServiceClient, budget),
+                Service::Grants => read!(GrantsServiceClient, grants),
+            }
+        }
+        Ok(events)
+    }
+}

@@ -1,0 +1,240 @@
+//! A whole verification, online: the current checkpoint, its consistency
+//! with a saved one, and the records of a range with their change events.
+
+use std::ops::RangeInclusive;
+
+use aimaq_tlog::NoteVerifier;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use prost::Message;
+
+use crate::checks::{
+    Finding, Verified, check_events, check_extends, check_included, open_checkpoint,
+};
+use crate::source::{GrpcLog, SourceError};
+
+/// What to check.
+pub struct Options {
+    pub log_key: NoteVerifier,
+    /// Cosigners whose signatures are counted (none required).
+    pub witnesses: Vec<NoteVerifier>,
+    /// A checkpoint saved before (its note), which the current must extend.
+    pub saved: Option<String>,
+    /// Records whose inclusion is checked.
+    pub records: Option<RangeInclusive<u64>>,
+    /// Whether those records' change events are compared with the feed.
+    pub events: bool,
+}
+
+/// What was verified.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub origin: String,
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub cosigned_by: Vec<String>,
+    /// The saved checkpoint's size the log was shown to extend.
+    pub extends_saved_size: Option<u64>,
+    pub records_included: u64,
+    pub events_checked: u64,
+    /// The checkpoint, to be saved for the next run.
+    #[serde(skip)]
+    pub checkpoint_note: String,
+}
+
+impl Report {
+    fn of(verified: &Verified) -> Report {
+        Report {
+            origin: verified.checkpoint.origin.clone(),
+            tree_size: verified.checkpoint.size,
+            root_hash: BASE64.encode(verified.checkpoint.root),
+            cosigned_by: verified.cosigned_by.clone(),
+            extends_saved_size: None,
+            records_included: 0,
+            events_checked: 0,
+            checkpoint_note: verified.note.clone(),
+        }
+    }
+}
+
+/// Runs the checks against `log`; the first finding ends them.
+pub async fn verify(log: &GrpcLog, options: &Options) -> Result<Report, SourceError> {
+    let note = log.checkpoint().await?;
+    let current = open_checkpoint(&note, &options.log_key, &options.witnesses)?;
+    let mut report = Report::of(&current);
+    if let Some(saved) = &options.saved {
+        let saved = open_checkpoint(saved, &options.log_key, &[])?.checkpoint;
+        let proof = if saved.size < current.checkpoint.size {
+            log.consistency(saved.size, current.checkpoint.size).await?
+        } else {
+            Vec::new()
+        };
+        check_extends(&saved, &current.checkpoint, &proof)?;
+        report.extends_saved_size = Some(saved.size);
+    }
+    if let Some(range) = &options.records {
+        let (included, events) = verify_records(log, &current, range, options.events).await?;
+        report.records_included = included;
+        report.events_checked = events;
+    }
+    Ok(report)
+}
+
+async fn verify_records(
+    log: &GrpcLog,
+    current: &Verified,
+    range: &RangeInclusive<u64>,
+    with_events: bool,
+) -> Result<(u64, u64), SourceError> {
+    let last = (*range.end()).min(current.checkpoint.size);
+    let mut after = range.start().saturating_sub(1);
+    let (mut included, mut events) = (0, 0);
+    while after < last {
+        let (records, next) = log.records(after, 1000).await?;
+        for record in records.iter().take_while(|r| r.sequence <= last) {
+            if record.sequence != after + 1 {
+                return Err(Finding::NotIncluded {
+                    sequence: after + 1,
+                    reason: "the service did not return it".into(),
+                }
+                .into());
+            }
+            let proof = log
+                .inclusion(record.sequence, current.checkpoint.size)
+                .await?;
+            check_included(record, &current.checkpoint, &proof)?;
+            included += 1;
+            if with_events && record.change_count > 0 {
+                let feed = log
+                    .events(
+                        record.first_change_sequence - 1,
+                        record.change_count as usize,
+                    )
+                    .await?;
+                check_events(record, &feed)?;
+                events += u64::from(record.change_count);
+            }
+            after = record.sequence;
+        }
+        if next == 0 || records.is_empty() {
+            break;
+        }
+    }
+    if after < last {
+        return Err(Finding::NotIncluded {
+            sequence: after + 1,
+            reason: "the service did not return it".into(),
+        }
+        .into());
+    }
+    Ok((included, events))
+}
+
+/// A range of records saved with their proofs, checkable offline.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Export {
+    /// The signed checkpoint the proofs are against.
+    pub checkpoint: String,
+    pub records: Vec<ExportedRecord>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ExportedRecord {
+    pub sequence: u64,
+    /// The `aimaq.common.v1.AuditRecord`, protobuf-encoded, base64.
+    pub record: String,
+    /// The audit path, base64 hashes.
+    pub proof: Vec<String>,
+}
+
+/// Saves the records of `range` with inclusion proofs against the current
+/// checkpoint (which is itself checked first).
+pub async fn export(
+    log: &GrpcLog,
+    log_key: &NoteVerifier,
+    range: &RangeInclusive<u64>,
+) -> Result<Export, SourceError> {
+    let note = log.checkpoint().await?;
+    let current = open_checkpoint(&note, log_key, &[])?;
+    let last = (*range.end()).min(current.checkpoint.size);
+    let mut after = range.start().saturating_sub(1);
+    let mut records = Vec::new();
+    while after < last {
+        let (page, next) = log.records(after, 1000).await?;
+        for record in page.iter().take_while(|r| r.sequence <= last) {
+            let proof = log
+                .inclusion(record.sequence, current.checkpoint.size)
+                .await?;
+            records.push(ExportedRecord {
+                sequence: record.sequence,
+                record: BASE64.encode(record.encode_to_vec()),
+                proof: proof.iter().map(|hash| BASE64.encode(hash)).collect(),
+            });
+            after = record.sequence;
+        }
+        if next == 0 || page.is_empty() {
+            break;
+        }
+    }
+    Ok(Export {
+        checkpoint: note,
+        records,
+    })
+}
+
+/// Checks an export offline: its checkpoint's signature, its consistency
+/// with nothing (a saved checkpoint of the same size must have the same
+/// root), each record's leaf and proof, and that the range has no gap.
+pub fn verify_export(
+    export: &Export,
+    log_key: &NoteVerifier,
+    saved: Option<&str>,
+) -> Result<Report, Finding> {
+    let current = open_checkpoint(&export.checkpoint, log_key, &[])?;
+    let mut report = Report::of(&current);
+    if let Some(saved) = saved {
+        let saved = open_checkpoint(saved, log_key, &[])?.checkpoint;
+        if saved.size > current.checkpoint.size {
+            return Err(Finding::RolledBack {
+                saved: saved.size,
+                current: current.checkpoint.size,
+            });
+        }
+        if saved.size == current.checkpoint.size {
+            check_extends(&saved, &current.checkpoint, &[])?;
+            report.extends_saved_size = Some(saved.size);
+        }
+    }
+    let first = export.records.first().map_or(0, |r| r.sequence);
+    for (expected, exported) in (first..).zip(&export.records) {
+        let malformed =
+            |what: &str| Finding::Malformed(format!("record {}: {what}", exported.sequence));
+        let bytes = BASE64
+            .decode(&exported.record)
+            .map_err(|_| malformed("not base64"))?;
+        let record = aimaq_proto::common::v1::AuditRecord::decode(bytes.as_slice())
+            .map_err(|_| malformed("not an AuditRecord"))?;
+        if record.sequence != expected || record.sequence != exported.sequence {
+            return Err(Finding::NotIncluded {
+                sequence: expected,
+                reason: "missing from the export".into(),
+            });
+        }
+        let proof = exported
+            .proof
+            .iter()
+            .map(|hash| {
+                BASE64
+                    .decode(hash)
+                    .map_err(|_| malformed("a proof hash is not base64"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        check_included(
+            &record,
+            &current.checkpoint,
+            &crate::checks::hashes(&proof)?,
+        )?;
+        report.records_included += 1;
+    }
+    Ok(report)
+}
