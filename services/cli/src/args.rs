@@ -181,12 +181,7 @@ pub struct ListArgs {
 }
 
 /// The services with a change feed and an audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Service {
-    Governance,
-    Budget,
-    Grants,
-}
+pub use aimaq_verify::Service;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -205,13 +200,34 @@ pub struct WatchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Checks a service's hash chain and prints the verified head.
-    Verify {
-        #[arg(long, value_enum)]
-        service: Service,
-    },
+    /// Checks a service's audit log (its own check: chain, leaves, feed,
+    /// signed tree) and, with --log-key, checks it again as an outsider would.
+    Verify(AuditVerifyArgs),
     /// A service's audit records, in order, with filters.
     Show(AuditShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    #[arg(long, value_enum)]
+    pub service: Service,
+    /// The log's public key (`<origin>+<id>+<key>`): the signed checkpoint,
+    /// its consistency with --saved and the inclusion of --records are then
+    /// checked here, by aimaq-verify's checks, not the service's.
+    #[arg(long)]
+    pub log_key: Option<String>,
+    /// A checkpoint saved by an earlier run, which the log must extend.
+    #[arg(long, requires = "log_key")]
+    pub saved: Option<std::path::PathBuf>,
+    /// Where to save the verified checkpoint (may be --saved).
+    #[arg(long, requires = "log_key")]
+    pub save: Option<std::path::PathBuf>,
+    /// Records whose inclusion is proven, FIRST..LAST.
+    #[arg(long, requires = "log_key", value_parser = aimaq_verify::parse_range)]
+    pub records: Option<std::ops::RangeInclusive<u64>>,
+    /// Also compares those records' change events with the feed.
+    #[arg(long, requires = "log_key")]
+    pub events: bool,
 }
 
 #[derive(Debug, Args)]

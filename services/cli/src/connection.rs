@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aimaq_tls::{ClientTls, Outbound, Target};
-use tonic::metadata::MetadataValue;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 
 use crate::CliError;
@@ -68,11 +68,26 @@ impl Connection {
         Ok(request)
     }
 
+    /// The `authorization` header's value, when there is a token.
+    pub fn authorization(&self) -> Result<Option<MetadataValue<Ascii>>, CliError> {
+        self.token
+            .as_ref()
+            .map(|token| {
+                MetadataValue::try_from(format!("Bearer {token}"))
+                    .map_err(|_| CliError::Usage("the token is not printable text".into()))
+            })
+            .transpose()
+    }
+
+    /// The deadline of each call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     fn add_metadata<T>(&self, request: &mut tonic::Request<T>) -> Result<(), CliError> {
+        let authorization = self.authorization()?;
         let metadata = request.metadata_mut();
-        if let Some(token) = &self.token {
-            let value = MetadataValue::try_from(format!("Bearer {token}"))
-                .map_err(|_| CliError::Usage("the token is not printable text".into()))?;
+        if let Some(value) = authorization {
             metadata.insert("authorization", value);
         }
         let language = MetadataValue::try_from(self.language.as_str())

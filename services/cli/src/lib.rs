@@ -4,6 +4,7 @@
 
 mod args;
 mod connection;
+mod evidence;
 mod export;
 mod feed;
 mod identity;
@@ -130,8 +131,12 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             resources::list(&connection, &printer, &list, out).await
         }
         Command::Watch(watch) => feed::watch(&connection, &printer, &watch, out).await,
-        Command::Audit(AuditCommand::Verify { service }) => {
-            feed::verify(&connection, &printer, service, out).await
+        Command::Audit(AuditCommand::Verify(verify)) => {
+            feed::verify(&connection, &printer, verify.service, out).await?;
+            match verify.log_key {
+                Some(_) => evidence::verify(&connection, &printer, &verify, out).await,
+                None => Ok(()),
+            }
         }
         Command::Audit(AuditCommand::Show(show)) => {
             feed::show(&connection, &printer, &show, out).await

@@ -140,6 +140,68 @@ async fn the_feed_and_the_audit_chain() {
         assert_eq!(verified[0]["intact"], true, "{service}");
         assert!(!verified[0]["headHash"].as_str().unwrap().is_empty());
     }
+
+    // The signed log, checked as an outsider would: a checkpoint saved, then
+    // shown to be extended, with every record and its events proven in it.
+    let key = aimaq_testing::test_log_verifier_key();
+    let saved = stack.dir.path().join("budget.checkpoint");
+    let saved = saved.to_str().unwrap();
+    let first = stack
+        .lines(&[
+            "audit",
+            "verify",
+            "--service",
+            "budget",
+            "--log-key",
+            &key,
+            "--save",
+            saved,
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    let size = first[1]["tree_size"].as_u64().unwrap();
+    assert!(size > 0, "{first:?}");
+    let range = format!("1..{size}");
+    let again = stack
+        .lines(&[
+            "audit",
+            "verify",
+            "--service",
+            "budget",
+            "--log-key",
+            &key,
+            "--saved",
+            saved,
+            "--records",
+            &range,
+            "--events",
+            "-o",
+            "jsonl",
+        ])
+        .await;
+    assert_eq!(again[1]["extends_saved_size"], size, "{again:?}");
+    assert_eq!(again[1]["records_included"], size);
+    // A key that is not the log's finds no valid signature: refused, exit 4.
+    let impostor =
+        aimaq_tlog::NoteSigner::generate(aimaq_testing::TEST_LOG_ORIGIN, aimaq_tlog::KeyRole::Log)
+            .unwrap()
+            .verifier_key();
+    let refused = stack
+        .run(&[
+            "audit",
+            "verify",
+            "--service",
+            "budget",
+            "--log-key",
+            &impostor,
+        ])
+        .await;
+    assert_eq!(refused.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not validly signed"),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

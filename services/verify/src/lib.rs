@@ -15,3 +15,16 @@ pub mod verify;
 pub use checks::{Finding, Verified, open_checkpoint};
 pub use source::{GrpcLog, Service, SourceError};
 pub use verify::{Export, Options, Report, export, verify, verify_export};
+
+/// A range of record sequences as written on a command line: `FIRST..LAST`.
+pub fn parse_range(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
+    let (first, last) = text
+        .split_once("..")
+        .ok_or("FIRST..LAST, for example 1..500")?;
+    let first: u64 = first.parse().map_err(|_| "FIRST is a record sequence")?;
+    let last: u64 = last.parse().map_err(|_| "LAST is a record sequence")?;
+    if first == 0 || last < first {
+        return Err("1 ≤ FIRST ≤ LAST".into());
+    }
+    Ok(first..=last)
+}

@@ -43,7 +43,7 @@ enum Command {
         #[arg(long)]
         save: Option<PathBuf>,
         /// Records whose inclusion is proven, as FIRST..LAST (needs the audit scope).
-        #[arg(long, value_parser = parse_range)]
+        #[arg(long, value_parser = aimaq_verify::parse_range)]
         records: Option<std::ops::RangeInclusive<u64>>,
         /// Also compares those records' change events with the feed.
         #[arg(long)]
@@ -56,7 +56,7 @@ enum Command {
     Export {
         #[command(flatten)]
         log: LogArgs,
-        #[arg(long, value_parser = parse_range)]
+        #[arg(long, value_parser = aimaq_verify::parse_range)]
         records: std::ops::RangeInclusive<u64>,
         #[arg(long)]
         out: PathBuf,
@@ -94,18 +94,6 @@ struct LogArgs {
     /// The log's public key (<origin>+<id>+<key>), as the service publishes it.
     #[arg(long)]
     log_key: String,
-}
-
-fn parse_range(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
-    let (first, last) = text
-        .split_once("..")
-        .ok_or("FIRST..LAST, for example 1..500")?;
-    let first: u64 = first.parse().map_err(|_| "FIRST is a record sequence")?;
-    let last: u64 = last.parse().map_err(|_| "LAST is a record sequence")?;
-    if first == 0 || last < first {
-        return Err("1 ≤ FIRST ≤ LAST".into());
-    }
-    Ok(first..=last)
 }
 
 fn main() -> ExitCode {

@@ -38,6 +38,8 @@ use aimaq_tlog::Hash;
 
 /// Pending rows sequenced per transaction.
 const BATCH: u64 = 500;
+/// Records written before the log existed, added to its tree per transaction.
+const BACKFILL: u64 = 20_000;
 /// Rows of one multi-row statement at most: well under the bind-parameter
 /// limits of both backends at 15 columns. Fewer go in chunks of powers of two,
 /// so that the statements take few shapes (see `aimaq_storage::chunks`).
@@ -88,23 +90,29 @@ impl Sequencer {
 
     /// Sequences every record committed before the call.
     pub async fn flush(&self) -> Result<(), Error> {
-        while self.pass().await? == BATCH as usize {}
+        while self.pass().await? {}
         Ok(())
     }
 
-    /// As [`Sequencer::flush`], after a plain read that finds something pending:
-    /// for the polls, so that an idle service takes no write lock every second.
+    /// As [`Sequencer::flush`], after plain reads that find something to do
+    /// (records pending, records not yet in the log, no checkpoint): for the
+    /// polls, so that an idle service takes no write lock every second.
     pub async fn flush_if_pending(&self) -> Result<(), Error> {
+        let connection = self.database.connection();
         let pending = pending_record::Entity::find()
             .select_only()
             .column(pending_record::Column::Id)
             .limit(1)
             .into_tuple::<i64>()
-            .one(self.database.connection())
+            .one(connection)
             .await?;
-        match pending {
-            Some(_) => self.flush().await,
-            None => Ok(()),
+        let head = record_head::Entity::find_by_id(1).one(connection).await?;
+        let unlogged = head
+            .is_some_and(|head| head.tree_size < head.audit_sequence || head.checkpoint.is_empty());
+        if pending.is_some() || unlogged {
+            self.flush().await
+        } else {
+            Ok(())
         }
     }
 
@@ -137,8 +145,8 @@ impl Sequencer {
         }
     }
 
-    /// One batch; returns how many pending rows it sequenced.
-    async fn pass(&self) -> Result<usize, Error> {
+    /// One batch; returns whether there may be more to do.
+    async fn pass(&self) -> Result<bool, Error> {
         let last_signed = *self
             .last_signed
             .lock()
@@ -156,7 +164,7 @@ impl Sequencer {
             })
             .await?;
         let Batch {
-            count,
+            more,
             last_sequence,
             signed,
         } = batch;
@@ -175,14 +183,14 @@ impl Sequencer {
                 newer
             });
         }
-        Ok(count)
+        Ok(more)
     }
 }
 
-/// What one pass did: pending rows taken (sequenced or refused), the last
-/// change sequence, and the tree it signed.
+/// What one pass did: whether more may wait (a full batch, or older records
+/// still to add to the tree), the last change sequence, and the tree it signed.
 struct Batch {
-    count: usize,
+    more: bool,
     last_sequence: Option<u64>,
     signed: Option<(u64, Hash)>,
 }
@@ -208,16 +216,23 @@ async fn sequence_batch(
     let behind = head.tree_size < head.audit_sequence;
     if pending.is_empty() && !behind && crate::log::signed_by(keys, &head.checkpoint).is_some() {
         return Ok(Batch {
-            count: 0,
+            more: false,
             last_sequence: None,
             signed: None,
         });
     }
     let mut tree = Frontier::read(transaction, u64::try_from(head.tree_size).unwrap_or(0)).await?;
     crate::refusal::check_extends(transaction, last_signed, &tree).await?;
+    let audit_size = u64::try_from(head.audit_sequence).unwrap_or(0);
     if behind {
         append_unlogged(transaction, &mut tree).await?;
     }
+    // New records join the tree only after all the older ones.
+    let pending = if tree.size() < audit_size {
+        Vec::new()
+    } else {
+        pending
+    };
     let (genuine, refused) = split_by_mac(keys, &pending);
     let chained = Chained::after(&head, &genuine)?;
     for (fields, _, _) in &chained.audit_rows {
@@ -262,7 +277,7 @@ async fn sequence_batch(
         .execute_raw(StatementBuilder::build(&head_update, &backend))
         .await?;
     Ok(Batch {
-        count: pending.len(),
+        more: pending.len() == BATCH as usize || tree.size() < audit_size,
         last_sequence: u64::try_from(chained.change_sequence)
             .ok()
             .filter(|_| !chained.event_rows.is_empty() || !chained.audit_rows.is_empty()),
@@ -271,7 +286,7 @@ async fn sequence_batch(
 }
 
 /// Appends the leaves of records sequenced before the log existed (a
-/// database migrated from the plain chain), in order.
+/// database migrated from the plain chain), in order, [`BACKFILL`] a pass.
 async fn append_unlogged(
     transaction: &DatabaseTransaction,
     tree: &mut Frontier,
@@ -279,6 +294,7 @@ async fn append_unlogged(
     let rows = audit_record::Entity::find()
         .filter(audit_record::Column::Sequence.gt(i64::try_from(tree.size()).unwrap_or(i64::MAX)))
         .order_by_asc(audit_record::Column::Sequence)
+        .limit(BACKFILL)
         .all(transaction)
         .await?;
     for row in &rows {

@@ -441,7 +441,40 @@ async fn a_claimed_request_id_gets_its_answer(database: TestDatabase) {
     );
 }
 
+/// A log kept before the transparency log existed (a database migrated from
+/// the plain chain: no tree, no checkpoint): its records join the tree in
+/// order when a replica starts, before any new record.
+async fn records_from_before_the_log_join_its_tree(database: TestDatabase) {
+    let (stop, shutdown) = watch::channel(false);
+    let first = replica(&database.url, &shutdown).await;
+    for n in 0..7 {
+        put(&first, &format!("old-{n}"), n).await;
+    }
+    first.sequence_pending().await.unwrap();
+    stop.send(true).unwrap();
+    let connection = first.database().connection();
+    connection
+        .execute_unprepared("DELETE FROM log_nodes")
+        .await
+        .unwrap();
+    connection
+        .execute_unprepared("UPDATE record_heads SET tree_size = 0, checkpoint = ''")
+        .await
+        .unwrap();
+
+    let (_stop, shutdown) = watch::channel(false);
+    let later = replica(&database.url, &shutdown).await;
+    put(&later, "new", 1).await;
+    later.sequence_pending().await.unwrap();
+    let verification = crate::audit::verify_audit_log(later.database(), &later.keys)
+        .await
+        .unwrap();
+    assert!(verification.intact, "{verification:?}");
+    assert_eq!(verification.checkpoint.unwrap().tree_size, 8);
+}
+
 on_both_backends!(
+    records_from_before_the_log_join_its_tree,
     a_claimed_request_id_gets_its_answer,
     a_request_sent_many_times_at_once_is_applied_once,
     two_replicas_sequence_every_mutation_once_and_in_order,
