@@ -103,6 +103,8 @@ pub struct Records {
     committed: watch::Sender<u64>,
     shutdown: watch::Receiver<bool>,
     pub(crate) sequencer: Sequencer,
+    /// The last stored checkpoint whose signature was checked.
+    pub(crate) checked_checkpoint: std::sync::Arc<std::sync::Mutex<String>>,
     wake_sequencer: mpsc::Sender<()>,
     streams: StreamLimits,
 }
@@ -130,6 +132,7 @@ impl Records {
             committed,
             shutdown,
             sequencer,
+            checked_checkpoint: std::sync::Arc::default(),
             wake_sequencer,
             streams: StreamLimits::default(),
         })

@@ -79,30 +79,44 @@ impl Records {
         if let Err(error) = self.sequencer.flush_if_pending().await {
             tracing::warn!(%error, "sequencing before a checkpoint");
         }
-        let stored = self.head().await?.checkpoint;
-        if crate::log::signed_by(&self.keys, &stored).is_some() {
-            return Ok(stored);
+        if let Some(note) = self.stored_checkpoint().await? {
+            return Ok(note);
         }
         self.sequencer.flush().await?;
-        let stored = self.head().await?.checkpoint;
-        match crate::log::signed_by(&self.keys, &stored) {
-            Some(_) => Ok(stored),
-            None => Err(Error::internal(
-                "the audit log has no checkpoint signed by this service's key",
-            )),
-        }
+        self.stored_checkpoint().await?.ok_or_else(|| {
+            Error::internal("the audit log has no checkpoint signed by this service's key")
+        })
     }
 
-    async fn head(&self) -> Result<record_head::Model, Error> {
-        record_head::Entity::find_by_id(1)
+    /// The stored checkpoint when it is signed by the current key; the last
+    /// one found so is remembered, so that proofs do not verify it again.
+    async fn stored_checkpoint(&self) -> Result<Option<String>, Error> {
+        let stored = record_head::Entity::find_by_id(1)
             .one(self.database.connection())
             .await?
-            .ok_or_else(|| Error::internal("record_heads is empty"))
+            .ok_or_else(|| Error::internal("record_heads is empty"))?
+            .checkpoint;
+        let mut checked = self
+            .checked_checkpoint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *checked == stored {
+            return Ok(Some(stored));
+        }
+        if crate::log::signed_by(&self.keys, &stored).is_none() {
+            return Ok(None);
+        }
+        checked.clone_from(&stored);
+        Ok(Some(stored))
     }
 
-    /// The size of the latest signed checkpoint.
+    /// The size of the latest signed checkpoint: proofs are asked for sizes
+    /// a caller holds, so nothing is sequenced first.
     async fn logged_size(&self) -> Result<u64, Error> {
-        let note = self.signed_checkpoint().await?;
+        let note = match self.stored_checkpoint().await? {
+            Some(note) => note,
+            None => self.signed_checkpoint().await?,
+        };
         Ok(crate::log::to_proto(&note)?.tree_size)
     }
 
