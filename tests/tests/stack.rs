@@ -93,6 +93,49 @@ async fn every_server_is_healthy_and_reflective() {
     stack.stop().await.unwrap();
 }
 
+/// Each backend witnesses the other two's audit logs: it cosigns their
+/// checkpoints into its file and reports each witnessed log SERVING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backends_witness_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = start(&dir).await;
+    let admin = stack
+        .tls
+        .outbound(aimaq_stack::AGENCIES[0].subject)
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for witness in ["governance", "budget", "grants"] {
+        let file = dir.path().join(format!("witnessed-by-{witness}.jsonl"));
+        let endpoint = stack
+            .endpoints
+            .iter()
+            .find(|e| e.service == witness)
+            .unwrap();
+        for log in ["governance", "budget", "grants"]
+            .into_iter()
+            .filter(|l| *l != witness)
+        {
+            let origin = format!("aimaq.local/{log}");
+            while !aimaq_witness::read_witnessed(&file)
+                .unwrap()
+                .contains_key(&origin)
+            {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{witness} never cosigned {log}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let name = format!("aimaq.witness/{origin}");
+            assert!(
+                aimaq_server::is_serving(&endpoint.url(), &admin, &name).await,
+                "{name}"
+            );
+        }
+    }
+    stack.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_checks_tokens_itself() {
     let dir = tempfile::tempdir().unwrap();

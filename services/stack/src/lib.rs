@@ -134,6 +134,24 @@ pub fn development_tokens(
     Ok(tokens)
 }
 
+/// A token with no scope for the development witnesses (checkpoints and
+/// proofs need only a verified caller), in the data directory.
+fn write_witness_token(options: &StackOptions) -> Result<(), StackError> {
+    let keys = DevKeys::load_or_generate(&options.data_dir)?;
+    let issuer = TokenIssuer::new(&keys.private_pem, "aimaq", "aimaq")?;
+    let token = issuer.mint(&TokenSpec {
+        subject: "aimaq-witness".into(),
+        agency: "Aimaq".into(),
+        scopes: Vec::new(),
+        kato_prefix: None,
+        ttl: Duration::from_secs(options.token_hours * 3600),
+        bound_to: None,
+    })?;
+    let path = options.data_dir.join(WITNESS_TOKEN);
+    aimaq_config::files::write_private(&path, &token)
+        .map_err(|e| StackError::Demo(format!("{}: {e}", path.display())))
+}
+
 /// The administrator's token (with `--keys-only`: for containers and clusters).
 pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
     let tls = StackTls::prepare(
@@ -147,6 +165,9 @@ pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
         .map(|(_, token)| token)
         .ok_or_else(|| StackError::Demo("no administrator".into()))
 }
+
+/// The token the development witnesses read the other logs with.
+const WITNESS_TOKEN: &str = "witness-token";
 
 /// Where a backend's development log key is kept.
 fn log_key_path(data_dir: &Path, service: &str) -> std::path::PathBuf {
@@ -167,6 +188,18 @@ fn log_keys(data_dir: &Path) -> Result<Vec<(&'static str, String)>, StackError> 
         let public = data_dir.join("log-keys").join(format!("{service}.pub"));
         std::fs::write(&public, format!("{}\n", loaded.verifier_key())).map_err(|e| failed(&e))?;
         keys.push((service, loaded.verifier_key()));
+        let witness = data_dir
+            .join("log-keys")
+            .join(format!("{service}-witness.key"));
+        if !witness.exists() {
+            let signer = aimaq_tlog::NoteSigner::generate(
+                &format!("aimaq.local/{service}-witness"),
+                aimaq_tlog::KeyRole::Cosigner,
+            )
+            .map_err(|e| failed(&e))?;
+            aimaq_config::files::write_private(&witness, &format!("{}\n", signer.private_key()))
+                .map_err(|e| failed(&e))?;
+        }
     }
     Ok(keys)
 }
@@ -238,12 +271,14 @@ impl Launch<'_> {
             log: aimaq_config::LogKeyConfig {
                 log_signing_key: Some(log_key_path(&self.options.data_dir, service)),
             },
+            witness: aimaq_config::WitnessConfig::default(),
         }
     }
 
     /// Starts governance, then budget and grants (which ask it about territories).
     async fn backends(&mut self) -> Result<Vec<Endpoint>, StackError> {
-        let mut endpoints: Vec<Endpoint> = Vec::new();
+        // Every address first: each backend witnesses the other two's logs.
+        let mut bound = Vec::new();
         for (service, grpc_service, port) in [
             (
                 "governance",
@@ -262,12 +297,24 @@ impl Launch<'_> {
             ),
         ] {
             let (listener, address) = self.listen(service, port).await?;
-            let config = self.server_config(service, address);
+            let endpoint = Endpoint {
+                service,
+                grpc_service,
+                address,
+                scheme: self.tls.scheme(),
+            };
+            bound.push((listener, endpoint));
+        }
+        let endpoints: Vec<Endpoint> = bound.iter().map(|(_, e)| e.clone()).collect();
+        let governance_url = endpoints[0].url();
+        for (listener, endpoint) in bound {
+            let service = endpoint.service;
+            let config = ServerConfig {
+                witness: self.witness_config(service, &endpoints)?,
+                ..self.server_config(service, endpoint.address)
+            };
             let shutdown = self.stopped();
-            let governance_url = endpoints.first().map_or_else(
-                || format!("{}://{address}", self.tls.scheme()),
-                Endpoint::url,
-            );
+            let governance_url = governance_url.clone();
             self.tasks.spawn(async move {
                 let result = match service {
                     "governance" => aimaq_governance::run(config, listener, shutdown).await,
@@ -276,14 +323,36 @@ impl Launch<'_> {
                 };
                 (service, result.map_err(|e| e.to_string()))
             });
-            endpoints.push(Endpoint {
-                service,
-                grpc_service,
-                address,
-                scheme: self.tls.scheme(),
-            });
         }
         Ok(endpoints)
+    }
+
+    /// `service` witnessing the other backends' logs, with the development
+    /// keys and token the stack keeps in its data directory.
+    fn witness_config(
+        &self,
+        service: &str,
+        endpoints: &[Endpoint],
+    ) -> Result<aimaq_config::WitnessConfig, StackError> {
+        let keys = self.options.data_dir.join("log-keys");
+        let mut peers = Vec::new();
+        for other in endpoints.iter().filter(|e| e.service != service) {
+            let public = keys.join(format!("{}.pub", other.service));
+            let key = std::fs::read_to_string(&public)
+                .map_err(|e| StackError::Demo(format!("{}: {e}", public.display())))?;
+            peers.push(format!("{} {} {}", other.service, other.url(), key.trim()));
+        }
+        Ok(aimaq_config::WitnessConfig {
+            witness_key: Some(keys.join(format!("{service}-witness.key"))),
+            witness_peers: peers,
+            witness_token_file: Some(self.options.data_dir.join(WITNESS_TOKEN)),
+            witness_file: Some(
+                self.options
+                    .data_dir
+                    .join(format!("witnessed-by-{service}.jsonl")),
+            ),
+            ..aimaq_config::WitnessConfig::default()
+        })
     }
 
     /// Starts the gateway in front of `backends`.
@@ -337,6 +406,7 @@ impl Stack {
         let mut tokens = development_tokens(options, &tls)?.into_iter();
         let admin_token = tokens.next().map(|(_, token)| token).unwrap_or_default();
         let log_keys = log_keys(data_dir)?;
+        write_witness_token(options)?;
         let (stop, _) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut launch = Launch {

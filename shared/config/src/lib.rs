@@ -199,6 +199,50 @@ pub struct ServerConfig {
 
     #[command(flatten)]
     pub log: LogKeyConfig,
+
+    #[command(flatten)]
+    pub witness: WitnessConfig,
+}
+
+/// Witnessing other services' audit logs: cosigning each checkpoint that
+/// extends the last one seen, and alerting on one that does not.
+#[derive(Clone, Debug, Args)]
+pub struct WitnessConfig {
+    /// This service's cosigning key (`PRIVATE+KEY+<name>+<id>+<key>` of a
+    /// witness: `aimaq-verify keygen --witness`); witnessing is on when set.
+    #[arg(long, env = "AIMAQ_WITNESS_KEY")]
+    pub witness_key: Option<PathBuf>,
+
+    /// A log to witness: `SERVICE URL KEY` (as `budget https://budget:50052
+    /// aimaq.gov.kz/budget+1234abcd+AbC…`); repeated, or `;`-separated in
+    /// the environment.
+    #[arg(long, env = "AIMAQ_WITNESS_PEERS", value_delimiter = ';')]
+    pub witness_peers: Vec<String>,
+
+    /// A file holding the token the witness reads the logs with (any scope).
+    #[arg(long, env = "AIMAQ_WITNESS_TOKEN_FILE")]
+    pub witness_token_file: Option<PathBuf>,
+
+    /// Where cosigned checkpoints are appended, a JSON line each (ship it
+    /// elsewhere); the witness remembers what it saw from it.
+    #[arg(long, env = "AIMAQ_WITNESS_FILE")]
+    pub witness_file: Option<PathBuf>,
+
+    /// How often each witnessed log is looked at.
+    #[arg(long, env = "AIMAQ_WITNESS_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub witness_interval: Duration,
+}
+
+impl Default for WitnessConfig {
+    fn default() -> WitnessConfig {
+        WitnessConfig {
+            witness_key: None,
+            witness_peers: Vec::new(),
+            witness_token_file: None,
+            witness_file: None,
+            witness_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The key of the service's transparency log (its audit log's checkpoints).

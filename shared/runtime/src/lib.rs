@@ -67,12 +67,35 @@ pub async fn prepare<M: MigratorTrait>(
         return Ok(None);
     }
     let checked = database.clone();
+    let witness = aimaq_witness::Witness::from_config(&config.witness, tls.outbound.clone())
+        .map_err(|error| StartError::Config(error.to_string()))?;
+    let witnessed = witness.as_ref().map(|w| w.health.clone());
     let server = GrpcServer::new(name, config.limits.clone())
         .tls(tls.server)
+        .observed_health(
+            witness
+                .as_ref()
+                .map(|w| w.health_names())
+                .unwrap_or_default(),
+        )
         .health_check(Arc::new(move || {
             let database = checked.clone();
-            Box::pin(async move { vec![("", database.answers().await)] })
+            let witnessed = witnessed.clone();
+            Box::pin(async move {
+                let mut verdict = vec![("", database.answers().await)];
+                if let Some(witnessed) = witnessed {
+                    let holds = witnessed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    verdict.extend(holds.iter().map(|(name, holds)| (*name, *holds)));
+                }
+                verdict
+            })
         }));
+    if let Some(witness) = witness {
+        tracing::info!(service = name, logs = ?witness.health_names(), "witnessing");
+        tokio::spawn(witness.run(server.draining()));
+    }
     let records = Records::new(database.clone(), server.draining(), log_keys(name, config)?)
         .await
         .map_err(StartError::Database)?

@@ -27,16 +27,22 @@ pub fn serving(verdict: &Verdict, service: &str) -> bool {
 
 /// Runs `check` every `interval` and reports its verdict, until the server
 /// stops it on shutdown (which then reports NOT_SERVING itself).
+/// `services` are the server's own; `observed` other names reported but
+/// not counted in the server's overall status.
 pub(crate) async fn keep_checking(
     name: &'static str,
     check: HealthCheck,
     interval: Duration,
-    services: Vec<&'static str>,
+    (services, observed): (Vec<&'static str>, Vec<&'static str>),
     health: HealthReporter,
 ) {
     let mut last: Option<bool> = None;
     loop {
         let verdict = check().await;
+        for observed in &observed {
+            let holds = verdict.iter().any(|(n, ok)| n == observed && *ok);
+            health.set_service_status(*observed, status(holds)).await;
+        }
         for service in &services {
             health
                 .set_service_status(*service, status(serving(&verdict, service)))

@@ -66,6 +66,7 @@ pub struct GrpcServer {
     service_names: Vec<&'static str>,
     draining: watch::Sender<bool>,
     health_check: Option<HealthCheck>,
+    observed_health: Vec<&'static str>,
     /// Open to browsers, with the origins whose pages may call.
     browsers: Option<Vec<http::HeaderValue>>,
     /// The HTTP/JSON API, transcoded to the gRPC services on the same port.
@@ -84,6 +85,7 @@ impl GrpcServer {
             service_names: Vec::new(),
             draining,
             health_check: None,
+            observed_health: Vec::new(),
             browsers: None,
             json: None,
         }
@@ -112,6 +114,13 @@ impl GrpcServer {
     /// Reports health by `check`, run every `--health-interval` while serving.
     pub fn health_check(mut self, check: HealthCheck) -> GrpcServer {
         self.health_check = Some(check);
+        self
+    }
+
+    /// More names the health check reports on, which do not make the server
+    /// itself NOT_SERVING: the logs it witnesses.
+    pub fn observed_health(mut self, names: Vec<&'static str>) -> GrpcServer {
+        self.observed_health = names;
         self
     }
 
@@ -171,7 +180,7 @@ impl GrpcServer {
                 self.name,
                 check,
                 self.limits.health_interval,
-                self.service_names.clone(),
+                (self.service_names.clone(), self.observed_health.clone()),
                 health.clone(),
             ))
         });

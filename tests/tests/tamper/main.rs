@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod attacker;
+mod witness;
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use aimaq_testing::{
 use aimaq_tlog::{KeyRole, NoteSigner, NoteVerifier};
 use aimaq_verify::{Finding, GrpcLog, Options, Service, SourceError};
 use attacker::Attacker;
+use witness::a_witness_cosigns_the_log_and_alerts_on_a_rollback;
 
 /// Governance with the seeded territories: 13 audit records.
 async fn governance(database: TestDatabase, tokens: &TestTokens) -> TestServer {
@@ -116,6 +118,7 @@ on_both_backends!(
     forged_pending_records_are_refused_and_reported,
     edited_change_events_are_found,
     a_checkpoint_signed_by_another_key_is_refused,
+    a_witness_cosigns_the_log_and_alerts_on_a_rollback,
 );
 
 /// Attack 1: a record rewritten, its chain and head recomputed; then the
