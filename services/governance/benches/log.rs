@@ -25,6 +25,7 @@ use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
 use prost::Message;
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectionTrait, StatementBuilder, TransactionTrait};
+use sea_orm_migration::MigratorTrait;
 use tokio::runtime::Handle;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -43,9 +44,11 @@ fn load(callers: usize) -> Load {
 }
 
 /// Writes `RECORDS` audit records as a log from before the tree holds them:
-/// rows, and a head that says so (no tree, no checkpoint).
+/// rows, and a head that says so (no tree, no checkpoint), in a database
+/// migrated and not yet served.
 async fn fill(url: &str) {
     let db = sea_orm::Database::connect(url).await.unwrap();
+    aimaq_governance::Migrator::up(&db, None).await.unwrap();
     let backend = db.get_database_backend();
     let transaction = db.begin().await.unwrap();
     let columns = [
@@ -176,13 +179,13 @@ async fn measure(callers: usize, pick: Arc<Vec<Channel>>, token: &str) -> [Measu
 async fn run(database: TestDatabase, label: &str, servers: Handle) {
     let tokens = TestTokens::new();
     let token = tokens.admin();
+    let filled = Instant::now();
+    fill(&database.url).await;
+    let fill_time = filled.elapsed();
+    let built = Instant::now();
     let server =
         TestServer::start_on(servers.clone(), database, &tokens, aimaq_governance::run).await;
-    let filled = Instant::now();
-    fill(&server.database.url).await;
-    let fill_time = filled.elapsed();
     let channels = Arc::new(channels(&server, CONNECTIONS).await);
-    let built = Instant::now();
     while logged_size(&channels[0], &token).await < RECORDS {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

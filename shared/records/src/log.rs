@@ -60,21 +60,24 @@ pub(crate) async fn read_nodes<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// The hashes of `spans`, from their stored nodes.
+/// The hashes of `spans`, from their stored nodes, and those of `more`
+/// nodes: one statement.
 async fn span_hashes<C: ConnectionTrait>(
     connection: &C,
     spans: &[Span],
-) -> Result<Vec<Hash>, Error> {
+    more: &[Node],
+) -> Result<(Vec<Hash>, HashMap<Node, Hash>), Error> {
     let per_span: Vec<Vec<Node>> = spans.iter().map(|span| layout::span_nodes(*span)).collect();
-    let all: Vec<Node> = per_span.iter().flatten().copied().collect();
+    let all: Vec<Node> = per_span.iter().flatten().chain(more).copied().collect();
     let hashes = read_nodes(connection, &all).await?;
-    Ok(per_span
+    let folded = per_span
         .iter()
         .map(|nodes| {
             let parts: Vec<Hash> = nodes.iter().map(|node| hashes[node]).collect();
             layout::fold_span(&parts).unwrap_or_else(empty_root)
         })
-        .collect())
+        .collect();
+    Ok((folded, hashes))
 }
 
 /// The root of the stored tree of `size` leaves.
@@ -82,7 +85,7 @@ pub(crate) async fn root<C: ConnectionTrait>(connection: &C, size: u64) -> Resul
     if size == 0 {
         return Ok(empty_root());
     }
-    Ok(span_hashes(connection, &[(0, size)]).await?[0])
+    Ok(span_hashes(connection, &[(0, size)], &[]).await?.0[0])
 }
 
 /// The right edge of a tree: its largest complete subtrees, left to right,
@@ -202,9 +205,9 @@ pub(crate) async fn inclusion_proof<C: ConnectionTrait>(
     index: u64,
     size: u64,
 ) -> Result<InclusionProof, Error> {
-    let mut nodes = read_nodes(connection, &[(0, index)]).await?;
-    let leaf = nodes.remove(&(0, index)).unwrap_or_else(empty_root);
-    let hashes = span_hashes(connection, &layout::inclusion_spans(index, size)).await?;
+    let spans = layout::inclusion_spans(index, size);
+    let (hashes, nodes) = span_hashes(connection, &spans, &[(0, index)]).await?;
+    let leaf = nodes.get(&(0, index)).copied().unwrap_or_else(empty_root);
     Ok(InclusionProof {
         leaf_index: index,
         tree_size: size,
@@ -222,7 +225,9 @@ pub(crate) async fn consistency_proof<C: ConnectionTrait>(
     let hashes = if from == 0 || from == to {
         Vec::new()
     } else {
-        span_hashes(connection, &layout::consistency_spans(from, to)).await?
+        span_hashes(connection, &layout::consistency_spans(from, to), &[])
+            .await?
+            .0
     };
     Ok(ConsistencyProof {
         from_size: from,

@@ -105,6 +105,8 @@ pub struct Records {
     pub(crate) sequencer: Sequencer,
     /// The last stored checkpoint whose signature was checked.
     pub(crate) checked_checkpoint: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The largest log size a signed checkpoint was seen at.
+    pub(crate) logged: std::sync::Arc<std::sync::atomic::AtomicU64>,
     wake_sequencer: mpsc::Sender<()>,
     streams: StreamLimits,
 }
@@ -133,6 +135,7 @@ impl Records {
             shutdown,
             sequencer,
             checked_checkpoint: std::sync::Arc::default(),
+            logged: std::sync::Arc::default(),
             wake_sequencer,
             streams: StreamLimits::default(),
         })

@@ -74,9 +74,10 @@ impl Records {
     }
 
     async fn signed_checkpoint(&self) -> Result<String, Error> {
-        // What is committed is checkpointed: a caller sees its own writes.
+        // What is committed is checkpointed: a caller sees its own writes (a
+        // pass at most: a log still being built answers with the part built).
         // A pass refused (a rewritten tree) leaves the last signed one.
-        if let Err(error) = self.sequencer.flush_if_pending().await {
+        if let Err(error) = self.sequencer.pass_if_pending().await {
             tracing::warn!(%error, "sequencing before a checkpoint");
         }
         if let Some(note) = self.stored_checkpoint().await? {
@@ -110,14 +111,22 @@ impl Records {
         Ok(Some(stored))
     }
 
-    /// The size of the latest signed checkpoint: proofs are asked for sizes
-    /// a caller holds, so nothing is sequenced first.
-    async fn logged_size(&self) -> Result<u64, Error> {
+    /// The size of the latest signed checkpoint, read unless `wanted` (a
+    /// size a caller holds) is within the largest seen: the log only grows.
+    /// Proofs are asked for sizes a caller holds, so nothing is sequenced.
+    async fn logged_size(&self, wanted: u64) -> Result<u64, Error> {
+        let known = self.logged.load(std::sync::atomic::Ordering::Relaxed);
+        if wanted != 0 && wanted <= known {
+            return Ok(known);
+        }
         let note = match self.stored_checkpoint().await? {
             Some(note) => note,
             None => self.signed_checkpoint().await?,
         };
-        Ok(crate::log::to_proto(&note)?.tree_size)
+        let size = crate::log::to_proto(&note)?.tree_size;
+        self.logged
+            .fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+        Ok(size)
     }
 
     /// `GetInclusionProof`: record `sequence` in the log at `tree_size`
@@ -128,7 +137,7 @@ impl Records {
         sequence: u64,
         tree_size: u64,
     ) -> Result<InclusionProof, Error> {
-        let latest = self.logged_size().await?;
+        let latest = self.logged_size(tree_size).await?;
         let size = if tree_size == 0 { latest } else { tree_size };
         if size > latest {
             return Err(Error::invalid(
@@ -153,7 +162,7 @@ impl Records {
         from_size: u64,
         to_size: u64,
     ) -> Result<ConsistencyProof, Error> {
-        let latest = self.logged_size().await?;
+        let latest = self.logged_size(to_size).await?;
         let to = if to_size == 0 { latest } else { to_size };
         if to > latest {
             return Err(Error::invalid(

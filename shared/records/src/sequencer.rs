@@ -98,6 +98,23 @@ impl Sequencer {
     /// (records pending, records not yet in the log, no checkpoint): for the
     /// polls, so that an idle service takes no write lock every second.
     pub async fn flush_if_pending(&self) -> Result<(), Error> {
+        if self.something_to_do().await? {
+            self.flush().await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One pass, when there is something to do: for a call that should see
+    /// what committed before it without waiting for a long catch-up.
+    pub async fn pass_if_pending(&self) -> Result<(), Error> {
+        if self.something_to_do().await? {
+            self.pass().await?;
+        }
+        Ok(())
+    }
+
+    async fn something_to_do(&self) -> Result<bool, Error> {
         let connection = self.database.connection();
         let pending = pending_record::Entity::find()
             .select_only()
@@ -109,11 +126,7 @@ impl Sequencer {
         let head = record_head::Entity::find_by_id(1).one(connection).await?;
         let unlogged = head
             .is_some_and(|head| head.tree_size < head.audit_sequence || head.checkpoint.is_empty());
-        if pending.is_some() || unlogged {
-            self.flush().await
-        } else {
-            Ok(())
-        }
+        Ok(pending.is_some() || unlogged)
     }
 
     async fn run(self, mut woken: mpsc::Receiver<()>, mut shutdown: watch::Receiver<bool>) {
