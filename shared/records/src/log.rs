@@ -11,14 +11,17 @@ use aimaq_storage::chunks::in_powers_of_two;
 use aimaq_tlog::hash::empty_root;
 use aimaq_tlog::layout::{self, Node, Span};
 use aimaq_tlog::{Checkpoint, Hash, Note, NoteVerifier};
-use sea_orm::sea_query::{Condition, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, StatementBuilder};
+use sea_orm::sea_query::{Condition, Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Select,
+    StatementBuilder,
+};
 
 use crate::entities::log_node;
 use crate::keys::LogKeys;
 
 /// Nodes of one multi-row insert at most (three columns each).
-const NODES_PER_INSERT: usize = 512;
+const NODES_PER_INSERT: usize = 2048;
 
 /// The hashes of `nodes`, read in one statement; INTERNAL when one is missing
 /// (the tree is stored incompletely: it was tampered with).
@@ -28,17 +31,10 @@ pub(crate) async fn read_nodes<C: ConnectionTrait>(
 ) -> Result<HashMap<Node, Hash>, Error> {
     let mut found = HashMap::with_capacity(nodes.len());
     for chunk in nodes.chunks(256) {
-        let mut any = Condition::any();
-        for (level, position) in chunk {
-            any = any.add(
-                Condition::all()
-                    .add(log_node::Column::Level.eq(*level as i32))
-                    .add(
-                        log_node::Column::Position.eq(i64::try_from(*position).unwrap_or(i64::MAX)),
-                    ),
-            );
-        }
-        for row in log_node::Entity::find().filter(any).all(connection).await? {
+        for row in nodes_query(connection.get_database_backend(), chunk)
+            .all(connection)
+            .await?
+        {
             let hash: Hash = row.hash.as_slice().try_into().map_err(|_| {
                 Error::internal(format!(
                     "log node {}/{} is not a hash",
@@ -58,6 +54,33 @@ pub(crate) async fn read_nodes<C: ConnectionTrait>(
         )));
     }
     Ok(found)
+}
+
+/// The query for `nodes`. On PostgreSQL one text parameter lists them, so
+/// that every proof is the same prepared statement with a generic plan (a
+/// disjunction of as many conditions as nodes is planned anew each time); on
+/// SQLite the disjunction, which it answers from the primary key.
+fn nodes_query(backend: DatabaseBackend, nodes: &[Node]) -> Select<log_node::Entity> {
+    if backend == DatabaseBackend::Postgres {
+        let listed: Vec<String> = nodes
+            .iter()
+            .map(|(level, position)| format!("{level}:{position}"))
+            .collect();
+        return log_node::Entity::find().filter(Expr::cust_with_values(
+            "(level, position) IN (SELECT split_part(n, ':', 1)::int, split_part(n, ':', 2)::bigint \
+             FROM unnest(string_to_array($1, ',')) AS n)",
+            [listed.join(",")],
+        ));
+    }
+    let mut any = Condition::any();
+    for (level, position) in nodes {
+        any = any.add(
+            Condition::all()
+                .add(log_node::Column::Level.eq(*level as i32))
+                .add(log_node::Column::Position.eq(i64::try_from(*position).unwrap_or(i64::MAX))),
+        );
+    }
+    log_node::Entity::find().filter(any)
 }
 
 /// The hashes of `spans`, from their stored nodes, and those of `more`
