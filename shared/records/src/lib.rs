@@ -20,6 +20,7 @@ mod feed;
 mod keys;
 mod log;
 mod logcheck;
+mod logpass;
 mod migration;
 mod mutation;
 mod platform;

@@ -30,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use crate::audit::{AuditFields, chain_hash};
 use crate::entities::{audit_record, change_event, pending_record, record_head};
 use crate::keys::LogKeys;
-use crate::log::Frontier;
 use crate::refusal::{insert_refused, split_by_mac};
 use aimaq_storage::chunks::in_powers_of_two;
 use aimaq_storage::within;
@@ -38,8 +37,9 @@ use aimaq_tlog::Hash;
 
 /// Pending rows sequenced per transaction.
 const BATCH: u64 = 500;
-/// Records written before the log existed, added to its tree per transaction.
-const BACKFILL: u64 = 20_000;
+/// The tree grows (and a checkpoint is signed) at most this often while
+/// records are written, and at once when asked (a checkpoint, a drain).
+const TREE_INTERVAL: Duration = Duration::from_millis(250);
 /// Rows of one multi-row statement at most: well under the bind-parameter
 /// limits of both backends at 15 columns. Fewer go in chunks of powers of two,
 /// so that the statements take few shapes (see `aimaq_storage::chunks`).
@@ -88,9 +88,20 @@ impl Sequencer {
         wake
     }
 
-    /// Sequences every record committed before the call.
+    /// Sequences every record committed before the call, and signs the log
+    /// that holds them.
     pub async fn flush(&self) -> Result<(), Error> {
+        self.sequence_all().await?;
+        self.extend_all().await
+    }
+
+    async fn sequence_all(&self) -> Result<(), Error> {
         while self.pass().await? {}
+        Ok(())
+    }
+
+    async fn extend_all(&self) -> Result<(), Error> {
+        while self.tree_pass().await? {}
         Ok(())
     }
 
@@ -110,6 +121,7 @@ impl Sequencer {
     pub async fn pass_if_pending(&self) -> Result<(), Error> {
         if self.something_to_do().await? {
             self.pass().await?;
+            self.tree_pass().await?;
         }
         Ok(())
     }
@@ -133,11 +145,16 @@ impl Sequencer {
         let mut last_pass = false;
         // At start, rows may be left by a stopped replica.
         let mut polled = true;
+        // Records sequenced and not yet in the tree, and when it last grew:
+        // the tree grows and is signed at most every TREE_INTERVAL, so that
+        // writers share the database's writer with a few larger passes.
+        let mut tree_owed = false;
+        let mut tree_at = tokio::time::Instant::now();
         loop {
             let flushed = if polled {
                 self.flush_if_pending().await
             } else {
-                self.flush().await
+                self.sequence_all().await
             };
             if last_pass || *shutdown.borrow() {
                 // Whatever this pass missed, the draining server's own flush, the
@@ -149,44 +166,66 @@ impl Sequencer {
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
+            tree_owed |= !polled;
+            if tree_owed && tree_at.elapsed() >= TREE_INTERVAL {
+                if let Err(error) = self.extend_all().await {
+                    tracing::warn!(%error, "adding records to the audit log's tree");
+                }
+                (tree_owed, tree_at) = (false, tokio::time::Instant::now());
+            }
             polled = false;
+            let tree_wait = TREE_INTERVAL.saturating_sub(tree_at.elapsed());
             tokio::select! {
                 wake = woken.recv() => last_pass = wake.is_none(),
+                _ = tokio::time::sleep(tree_wait), if tree_owed => {}
                 _ = tokio::time::sleep(POLL) => polled = true,
                 _ = shutdown.changed() => {}
             }
         }
     }
 
-    /// One batch; returns whether there may be more to do.
-    async fn pass(&self) -> Result<bool, Error> {
+    /// One pass of the tree: the records sequenced since the last join it,
+    /// and a checkpoint is signed; returns whether more wait.
+    async fn tree_pass(&self) -> Result<bool, Error> {
         let last_signed = *self
             .last_signed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let keys = &self.keys;
-        let batch = self
+        let (more, signed) = self
             .database
             .write(|transaction| {
                 within(
                     transaction,
                     async move |transaction: &DatabaseTransaction| {
-                        sequence_batch(transaction, keys, last_signed).await
+                        crate::logpass::extend_tree(transaction, keys, last_signed).await
                     },
                 )
             })
             .await?;
-        let Batch {
-            more,
-            last_sequence,
-            signed,
-        } = batch;
         if signed.is_some() {
             *self
                 .last_signed
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = signed;
         }
+        Ok(more)
+    }
+
+    /// One batch; returns whether there may be more to do.
+    async fn pass(&self) -> Result<bool, Error> {
+        let keys = &self.keys;
+        let (more, last_sequence) = self
+            .database
+            .write(|transaction| {
+                within(
+                    transaction,
+                    async move |transaction: &DatabaseTransaction| {
+                        sequence_batch(transaction, keys).await
+                    },
+                )
+            })
+            .await?;
         if let Some(sequence) = last_sequence {
             self.committed.send_if_modified(|current| {
                 let newer = sequence > *current;
@@ -200,21 +239,12 @@ impl Sequencer {
     }
 }
 
-/// What one pass did: whether more may wait (a full batch, or older records
-/// still to add to the tree), the last change sequence, and the tree it signed.
-struct Batch {
-    more: bool,
-    last_sequence: Option<u64>,
-    signed: Option<(u64, Hash)>,
-}
-
-/// Moves up to one batch of pending rows into the chain, the feed and the
-/// log's tree, and signs a checkpoint of the tree that results.
+/// Moves up to one batch of pending rows into the chain and the feed;
+/// returns whether a full batch was taken, and the last change sequence.
 async fn sequence_batch(
     transaction: &DatabaseTransaction,
     keys: &LogKeys,
-    last_signed: Option<(u64, Hash)>,
-) -> Result<Batch, Error> {
+) -> Result<(bool, Option<u64>), Error> {
     let head = record_head::Entity::find_by_id(1)
         .lock_exclusive()
         .one(transaction)
@@ -226,35 +256,14 @@ async fn sequence_batch(
         .limit(BATCH)
         .all(transaction)
         .await?;
-    let behind = head.tree_size < head.audit_sequence;
-    if pending.is_empty() && !behind && crate::log::signed_by(keys, &head.checkpoint).is_some() {
-        return Ok(Batch {
-            more: false,
-            last_sequence: None,
-            signed: None,
-        });
+    if pending.is_empty() {
+        return Ok((false, None));
     }
-    let mut tree = Frontier::read(transaction, u64::try_from(head.tree_size).unwrap_or(0)).await?;
-    crate::refusal::check_extends(transaction, last_signed, &tree).await?;
-    let audit_size = u64::try_from(head.audit_sequence).unwrap_or(0);
-    if behind {
-        append_unlogged(transaction, &mut tree).await?;
-    }
-    // New records join the tree only after all the older ones.
-    let pending = if tree.size() < audit_size {
-        Vec::new()
-    } else {
-        pending
-    };
     let (genuine, refused) = split_by_mac(keys, &pending);
     let chained = Chained::after(&head, &genuine)?;
-    for (fields, _, _) in &chained.audit_rows {
-        tree.append(fields.leaf().hash());
-    }
     insert_audit_records(transaction, &chained.audit_rows).await?;
     insert_change_events(transaction, &chained.event_rows).await?;
     insert_refused(transaction, &refused).await?;
-    tree.store(transaction).await?;
     // By id, not by range: a row with a lower id may commit after this read.
     let ids: Vec<i64> = pending.iter().map(|row| row.id).collect();
     for chunk in in_powers_of_two(&ids, ROWS_PER_INSERT) {
@@ -263,8 +272,6 @@ async fn sequence_batch(
             .exec(transaction)
             .await?;
     }
-    let root = tree.root();
-    let checkpoint = crate::log::sign(keys, tree.size(), root)?;
     let head_update = Query::update()
         .table(record_head::Entity)
         .values([
@@ -277,11 +284,6 @@ async fn sequence_batch(
                 record_head::Column::ChangeSequence,
                 chained.change_sequence.into(),
             ),
-            (
-                record_head::Column::TreeSize,
-                i64::try_from(tree.size()).unwrap_or(i64::MAX).into(),
-            ),
-            (record_head::Column::Checkpoint, checkpoint.into()),
         ])
         .and_where(Expr::col(record_head::Column::Id).eq(1))
         .to_owned();
@@ -289,35 +291,10 @@ async fn sequence_batch(
     transaction
         .execute_raw(StatementBuilder::build(&head_update, &backend))
         .await?;
-    Ok(Batch {
-        more: pending.len() == BATCH as usize || tree.size() < audit_size,
-        last_sequence: u64::try_from(chained.change_sequence)
-            .ok()
-            .filter(|_| !chained.event_rows.is_empty() || !chained.audit_rows.is_empty()),
-        signed: Some((tree.size(), root)),
-    })
-}
-
-/// Appends the leaves of records sequenced before the log existed (a
-/// database migrated from the plain chain), in order, [`BACKFILL`] a pass.
-async fn append_unlogged(
-    transaction: &DatabaseTransaction,
-    tree: &mut Frontier,
-) -> Result<(), Error> {
-    let rows = audit_record::Entity::find()
-        .filter(audit_record::Column::Sequence.gt(i64::try_from(tree.size()).unwrap_or(i64::MAX)))
-        .order_by_asc(audit_record::Column::Sequence)
-        .limit(BACKFILL)
-        .all(transaction)
-        .await?;
-    for row in &rows {
-        tree.append(AuditFields::from(row).leaf().hash());
-    }
-    tracing::info!(
-        records = rows.len(),
-        "added the records written before the transparency log to it"
-    );
-    Ok(())
+    Ok((
+        pending.len() == BATCH as usize,
+        u64::try_from(chained.change_sequence).ok(),
+    ))
 }
 
 /// A batch of pending rows given their places: audit records chained after the
