@@ -217,6 +217,16 @@ impl MigrationTrait for TransparencyLog {
         ] {
             add_column(manager, "record_heads", column).await?;
         }
+        // The sequencer looks up request ids, to refuse a copied pending row.
+        manager
+            .create_index(
+                Index::create()
+                    .name("audit_log_by_request_id")
+                    .table("audit_log")
+                    .col("request_id")
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -246,6 +256,14 @@ impl MigrationTrait for TransparencyLog {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("audit_log_by_request_id")
+                    .table("audit_log")
+                    .to_owned(),
+            )
+            .await?;
         for table in ["refused_records", "log_nodes"] {
             manager
                 .drop_table(Table::drop().table(table).to_owned())

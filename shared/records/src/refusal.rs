@@ -5,9 +5,12 @@
 use aimaq_error::Error;
 use aimaq_tlog::{Hash, verify_consistency};
 use sea_orm::sea_query::Query;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, StatementBuilder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    StatementBuilder,
+};
 
-use crate::entities::{pending_record, refused_record};
+use crate::entities::{audit_record, pending_record, refused_record};
 use crate::keys::LogKeys;
 use crate::log::Frontier;
 
@@ -34,28 +37,59 @@ pub(crate) fn mac_content(row: &pending_record::Model) -> Vec<u8> {
     content
 }
 
-/// Pending rows refused for want of a valid MAC.
-pub(crate) type Refused<'a> = Vec<&'a pending_record::Model>;
+/// Pending rows refused, each with why.
+pub(crate) type Refused<'a> = Vec<(&'a pending_record::Model, &'static str)>;
 
-/// The rows whose MAC verifies, in order, and those refused (each reported).
-pub(crate) fn split_by_mac<'a>(
+const FORGED: &str = "its MAC does not verify under the log's keys";
+const REPLAYED: &str = "it repeats a request already in the log (a copied row)";
+
+/// The rows to chain, in order, and those refused (each reported): rows
+/// without a valid MAC, and copies of a genuine row (a request id the log
+/// or this batch already holds: every request is recorded once).
+pub(crate) async fn screen<'a>(
+    transaction: &DatabaseTransaction,
     keys: &LogKeys,
     pending: &'a [pending_record::Model],
-) -> (Vec<&'a pending_record::Model>, Refused<'a>) {
-    let (genuine, refused): (Vec<_>, Vec<_>) = pending
-        .iter()
-        .partition(|row| keys.verifies(&mac_content(row), &row.mac));
-    for row in &refused {
+) -> Result<(Vec<&'a pending_record::Model>, Refused<'a>), Error> {
+    let mut refused: Refused<'a> = Vec::new();
+    let mut genuine = Vec::with_capacity(pending.len());
+    for row in pending {
+        if keys.verifies(&mac_content(row), &row.mac) {
+            genuine.push(row);
+        } else {
+            refused.push((row, FORGED));
+        }
+    }
+    let ids: Vec<String> = genuine.iter().map(|row| row.request_id.clone()).collect();
+    let mut seen: std::collections::HashSet<String> = audit_record::Entity::find()
+        .select_only()
+        .column(audit_record::Column::RequestId)
+        .filter(audit_record::Column::RequestId.is_in(ids))
+        .into_tuple::<String>()
+        .all(transaction)
+        .await?
+        .into_iter()
+        .collect();
+    let mut chained = Vec::with_capacity(genuine.len());
+    for row in genuine {
+        if seen.insert(row.request_id.clone()) {
+            chained.push(row);
+        } else {
+            refused.push((row, REPLAYED));
+        }
+    }
+    for (row, reason) in &refused {
         metrics::counter!("aimaq_audit_refused_records_total").increment(1);
         tracing::error!(
             pending_id = row.id,
             actor = %row.actor,
             method = %row.method,
             request_id = %row.request_id,
-            "a pending audit record carries no valid MAC: it was not written by this service; refused, kept in refused_records"
+            reason,
+            "a pending audit record was not written by this service's write path: refused, kept in refused_records"
         );
     }
-    (genuine, refused)
+    Ok((chained, refused))
 }
 
 /// Keeps refused rows, with why, where `VerifyAuditLog` reports them.
@@ -78,7 +112,7 @@ pub(crate) async fn insert_refused(
         refused_record::Column::Reason,
         refused_record::Column::RefusedAtMicros,
     ]);
-    for row in refused {
+    for (row, reason) in refused {
         insert.values_panic([
             row.id.into(),
             row.occurred_at_micros.into(),
@@ -86,7 +120,7 @@ pub(crate) async fn insert_refused(
             row.method.clone().into(),
             row.resource_name.clone().into(),
             row.request_id.clone().into(),
-            "its MAC does not verify under the log's keys".into(),
+            (*reason).into(),
             now.into(),
         ]);
     }

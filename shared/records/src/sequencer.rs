@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use crate::audit::{AuditFields, chain_hash};
 use crate::entities::{audit_record, change_event, pending_record, record_head};
 use crate::keys::LogKeys;
-use crate::refusal::{insert_refused, split_by_mac};
+use crate::refusal::{insert_refused, screen};
 use aimaq_storage::chunks::in_powers_of_two;
 use aimaq_storage::within;
 use aimaq_tlog::Hash;
@@ -259,7 +259,7 @@ async fn sequence_batch(
     if pending.is_empty() {
         return Ok((false, None));
     }
-    let (genuine, refused) = split_by_mac(keys, &pending);
+    let (genuine, refused) = screen(transaction, keys, &pending).await?;
     let chained = Chained::after(&head, &genuine)?;
     insert_audit_records(transaction, &chained.audit_rows).await?;
     insert_change_events(transaction, &chained.event_rows).await?;

@@ -476,7 +476,55 @@ async fn records_from_before_the_log_join_its_tree(database: TestDatabase) {
     assert_eq!(verification.checkpoint.unwrap().tree_size, 8);
 }
 
+/// A genuine pending row copied, MAC and all, is chained once: the copy is
+/// refused and reported, as a forged row is.
+async fn a_copied_pending_row_is_refused(database: TestDatabase) {
+    let (_stop, shutdown) = watch::channel(false);
+    let records = replica(&database.url, &shutdown).await;
+    put(&records, "first", 1).await;
+    records.sequence_pending().await.unwrap();
+    let copy =
+        crate::mutation::pending_row(&records_keys(), &mutation("copied"), &changes("copied", 1));
+    for _ in 0..2 {
+        let row = pending_record::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            ..sea_orm::IntoActiveModel::into_active_model(copy.clone())
+        };
+        pending_record::Entity::insert(row)
+            .exec(records.database().connection())
+            .await
+            .unwrap();
+    }
+    // And one of an earlier request, already in the log.
+    let replayed =
+        crate::mutation::pending_row(&records_keys(), &mutation("first"), &changes("first", 1));
+    pending_record::Entity::insert(pending_record::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        ..sea_orm::IntoActiveModel::into_active_model(replayed)
+    })
+    .exec(records.database().connection())
+    .await
+    .unwrap();
+    records.sequence_pending().await.unwrap();
+    let verification = crate::audit::verify_audit_log(records.database(), &records.keys)
+        .await
+        .unwrap();
+    assert!(!verification.intact);
+    assert_eq!(verification.refused_records, 2, "{verification:?}");
+    assert!(
+        verification.reason.contains("copied"),
+        "{}",
+        verification.reason
+    );
+    let logged = audit_record::Entity::find()
+        .count(records.database().connection())
+        .await
+        .unwrap();
+    assert_eq!(logged, 2, "first and one copy of copied");
+}
+
 on_both_backends!(
+    a_copied_pending_row_is_refused,
     records_from_before_the_log_join_its_tree,
     a_claimed_request_id_gets_its_answer,
     a_request_sent_many_times_at_once_is_applied_once,
