@@ -154,7 +154,8 @@ pub fn check_included(
     })
 }
 
-/// A change event as read from the feed.
+/// A change event as read from the feed (and kept in an export).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeedEvent {
     pub sequence: u64,
     pub resource_type: String,

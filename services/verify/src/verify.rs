@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use prost::Message;
 
 use crate::checks::{
-    Finding, Verified, check_events, check_extends, check_included, open_checkpoint,
+    FeedEvent, Finding, Verified, check_events, check_extends, check_included, open_checkpoint,
 };
 use crate::source::{GrpcLog, SourceError};
 
@@ -145,6 +145,10 @@ pub struct ExportedRecord {
     pub record: String,
     /// The audit path, base64 hashes.
     pub proof: Vec<String>,
+    /// The change events the feed holds for the record, checked offline
+    /// against what the record committed to.
+    #[serde(default)]
+    pub events: Vec<FeedEvent>,
 }
 
 /// Saves the records of `range` with inclusion proofs against the current
@@ -165,10 +169,18 @@ pub async fn export(
             let proof = log
                 .inclusion(record.sequence, current.checkpoint.size)
                 .await?;
+            let events = match record.change_count {
+                0 => Vec::new(),
+                count => {
+                    log.events(record.first_change_sequence - 1, count as usize)
+                        .await?
+                }
+            };
             records.push(ExportedRecord {
                 sequence: record.sequence,
                 record: BASE64.encode(record.encode_to_vec()),
                 proof: proof.iter().map(|hash| BASE64.encode(hash)).collect(),
+                events,
             });
             after = record.sequence;
         }
@@ -182,9 +194,10 @@ pub async fn export(
     })
 }
 
-/// Checks an export offline: its checkpoint's signature, its consistency
-/// with nothing (a saved checkpoint of the same size must have the same
-/// root), each record's leaf and proof, and that the range has no gap.
+/// Checks an export offline: its checkpoint's signature (a saved checkpoint
+/// of the same size must have the same root, and none may be larger), each
+/// record's leaf and proof, its change events against what it committed
+/// to, and that the range has no gap.
 pub fn verify_export(
     export: &Export,
     log_key: &NoteVerifier,
@@ -235,6 +248,10 @@ pub fn verify_export(
             &crate::checks::hashes(&proof)?,
         )?;
         report.records_included += 1;
+        if record.change_count > 0 {
+            check_events(&record, &exported.events)?;
+            report.events_checked += u64::from(record.change_count);
+        }
     }
     Ok(report)
 }
