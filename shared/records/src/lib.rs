@@ -142,9 +142,9 @@ macro_rules! platform_rpcs {
             get_checkpoint,
             GetCheckpointRequest,
             GetCheckpointResponse,
-            |records, caller, _body| {
+            |records, _caller, _body| {
                 GetCheckpointResponse {
-                    checkpoint: Some(records.checkpoint(caller).await?),
+                    checkpoint: Some(records.checkpoint().await?),
                 }
             }
         );
@@ -153,11 +153,11 @@ macro_rules! platform_rpcs {
             get_inclusion_proof,
             GetInclusionProofRequest,
             GetInclusionProofResponse,
-            |records, caller, body| {
+            |records, _caller, body| {
                 GetInclusionProofResponse {
                     proof: Some(
                         records
-                            .inclusion_proof(caller, body.sequence, body.tree_size)
+                            .inclusion_proof(body.sequence, body.tree_size)
                             .await?,
                     ),
                 }
@@ -168,11 +168,11 @@ macro_rules! platform_rpcs {
             get_consistency_proof,
             GetConsistencyProofRequest,
             GetConsistencyProofResponse,
-            |records, caller, body| {
+            |records, _caller, body| {
                 GetConsistencyProofResponse {
                     proof: Some(
                         records
-                            .consistency_proof(caller, body.from_size, body.to_size)
+                            .consistency_proof(body.from_size, body.to_size)
                             .await?,
                     ),
                 }

@@ -67,8 +67,8 @@ impl Records {
 
     /// `GetCheckpoint`: the latest checkpoint, signed by the current key
     /// (signed now when the stored one is not: a new log, a rotated key).
-    /// Any caller: it discloses a size and a hash.
-    pub async fn checkpoint(&self, _caller: &Caller) -> Result<LogCheckpoint, Error> {
+    /// Any verified caller: it discloses a size and a hash.
+    pub async fn checkpoint(&self) -> Result<LogCheckpoint, Error> {
         let note = self.signed_checkpoint().await?;
         crate::log::to_proto(&note)
     }
@@ -133,7 +133,6 @@ impl Records {
     /// (0: the latest checkpoint's size). Any caller.
     pub async fn inclusion_proof(
         &self,
-        _caller: &Caller,
         sequence: u64,
         tree_size: u64,
     ) -> Result<InclusionProof, Error> {
@@ -158,7 +157,6 @@ impl Records {
     /// `to_size` (0: the latest checkpoint's size). Any caller.
     pub async fn consistency_proof(
         &self,
-        _caller: &Caller,
         from_size: u64,
         to_size: u64,
     ) -> Result<ConsistencyProof, Error> {
