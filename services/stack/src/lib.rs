@@ -3,6 +3,7 @@
 //! signed by a development key pair generated there on first start.
 
 mod demo;
+mod logkeys;
 mod options;
 mod tls;
 
@@ -134,24 +135,6 @@ pub fn development_tokens(
     Ok(tokens)
 }
 
-/// A token with no scope for the development witnesses (checkpoints and
-/// proofs need only a verified caller), in the data directory.
-fn write_witness_token(options: &StackOptions) -> Result<(), StackError> {
-    let keys = DevKeys::load_or_generate(&options.data_dir)?;
-    let issuer = TokenIssuer::new(&keys.private_pem, "aimaq", "aimaq")?;
-    let token = issuer.mint(&TokenSpec {
-        subject: "aimaq-witness".into(),
-        agency: "Aimaq".into(),
-        scopes: Vec::new(),
-        kato_prefix: None,
-        ttl: Duration::from_secs(options.token_hours * 3600),
-        bound_to: None,
-    })?;
-    let path = options.data_dir.join(WITNESS_TOKEN);
-    aimaq_config::files::write_private(&path, &token)
-        .map_err(|e| StackError::Demo(format!("{}: {e}", path.display())))
-}
-
 /// The administrator's token (with `--keys-only`: for containers and clusters).
 pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
     let tls = StackTls::prepare(
@@ -164,44 +147,6 @@ pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
         .next()
         .map(|(_, token)| token)
         .ok_or_else(|| StackError::Demo("no administrator".into()))
-}
-
-/// The token the development witnesses read the other logs with.
-const WITNESS_TOKEN: &str = "witness-token";
-
-/// Where a backend's development log key is kept.
-fn log_key_path(data_dir: &Path, service: &str) -> std::path::PathBuf {
-    data_dir.join("log-keys").join(format!("{service}.key"))
-}
-
-/// Makes each backend's log key where missing (origin `aimaq.local/<service>`);
-/// returns the public keys, by service, that the log's checkpoints verify with.
-fn log_keys(data_dir: &Path) -> Result<Vec<(&'static str, String)>, StackError> {
-    let failed = |error: &dyn std::fmt::Display| StackError::Demo(format!("log keys: {error}"));
-    std::fs::create_dir_all(data_dir.join("log-keys")).map_err(|e| failed(&e))?;
-    let mut keys = Vec::new();
-    for service in ["governance", "budget", "grants"] {
-        let path = log_key_path(data_dir, service);
-        let loaded =
-            aimaq_records::LogKeys::load_or_generate(&path, &format!("aimaq.local/{service}"))
-                .map_err(|e| failed(&e))?;
-        let public = data_dir.join("log-keys").join(format!("{service}.pub"));
-        std::fs::write(&public, format!("{}\n", loaded.verifier_key())).map_err(|e| failed(&e))?;
-        keys.push((service, loaded.verifier_key()));
-        let witness = data_dir
-            .join("log-keys")
-            .join(format!("{service}-witness.key"));
-        if !witness.exists() {
-            let signer = aimaq_tlog::NoteSigner::generate(
-                &format!("aimaq.local/{service}-witness"),
-                aimaq_tlog::KeyRole::Cosigner,
-            )
-            .map_err(|e| failed(&e))?;
-            aimaq_config::files::write_private(&witness, &format!("{}\n", signer.private_key()))
-                .map_err(|e| failed(&e))?;
-        }
-    }
-    Ok(keys)
 }
 
 fn database_url(data_dir: &Path, service: &str) -> String {
@@ -269,7 +214,7 @@ impl Launch<'_> {
             limits: self.limits.clone(),
             telemetry: self.options.telemetry(),
             log: aimaq_config::LogKeyConfig {
-                log_signing_key: Some(log_key_path(&self.options.data_dir, service)),
+                log_signing_key: Some(logkeys::log_key_path(&self.options.data_dir, service)),
             },
             witness: aimaq_config::WitnessConfig::default(),
         }
@@ -310,7 +255,7 @@ impl Launch<'_> {
         for (listener, endpoint) in bound {
             let service = endpoint.service;
             let config = ServerConfig {
-                witness: self.witness_config(service, &endpoints)?,
+                witness: logkeys::witness_config(&self.options.data_dir, service, &endpoints)?,
                 ..self.server_config(service, endpoint.address)
             };
             let shutdown = self.stopped();
@@ -325,34 +270,6 @@ impl Launch<'_> {
             });
         }
         Ok(endpoints)
-    }
-
-    /// `service` witnessing the other backends' logs, with the development
-    /// keys and token the stack keeps in its data directory.
-    fn witness_config(
-        &self,
-        service: &str,
-        endpoints: &[Endpoint],
-    ) -> Result<aimaq_config::WitnessConfig, StackError> {
-        let keys = self.options.data_dir.join("log-keys");
-        let mut peers = Vec::new();
-        for other in endpoints.iter().filter(|e| e.service != service) {
-            let public = keys.join(format!("{}.pub", other.service));
-            let key = std::fs::read_to_string(&public)
-                .map_err(|e| StackError::Demo(format!("{}: {e}", public.display())))?;
-            peers.push(format!("{} {} {}", other.service, other.url(), key.trim()));
-        }
-        Ok(aimaq_config::WitnessConfig {
-            witness_key: Some(keys.join(format!("{service}-witness.key"))),
-            witness_peers: peers,
-            witness_token_file: Some(self.options.data_dir.join(WITNESS_TOKEN)),
-            witness_file: Some(
-                self.options
-                    .data_dir
-                    .join(format!("witnessed-by-{service}.jsonl")),
-            ),
-            ..aimaq_config::WitnessConfig::default()
-        })
     }
 
     /// Starts the gateway in front of `backends`.
@@ -405,8 +322,8 @@ impl Stack {
         let tls = StackTls::prepare(data_dir, &options.host.to_string(), options.plaintext)?;
         let mut tokens = development_tokens(options, &tls)?.into_iter();
         let admin_token = tokens.next().map(|(_, token)| token).unwrap_or_default();
-        let log_keys = log_keys(data_dir)?;
-        write_witness_token(options)?;
+        let log_keys = logkeys::log_keys(data_dir)?;
+        logkeys::write_witness_token(options)?;
         let (stop, _) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut launch = Launch {
