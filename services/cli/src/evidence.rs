@@ -39,6 +39,7 @@ pub async fn verify(
         log_key,
         witnesses: Vec::new(),
         saved,
+        witnessed: None,
         records: args.records.clone(),
         events: args.events,
     };

@@ -11,6 +11,7 @@
 pub mod checks;
 pub mod source;
 pub mod verify;
+pub mod witnessed;
 
 pub use checks::{Finding, Verified, open_checkpoint};
 pub use source::{GrpcLog, Service, SourceError};

@@ -39,6 +39,11 @@ enum Command {
         /// A checkpoint saved by an earlier run, which the log must extend.
         #[arg(long)]
         saved: Option<PathBuf>,
+        /// A witness's file (`--witness-file` of a service): its latest
+        /// cosigned checkpoint of this log, which the log must extend; the
+        /// cosigners among --witness are reported.
+        #[arg(long)]
+        witnessed: Option<PathBuf>,
         /// Where to save the verified checkpoint (may be --saved).
         #[arg(long)]
         save: Option<PathBuf>,
@@ -129,15 +134,22 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Check {
             log,
             saved,
+            witnessed,
             save,
             records,
             events,
             witness,
         } => {
+            let log_key = key(&log.log_key)?;
+            let witnessed = witnessed
+                .as_deref()
+                .map(|path| witnessed_note(path, log_key.name()))
+                .transpose()?;
             let options = Options {
-                log_key: key(&log.log_key)?,
+                log_key,
                 witnesses: witness.iter().map(|w| key(w)).collect::<Result<_, _>>()?,
                 saved: saved.as_deref().map(read).transpose()?,
+                witnessed,
                 records,
                 events,
             };
@@ -196,6 +208,14 @@ fn usage(path: &Path, error: std::io::Error) -> Failure {
 
 fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| usage(path, e))
+}
+
+/// The latest checkpoint of `origin` a witness's file holds.
+fn witnessed_note(path: &Path, origin: &str) -> Result<String, Failure> {
+    let seen = aimaq_verify::witnessed::read_witnessed(path).map_err(|e| usage(path, e))?;
+    seen.get(origin)
+        .map(|w| w.note.clone())
+        .ok_or_else(|| (2, format!("{}: no checkpoint of {origin}", path.display())))
 }
 
 fn key(text: &str) -> Result<NoteVerifier, Failure> {

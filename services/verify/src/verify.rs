@@ -20,6 +20,10 @@ pub struct Options {
     pub witnesses: Vec<NoteVerifier>,
     /// A checkpoint saved before (its note), which the current must extend.
     pub saved: Option<String>,
+    /// A checkpoint a witness cosigned (its note, from the witness's file),
+    /// which the current must extend too; its cosigners among `witnesses`
+    /// are reported.
+    pub witnessed: Option<String>,
     /// Records whose inclusion is checked.
     pub records: Option<RangeInclusive<u64>>,
     /// Whether those records' change events are compared with the feed.
@@ -35,6 +39,8 @@ pub struct Report {
     pub cosigned_by: Vec<String>,
     /// The saved checkpoint's size the log was shown to extend.
     pub extends_saved_size: Option<u64>,
+    /// The witnessed checkpoint's size the log was shown to extend.
+    pub extends_witnessed_size: Option<u64>,
     pub records_included: u64,
     pub events_checked: u64,
     /// The checkpoint, to be saved for the next run.
@@ -50,6 +56,7 @@ impl Report {
             root_hash: BASE64.encode(verified.checkpoint.root),
             cosigned_by: verified.cosigned_by.clone(),
             extends_saved_size: None,
+            extends_witnessed_size: None,
             records_included: 0,
             events_checked: 0,
             checkpoint_note: verified.note.clone(),
@@ -64,13 +71,16 @@ pub async fn verify(log: &GrpcLog, options: &Options) -> Result<Report, SourceEr
     let mut report = Report::of(&current);
     if let Some(saved) = &options.saved {
         let saved = open_checkpoint(saved, &options.log_key, &[])?.checkpoint;
-        let proof = if saved.size < current.checkpoint.size {
-            log.consistency(saved.size, current.checkpoint.size).await?
-        } else {
-            Vec::new()
-        };
+        let proof = extension_proof(log, &saved, &current.checkpoint).await?;
         check_extends(&saved, &current.checkpoint, &proof)?;
         report.extends_saved_size = Some(saved.size);
+    }
+    if let Some(witnessed) = &options.witnessed {
+        let witnessed = open_checkpoint(witnessed, &options.log_key, &options.witnesses)?;
+        let proof = extension_proof(log, &witnessed.checkpoint, &current.checkpoint).await?;
+        check_extends(&witnessed.checkpoint, &current.checkpoint, &proof)?;
+        report.extends_witnessed_size = Some(witnessed.checkpoint.size);
+        report.cosigned_by = witnessed.cosigned_by;
     }
     if let Some(range) = &options.records {
         let (included, events) = verify_records(log, &current, range, options.events).await?;
@@ -78,6 +88,19 @@ pub async fn verify(log: &GrpcLog, options: &Options) -> Result<Report, SourceEr
         report.events_checked = events;
     }
     Ok(report)
+}
+
+/// The consistency proof from `older` to `current`, when one is needed.
+async fn extension_proof(
+    log: &GrpcLog,
+    older: &aimaq_tlog::Checkpoint,
+    current: &aimaq_tlog::Checkpoint,
+) -> Result<Vec<aimaq_tlog::Hash>, SourceError> {
+    if older.size < current.size {
+        log.consistency(older.size, current.size).await
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 async fn verify_records(

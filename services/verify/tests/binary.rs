@@ -81,6 +81,35 @@ async fn an_auditor_saves_checks_exports_and_checks_offline() {
     assert_eq!(report["records_included"], size);
     assert_eq!(report["extends_saved_size"], size);
 
+    // A witness's file holding a cosigned checkpoint of this log.
+    let witness =
+        aimaq_tlog::NoteSigner::generate("aimaq.test/witness", aimaq_tlog::KeyRole::Cosigner)
+            .unwrap();
+    let note = std::fs::read_to_string(saved).unwrap();
+    let parsed = aimaq_tlog::Note::parse(&note).unwrap();
+    let cosigned = parsed
+        .with_signature(&witness.signature_line(&parsed.text).unwrap())
+        .unwrap();
+    let checkpoint = aimaq_tlog::Checkpoint::parse(&parsed.text).unwrap();
+    let entry = aimaq_verify::witnessed::Witnessed::of(&checkpoint, cosigned);
+    let witness_file = dir.path().join("witnessed.jsonl");
+    std::fs::write(&witness_file, serde_json::to_string(&entry).unwrap() + "\n").unwrap();
+    let witnessed = run(
+        "check",
+        &common,
+        &[
+            "--witnessed",
+            witness_file.to_str().unwrap(),
+            "--witness",
+            &witness.verifier_key(),
+        ],
+    )
+    .await;
+    assert!(witnessed.status.success(), "{witnessed:?}");
+    let report: serde_json::Value = serde_json::from_slice(&witnessed.stdout).unwrap();
+    assert_eq!(report["cosigned_by"][0], "aimaq.test/witness");
+    assert_eq!(report["extends_witnessed_size"], size);
+
     let export = dir.path().join("export.json");
     let exported = run(
         "export",

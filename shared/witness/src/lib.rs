@@ -15,11 +15,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aimaq_tlog::{Checkpoint, Note, NoteSigner, NoteVerifier};
+use aimaq_tlog::{Note, NoteSigner, NoteVerifier};
 use aimaq_verify::{Finding, GrpcLog, Service, SourceError, open_checkpoint};
 use tokio::sync::watch;
 
-pub use state::{Witnessed, read_witnessed};
+pub use aimaq_verify::witnessed::{Witnessed, read_witnessed};
 
 /// Why the witness cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -237,10 +237,4 @@ impl Witness {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(peer.health_name, holds);
     }
-}
-
-/// Makes a checkpoint out of what a witness file keeps.
-fn checkpoint_of(witnessed: &Witnessed) -> Result<Checkpoint, Finding> {
-    let note = Note::parse(&witnessed.note).map_err(|e| Finding::Malformed(e.to_string()))?;
-    Checkpoint::parse(&note.text).map_err(|e| Finding::Malformed(e.to_string()))
 }

@@ -56,6 +56,7 @@ fn options(saved: Option<&str>) -> Options {
         log_key: NoteVerifier::parse(&test_log_verifier_key()).unwrap(),
         witnesses: Vec::new(),
         saved: saved.map(str::to_owned),
+        witnessed: None,
         records: Some(1..=10_000),
         events: true,
     }

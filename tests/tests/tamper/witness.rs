@@ -11,7 +11,9 @@ use aimaq_tlog::{KeyRole, NoteSigner, NoteVerifier};
 use aimaq_witness::read_witnessed;
 
 use crate::attacker::Attacker;
-use crate::{governance, write};
+use aimaq_verify::Finding;
+
+use crate::{governance, log, options, write};
 
 const WITNESSED: &str = "aimaq.witness/aimaq.test/log";
 
@@ -100,6 +102,21 @@ pub async fn a_witness_cosigns_the_log_and_alerts_on_a_rollback(database: TestDa
     write(&server, &tokens, 1).await;
     write(&server, &tokens, 2).await;
     witness.until_cosigned(15).await;
+    // An auditor holding the witness's file checks the log against it.
+    let cosigned = read_witnessed(&witness.file).unwrap()[aimaq_testing::TEST_LOG_ORIGIN]
+        .note
+        .clone();
+    let against_witness = || {
+        let mut options = options(None);
+        options.witnessed = Some(cosigned.clone());
+        options.witnesses = vec![witness.key.clone()];
+        options
+    };
+    let report = aimaq_verify::verify(&log(&server, &tokens).await, &against_witness())
+        .await
+        .unwrap();
+    assert_eq!(report.extends_witnessed_size, Some(15));
+    assert_eq!(report.cosigned_by, vec!["aimaq.test/witness".to_owned()]);
 
     // Rolled back to 13, with the genuine checkpoint of 13 put back.
     let attacker = Attacker::on(&server.database.url).await;
@@ -112,7 +129,19 @@ pub async fn a_witness_cosigns_the_log_and_alerts_on_a_rollback(database: TestDa
         assert!(tokio::time::Instant::now() < deadline, "no alert");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // The witness itself still serves, and cosigned nothing of the rollback.
+    // The witness itself still serves, and cosigned nothing of the rollback;
+    // its file shows the auditor the rollback too.
     assert_eq!(witness.health("").await, Some(true));
     assert_eq!(witness.cosigned_size().await, 15);
+    let found = aimaq_verify::verify(&log(&server, &tokens).await, &against_witness()).await;
+    assert!(
+        matches!(
+            found,
+            Err(aimaq_verify::SourceError::Finding(Finding::RolledBack {
+                saved: 15,
+                current: 13
+            }))
+        ),
+        "{found:?}"
+    );
 }
