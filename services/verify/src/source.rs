@@ -142,6 +142,19 @@ impl GrpcLog {
         Ok(hashes(&proof.hashes)?)
     }
 
+    /// The change events the `records` emitted, read in one stream.
+    pub async fn events_of(&self, records: &[AuditRecord]) -> Result<Vec<FeedEvent>, SourceError> {
+        let emitting = records.iter().filter(|r| r.change_count > 0);
+        let first = emitting.clone().map(|r| r.first_change_sequence).min();
+        let last = emitting
+            .map(|r| r.first_change_sequence + u64::from(r.change_count) - 1)
+            .max();
+        match (first, last) {
+            (Some(first), Some(last)) => self.events(first, last).await,
+            _ => Ok(Vec::new()),
+        }
+    }
+
     /// Records after `after`, up to `page` of them, and where the next page
     /// starts (0: none).
     pub async fn records(
@@ -163,9 +176,11 @@ impl GrpcLog {
         Ok(same!(answer, |a| (a.records, a.next_after_sequence)))
     }
 
-    /// The `count` change events after `after`, from the feed.
-    pub async fn events(&self, after: u64, count: usize) -> Result<Vec<FeedEvent>, SourceError> {
-        let mut events = Vec::with_capacity(count);
+    /// The change events `first..=last` as the feed serves them, in one
+    /// stream: those of a page of records at once.
+    pub async fn events(&self, first: u64, last: u64) -> Result<Vec<FeedEvent>, SourceError> {
+        let mut events = Vec::new();
+        let after = first.saturating_sub(1);
         macro_rules! read {
             ($client:ident, $package:ident) => {{
                 let mut stream = $client::new(self.channel.clone())
@@ -175,16 +190,18 @@ impl GrpcLog {
                     }))
                     .await?
                     .into_inner();
-                while events.len() < count {
-                    // A feed that lacks an event waits for it until the deadline:
-                    // what came is then compared, and found short.
+                loop {
+                    // A feed that lacks its last event waits for it until the
+                    // deadline: what came is then compared, and found short.
                     let message = match stream.message().await {
                         Ok(Some(message)) => message,
                         Ok(None) => break,
                         Err(status) if status.code() == tonic::Code::DeadlineExceeded => break,
                         Err(status) => return Err(status.into()),
                     };
-                    if let Some(event) = message.event {
+                    let Some(event) = message.event else { continue };
+                    let done = event.sequence >= last;
+                    if event.sequence <= last {
                         events.push(FeedEvent {
                             sequence: event.sequence,
                             resource_type: event.resource_type,
@@ -193,10 +210,13 @@ impl GrpcLog {
                             resource_version: event.resource_version,
                         });
                     }
+                    if done {
+                        break;
+                    }
                 }
             }};
         }
-        if count > 0 {
+        if first > 0 && first <= last {
             match self.service {
                 Service::Governance => read!(GovernanceServiceClient, governance),
                 Service::Budget => read!(BudgetServiceClient, budget),

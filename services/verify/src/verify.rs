@@ -114,7 +114,16 @@ async fn verify_records(
     let (mut included, mut events) = (0, 0);
     while after < last {
         let (records, next) = log.records(after, 1000).await?;
-        for record in records.iter().take_while(|r| r.sequence <= last) {
+        let page: Vec<_> = records
+            .into_iter()
+            .take_while(|r| r.sequence <= last)
+            .collect();
+        let feed = if with_events {
+            log.events_of(&page).await?
+        } else {
+            Vec::new()
+        };
+        for record in &page {
             if record.sequence != after + 1 {
                 return Err(Finding::NotIncluded {
                     sequence: after + 1,
@@ -128,18 +137,12 @@ async fn verify_records(
             check_included(record, &current.checkpoint, &proof)?;
             included += 1;
             if with_events && record.change_count > 0 {
-                let feed = log
-                    .events(
-                        record.first_change_sequence - 1,
-                        record.change_count as usize,
-                    )
-                    .await?;
                 check_events(record, &feed)?;
                 events += u64::from(record.change_count);
             }
             after = record.sequence;
         }
-        if next == 0 || records.is_empty() {
+        if next == 0 || page.is_empty() {
             break;
         }
     }
@@ -188,22 +191,26 @@ pub async fn export(
     let mut records = Vec::new();
     while after < last {
         let (page, next) = log.records(after, 1000).await?;
-        for record in page.iter().take_while(|r| r.sequence <= last) {
+        let page: Vec<_> = page
+            .into_iter()
+            .take_while(|r| r.sequence <= last)
+            .collect();
+        let feed = log.events_of(&page).await?;
+        for record in &page {
             let proof = log
                 .inclusion(record.sequence, current.checkpoint.size)
                 .await?;
-            let events = match record.change_count {
-                0 => Vec::new(),
-                count => {
-                    log.events(record.first_change_sequence - 1, count as usize)
-                        .await?
-                }
-            };
+            let emitted = record.first_change_sequence
+                ..record.first_change_sequence + u64::from(record.change_count);
             records.push(ExportedRecord {
                 sequence: record.sequence,
                 record: BASE64.encode(record.encode_to_vec()),
                 proof: proof.iter().map(|hash| BASE64.encode(hash)).collect(),
-                events,
+                events: feed
+                    .iter()
+                    .filter(|event| emitted.contains(&event.sequence))
+                    .cloned()
+                    .collect(),
             });
             after = record.sequence;
         }

@@ -333,6 +333,8 @@ pub(crate) async fn list_audit_records(
 }
 
 fn to_proto(row: &audit_record::Model) -> AuditRecord {
+    let fields = AuditFields::from(row);
+    let leaf_hash = fields.leaf().hash().to_vec();
     let AuditFields {
         sequence,
         occurred_at_micros,
@@ -347,8 +349,7 @@ fn to_proto(row: &audit_record::Model) -> AuditRecord {
         first_change_sequence,
         change_count,
         events_digest,
-    } = AuditFields::from(row);
-    let leaf_hash = AuditFields::from(row).leaf().hash().to_vec();
+    } = fields;
     AuditRecord {
         sequence: u64::try_from(sequence).unwrap_or(0),
         time: Some(aimaq_proto::timestamp_from_micros(occurred_at_micros)),
