@@ -20,6 +20,9 @@ use super::{Backend, now_millis};
 
 /// Attempts of a call at most (the first and its retries).
 const ATTEMPTS: usize = 3;
+/// A unary read's answer is read whole before it is passed on, up to this
+/// many bytes: a bound far above the message sizes the services allow.
+const READ_ANSWER_BYTES: usize = 64 << 20;
 
 impl Backend {
     /// Sends one gRPC call and answers with the backend's response, or with a
@@ -84,9 +87,13 @@ impl Backend {
                     .into_http();
             }
         };
+        let unary = !is_stream(parts.uri.path());
         let mut attempt = 1;
         loop {
-            let answer = self.call(replay(&parts, body.clone())).await;
+            let answer = match self.call(replay(&parts, body.clone())).await {
+                Ok(response) if unary => read_whole(response).await,
+                answer => answer,
+            };
             let again = match &answer {
                 Err(error) => error.reach != Reach::Unreadable,
                 Ok(response) => unavailable_at_once(response),
@@ -148,6 +155,36 @@ fn is_read(path: &str) -> bool {
     ["Get", "List", "Verify", "Export", "Watch"]
         .iter()
         .any(|prefix| method.starts_with(prefix))
+}
+
+/// The server-streaming reads, whose answers are passed on as they come.
+fn is_stream(path: &str) -> bool {
+    let method = path.rsplit('/').next().unwrap_or_default();
+    ["Export", "Watch"]
+        .iter()
+        .any(|prefix| method.starts_with(prefix))
+}
+
+/// The answer read to its end (trailers included): a connection that fails
+/// under the answer's body is then a lost call that may be sent again, not
+/// a broken answer passed on.
+async fn read_whole(response: http::Response<Body>) -> Result<http::Response<Body>, SendError> {
+    let (parts, body) = response.into_parts();
+    match Limited::new(body, READ_ANSWER_BYTES).collect().await {
+        Ok(collected) => Ok(http::Response::from_parts(parts, Body::new(collected))),
+        Err(error) => {
+            let reach = if error.is::<LengthLimitError>() {
+                Reach::Unreadable
+            } else {
+                Reach::Lost
+            };
+            Err(SendError {
+                reach,
+                error,
+                unsent: None,
+            })
+        }
+    }
 }
 
 /// A response that says UNAVAILABLE in its headers (no message sent yet).
