@@ -30,7 +30,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let Some(backend) = aimaq_runtime::prepare::<Migrator>("budget", &config, listener).await?
+    let Some(backend) =
+        aimaq_runtime::prepare::<Migrator>("budget", &config, listener, store::states::states())
+            .await?
     else {
         return Ok(());
     };

@@ -27,7 +27,13 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let Some(backend) = aimaq_runtime::prepare::<Migrator>("governance", &config, listener).await?
+    let Some(backend) = aimaq_runtime::prepare::<Migrator>(
+        "governance",
+        &config,
+        listener,
+        store::states::states(),
+    )
+    .await?
     else {
         return Ok(());
     };

@@ -162,6 +162,10 @@ pub struct FeedEvent {
     pub resource_name: String,
     pub action: i32,
     pub resource_version: i64,
+    /// The digest of the resource's state the event committed to (may be
+    /// empty); exports from before it was kept read as empty.
+    #[serde(default)]
+    pub state_digest: String,
 }
 
 /// Checks that the feed's events of `record` are those it committed to.
@@ -178,6 +182,7 @@ pub fn check_events(record: &AuditRecord, events: &[FeedEvent]) -> Result<(), Fi
         resource_name: &event.resource_name,
         action: event.action,
         resource_version: event.resource_version,
+        state_digest: &event.state_digest,
     }));
     if mine.len() != record.change_count as usize || digest != record.events_digest {
         return Err(Finding::EventsDiffer {

@@ -208,6 +208,7 @@ impl GrpcLog {
                             resource_name: event.resource_name,
                             action: event.action,
                             resource_version: event.resource_version,
+                            state_digest: event.state_digest,
                         });
                     }
                     if done {

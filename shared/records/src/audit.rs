@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::entities::{audit_record, record_head};
 use crate::keys::LogKeys;
+use crate::states::ResourceStates;
 
 /// The content of an audit record that its hash covers.
 pub(crate) struct AuditFields {
@@ -104,6 +105,7 @@ const PAGE: u64 = 1000;
 pub(crate) async fn verify_audit_log(
     database: &Database,
     keys: &LogKeys,
+    states: &ResourceStates,
 ) -> Result<AuditVerification, Error> {
     let connection = database.connection();
     let mut walk = ChainWalk::default();
@@ -153,14 +155,26 @@ pub(crate) async fn verify_audit_log(
             ..walk.broken((walk.sequence + 1, reason))?
         });
     }
+    let states = crate::statecheck::check_states(database, keys, states).await?;
+    let found = AuditVerification {
+        resources_checked: states.checked,
+        resources_without_digest: states.without_digest,
+        checkpoint,
+        ..AuditVerification::default()
+    };
+    if let Some((resource, reason)) = states.altered {
+        return Ok(AuditVerification {
+            records_checked: walk.checked,
+            reason,
+            altered_resource: resource,
+            ..found
+        });
+    }
     Ok(AuditVerification {
         intact: true,
         records_checked: walk.checked,
-        first_broken_sequence: 0,
-        reason: String::new(),
         head_hash: walk.hash,
-        refused_records: 0,
-        checkpoint,
+        ..found
     })
 }
 
@@ -202,9 +216,7 @@ impl ChainWalk {
             records_checked: self.checked,
             first_broken_sequence: u64::try_from(sequence).unwrap_or(0),
             reason,
-            head_hash: String::new(),
-            refused_records: 0,
-            checkpoint: None,
+            ..AuditVerification::default()
         })
     }
 }

@@ -70,6 +70,7 @@ pub mod change_event {
         pub request_id: String,
         pub actor: String,
         pub commit_time_micros: i64,
+        pub state_digest: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

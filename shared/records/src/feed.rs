@@ -128,5 +128,6 @@ fn to_proto(row: change_event::Model) -> ChangeEvent {
         request_id: row.request_id,
         actor: row.actor,
         commit_time: Some(aimaq_proto::timestamp_from_micros(row.commit_time_micros)),
+        state_digest: row.state_digest,
     }
 }

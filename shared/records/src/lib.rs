@@ -23,9 +23,12 @@ mod logcheck;
 mod logpass;
 mod migration;
 mod mutation;
+mod pending;
 mod platform;
 mod refusal;
 mod sequencer;
+mod statecheck;
+mod states;
 #[cfg(test)]
 mod tests;
 
@@ -34,9 +37,10 @@ pub use audit::AuditQuery;
 pub use feed::ChangeFeed;
 pub use keys::LogKeys;
 pub use migration::{
-    CreatePendingRecords, CreateRecordTables, RecordCertificates, TransparencyLog,
+    CreatePendingRecords, CreateRecordTables, RecordCertificates, StateDigests, TransparencyLog,
 };
 pub use mutation::{Change, Mutation, Records, next_version};
+pub use states::{ResourceStates, StateTable, name_fields, name_number};
 
 pub use aimaq_proto::common::v1::ChangeAction;
 

@@ -114,6 +114,7 @@ fn events_differ(
         resource_name: &event.resource_name,
         action: event.action,
         resource_version: event.resource_version,
+        state_digest: &event.state_digest,
     }));
     (row.change_count > 0 && digest != fields.events_digest).then(|| {
         format!(

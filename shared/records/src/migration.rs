@@ -297,3 +297,35 @@ async fn add_column(
         .alter_table(Table::alter().table(table).add_column(column).to_owned())
         .await
 }
+
+/// Change events carry the digest of their resource's state after the change.
+pub struct StateDigests;
+
+impl MigrationName for StateDigests {
+    fn name(&self) -> &str {
+        "m0000_state_digests"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for StateDigests {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        add_column(
+            manager,
+            "change_events",
+            string("state_digest").default("").to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("change_events")
+                    .drop_column("state_digest")
+                    .to_owned(),
+            )
+            .await
+    }
+}

@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use aimaq_auth::Caller;
 use aimaq_error::Error;
-use aimaq_proto::common::v1::{ChangeAction, ChangeEvent};
+use aimaq_proto::common::v1::ChangeAction;
 use aimaq_server::{StreamLimits, StreamPermit};
 use aimaq_storage::Database;
 use aimaq_telemetry::RpcMethod;
@@ -22,7 +22,9 @@ use tonic::Request;
 use crate::entities::{idempotency_key, pending_record, record_head};
 use crate::feed::ChangeFeed;
 use crate::keys::LogKeys;
-use crate::sequencer::{PendingChanges, Sequencer};
+use crate::pending::{pending_insert, pending_row, pending_values};
+use crate::sequencer::Sequencer;
+use crate::states::ResourceStates;
 
 /// One accepted mutation as the API layer describes it before running it.
 #[derive(Debug, Clone)]
@@ -109,6 +111,8 @@ pub struct Records {
     pub(crate) logged: std::sync::Arc<std::sync::atomic::AtomicU64>,
     wake_sequencer: mpsc::Sender<()>,
     streams: StreamLimits,
+    /// The resource types whose state the change events commit to.
+    pub(crate) states: ResourceStates,
 }
 
 impl Records {
@@ -138,7 +142,15 @@ impl Records {
             logged: std::sync::Arc::default(),
             wake_sequencer,
             streams: StreamLimits::default(),
+            states: ResourceStates::default(),
         })
+    }
+
+    /// Commits each change of the resource types `states` describes to the
+    /// state of the resource's rows after it (see `states.rs`).
+    pub fn with_states(mut self, states: ResourceStates) -> Records {
+        self.states = states;
+        self
     }
 
     /// Caps the change-feed streams (and other streams the service opens with
@@ -214,10 +226,17 @@ impl Records {
                 };
                 let outcome = match outcome {
                     Ok((response, changes)) => {
-                        let pending = pending_row(&self.keys, mutation, &changes);
-                        match record(&transaction, mutation, &response, pending, claimed).await {
-                            Ok(true) => Ok((response, true)),
-                            Ok(false) => Err(taken()),
+                        match self.states.digests(&transaction, &changes).await {
+                            Ok(digests) => {
+                                let pending = pending_row(&self.keys, mutation, &changes, &digests);
+                                match record(&transaction, mutation, &response, pending, claimed)
+                                    .await
+                                {
+                                    Ok(true) => Ok((response, true)),
+                                    Ok(false) => Err(taken()),
+                                    Err(error) => Err(error),
+                                }
+                            }
                             Err(error) => Err(error),
                         }
                     }
@@ -344,7 +363,7 @@ fn key_insert(mutation: &Mutation, response: Vec<u8>) -> InsertStatement {
         .to_owned()
 }
 
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
@@ -439,84 +458,6 @@ impl AnswerWrite {
             AnswerWrite::Take(insert) => insert.build(builder),
         }
     }
-}
-
-/// The pending row's columns, in the order of [`pending_values`].
-fn pending_insert() -> InsertStatement {
-    Query::insert()
-        .into_table(pending_record::Entity)
-        .columns([
-            pending_record::Column::OccurredAtMicros,
-            pending_record::Column::Actor,
-            pending_record::Column::Agency,
-            pending_record::Column::Method,
-            pending_record::Column::ResourceType,
-            pending_record::Column::ResourceName,
-            pending_record::Column::RequestId,
-            pending_record::Column::RequestDigest,
-            pending_record::Column::Changes,
-            pending_record::Column::Certificate,
-            pending_record::Column::Mac,
-        ])
-        .to_owned()
-}
-
-/// The audit record and change events of `mutation`, not yet sequenced,
-/// with the MAC that tells the sequencer the service wrote it.
-pub(crate) fn pending_row(
-    keys: &LogKeys,
-    mutation: &Mutation,
-    changes: &[Change],
-) -> pending_record::Model {
-    let (resource_type, resource_name) = changes
-        .first()
-        .map(|c| (c.resource_type.to_owned(), c.resource_name.clone()))
-        .unwrap_or_default();
-    let events = PendingChanges {
-        events: changes
-            .iter()
-            .map(|change| ChangeEvent {
-                resource_type: change.resource_type.to_owned(),
-                resource_name: change.resource_name.clone(),
-                action: change.action as i32,
-                resource_version: change.version,
-                ..ChangeEvent::default()
-            })
-            .collect(),
-    };
-    let mut row = pending_record::Model {
-        id: 0,
-        occurred_at_micros: now_micros(),
-        actor: mutation.actor.clone(),
-        agency: mutation.agency.clone(),
-        method: mutation.method.clone(),
-        resource_type,
-        resource_name,
-        request_id: mutation.request_id.clone(),
-        request_digest: mutation.request_digest.clone(),
-        changes: events.encode_to_vec(),
-        certificate: mutation.certificate.clone(),
-        mac: String::new(),
-    };
-    row.mac = keys.mac(&crate::refusal::mac_content(&row));
-    row
-}
-
-/// The pending row's values, in the order of [`pending_insert`].
-fn pending_values(row: pending_record::Model) -> [Expr; 11] {
-    [
-        row.occurred_at_micros.into(),
-        row.actor.into(),
-        row.agency.into(),
-        row.method.into(),
-        row.resource_type.into(),
-        row.resource_name.into(),
-        row.request_id.into(),
-        row.request_digest.into(),
-        row.changes.into(),
-        row.certificate.into(),
-        row.mac.into(),
-    ]
 }
 
 impl Change {

@@ -41,7 +41,7 @@ impl Records {
         if let Err(error) = self.sequencer.flush().await {
             tracing::warn!(%error, "sequencing before verifying the audit log");
         }
-        crate::audit::verify_audit_log(&self.database, &self.keys).await
+        crate::audit::verify_audit_log(&self.database, &self.keys, &self.states).await
     }
 
     /// `ListAuditRecords` for a caller holding the `audit` scope: a page of

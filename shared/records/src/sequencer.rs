@@ -334,6 +334,7 @@ impl<'a> Chained<'a> {
                         resource_name: &event.resource_name,
                         action: event.action,
                         resource_version: event.resource_version,
+                        state_digest: &event.state_digest,
                     },
                 ));
             let fields = AuditFields {
@@ -438,6 +439,7 @@ async fn insert_change_events(
             change_event::Column::RequestId,
             change_event::Column::Actor,
             change_event::Column::CommitTimeMicros,
+            change_event::Column::StateDigest,
         ]);
         for (sequence, event, row) in chunk {
             insert.values_panic([
@@ -450,6 +452,7 @@ async fn insert_change_events(
                 row.request_id.clone().into(),
                 row.actor.clone().into(),
                 row.occurred_at_micros.into(),
+                event.state_digest.clone().into(),
             ]);
         }
         transaction

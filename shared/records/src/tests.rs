@@ -30,6 +30,7 @@ impl MigratorTrait for RecordsOnly {
             Box::new(CreatePendingRecords),
             Box::new(RecordCertificates),
             Box::new(crate::TransparencyLog),
+            Box::new(crate::StateDigests),
         ]
     }
 }
@@ -157,7 +158,7 @@ async fn two_replicas_sequence_every_mutation_once_and_in_order(database: TestDa
     }
 
     second.sequence_pending().await.unwrap();
-    let verification = crate::audit::verify_audit_log(first.database(), &first.keys)
+    let verification = crate::audit::verify_audit_log(first.database(), &first.keys, &first.states)
         .await
         .unwrap();
     assert!(verification.intact, "{verification:?}");
@@ -183,10 +184,11 @@ async fn records_left_pending_are_sequenced_at_start(database: TestDatabase) {
                     transaction,
                     &mutation("orphan"),
                     &(),
-                    crate::mutation::pending_row(
+                    crate::pending::pending_row(
                         &records_keys(),
                         &mutation("orphan"),
                         &changes("orphan", 2),
+                        &[],
                     ),
                     false,
                 )
@@ -205,9 +207,10 @@ async fn records_left_pending_are_sequenced_at_start(database: TestDatabase) {
     // Sequenced records join the tree within a quarter of a second; a flush
     // adds them at once.
     started.sequence_pending().await.unwrap();
-    let verification = crate::audit::verify_audit_log(started.database(), &started.keys)
-        .await
-        .unwrap();
+    let verification =
+        crate::audit::verify_audit_log(started.database(), &started.keys, &started.states)
+            .await
+            .unwrap();
     assert!(verification.intact, "{verification:?}");
     assert_eq!(verification.records_checked, 1);
 }
@@ -257,9 +260,10 @@ async fn recorded_text_and_answers_survive_quoting(database: TestDatabase) {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].agency, awkward);
     assert_eq!(audit[0].resource_name, change.resource_name);
-    let verification = crate::audit::verify_audit_log(records.database(), &records.keys)
-        .await
-        .unwrap();
+    let verification =
+        crate::audit::verify_audit_log(records.database(), &records.keys, &records.states)
+            .await
+            .unwrap();
     assert!(verification.intact, "{verification:?}");
 }
 
@@ -425,7 +429,12 @@ async fn a_claimed_request_id_gets_its_answer(database: TestDatabase) {
                     tx,
                     &claimed,
                     &answer,
-                    crate::mutation::pending_row(&records_keys(), &claimed, &changes("claimed", 1)),
+                    crate::pending::pending_row(
+                        &records_keys(),
+                        &claimed,
+                        &changes("claimed", 1),
+                        &[],
+                    ),
                     true,
                 )
                 .await
@@ -469,7 +478,7 @@ async fn records_from_before_the_log_join_its_tree(database: TestDatabase) {
     let later = replica(&database.url, &shutdown).await;
     put(&later, "new", 1).await;
     later.sequence_pending().await.unwrap();
-    let verification = crate::audit::verify_audit_log(later.database(), &later.keys)
+    let verification = crate::audit::verify_audit_log(later.database(), &later.keys, &later.states)
         .await
         .unwrap();
     assert!(verification.intact, "{verification:?}");
@@ -483,8 +492,12 @@ async fn a_copied_pending_row_is_refused(database: TestDatabase) {
     let records = replica(&database.url, &shutdown).await;
     put(&records, "first", 1).await;
     records.sequence_pending().await.unwrap();
-    let copy =
-        crate::mutation::pending_row(&records_keys(), &mutation("copied"), &changes("copied", 1));
+    let copy = crate::pending::pending_row(
+        &records_keys(),
+        &mutation("copied"),
+        &changes("copied", 1),
+        &[],
+    );
     for _ in 0..2 {
         let row = pending_record::ActiveModel {
             id: sea_orm::ActiveValue::NotSet,
@@ -496,8 +509,12 @@ async fn a_copied_pending_row_is_refused(database: TestDatabase) {
             .unwrap();
     }
     // And one of an earlier request, already in the log.
-    let replayed =
-        crate::mutation::pending_row(&records_keys(), &mutation("first"), &changes("first", 1));
+    let replayed = crate::pending::pending_row(
+        &records_keys(),
+        &mutation("first"),
+        &changes("first", 1),
+        &[],
+    );
     pending_record::Entity::insert(pending_record::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         ..sea_orm::IntoActiveModel::into_active_model(replayed)
@@ -506,9 +523,10 @@ async fn a_copied_pending_row_is_refused(database: TestDatabase) {
     .await
     .unwrap();
     records.sequence_pending().await.unwrap();
-    let verification = crate::audit::verify_audit_log(records.database(), &records.keys)
-        .await
-        .unwrap();
+    let verification =
+        crate::audit::verify_audit_log(records.database(), &records.keys, &records.states)
+            .await
+            .unwrap();
     assert!(!verification.intact);
     assert_eq!(verification.refused_records, 2, "{verification:?}");
     assert!(

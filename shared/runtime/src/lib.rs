@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aimaq_auth::Authenticator;
 use aimaq_config::{MigrateMode, ServerConfig};
-use aimaq_records::{LogKeys, Records};
+use aimaq_records::{LogKeys, Records, ResourceStates};
 use aimaq_server::GrpcServer;
 use aimaq_storage::Database;
 use sea_orm_migration::MigratorTrait;
@@ -43,12 +43,14 @@ pub struct PreparedServer {
     listener: TcpListener,
 }
 
-/// Prepares a backend named `name` on `listener`. Returns `None` when the
+/// Prepares a backend named `name` on `listener`, whose change events commit
+/// to the state of the resources `states` describes. Returns `None` when the
 /// configuration asks only for migrations (they have run).
 pub async fn prepare<M: MigratorTrait>(
     name: &'static str,
     config: &ServerConfig,
     listener: TcpListener,
+    states: ResourceStates,
 ) -> Result<Option<PreparedServer>, StartError> {
     let authenticator = authenticator(config)?;
     let tls = aimaq_tls::Tls::from_config(&config.tls)?;
@@ -99,7 +101,8 @@ pub async fn prepare<M: MigratorTrait>(
     let records = Records::new(database.clone(), server.draining(), log_keys(name, config)?)
         .await
         .map_err(StartError::Database)?
-        .with_stream_limits(server.stream_limits());
+        .with_stream_limits(server.stream_limits())
+        .with_states(states);
     Ok(Some(PreparedServer {
         database,
         records,

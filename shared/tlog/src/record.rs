@@ -8,7 +8,11 @@
 //! subject, first change sequence, change count (both decimal), and the
 //! events digest. The events digest is the hex SHA-256 of the change events
 //! the request emitted, each encoded the same way: sequence, resource type,
-//! resource name, action, resource version (numbers in decimal).
+//! resource name, action, resource version (numbers in decimal). An event
+//! that carries the digest of its resource's state after the change is
+//! encoded with the field `state` before those five and the digest after
+//! them; a sequence is decimal, so the two forms cannot be taken for each
+//! other, and events recorded before state digests keep their encoding.
 
 use sha2::{Digest, Sha256};
 
@@ -77,17 +81,26 @@ pub struct EventFields<'a> {
     pub resource_name: &'a str,
     pub action: i32,
     pub resource_version: i64,
+    /// Hex SHA-256 of the resource's stored state after the change; empty
+    /// when the event carries none (a deletion, a record from before).
+    pub state_digest: &'a str,
 }
 
 /// The hex SHA-256 of `events`, in order.
 pub fn events_digest<'a>(events: impl IntoIterator<Item = EventFields<'a>>) -> String {
     let mut encoded = Vec::new();
     for event in events {
+        if !event.state_digest.is_empty() {
+            put(&mut encoded, b"state");
+        }
         put(&mut encoded, event.sequence.to_string().as_bytes());
         put(&mut encoded, event.resource_type.as_bytes());
         put(&mut encoded, event.resource_name.as_bytes());
         put(&mut encoded, event.action.to_string().as_bytes());
         put(&mut encoded, event.resource_version.to_string().as_bytes());
+        if !event.state_digest.is_empty() {
+            put(&mut encoded, event.state_digest.as_bytes());
+        }
     }
     hex::encode(Sha256::digest(&encoded))
 }
@@ -135,10 +148,20 @@ mod tests {
             resource_name: name,
             action: 1,
             resource_version: 1,
+            state_digest: "",
         };
         let one = events_digest([event("a")]);
         assert_ne!(one, events_digest([event("b")]));
         assert_ne!(one, events_digest([event("a"), event("a")]));
         assert_eq!(events_digest([]).len(), 64);
+        let with_state = |digest| EventFields {
+            state_digest: digest,
+            ..event("a")
+        };
+        assert_ne!(one, events_digest([with_state("00")]));
+        assert_ne!(
+            events_digest([with_state("00")]),
+            events_digest([with_state("01")])
+        );
     }
 }

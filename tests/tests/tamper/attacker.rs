@@ -267,4 +267,13 @@ impl Attacker {
             .to_owned();
         self.run(self.build(&update)).await;
     }
+
+    /// Runs SQL the same on both backends, as an administrator at a console would.
+    pub async fn sql(&self, text: &str) -> u64 {
+        self.db
+            .execute_unprepared(text)
+            .await
+            .unwrap()
+            .rows_affected()
+    }
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod attacker;
+mod rows;
 mod witness;
 
 use std::time::Duration;
@@ -22,6 +23,7 @@ use aimaq_testing::{
 use aimaq_tlog::{KeyRole, NoteSigner, NoteVerifier};
 use aimaq_verify::{Finding, GrpcLog, Options, Service, SourceError};
 use attacker::Attacker;
+use rows::edited_deleted_and_inserted_rows_are_found;
 use witness::a_witness_cosigns_the_log_and_alerts_on_a_rollback;
 
 /// Governance with the seeded territories: 13 audit records.
@@ -120,6 +122,7 @@ on_both_backends!(
     edited_change_events_are_found,
     a_checkpoint_signed_by_another_key_is_refused,
     a_witness_cosigns_the_log_and_alerts_on_a_rollback,
+    edited_deleted_and_inserted_rows_are_found,
 );
 
 /// Attack 1: a record rewritten, its chain and head recomputed; then the

@@ -8,6 +8,7 @@ pub mod program;
 pub mod project;
 pub mod report;
 pub mod standard;
+pub mod states;
 pub mod sufficiency;
 pub mod target;
 

@@ -1,5 +1,5 @@
 use aimaq_records::{
-    CreatePendingRecords, CreateRecordTables, RecordCertificates, TransparencyLog,
+    CreatePendingRecords, CreateRecordTables, RecordCertificates, StateDigests, TransparencyLog,
 };
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(MarkRepeatElections),
             Box::new(DateTerritories),
             Box::new(TransparencyLog),
+            Box::new(StateDigests),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod election;
 pub mod local_budget;
 mod migration;
 pub mod results;
+pub mod states;
 pub mod territory;
 pub mod territory_cache;
 

@@ -6,6 +6,7 @@ pub mod application;
 pub mod granted_counts;
 mod migration;
 pub mod quota;
+pub mod states;
 pub mod statistics;
 pub mod terms;
 
