@@ -78,6 +78,17 @@ pub fn updated(election: &elections::Model) -> Change {
     }
 }
 
+/// The change event of a polling station (stations have no version of
+/// their own: the election's moves with them).
+fn station_change(election: i64, number: i32, action: ChangeAction) -> Change {
+    Change {
+        resource_type: "polling_station",
+        resource_name: station_name(election, number),
+        action,
+        version: 0,
+    }
+}
+
 /// Bumps the election's version after a change to its stations; returns it as it
 /// now stands, with its change event.
 async fn bump(
@@ -179,7 +190,12 @@ pub async fn schedule<R: Answer>(
                     action: ChangeAction::Created,
                     version: record.election.version,
                 };
-                Ok((answer(&record)?, vec![created]))
+                let stations = record
+                    .stations
+                    .iter()
+                    .map(|station| station_change(id, station.number, ChangeAction::Created));
+                let changes = std::iter::once(created).chain(stations).collect();
+                Ok((answer(&record)?, changes))
             })
         })
         .await
@@ -254,7 +270,8 @@ pub async fn add_station<R: Answer>(
                     ));
                 }
                 store::election::insert_station(tx, id, number, address, registered).await?;
-                let (record, changes) = bump(tx, &record).await?;
+                let (record, mut changes) = bump(tx, &record).await?;
+                changes.push(station_change(id, number, ChangeAction::Created));
                 Ok((answer(&record)?, changes))
             })
         })
@@ -288,7 +305,9 @@ pub async fn close_station<R: Answer>(
                     ));
                 }
                 store::election::close_station(tx, station, reason).await?;
-                let (record, changes) = bump(tx, &record).await?;
+                let closed = station_change(id, station.number, ChangeAction::Updated);
+                let (record, mut changes) = bump(tx, &record).await?;
+                changes.push(closed);
                 Ok((answer(&record)?, changes))
             })
         })

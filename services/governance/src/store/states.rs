@@ -44,11 +44,15 @@ pub fn states() -> ResourceStates {
             skip: &[],
         })
         .with(StateTable::<polling_stations::Entity> {
-            resource_type: "election",
-            name_of: |row| election::name(row.election_id),
+            resource_type: "polling_station",
+            name_of: |row| station_name(row.election_id, row.number),
             rows_of: |name| {
-                let id = id_in(name, "elections/*")?;
-                Some(Condition::all().add(polling_stations::Column::ElectionId.eq(id)))
+                let f = name_fields(name, "elections/*/stations/*")?;
+                Some(
+                    Condition::all()
+                        .add(polling_stations::Column::ElectionId.eq(number::<i64>(f[0])?))
+                        .add(polling_stations::Column::Number.eq(number::<i32>(f[1])?)),
+                )
             },
             // Which protocol is current: the protocol's own change moves it.
             skip: &["protocol_version"],
