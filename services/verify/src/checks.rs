@@ -29,6 +29,10 @@ pub enum Finding {
     NotIncluded { sequence: u64, reason: String },
     #[error("record {sequence}'s change events differ from those it committed to")]
     EventsDiffer { sequence: u64 },
+    #[error("{resource}'s rows differ from the state its last change committed to")]
+    StateDiffers { resource: String },
+    #[error("the recount differs from the certified results: {reason}")]
+    RecountDiffers { reason: String },
     #[error("{0}")]
     Malformed(String),
 }

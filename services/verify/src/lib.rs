@@ -5,15 +5,18 @@
 //! signature (and witnesses' cosignatures), proves that the log only grew
 //! since (RFC 9162 consistency proof), and proves that given records — their
 //! content recomputed into leaves — are in it, their change events as the
-//! feed serves them; or it does the same offline over an export. It shares
-//! nothing with the services but `aimaq_tlog`'s definitions.
+//! feed serves them; or it does the same offline over an export. It checks
+//! and recounts a certified election's results bundle. It shares nothing
+//! with the services but `aimaq_tlog`'s definitions.
 
 pub mod checks;
+pub mod results;
 pub mod source;
 pub mod verify;
 pub mod witnessed;
 
 pub use checks::{Finding, Verified, open_checkpoint};
+pub use results::{Recount, verify_bundle};
 pub use source::{GrpcLog, Service, SourceError};
 pub use verify::{Export, Options, Report, export, verify, verify_export};
 

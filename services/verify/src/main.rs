@@ -66,6 +66,29 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Fetches a certified election's results bundle from governance (the
+    /// gateway or the service: --service governance), checks and recounts
+    /// it, and saves it (protobuf) for anyone to check again with `recount`.
+    Bundle {
+        #[command(flatten)]
+        log: LogArgs,
+        /// The election, elections/{id}.
+        #[arg(long)]
+        election: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Checks a saved results bundle without a connection: every protocol
+    /// and the certification are in the log as checkpointed, and the tally
+    /// recounted from the protocols under the election's rule is the
+    /// certified one.
+    Recount {
+        /// Governance's public log key (<origin>+<id>+<key>).
+        #[arg(long)]
+        log_key: String,
+        #[arg(long)]
+        bundle: PathBuf,
+    },
     /// Checks an export without a connection.
     Offline {
         /// The log's public key (<origin>+<id>+<key>).
@@ -174,6 +197,29 @@ async fn run(command: Command) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::Bundle { log, election, out } => {
+            use prost::Message;
+            let bundle = connect(&log)?
+                .results_bundle(&election)
+                .await
+                .map_err(found)?;
+            // Saved only once it checks and recounts.
+            recount(&bundle, &log.log_key)?;
+            std::fs::write(&out, bundle.encode_to_vec()).map_err(|e| usage(&out, e))
+        }
+        Command::Recount { log_key, bundle } => {
+            use prost::Message;
+            let bytes = std::fs::read(&bundle).map_err(|e| usage(&bundle, e))?;
+            let bundle =
+                aimaq_proto::governance::v1::ElectionResultsBundle::decode(bytes.as_slice())
+                    .map_err(|e| {
+                        (
+                            2,
+                            format!("{}: not a results bundle: {e}", bundle.display()),
+                        )
+                    })?;
+            recount(&bundle, &log_key)
+        }
         Command::Offline {
             log_key,
             export,
@@ -187,6 +233,18 @@ async fn run(command: Command) -> Result<(), Failure> {
             print_json(&report)
         }
     }
+}
+
+/// Checks and recounts a bundle; prints the recount.
+fn recount(
+    bundle: &aimaq_proto::governance::v1::ElectionResultsBundle,
+    log_key: &str,
+) -> Result<(), Failure> {
+    let recount = aimaq_verify::verify_bundle(bundle, &key(log_key)?)
+        .map_err(|finding| (1, finding.to_string()))?;
+    let text = serde_json::to_string_pretty(&recount).map_err(|e| (2, e.to_string()))?;
+    println!("{text}");
+    Ok(())
 }
 
 fn found(error: aimaq_verify::SourceError) -> Failure {

@@ -97,6 +97,22 @@ macro_rules! same {
 }
 
 impl GrpcLog {
+    /// A certified election's results bundle, from governance (a read scope).
+    pub async fn results_bundle(
+        &self,
+        election: &str,
+    ) -> Result<governance::v1::ElectionResultsBundle, SourceError> {
+        let request = governance::v1::GetElectionResultsBundleRequest {
+            election: election.to_owned(),
+        };
+        GovernanceServiceClient::new(self.channel.clone())
+            .get_election_results_bundle(self.request(request))
+            .await?
+            .into_inner()
+            .bundle
+            .ok_or(SourceError::Missing("bundle"))
+    }
+
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);

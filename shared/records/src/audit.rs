@@ -344,7 +344,7 @@ pub(crate) async fn list_audit_records(
     Ok((rows.iter().map(to_proto).collect(), next))
 }
 
-fn to_proto(row: &audit_record::Model) -> AuditRecord {
+pub(crate) fn to_proto(row: &audit_record::Model) -> AuditRecord {
     let fields = AuditFields::from(row);
     let leaf_hash = fields.leaf().hash().to_vec();
     let AuditFields {

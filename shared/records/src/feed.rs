@@ -117,7 +117,7 @@ impl ChangeFeed {
     }
 }
 
-fn to_proto(row: change_event::Model) -> ChangeEvent {
+pub(crate) fn to_proto(row: change_event::Model) -> ChangeEvent {
     ChangeEvent {
         sequence: u64::try_from(row.sequence).unwrap_or(0),
         resource_type: row.resource_type,

@@ -16,6 +16,7 @@
 
 mod audit;
 mod entities;
+mod evidence;
 mod feed;
 mod keys;
 mod log;

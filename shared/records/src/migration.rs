@@ -298,7 +298,8 @@ async fn add_column(
         .await
 }
 
-/// Change events carry the digest of their resource's state after the change.
+/// Change events carry the digest of their resource's state after the change,
+/// and a resource's last change is found by its name.
 pub struct StateDigests;
 
 impl MigrationName for StateDigests {
@@ -315,10 +316,29 @@ impl MigrationTrait for StateDigests {
             "change_events",
             string("state_digest").default("").to_owned(),
         )
-        .await
+        .await?;
+        // The last change of a resource, for the evidence of its state.
+        manager
+            .create_index(
+                Index::create()
+                    .name("change_events_by_resource")
+                    .table("change_events")
+                    .col("resource_name")
+                    .col("sequence")
+                    .to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("change_events_by_resource")
+                    .table("change_events")
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()

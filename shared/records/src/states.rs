@@ -11,7 +11,8 @@
 //! A row is encoded as its table's name, then each column's name and value
 //! (as an SQL literal), each length-prefixed; the state digest is the hex
 //! SHA-256 of the resource type and of its rows' hashes in sorted order, so
-//! a resource whose rows are gone has the digest of no rows.
+//! a resource whose rows are gone has the digest of no rows (the hashes are
+//! defined in `aimaq_tlog::state`, which the verifier shares).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,13 +20,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use aimaq_error::Error;
+use aimaq_proto::common::v1::{StateColumn, StateRow};
+use aimaq_tlog::state::state_digest;
 use futures::TryStreamExt;
 use sea_orm::sea_query::{QueryBuilder, SqliteQueryBuilder};
 use sea_orm::{
     Condition, DatabaseTransaction, EntityTrait, IdenStatic, Iterable, ModelTrait,
     PrimaryKeyToColumn, QueryFilter, QueryOrder,
 };
-use sha2::{Digest, Sha256};
 
 use crate::mutation::Change;
 
@@ -46,7 +48,8 @@ pub struct StateTable<E: EntityTrait> {
     pub skip: &'static [&'static str],
 }
 
-type Rows<'a> = Pin<Box<dyn Future<Output = Result<Vec<(String, [u8; 32])>, Error>> + Send + 'a>>;
+type Pinned<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+type Rows<'a> = Pinned<'a, Vec<(String, [u8; 32])>>;
 
 /// A table's rows as row hashes with the name of their resource.
 trait StateSource: Send + Sync {
@@ -58,6 +61,13 @@ trait StateSource: Send + Sync {
         transaction: &'a DatabaseTransaction,
         names: Option<&'a [String]>,
     ) -> Rows<'a>;
+
+    /// The rows of the resource named, as the digest encodes them.
+    fn literal_rows<'a>(
+        &'a self,
+        transaction: &'a DatabaseTransaction,
+        name: &'a str,
+    ) -> Pinned<'a, Vec<StateRow>>;
 }
 
 impl<E> StateSource for StateTable<E>
@@ -92,45 +102,54 @@ where
             let mut stream = select.stream(transaction).await?;
             let mut rows = Vec::new();
             while let Some(model) = stream.try_next().await? {
-                rows.push(((self.name_of)(&model), self.row_hash(&model)));
+                rows.push(((self.name_of)(&model), row_hash(&self.row(&model))));
             }
             Ok(rows)
+        })
+    }
+
+    fn literal_rows<'a>(
+        &'a self,
+        transaction: &'a DatabaseTransaction,
+        name: &'a str,
+    ) -> Pinned<'a, Vec<StateRow>> {
+        Box::pin(async move {
+            let rows = (self.rows_of)(name).ok_or_else(|| {
+                Error::internal(format!("{name} is not a {} name", self.resource_type))
+            })?;
+            let mut select = E::find().filter(rows);
+            for key in E::PrimaryKey::iter() {
+                select = select.order_by_asc(key.into_column());
+            }
+            let models = select.all(transaction).await?;
+            Ok(models.iter().map(|model| self.row(model)).collect())
         })
     }
 }
 
 impl<E: EntityTrait> StateTable<E> {
-    fn row_hash(&self, model: &E::Model) -> [u8; 32] {
-        let mut encoded = Vec::new();
-        put(&mut encoded, E::default().table_name().as_bytes());
-        for column in E::Column::iter() {
-            let name = column.as_str();
-            if self.skip.contains(&name) {
-                continue;
-            }
-            put(&mut encoded, name.as_bytes());
-            let value = SqliteQueryBuilder.value_to_string(&model.get(column));
-            put(&mut encoded, value.as_bytes());
+    fn row(&self, model: &E::Model) -> StateRow {
+        let columns = E::Column::iter()
+            .filter(|column| !self.skip.contains(&column.as_str()))
+            .map(|column| StateColumn {
+                name: column.as_str().to_owned(),
+                value: SqliteQueryBuilder.value_to_string(&model.get(column)),
+            })
+            .collect();
+        StateRow {
+            table: E::default().table_name().to_owned(),
+            columns,
         }
-        Sha256::digest(&encoded).into()
     }
 }
 
-fn put(out: &mut Vec<u8>, field: &[u8]) {
-    out.extend_from_slice(&(field.len() as u64).to_be_bytes());
-    out.extend_from_slice(field);
-}
-
-/// The state digest of a resource from its rows' hashes, in any order.
-fn state_digest(resource_type: &str, mut rows: Vec<[u8; 32]>) -> String {
-    rows.sort_unstable();
-    let mut hasher = Sha256::new();
-    hasher.update((resource_type.len() as u64).to_be_bytes());
-    hasher.update(resource_type.as_bytes());
-    for row in rows {
-        hasher.update(row);
-    }
-    hex::encode(hasher.finalize())
+/// The hash of a row as a state digest encodes it.
+pub(crate) fn row_hash(row: &StateRow) -> [u8; 32] {
+    let columns = row.columns.iter();
+    aimaq_tlog::state::row_hash(
+        &row.table,
+        columns.map(|c| (c.name.as_str(), c.value.as_str())),
+    )
 }
 
 /// The resource types a service describes, each by the tables of its rows.
@@ -217,6 +236,24 @@ impl ResourceStates {
             .collect())
     }
 
+    /// The rows of one resource as the digest encodes them, with their
+    /// state digest.
+    pub(crate) async fn literal_rows(
+        &self,
+        transaction: &DatabaseTransaction,
+        resource_type: &str,
+        name: &str,
+    ) -> Result<(Vec<StateRow>, String), Error> {
+        let mut rows = Vec::new();
+        for source in self.sources.iter() {
+            if source.resource_type() == resource_type {
+                rows.extend(source.literal_rows(transaction, name).await?);
+            }
+        }
+        let digest = state_digest(resource_type, rows.iter().map(row_hash).collect());
+        Ok((rows, digest))
+    }
+
     /// The digest of a resource without rows (deleted, or never written).
     pub(crate) fn absent(resource_type: &str) -> String {
         state_digest(resource_type, Vec::new())
@@ -282,23 +319,5 @@ mod tests {
         ] {
             assert_eq!(name_fields(other, shape), None, "{other}");
         }
-    }
-
-    #[test]
-    fn a_state_digest_does_not_depend_on_row_order() {
-        let rows = vec![[1; 32], [2; 32]];
-        let swapped = vec![[2; 32], [1; 32]];
-        assert_eq!(
-            state_digest("project", rows.clone()),
-            state_digest("project", swapped)
-        );
-        assert_ne!(
-            state_digest("project", rows.clone()),
-            state_digest("allocation", rows)
-        );
-        assert_ne!(
-            state_digest("project", vec![]),
-            state_digest("project", vec![[1; 32]])
-        );
     }
 }

@@ -17,6 +17,7 @@ pub mod hash;
 pub mod layout;
 pub mod note;
 pub mod record;
+pub mod state;
 pub mod verify;
 
 #[cfg(test)]

@@ -177,6 +177,16 @@ impl GovernanceService for GovernanceApi {
         ))
     }
 
+    async fn get_election_results_bundle(
+        &self,
+        request: Request<GetElectionResultsBundleRequest>,
+    ) -> Result<Response<GetElectionResultsBundleResponse>, Status> {
+        Caller::of(&request)?.require(Scope::GovernanceRead)?;
+        Ok(Response::new(
+            protocols::results_bundle(&self.records, request.get_ref()).await?,
+        ))
+    }
+
     async fn get_election_results(
         &self,
         request: Request<GetElectionResultsRequest>,

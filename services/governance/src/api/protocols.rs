@@ -179,6 +179,21 @@ pub async fn results(
     })
 }
 
+pub async fn results_bundle(
+    records: &Records,
+    request: &GetElectionResultsBundleRequest,
+) -> Result<GetElectionResultsBundleResponse, Error> {
+    let id = parse_name("election", &request.election)?;
+    let (checkpoint, evidence) = ops::protocols::bundle(records, id).await?;
+    Ok(GetElectionResultsBundleResponse {
+        bundle: Some(ElectionResultsBundle {
+            election: name(id),
+            checkpoint: Some(checkpoint),
+            evidence,
+        }),
+    })
+}
+
 pub async fn certify(
     records: &Records,
     request: &Request<CertifyElectionRequest>,

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use aimaq_error::{Error, Violations};
+use aimaq_proto::common::v1::{LogCheckpoint, ResourceEvidence};
 use aimaq_records::{Answer, Change, ChangeAction, Mutation, Records, within};
 use aimaq_storage::paging::Page;
 use aimaq_types::Kato;
@@ -15,8 +16,8 @@ use crate::domain::results::{Outcome, Results};
 use crate::store;
 use crate::store::akim::Model as Akim;
 use crate::store::election::{
-    ElectionRecord, StatusColumn, candidate_id, elections, name, polling_stations, protocols,
-    station_name,
+    ElectionRecord, StatusColumn, candidate_id, elections, name, polling_stations, protocol_name,
+    protocols, station_name,
 };
 pub use crate::store::results::{out_of_bounds, results_of};
 
@@ -97,10 +98,7 @@ fn counts_of(asked: &Submission) -> Result<Counts, Error> {
 fn protocol_change(election: i64, protocol: &protocols::Model) -> Change {
     Change {
         resource_type: "protocol",
-        resource_name: format!(
-            "{}/protocol",
-            station_name(election, protocol.station_number)
-        ),
+        resource_name: protocol_name(election, protocol.station_number),
         action: if protocol.version == 1 {
             ChangeAction::Created
         } else {
@@ -285,9 +283,17 @@ pub async fn certify<R: Answer>(
                 check_all_reported(&record)?;
                 let summary = results.reason(|candidate| full_name(&record, candidate));
                 let certified = Some(ElectionStatus::Certified);
+                let now = chrono::Utc::now().timestamp_micros();
+                store::results::keep_certified(tx, &record, (&results, &summary), now).await?;
                 let election =
                     store::election::touch(tx, &record.election, certified, Some(summary)).await?;
-                let mut changes = vec![updated(&election)];
+                let kept = Change {
+                    resource_type: "election_results",
+                    resource_name: store::results::certified_name(id),
+                    action: ChangeAction::Created,
+                    version: 1,
+                };
+                let mut changes = vec![updated(&election), kept];
                 let akim = match results.outcome {
                     Outcome::Winner(winner) => {
                         let (akim, elected) =
@@ -303,4 +309,53 @@ pub async fn certify<R: Answer>(
             })
         })
         .await
+}
+
+/// Stations a results bundle holds at most: one message carries it.
+const BUNDLE_STATIONS: usize = 1_000;
+
+/// The evidence of a certified election's results: what certification
+/// counted, and each counted station's protocols.
+pub async fn bundle(
+    records: &Records,
+    id: i64,
+) -> Result<(LogCheckpoint, Vec<ResourceEvidence>), Error> {
+    let record = load(records.database().connection(), id, false).await?;
+    if record.election.status != StatusColumn::Certified {
+        return Err(Error::precondition(
+            "NOT_CERTIFIED",
+            name(id),
+            "the election is not certified: its results may still change",
+        ));
+    }
+    let certified = store::results::certified_of(records.database().connection(), id)
+        .await
+        .map_err(|_| {
+            Error::precondition(
+                "NO_BUNDLE",
+                name(id),
+                "the election was certified before results bundles were kept",
+            )
+        })?;
+    let stations = store::results::counted_stations(&certified)?;
+    if stations.len() > BUNDLE_STATIONS {
+        return Err(Error::precondition(
+            "TOO_LARGE",
+            name(id),
+            format!(
+                "{} stations: a bundle holds at most {BUNDLE_STATIONS}",
+                stations.len()
+            ),
+        ));
+    }
+    let mut resources = vec![(
+        "election_results".to_owned(),
+        store::results::certified_name(id),
+    )];
+    resources.extend(
+        stations
+            .iter()
+            .map(|station| ("protocol".to_owned(), protocol_name(id, *station))),
+    );
+    records.evidence(&resources).await
 }

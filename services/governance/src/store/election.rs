@@ -78,6 +78,12 @@ pub fn station_name(election: i64, number: i32) -> String {
     format!("elections/{election}/stations/{number}")
 }
 
+/// `elections/{election}/stations/{number}/protocol`: every version a
+/// station submitted.
+pub fn protocol_name(election: i64, number: i32) -> String {
+    format!("{}/protocol", station_name(election, number))
+}
+
 pub mod elections {
     use sea_orm::entity::prelude::*;
 

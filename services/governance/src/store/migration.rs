@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(DateTerritories),
             Box::new(TransparencyLog),
             Box::new(StateDigests),
+            Box::new(KeepCertifiedResults),
         ]
     }
 }
@@ -383,5 +384,44 @@ impl MigrationTrait for DateTerritories {
                 .await?;
         }
         Ok(())
+    }
+}
+
+struct KeepCertifiedResults;
+
+impl MigrationName for KeepCertifiedResults {
+    fn name(&self) -> &str {
+        "m0006_certified_results"
+    }
+}
+
+/// What certification counted and concluded, kept as a resource of its own
+/// so that the log commits to it (see `store/results.rs`).
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for KeepCertifiedResults {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("certified_results")
+                    .col(big_integer("election_id").primary_key())
+                    .col(string("rule"))
+                    .col(text("counted"))
+                    .col(text("votes"))
+                    .col(big_integer("against_all"))
+                    .col(big_integer("spoiled"))
+                    .col(big_integer("ballots_issued"))
+                    .col(string("outcome"))
+                    .col(text("reason"))
+                    .col(big_integer("certified_at_micros"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("certified_results").to_owned())
+            .await
     }
 }

@@ -8,6 +8,7 @@ use super::election::{
     candidate_name, candidates, elections, polling_stations, protocols, station_name,
 };
 use super::local_budget::{indicator_name, indicators, revenue_name, revenues};
+use super::results::{certified, certified_name};
 use super::{akim, election, territory};
 
 /// The id in a name of the shape `collection/*`.
@@ -86,6 +87,15 @@ pub fn states() -> ResourceStates {
                         .add(protocols::Column::ElectionId.eq(number::<i64>(f[0])?))
                         .add(protocols::Column::StationNumber.eq(number::<i32>(f[1])?)),
                 )
+            },
+            skip: &[],
+        })
+        .with(StateTable::<certified::Entity> {
+            resource_type: "election_results",
+            name_of: |row| certified_name(row.election_id),
+            rows_of: |name| {
+                let id = id_in(name, "elections/*/results")?;
+                Some(Condition::all().add(certified::Column::ElectionId.eq(id)))
             },
             skip: &[],
         })

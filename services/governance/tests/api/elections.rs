@@ -421,6 +421,7 @@ async fn an_election_runs_to_certification(database: TestDatabase) {
         .into_inner();
     assert_eq!(history.protocols.len(), 2, "the superseded version is kept");
 
+    crate::bundle::no_bundle_before_certification(&mut harness, &election).await;
     // Certification waits for every station, or its formal closure.
     let early = harness.certify(&election, "cert-early").await.unwrap_err();
     assert_eq!(early.code(), Code::FailedPrecondition);
@@ -495,6 +496,7 @@ async fn an_election_runs_to_certification(database: TestDatabase) {
         .unwrap()
         .into_inner();
     assert_eq!(listed.elections.len(), 1);
+    crate::bundle::the_bundle_recounts_to_the_certified_result(&mut harness, &election).await;
 }
 
 async fn ties_against_all_and_runoffs(database: TestDatabase) {

@@ -4,6 +4,7 @@
 //! The governance API through a real gRPC client against a real server on an
 //! ephemeral port, on SQLite and on PostgreSQL.
 
+mod bundle;
 mod classifier;
 mod election_bounds;
 mod elections;

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod evidence;
+
 use std::path::Path;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
@@ -19,6 +21,10 @@ use aimaq_proto::grants::v1::{
     ListApplicationsRequest,
 };
 use aimaq_stack::{Stack, StackOptions};
+use evidence::{
+    a_certified_election_recounts, edited_rows_are_found, every_resource_is_in_its_committed_state,
+    results_bundle,
+};
 use tonic::Request;
 
 fn authorized<T>(message: T, token: &str) -> Request<T> {
@@ -161,102 +167,17 @@ async fn governance_demo_data_holds_the_facts() {
     grants_demo_data_holds_the_facts(&stack, &token).await;
     dashboard_shows_the_facts(&stack, &token).await;
     every_resource_is_in_its_committed_state(&stack, &token).await;
+    let certified = a_certified_election_recounts(&stack, &token).await;
     edited_rows_are_found(&stack, &token, dir.path()).await;
+    let altered = results_bundle(&stack, &token, &certified)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        altered.code(),
+        tonic::Code::FailedPrecondition,
+        "{altered:?}"
+    );
     stack.stop().await.unwrap();
-}
-
-/// After the whole demo was written, every service's log verifies, and every
-/// resource's rows are in the state its last change committed to.
-async fn every_resource_is_in_its_committed_state(stack: &Stack, token: &str) {
-    for (service, verification) in verifications(stack, token).await {
-        assert!(verification.intact, "{service}: {}", verification.reason);
-        assert_eq!(verification.resources_without_digest, 0, "{service}");
-        assert!(
-            verification.resources_checked > 100,
-            "{service}: {verification:?}"
-        );
-    }
-}
-
-/// Each service's own check of its log and of its resources' state.
-async fn verifications(
-    stack: &Stack,
-    token: &str,
-) -> [(&'static str, aimaq_proto::common::v1::AuditVerification); 3] {
-    use aimaq_proto::budget::v1::VerifyAuditLogRequest as BudgetVerify;
-    use aimaq_proto::grants::v1::VerifyAuditLogRequest as GrantsVerify;
-    let governance = GovernanceServiceClient::new(stack.channel("governance").await.unwrap())
-        .verify_audit_log(authorized(VerifyAuditLogRequest {}, token))
-        .await
-        .unwrap()
-        .into_inner();
-    let budget = BudgetServiceClient::new(stack.channel("budget").await.unwrap())
-        .verify_audit_log(authorized(BudgetVerify {}, token))
-        .await
-        .unwrap()
-        .into_inner();
-    let grants = GrantsServiceClient::new(stack.channel("grants").await.unwrap())
-        .verify_audit_log(authorized(GrantsVerify {}, token))
-        .await
-        .unwrap()
-        .into_inner();
-    [
-        ("governance", governance.verification.unwrap()),
-        ("budget", budget.verification.unwrap()),
-        ("grants", grants.verification.unwrap()),
-    ]
-}
-
-/// What a database administrator could change unseen before the log
-/// committed to state: an allocation's amount, a decided grant, a polling
-/// station's protocol. Each service names the resource.
-async fn edited_rows_are_found(stack: &Stack, token: &str, data_dir: &Path) {
-    use sea_orm::ConnectionTrait;
-    let edits = [
-        (
-            "governance",
-            "UPDATE protocols SET against_all = against_all + 7 \
-             WHERE election_id = (SELECT MIN(election_id) FROM protocols) \
-             AND station_number = (SELECT MIN(station_number) FROM protocols \
-             WHERE election_id = (SELECT MIN(election_id) FROM protocols))",
-            "elections/",
-        ),
-        (
-            "budget",
-            "UPDATE allocations SET amount_tiyn = amount_tiyn + 100000000 \
-             WHERE territory_kato = (SELECT MIN(territory_kato) FROM allocations)",
-            "allocations/",
-        ),
-        (
-            "grants",
-            "UPDATE applications SET allowance_tiyn = allowance_tiyn * 2 \
-             WHERE id = (SELECT MIN(id) FROM applications WHERE allowance_tiyn > 0)",
-            "applications/",
-        ),
-    ];
-    for (service, edit, _) in edits {
-        let file = data_dir.join(format!("{service}.sqlite"));
-        let database = sea_orm::Database::connect(format!("sqlite://{}", file.display()))
-            .await
-            .unwrap();
-        let edited = database.execute_unprepared(edit).await.unwrap();
-        assert!(edited.rows_affected() >= 1, "{service}: {edit}");
-        database.close().await.unwrap();
-    }
-    for ((service, verification), (_, _, resource)) in
-        verifications(stack, token).await.into_iter().zip(edits)
-    {
-        assert!(!verification.intact, "{service}");
-        assert!(
-            verification.altered_resource.starts_with(resource),
-            "{service}: {verification:?}"
-        );
-        assert!(
-            verification.reason.contains("differ"),
-            "{service}: {}",
-            verification.reason
-        );
-    }
 }
 
 /// The national dashboard, through the gateway, shows the demo's figures next to
