@@ -453,6 +453,21 @@ fn compose_runs_the_servers_locked_down() {
     assert_eq!(server["user"].as_str(), Some("65532:65532"));
     assert_eq!(server["cap_drop"][0].as_str(), Some("ALL"));
     assert!(!compose["services"]["postgres"]["healthcheck"].is_null());
+    // Each backend signs its audit log with the key the stack made, kept
+    // across restarts rather than made anew by each process.
+    let mounts = server["volumes"].as_sequence().unwrap();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.as_str() == Some("../data/log-keys:/etc/aimaq/log:ro"))
+    );
+    for backend in ["governance", "budget", "grants"] {
+        let key = &compose["services"][backend]["environment"]["AIMAQ_LOG_SIGNING_KEY"];
+        assert_eq!(
+            key.as_str(),
+            Some(format!("/etc/aimaq/log/{backend}.key").as_str())
+        );
+    }
 }
 
 #[test]

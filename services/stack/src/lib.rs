@@ -135,13 +135,15 @@ pub fn development_tokens(
     Ok(tokens)
 }
 
-/// The administrator's token (with `--keys-only`: for containers and clusters).
+/// The administrator's token (with `--keys-only`: for containers and
+/// clusters, which also find the backends' log keys in `data/log-keys`).
 pub fn development_token(options: &StackOptions) -> Result<String, StackError> {
     let tls = StackTls::prepare(
         &options.data_dir,
         &options.host.to_string(),
         options.plaintext,
     )?;
+    logkeys::log_keys(&options.data_dir)?;
     development_tokens(options, &tls)?
         .into_iter()
         .next()
@@ -562,6 +564,21 @@ mod tests {
         let again = Stack::start(&options).await.unwrap();
         assert_eq!(DevKeys::load_or_generate(dir.path()).unwrap().kid, keys.kid);
         again.stop().await.unwrap();
+    }
+
+    /// `--keys-only` (for compose and clusters) leaves each backend's log
+    /// key and its public key where the containers mount them, and keeps them.
+    #[test]
+    fn keys_only_makes_the_log_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StackOptions::ephemeral(dir.path());
+        development_token(&options).unwrap();
+        let public = std::fs::read_to_string(dir.path().join("log-keys/budget.pub")).unwrap();
+        assert!(public.starts_with("aimaq.local/budget+"), "{public}");
+        assert!(dir.path().join("log-keys/governance.key").exists());
+        development_token(&options).unwrap();
+        let again = std::fs::read_to_string(dir.path().join("log-keys/budget.pub")).unwrap();
+        assert_eq!(again, public);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

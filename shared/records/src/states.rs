@@ -86,9 +86,7 @@ where
     ) -> Rows<'a> {
         Box::pin(async move {
             let mut select = E::find();
-            for key in E::PrimaryKey::iter() {
-                select = select.order_by_asc(key.into_column());
-            }
+            let hashed = |model: &E::Model| ((self.name_of)(model), row_hash(&self.row(model)));
             if let Some(names) = names {
                 let mut any = Condition::any();
                 for name in names {
@@ -97,12 +95,18 @@ where
                     })?;
                     any = any.add(rows);
                 }
-                select = select.filter(any);
+                // A few rows, inside a write: one plain query.
+                let models = E::find().filter(any).all(transaction).await?;
+                return Ok(models.iter().map(hashed).collect());
+            }
+            // Every row of the table: one at a time, not all in memory.
+            for key in E::PrimaryKey::iter() {
+                select = select.order_by_asc(key.into_column());
             }
             let mut stream = select.stream(transaction).await?;
             let mut rows = Vec::new();
             while let Some(model) = stream.try_next().await? {
-                rows.push(((self.name_of)(&model), row_hash(&self.row(&model))));
+                rows.push(hashed(&model));
             }
             Ok(rows)
         })
