@@ -35,7 +35,7 @@ mod tests;
 
 pub use aimaq_storage::within;
 pub use audit::AuditQuery;
-pub use feed::ChangeFeed;
+pub use feed::{ChangeFeed, FeedQueries};
 pub use keys::LogKeys;
 pub use migration::{
     CreatePendingRecords, CreateRecordTables, RecordCertificates, StateDigests, TransparencyLog,

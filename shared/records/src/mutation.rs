@@ -102,8 +102,7 @@ impl Mutation {
 pub struct Records {
     pub(crate) database: Database,
     pub(crate) keys: std::sync::Arc<LogKeys>,
-    committed: watch::Sender<u64>,
-    shutdown: watch::Receiver<bool>,
+    feed: ChangeFeed,
     pub(crate) sequencer: Sequencer,
     /// The last stored checkpoint whose signature was checked.
     pub(crate) checked_checkpoint: std::sync::Arc<std::sync::Mutex<String>>,
@@ -132,11 +131,16 @@ impl Records {
         let (committed, _) = watch::channel(u64::try_from(head.change_sequence).unwrap_or(0));
         let sequencer = Sequencer::new(database.clone(), committed.clone(), keys.clone());
         let wake_sequencer = sequencer.clone().start(shutdown.clone());
+        let feed = ChangeFeed::start(
+            database.clone(),
+            committed.subscribe(),
+            shutdown,
+            head.change_sequence,
+        );
         Ok(Records {
             database,
             keys,
-            committed,
-            shutdown,
+            feed,
             sequencer,
             checked_checkpoint: std::sync::Arc::default(),
             logged: std::sync::Arc::default(),
@@ -177,11 +181,7 @@ impl Records {
 
     /// The change feed of this service.
     pub fn feed(&self) -> ChangeFeed {
-        ChangeFeed::new(
-            self.database.clone(),
-            self.committed.subscribe(),
-            self.shutdown.clone(),
-        )
+        self.feed.clone()
     }
 
     /// Applies a mutation once. In one transaction: a stored answer for the same

@@ -14,6 +14,8 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
+mod feed;
+
 use crate::entities::{audit_record, pending_record};
 use crate::{
     Change, ChangeAction, CreatePendingRecords, CreateRecordTables, Mutation, RecordCertificates,
@@ -91,14 +93,22 @@ async fn put(records: &Records, request_id: &str, n: usize) {
 
 async fn events(records: &Records, expected: usize) -> Vec<ChangeEvent> {
     let mut stream = records.feed().watch(0, Vec::new(), |event| event);
-    let mut events = Vec::new();
-    while events.len() < expected {
-        let next = tokio::time::timeout(Duration::from_secs(20), stream.next())
+    next_items(&mut stream, expected).await
+}
+
+/// The next `count` items of a change stream, or a panic naming how many came.
+async fn next_items<T, S>(stream: &mut S, count: usize) -> Vec<T>
+where
+    S: tokio_stream::Stream<Item = Result<T, tonic::Status>> + Unpin,
+{
+    let mut items = Vec::with_capacity(count);
+    while items.len() < count {
+        let next = tokio::time::timeout(Duration::from_secs(30), stream.next())
             .await
-            .unwrap_or_else(|_| panic!("only {} of {expected} events arrived", events.len()));
-        events.push(next.unwrap().unwrap());
+            .unwrap_or_else(|_| panic!("only {} of {count} events arrived", items.len()));
+        items.push(next.unwrap().unwrap());
     }
-    events
+    items
 }
 
 const WRITERS_PER_REPLICA: usize = 4;
