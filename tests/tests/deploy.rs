@@ -341,9 +341,14 @@ fn prod_overlay_is_secure_and_spread() {
         return;
     };
     check_common(&objects);
-    assert!(
-        of_kind(&objects, "StatefulSet").is_empty(),
-        "prod uses an external database"
+    let stateful: Vec<&str> = of_kind(&objects, "StatefulSet")
+        .into_iter()
+        .map(name)
+        .collect();
+    assert_eq!(
+        stateful,
+        ["nats"],
+        "prod uses an external database; only NATS keeps state in the cluster"
     );
     assert!(
         of_kind(&objects, "Secret").is_empty(),
@@ -366,6 +371,7 @@ fn prod_overlay_is_secure_and_spread() {
         );
     }
     check_witnesses(&objects);
+    check_nats(&objects);
     let ingress = of_kind(&objects, "Ingress");
     assert_eq!(ingress.len(), 1);
     assert_eq!(
@@ -377,6 +383,50 @@ fn prod_overlay_is_secure_and_spread() {
     assert_eq!(
         ingress[0]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"].as_str(),
         Some("gateway")
+    );
+}
+
+/// Each backend publishes its change feed over TLS to a three-node NATS
+/// cluster with JetStream, which keeps each stream on all three nodes.
+fn check_nats(objects: &[Value]) {
+    for backend in ["governance", "budget", "grants"] {
+        let deployment = objects
+            .iter()
+            .find(|o| kind(o) == "Deployment" && name(o) == backend)
+            .unwrap();
+        let env = pod(deployment)["containers"][0]["env"]
+            .as_sequence()
+            .unwrap();
+        let value = |wanted: &str| {
+            env.iter()
+                .find(|e| e["name"].as_str() == Some(wanted))
+                .and_then(|e| e["value"].as_str())
+        };
+        assert_eq!(
+            value("AIMAQ_NATS_URL"),
+            Some("tls://nats:4222"),
+            "{backend}"
+        );
+        assert_eq!(value("AIMAQ_NATS_REPLICAS"), Some("3"), "{backend}");
+    }
+    let nats = objects
+        .iter()
+        .find(|o| kind(o) == "StatefulSet" && name(o) == "nats")
+        .unwrap();
+    assert_eq!(nats["spec"]["replicas"].as_u64(), Some(3));
+    let config = objects
+        .iter()
+        .find(|o| kind(o) == "ConfigMap" && name(o) == "nats-config")
+        .unwrap();
+    let conf = config["data"]["nats.conf"].as_str().unwrap();
+    for wanted in ["jetstream {", "verify: true", "nats-2.nats-cluster"] {
+        assert!(conf.contains(wanted), "nats.conf lacks {wanted}");
+    }
+    assert!(
+        objects
+            .iter()
+            .any(|o| kind(o) == "PodDisruptionBudget" && name(o) == "nats"),
+        "a node at a time may go"
     );
 }
 

@@ -219,6 +219,7 @@ impl Launch<'_> {
                 log_signing_key: Some(logkeys::log_key_path(&self.options.data_dir, service)),
             },
             witness: aimaq_config::WitnessConfig::default(),
+            relay: aimaq_config::RelayConfig::default(),
         }
     }
 

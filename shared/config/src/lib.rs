@@ -202,6 +202,50 @@ pub struct ServerConfig {
 
     #[command(flatten)]
     pub witness: WitnessConfig,
+
+    #[command(flatten)]
+    pub relay: RelayConfig,
+}
+
+/// Publishing the change feed to NATS JetStream for other agencies' systems.
+#[derive(Clone, Debug, Args)]
+pub struct RelayConfig {
+    /// The NATS server(s) (`tls://nats:4222`, comma-separated for a cluster);
+    /// the feed is published when set. With `tls://`, the server is verified
+    /// against `--tls-ca` and this process presents its own certificate.
+    #[arg(long, env = "AIMAQ_NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// A NATS credentials file (a user JWT and its NKey seed).
+    #[arg(long, env = "AIMAQ_NATS_CREDENTIALS")]
+    pub nats_credentials: Option<PathBuf>,
+
+    /// The first token of the feed's subjects and of its streams' names
+    /// (`aimaq`: `aimaq.budget.…` in `AIMAQ_BUDGET`), so that two
+    /// installations can share one NATS cluster.
+    #[arg(long, env = "AIMAQ_NATS_PREFIX", default_value = "aimaq")]
+    pub nats_prefix: String,
+
+    /// Copies of the stream the NATS cluster keeps (3 on a three-node cluster).
+    #[arg(long, env = "AIMAQ_NATS_REPLICAS", default_value_t = 1)]
+    pub nats_replicas: usize,
+
+    /// How long a replica relays after it last said so; another takes over
+    /// when it lapses.
+    #[arg(long, env = "AIMAQ_RELAY_LEASE", default_value = "15s", value_parser = parse_duration)]
+    pub relay_lease: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> RelayConfig {
+        RelayConfig {
+            nats_url: None,
+            nats_credentials: None,
+            nats_prefix: "aimaq".into(),
+            nats_replicas: 1,
+            relay_lease: Duration::from_secs(15),
+        }
+    }
 }
 
 /// Witnessing other services' audit logs: cosigning each checkpoint that

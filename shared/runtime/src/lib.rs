@@ -17,6 +17,9 @@ use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::interceptor::InterceptedService;
 
+/// The relay's table, for each service's migrations.
+pub use aimaq_relay::FeedRelays;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("database: {0}")]
@@ -103,6 +106,12 @@ pub async fn prepare<M: MigratorTrait>(
         .map_err(StartError::Database)?
         .with_stream_limits(server.stream_limits())
         .with_states(states);
+    let relay = aimaq_relay::Relay::from_config(name, &config.relay, &config.tls, records.clone())
+        .await
+        .map_err(|error| StartError::Config(error.to_string()))?;
+    if let Some(relay) = relay {
+        tokio::spawn(relay.run(server.draining()));
+    }
     Ok(Some(PreparedServer {
         database,
         records,

@@ -13,6 +13,7 @@
 mod database;
 pub mod hostile;
 mod logkey;
+mod nats;
 pub mod pki;
 pub mod plan;
 mod server;
@@ -22,6 +23,7 @@ mod tokens;
 
 pub use database::{Engine, TestDatabase};
 pub use logkey::{TEST_LOG_ORIGIN, test_log_key, test_log_verifier_key};
+pub use nats::test_nats_url;
 pub use pki::TestPki;
 pub use server::{ShutdownSignal, TestServer, init_logs, test_config, with_token};
 pub use tokens::TestTokens;

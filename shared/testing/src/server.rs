@@ -48,6 +48,7 @@ pub fn test_config(database_url: &str, token_keys: &std::path::Path) -> ServerCo
         telemetry: TelemetryConfig::default(),
         log: crate::test_log_key(),
         witness: aimaq_config::WitnessConfig::default(),
+        relay: aimaq_config::RelayConfig::default(),
     }
 }
 

@@ -32,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(IndexAllocationsByPlace),
             Box::new(TransparencyLog),
             Box::new(StateDigests),
+            Box::new(aimaq_runtime::FeedRelays),
         ]
     }
 }

@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(KeepNationalCounts),
             Box::new(TransparencyLog),
             Box::new(StateDigests),
+            Box::new(aimaq_runtime::FeedRelays),
         ]
     }
 }
