@@ -128,10 +128,7 @@ pub async fn start_gateway_with(
 }
 
 pub fn generous() -> RateConfig {
-    RateConfig {
-        rate_limit: "10000/10000".parse().unwrap(),
-        agency_rate_limits: Vec::new(),
-    }
+    RateConfig::local("10000/10000".parse().unwrap(), Vec::new())
 }
 
 /// A listener that accepts connections and never answers: a hung backend.

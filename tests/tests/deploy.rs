@@ -372,6 +372,7 @@ fn prod_overlay_is_secure_and_spread() {
     }
     check_witnesses(&objects);
     check_nats(&objects);
+    check_shared_rate_limits(&objects);
     let ingress = of_kind(&objects, "Ingress");
     assert_eq!(ingress.len(), 1);
     assert_eq!(
@@ -427,6 +428,36 @@ fn check_nats(objects: &[Value]) {
             .iter()
             .any(|o| kind(o) == "PodDisruptionBudget" && name(o) == "nats"),
         "a node at a time may go"
+    );
+}
+
+/// The gateway replicas share their rate limits in the store the operator
+/// names, and without it each admits its share at the largest scale.
+fn check_shared_rate_limits(objects: &[Value]) {
+    let gateway = objects
+        .iter()
+        .find(|o| kind(o) == "Deployment" && name(o) == "gateway")
+        .unwrap();
+    let env = pod(gateway)["containers"][0]["env"].as_sequence().unwrap();
+    let variable = |wanted: &str| {
+        env.iter()
+            .find(|e| e["name"].as_str() == Some(wanted))
+            .unwrap_or_else(|| panic!("gateway: no {wanted}"))
+    };
+    assert_eq!(
+        variable("AIMAQ_RATE_LIMIT_URL")["valueFrom"]["secretKeyRef"]["name"].as_str(),
+        Some("aimaq-rate-limit-store")
+    );
+    let largest = objects
+        .iter()
+        .filter(|o| kind(o) == "HorizontalPodAutoscaler")
+        .find(|o| o["spec"]["scaleTargetRef"]["name"].as_str() == Some("gateway"))
+        .and_then(|o| o["spec"]["maxReplicas"].as_u64())
+        .unwrap();
+    assert_eq!(
+        variable("AIMAQ_GATEWAY_REPLICAS")["value"].as_str(),
+        Some(largest.to_string().as_str()),
+        "the share without the store is of the largest scale"
     );
 }
 

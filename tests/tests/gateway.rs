@@ -288,10 +288,10 @@ async fn a_scenario_through_the_gateway_shows_in_every_view() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarding_keeps_codes_details_and_streams_and_the_gateway_guards() {
     let system = System::start().await;
-    let rate = RateConfig {
-        rate_limit: "1000/1000".parse().unwrap(),
-        agency_rate_limits: vec!["limited agency=1/3".parse::<AgencyRateLimit>().unwrap()],
-    };
+    let rate = RateConfig::local(
+        "1000/1000".parse().unwrap(),
+        vec!["limited agency=1/3".parse::<AgencyRateLimit>().unwrap()],
+    );
     let gateway = system
         .gateway(system.targets(), rate, Some(64 * 1024))
         .await;

@@ -142,10 +142,7 @@ async fn start(dir: &Path) -> System {
         &tokens,
         move |mut config, listener, shutdown| {
             config.tls = gateway_tls;
-            let rate = RateConfig {
-                rate_limit: "10000/10000".parse().unwrap(),
-                agency_rate_limits: Vec::new(),
-            };
+            let rate = RateConfig::local("10000/10000".parse().unwrap(), Vec::new());
             aimaq_gateway::run(
                 GatewayConfig::like(config, backends, rate),
                 listener,

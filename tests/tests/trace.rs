@@ -140,10 +140,7 @@ async fn the_backends_continue_the_callers_trace() {
         TestDatabase::sqlite().await,
         &tokens,
         move |config, listener, shutdown| {
-            let rate = RateConfig {
-                rate_limit: "1000".parse().unwrap(),
-                agency_rate_limits: Vec::new(),
-            };
+            let rate = RateConfig::local("1000".parse().unwrap(), Vec::new());
             let gateway = GatewayConfig::like(config, backends, rate);
             aimaq_gateway::run(gateway, listener, shutdown)
         },

@@ -8,6 +8,7 @@ mod api;
 mod domain;
 mod forward;
 mod guard;
+mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use domain::rate::RateLimits;
 pub use domain::rate::{AgencyRateLimit, RateLimit};
 use forward::{BackendApi, BudgetApi, Forward, GovernanceApi, GrantsApi};
 use guard::Guard;
+use store::rate::{SharedRates, StoreTls};
 
 /// The view cache's default bounds, for each kind of view.
 pub const VIEW_CACHE_ENTRIES: usize = 10_000;
@@ -88,6 +90,30 @@ pub struct RateConfig {
         value_delimiter = ','
     )]
     pub agency_rate_limits: Vec<AgencyRateLimit>,
+
+    /// A Redis (or Valkey) server that every gateway replica admits calls
+    /// against, so each limit holds across them all: `redis://host:6379` or
+    /// `rediss://` (TLS: checked against `--tls-ca`, this gateway's
+    /// certificate presented). Unset: each replica limits on its own.
+    #[arg(long, env = "AIMAQ_RATE_LIMIT_URL")]
+    pub rate_limit_url: Option<String>,
+
+    /// Gateway replicas serving one address: while the shared store does not
+    /// answer, each admits this share of every limit.
+    #[arg(long, env = "AIMAQ_GATEWAY_REPLICAS", default_value_t = 1)]
+    pub gateway_replicas: u32,
+}
+
+impl RateConfig {
+    /// Limits of this replica alone.
+    pub fn local(rate_limit: RateLimit, agency_rate_limits: Vec<AgencyRateLimit>) -> RateConfig {
+        RateConfig {
+            rate_limit,
+            agency_rate_limits,
+            rate_limit_url: None,
+            gateway_replicas: 1,
+        }
+    }
 }
 
 /// Browsers: the gateway answers gRPC-Web as well as gRPC (on its one port,
@@ -198,10 +224,26 @@ pub async fn run(
     let budget = connect("budget", &backends.budget_url).await?;
     let grants = connect("grants", &backends.grants_url).await?;
 
-    let guard = Guard::new(
+    let mut guard = Guard::new(
         authenticator,
         RateLimits::new(config.rate.rate_limit, &config.rate.agency_rate_limits),
     );
+    if let Some(url) = &config.rate.rate_limit_url {
+        let tls = StoreTls {
+            ca: config.tls.tls_ca.as_deref(),
+            identity: config
+                .tls
+                .tls_cert
+                .as_deref()
+                .zip(config.tls.tls_key.as_deref()),
+        };
+        let rates = SharedRates::connect(url, tls).map_err(GatewayError::Backend)?;
+        guard = guard.with_shared_rates(rates, config.rate.gateway_replicas);
+        tracing::info!(
+            replicas = config.rate.gateway_replicas,
+            "rate limits shared by the replicas"
+        );
+    }
     let kept = Views::new(
         backends.view_max_age,
         Bounds {
@@ -229,15 +271,24 @@ pub async fn run(
         .browsers(config.browsers.cors_origins)
         .http_json(std::sync::Arc::new(json));
     let guard = guard.with_stream_limits(server.stream_limits());
+    let store = guard.clone();
+    let observed = match store.shared_store_answers() {
+        Some(_) => vec![guard::RATE_STORE_HEALTH],
+        None => Vec::new(),
+    };
     server
         .tls(tls.server.clone())
+        .observed_health(observed)
         .health_check(std::sync::Arc::new(move || {
             let backends = reachable.clone();
+            let store = store.shared_store_answers();
             Box::pin(async move {
                 let checks = backends
                     .iter()
                     .map(|(name, backend)| async move { (*name, backend.check_endpoints().await) });
-                futures::future::join_all(checks).await
+                let mut verdict = futures::future::join_all(checks).await;
+                verdict.extend(store.map(|answers| (guard::RATE_STORE_HEALTH, answers)));
+                verdict
             })
         }))
         .add_service(guard.protect(views))

@@ -11,9 +11,9 @@
 //! unless `AIMAQ_REQUIRE_POSTGRES=1` (set by `.ci/run`), where they fail.
 
 mod database;
+mod external;
 pub mod hostile;
 mod logkey;
-mod nats;
 pub mod pki;
 pub mod plan;
 mod server;
@@ -22,8 +22,8 @@ pub mod territories;
 mod tokens;
 
 pub use database::{Engine, TestDatabase};
+pub use external::{test_nats_url, test_redis_url};
 pub use logkey::{TEST_LOG_ORIGIN, test_log_key, test_log_verifier_key};
-pub use nats::test_nats_url;
 pub use pki::TestPki;
 pub use server::{ShutdownSignal, TestServer, init_logs, test_config, with_token};
 pub use tokens::TestTokens;

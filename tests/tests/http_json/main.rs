@@ -301,10 +301,7 @@ async fn http_json_refuses_as_grpc_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_quota_is_429_with_retry_after() {
     let system = System::start().await;
-    let stingy = RateConfig {
-        rate_limit: "1/1".parse().unwrap(),
-        agency_rate_limits: Vec::new(),
-    };
+    let stingy = RateConfig::local("1/1".parse().unwrap(), Vec::new());
     let gateway = system.gateway(system.targets(), stingy, None).await;
     let token = system.tokens.admin();
     let channel = gateway.channel().await;

@@ -25,6 +25,11 @@ const PUBLIC_KEY: &str = "AIMAQ_BENCH_PUBLIC_KEY";
 pub const DATABASE: &str = "AIMAQ_BENCH_DATABASE";
 /// How long a gateway keeps a view, in milliseconds; a second when unset.
 pub const VIEW_AGE_MS: &str = "AIMAQ_BENCH_VIEW_AGE_MS";
+/// Long-lived streams a server allows, in all and to one caller; its
+/// defaults when unset.
+pub const MAX_STREAMS: &str = "AIMAQ_BENCH_MAX_STREAMS";
+/// Where an Aimaq server serves its Prometheus metrics; none when unset.
+pub const METRICS: &str = "AIMAQ_BENCH_METRICS";
 
 /// A completion that stops a child's server.
 pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -233,6 +238,16 @@ async fn serve_aimaq(role: &str, listener: TcpListener, stop: Stop) {
         None => std::env::var(DATABASE).unwrap(),
     };
     let mut config = aimaq_testing::test_config(&database_url, key_dir.path());
+    if let Ok(streams) = std::env::var(MAX_STREAMS) {
+        config.limits.max_streams = streams.parse().unwrap();
+        config.limits.max_streams_per_caller = config.limits.max_streams;
+    }
+    if let Ok(address) = std::env::var(METRICS) {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(address.parse::<SocketAddr>().unwrap())
+            .install()
+            .unwrap();
+    }
     if plaintext() {
         config.tls = aimaq_config::TlsConfig {
             plaintext: true,
@@ -263,10 +278,7 @@ async fn serve_aimaq(role: &str, listener: TcpListener, stop: Stop) {
                 view_cache_entries: aimaq_gateway::VIEW_CACHE_ENTRIES,
                 view_cache_bytes: aimaq_gateway::VIEW_CACHE_BYTES,
             };
-            let rate = RateConfig {
-                rate_limit: "1000000/1000000".parse().unwrap(),
-                agency_rate_limits: Vec::new(),
-            };
+            let rate = RateConfig::local("1000000/1000000".parse().unwrap(), Vec::new());
             let gateway = GatewayConfig::like(config, backends, rate);
             aimaq_gateway::run(gateway, listener, stop).await.unwrap();
         }

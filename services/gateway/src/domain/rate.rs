@@ -25,6 +25,49 @@ impl RateLimit {
         }
         Ok(RateLimit { per_second, burst })
     }
+
+    /// This limit shared by `replicas` that each admit on their own: each
+    /// admits its share, so that together they admit no more than it.
+    pub fn share(self, replicas: u32) -> RateLimit {
+        let replicas = f64::from(replicas.max(1));
+        RateLimit {
+            per_second: self.per_second / replicas,
+            burst: (self.burst / replicas).max(1.0),
+        }
+    }
+
+    /// The same limit as GCRA states it, in microseconds: the interval one
+    /// call takes up, and how far ahead of now the next call may be booked.
+    pub fn gcra(self) -> Gcra {
+        let interval = 1e6 / self.per_second;
+        Gcra {
+            interval: interval.ceil() as i64,
+            tolerance: (interval * (self.burst - 1.0)).floor() as i64,
+        }
+    }
+}
+
+/// A rate limit as the generic cell rate algorithm keeps it: per caller,
+/// only the time its next call is due (its theoretical arrival time). The
+/// shared store runs the same rule (see `store/rate.lua`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gcra {
+    pub interval: i64,
+    pub tolerance: i64,
+}
+
+impl Gcra {
+    /// Admits a call at `now` (microseconds) given the caller's due time
+    /// (`None`: no call for long), returning the new due time, or the
+    /// microseconds to wait.
+    pub fn admit(self, due: Option<i64>, now: i64) -> Result<i64, i64> {
+        let due = due.unwrap_or(now).max(now);
+        let wait = due - self.tolerance - now;
+        if wait > 0 {
+            return Err(wait);
+        }
+        Ok(due + self.interval)
+    }
 }
 
 /// `RATE` or `RATE/BURST` (calls per second; the burst defaults to twice the rate).
@@ -138,6 +181,19 @@ impl RateLimits {
         }
     }
 
+    /// The same limits, each shared by `replicas` (see [`RateLimit::share`]).
+    pub fn shared_by(&self, replicas: u32) -> RateLimits {
+        RateLimits {
+            default: self.default.share(replicas),
+            agencies: self
+                .agencies
+                .iter()
+                .map(|(agency, limit)| (agency.clone(), limit.share(replicas)))
+                .collect(),
+            buckets: HashMap::new(),
+        }
+    }
+
     pub fn limit_of(&self, agency: &str) -> RateLimit {
         self.agencies.get(agency).copied().unwrap_or(self.default)
     }
@@ -224,7 +280,54 @@ mod tests {
         assert!(limits.admit("census", "statistics", now).is_err());
     }
 
+    #[test]
+    fn a_limit_is_shared_by_replicas() {
+        assert_eq!(limit(30.0, 9.0).share(3), limit(10.0, 3.0));
+        assert_eq!(limit(30.0, 2.0).share(3).burst, 1.0);
+        assert_eq!(limit(30.0, 9.0).share(0), limit(30.0, 9.0));
+    }
+
+    #[test]
+    fn gcra_admits_the_burst_then_the_rate() {
+        let gcra = limit(10.0, 3.0).gcra();
+        assert_eq!(
+            gcra,
+            Gcra {
+                interval: 100_000,
+                tolerance: 200_000
+            }
+        );
+        let mut due = None;
+        for _ in 0..3 {
+            due = Some(gcra.admit(due, 0).unwrap());
+        }
+        assert_eq!(gcra.admit(due, 0), Err(100_000));
+        assert_eq!(gcra.admit(due, 50_000), Err(50_000));
+        assert!(gcra.admit(due, 100_000).is_ok());
+    }
+
     proptest! {
+        /// GCRA, like the bucket, never admits more than the burst plus what
+        /// the rate allowed since the first call.
+        #[test]
+        fn gcra_never_more_than_burst_plus_rate(
+            rate in 1u32..1000,
+            burst in 1u32..100,
+            gaps in proptest::collection::vec(0i64..20_000, 1..300),
+        ) {
+            let gcra = limit(f64::from(rate), f64::from(burst)).gcra();
+            let (mut now, mut due, mut admitted) = (0i64, None, 0u64);
+            for gap in gaps {
+                now += gap;
+                if let Ok(next) = gcra.admit(due, now) {
+                    due = Some(next);
+                    admitted += 1;
+                }
+            }
+            let allowed = f64::from(burst) + now as f64 / 1e6 * f64::from(rate);
+            prop_assert!(admitted as f64 <= allowed + 1e-9, "{admitted} > {allowed}");
+        }
+
         /// Over any schedule of calls, no more are admitted than the burst plus
         /// what the rate refilled.
         #[test]

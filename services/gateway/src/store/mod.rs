@@ -1,0 +1,3 @@
+//! What the gateway keeps outside itself: rate limits shared by its replicas.
+
+pub mod rate;
