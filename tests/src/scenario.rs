@@ -38,9 +38,13 @@ pub fn today() -> Option<Date> {
 
 /// Budget through the gateway: a programme, its envelope, the region's
 /// allocation, and one project completed in the village (meeting SCHOOL there).
-pub async fn budget_scenario(channel: Channel, token: &str) {
-    let mut budget = BudgetServiceClient::new(channel);
-    let year = this_year();
+/// The programme "AUYL_EL_BESIGI" (2019–2030) with an envelope of
+/// `envelope_tiyn` for this year.
+pub async fn program_with_envelope(
+    budget: &mut BudgetServiceClient<Channel>,
+    token: &str,
+    envelope_tiyn: i64,
+) {
     budget
         .create_program(with_token(
             CreateProgramRequest {
@@ -68,14 +72,20 @@ pub async fn budget_scenario(channel: Channel, token: &str) {
             SetEnvelopeRequest {
                 request_id: "envelope".into(),
                 program_code: "AUYL_EL_BESIGI".into(),
-                fiscal_year: year,
-                amount_tiyn: 1000 * TIYN,
+                fiscal_year: this_year(),
+                amount_tiyn: envelope_tiyn,
                 expected_version: 0,
             },
             token,
         ))
         .await
         .unwrap();
+}
+
+pub async fn budget_scenario(channel: Channel, token: &str) {
+    let mut budget = BudgetServiceClient::new(channel);
+    let year = this_year();
+    program_with_envelope(&mut budget, token, 1000 * TIYN).await;
     let allocation = budget
         .allocate(with_token(
             AllocateRequest {

@@ -10,6 +10,7 @@
 //! dropped afterwards. When the server is unreachable they skip with a message —
 //! unless `AIMAQ_REQUIRE_POSTGRES=1` (set by `.ci/run`), where they fail.
 
+pub mod child;
 mod database;
 mod external;
 pub mod hostile;

@@ -108,22 +108,8 @@ impl ServerProcess {
         command
             .env(ROLE, role)
             .env(PUBLIC_KEY, &tokens.keys.public_pem)
-            .envs(settings.iter().map(|(k, v)| (k, v)))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let address = tokio::task::spawn_blocking(move || {
-            let mut stdout = std::io::BufReader::new(stdout);
-            let mut line = String::new();
-            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-            // Whatever the child prints later is read and dropped, so that its
-            // printing never fails on a closed pipe.
-            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-            line.trim().parse::<SocketAddr>().unwrap()
-        })
-        .await
-        .unwrap();
+            .envs(settings.iter().map(|(k, v)| (k, v)));
+        let (child, address) = aimaq_testing::child::spawn_server(command).await;
         let server = ServerProcess {
             name,
             child,
@@ -183,15 +169,6 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Completes when standard input closes: the parent has finished or gone.
-async fn parent_gone() {
-    let _ = tokio::task::spawn_blocking(|| {
-        let mut buffer = [0u8; 64];
-        while std::io::Read::read(&mut std::io::stdin(), &mut buffer).is_ok_and(|n| n > 0) {}
-    })
-    .await;
-}
-
 /// In a child process (its role set): serves the role on an ephemeral port,
 /// printing the address, and says so. An Aimaq server's role is served here,
 /// any other by `bare`.
@@ -211,7 +188,7 @@ where
         aimaq_testing::init_logs();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap());
-        let stop: Stop = Box::pin(parent_gone());
+        let stop: Stop = Box::pin(aimaq_testing::child::parent_gone());
         match role.as_str() {
             "governance" | "budget" | "grants" | "gateway" => {
                 serve_aimaq(&role, listener, stop).await;
