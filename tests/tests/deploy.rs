@@ -373,18 +373,7 @@ fn prod_overlay_is_secure_and_spread() {
     check_witnesses(&objects);
     check_nats(&objects);
     check_shared_rate_limits(&objects);
-    let ingress = of_kind(&objects, "Ingress");
-    assert_eq!(ingress.len(), 1);
-    assert_eq!(
-        ingress[0]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-passthrough"]
-            .as_str(),
-        Some("true"),
-        "agencies' client certificates reach the gateway"
-    );
-    assert_eq!(
-        ingress[0]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"].as_str(),
-        Some("gateway")
-    );
+    check_way_in(&objects);
 }
 
 /// Each backend publishes its change feed over TLS to a three-node NATS
@@ -428,6 +417,40 @@ fn check_nats(objects: &[Value]) {
             .iter()
             .any(|o| kind(o) == "PodDisruptionBudget" && name(o) == "nats"),
         "a node at a time may go"
+    );
+}
+
+/// The way in is the Gateway API: agencies' TLS passed through to the
+/// gateway (their client certificates reach it), the portal's ended and
+/// made again to it, and no route times a long-lived stream out.
+fn check_way_in(objects: &[Value]) {
+    assert!(of_kind(objects, "Ingress").is_empty(), "no ingress-nginx");
+    let gateway = of_kind(objects, "Gateway");
+    assert_eq!(gateway.len(), 1);
+    let listeners = gateway[0]["spec"]["listeners"].as_sequence().unwrap();
+    let agencies = listeners
+        .iter()
+        .find(|l| l["name"].as_str() == Some("agencies"))
+        .unwrap();
+    assert_eq!(agencies["protocol"].as_str(), Some("TLS"));
+    assert_eq!(agencies["tls"]["mode"].as_str(), Some("Passthrough"));
+    for route in ["TLSRoute", "GRPCRoute", "HTTPRoute"] {
+        let routes = of_kind(objects, route);
+        assert_eq!(routes.len(), 1, "{route}");
+        for rule in routes[0]["spec"]["rules"].as_sequence().unwrap() {
+            let backend = &rule["backendRefs"][0];
+            assert_eq!(backend["name"].as_str(), Some("gateway"), "{route}");
+            assert_eq!(backend["port"].as_u64(), Some(50050), "{route}");
+            if route == "HTTPRoute" {
+                assert_eq!(rule["timeouts"]["request"].as_str(), Some("0s"));
+            }
+        }
+    }
+    let policy = of_kind(objects, "BackendTLSPolicy");
+    assert_eq!(
+        policy[0]["spec"]["validation"]["hostname"].as_str(),
+        Some("gateway"),
+        "the portal's calls are TLS again to the gateway"
     );
 }
 
