@@ -179,10 +179,9 @@ pub async fn budget_scenario(channel: Channel, token: &str) {
     assert_eq!(project.status(), ProjectStatus::Completed);
 }
 
-/// Grants through the gateway: terms, a quota, and one application approved
-/// today and its allowance paid.
-pub async fn grants_scenario(channel: Channel, token: &str) {
-    let mut grants = GrantsServiceClient::new(channel);
+/// The MCI rate and the policy of this year, and REGION's quota of
+/// `allowances` allowances.
+pub async fn grants_terms(grants: &mut GrantsServiceClient<Channel>, token: &str, allowances: i32) {
     let year = this_year();
     grants
         .set_mci_rate(with_token(
@@ -227,7 +226,7 @@ pub async fn grants_scenario(channel: Channel, token: &str) {
                 request_id: "quota".into(),
                 region_kato: REGION.into(),
                 year,
-                allowance_count: 10,
+                allowance_count: allowances,
                 loan_amount_tiyn: 0,
                 expected_version: 0,
             },
@@ -235,50 +234,63 @@ pub async fn grants_scenario(channel: Channel, token: &str) {
         ))
         .await
         .unwrap();
-    let iin = (0..10)
+}
+
+/// An application of a healthcare graduate to work in VILLAGE from today,
+/// with an allowance, by the holder of the `serial`-th valid IIN of a birth date.
+pub fn application(request_id: &str, serial: u32) -> SubmitApplicationRequest {
+    let year = this_year();
+    let iin = (serial * 10..)
         .find_map(|serial| Iin::complete(&format!("0003155{serial:04}")))
         .unwrap();
+    SubmitApplicationRequest {
+        request_id: request_id.into(),
+        iin: iin.to_string(),
+        full_name: "Aigerim Seitkali".into(),
+        field: Field::Healthcare as i32,
+        diploma: Some(Diploma {
+            level: DiplomaLevel::Bachelor as i32,
+            speciality: "General medicine".into(),
+            year: year - 1,
+            institution: "Astana Medical University".into(),
+        }),
+        settlement_kato: VILLAGE.into(),
+        employer: "Village outpatient clinic".into(),
+        start_date: today(),
+        allowance_requested: true,
+        loan_requested: None,
+        validate_only: false,
+    }
+}
+
+/// Approves `application` today with its allowance.
+pub fn approval(request_id: &str, application: &Application) -> DecideApplicationRequest {
+    DecideApplicationRequest {
+        request_id: request_id.into(),
+        application: application.name.clone(),
+        decision: Decision::Approve as i32,
+        decision_date: today(),
+        grant_allowance: true,
+        grant_loan: None,
+        reason: String::new(),
+        expected_version: application.version,
+    }
+}
+
+/// Grants through the gateway: terms, a quota, and one application approved
+/// today and its allowance paid.
+pub async fn grants_scenario(channel: Channel, token: &str) {
+    let mut grants = GrantsServiceClient::new(channel);
+    grants_terms(&mut grants, token, 10).await;
     let application = grants
-        .submit_application(with_token(
-            SubmitApplicationRequest {
-                request_id: "apply".into(),
-                iin: iin.to_string(),
-                full_name: "Aigerim Seitkali".into(),
-                field: Field::Healthcare as i32,
-                diploma: Some(Diploma {
-                    level: DiplomaLevel::Bachelor as i32,
-                    speciality: "General medicine".into(),
-                    year: year - 1,
-                    institution: "Astana Medical University".into(),
-                }),
-                settlement_kato: VILLAGE.into(),
-                employer: "Village outpatient clinic".into(),
-                start_date: today(),
-                allowance_requested: true,
-                loan_requested: None,
-                validate_only: false,
-            },
-            token,
-        ))
+        .submit_application(with_token(application("apply", 0), token))
         .await
         .unwrap()
         .into_inner()
         .application
         .unwrap();
     let application = grants
-        .decide_application(with_token(
-            DecideApplicationRequest {
-                request_id: "decide".into(),
-                application: application.name.clone(),
-                decision: Decision::Approve as i32,
-                decision_date: today(),
-                grant_allowance: true,
-                grant_loan: None,
-                reason: String::new(),
-                expected_version: application.version,
-            },
-            token,
-        ))
+        .decide_application(with_token(approval("decide", &application), token))
         .await
         .unwrap()
         .into_inner()

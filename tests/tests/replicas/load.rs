@@ -1,126 +1,98 @@
-//! Callers racing projects against one allocation through every replica:
-//! each request sent to one replica, retried on the next when that one does
-//! not answer, and sent again to another once answered, which must give the
-//! same answer. The replica relaying the feed to JetStream is killed with
-//! SIGKILL once a third of the requests are answered.
+//! Callers racing requests through every replica: each request sent to one
+//! replica, to the next when that one does not answer, and sent again to
+//! another once answered, which must give the same answer. The replica
+//! relaying the feed to JetStream is killed with SIGKILL once a third of the
+//! requests are answered.
 
-use std::collections::HashMap;
+use std::fmt::Debug;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use aimaq_e2e::scenario::VILLAGE;
-use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
-use aimaq_proto::budget::v1::{CreateProjectRequest, ProjectCategory};
-use aimaq_testing::with_token;
 use sea_orm::ConnectionTrait;
-use tonic::Code;
 use tonic::transport::Channel;
+use tonic::{Code, Status};
 
 use crate::replica::Replica;
-use crate::{COST, ROOM};
 
 const CALLERS: usize = 6;
-/// Twice the room: half of them must be refused.
-const REQUESTS_PER_CALLER: usize = 2 * ROOM as usize / CALLERS;
 
-pub struct Outcome {
-    /// Request id → the project it created.
-    pub created: HashMap<String, String>,
+pub struct Outcome<T> {
+    /// What each accepted request made, by request number.
+    pub made: Vec<(usize, T)>,
     pub killed: usize,
     /// Sends that found no answer and went on to the next replica.
     pub retried: usize,
 }
 
-/// Sends retried on the next replica, by all callers.
-static RETRIED: AtomicUsize = AtomicUsize::new(0);
-
-pub async fn race(replicas: &mut [Replica], allocation: &str, token: &str) -> Outcome {
+/// Sends `requests` requests, the k-th as `send(channel, k)` makes it, from
+/// CALLERS callers at once. A request refused as FAILED_PRECONDITION (no room
+/// left) makes nothing.
+pub async fn race<T, F, Fut>(replicas: &mut [Replica], requests: usize, send: F) -> Outcome<T>
+where
+    T: PartialEq + Debug + Send + 'static,
+    F: Fn(Channel, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, Status>> + Send,
+{
     let mut channels = Vec::new();
     for replica in replicas.iter() {
         channels.push(replica.channel().await);
     }
+    // Found before the race, so that the kill comes right at its third.
+    let holder = relay_holder(replicas).await;
     let answered = Arc::new(AtomicUsize::new(0));
+    let retried = Arc::new(AtomicUsize::new(0));
     let callers: Vec<_> = (0..CALLERS)
         .map(|caller| {
-            let (channels, answered) = (channels.clone(), answered.clone());
-            let (allocation, token) = (allocation.to_owned(), token.to_owned());
+            let (channels, send) = (channels.clone(), send.clone());
+            let (answered, retried) = (answered.clone(), retried.clone());
             tokio::spawn(async move {
-                let mut created = HashMap::new();
-                for n in 0..REQUESTS_PER_CALLER {
-                    let request_id = format!("project-{caller}-{n}");
-                    let asked = project(&request_id, &allocation);
-                    if let Some(name) = settle(&channels, caller + n, &asked, &token).await {
-                        created.insert(request_id, name);
-                    }
+                let mut made = Vec::new();
+                for k in (caller..requests).step_by(CALLERS) {
+                    let (first, at) = answer(&channels, k, k, &send, &retried).await;
+                    let (again, _) = answer(&channels, at + 1, k, &send, &retried).await;
+                    assert_eq!(first, again, "request {k}: a retry is answered alike");
+                    made.extend(first.map(|thing| (k, thing)));
                     answered.fetch_add(1, Ordering::Relaxed);
                 }
-                created
+                made
             })
         })
         .collect();
-    while answered.load(Ordering::Relaxed) < CALLERS * REQUESTS_PER_CALLER / 3 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    while answered.load(Ordering::Relaxed) < requests / 3 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let holder = relay_holder(replicas).await;
     replicas[holder].kill();
-    let mut created = HashMap::new();
+    let mut made = Vec::new();
     for caller in callers {
-        created.extend(caller.await.unwrap());
+        made.extend(caller.await.unwrap());
     }
+    made.sort_by_key(|(k, _)| *k);
     Outcome {
-        created,
+        made,
         killed: replicas.iter().filter(|r| !r.alive()).count(),
-        retried: RETRIED.load(Ordering::Relaxed),
+        retried: retried.load(Ordering::Relaxed),
     }
 }
 
-fn project(request_id: &str, allocation: &str) -> CreateProjectRequest {
-    CreateProjectRequest {
-        request_id: request_id.into(),
-        allocation: allocation.into(),
-        settlement_kato: VILLAGE.into(),
-        category: ProjectCategory::SocialInfrastructure as i32,
-        title: format!("School {request_id}"),
-        borrower_id: String::new(),
-        cost_tiyn: COST,
-        standard_codes: Vec::new(),
-    }
-}
-
-/// Sends `asked` from replica `start` on until one answers; then again to
-/// the next replica that answers, which must give the same answer. The
-/// project made, or None when refused for want of room.
-async fn settle(
+/// The first definite answer to request `k` from replica `start` on, and
+/// which replica gave it.
+async fn answer<T, F, Fut>(
     channels: &[Channel],
     start: usize,
-    asked: &CreateProjectRequest,
-    token: &str,
-) -> Option<String> {
-    let (first, at) = answer(channels, start, asked, token).await;
-    let (again, _) = answer(channels, at + 1, asked, token).await;
-    assert_eq!(
-        first, again,
-        "{}: a retry is answered alike",
-        asked.request_id
-    );
-    first
-}
-
-/// The first definite answer from replica `start` on, and which replica.
-async fn answer(
-    channels: &[Channel],
-    start: usize,
-    asked: &CreateProjectRequest,
-    token: &str,
-) -> (Option<String>, usize) {
+    k: usize,
+    send: &F,
+    retried: &AtomicUsize,
+) -> (Option<T>, usize)
+where
+    F: Fn(Channel, usize) -> Fut,
+    Fut: Future<Output = Result<T, Status>>,
+{
     for attempt in start..start + 10 * channels.len() {
         let replica = attempt % channels.len();
-        let mut client = BudgetServiceClient::new(channels[replica].clone());
-        let mut request = with_token(asked.clone(), token);
-        request.set_timeout(Duration::from_secs(5));
-        match client.create_project(request).await {
-            Ok(answer) => return (Some(answer.into_inner().project.unwrap().name), replica),
+        match send(channels[replica].clone(), k).await {
+            Ok(thing) => return (Some(thing), replica),
             Err(status) if status.code() == Code::FailedPrecondition => return (None, replica),
             // Gone, cut off mid-answer, or too slow: the next replica.
             Err(status) => {
@@ -132,15 +104,14 @@ async fn answer(
                             | Code::Cancelled
                             | Code::DeadlineExceeded
                     ),
-                    "{}: {status:?}",
-                    asked.request_id
+                    "request {k}: {status:?}"
                 );
-                RETRIED.fetch_add(1, Ordering::Relaxed);
+                retried.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
     }
-    panic!("{}: no replica answered", asked.request_id)
+    panic!("request {k}: no replica answered")
 }
 
 /// The replica holding the relay's lease (its holder names its process).
@@ -154,7 +125,7 @@ async fn relay_holder(replicas: &[Replica]) -> usize {
             .connection()
             .query_one_raw(sea_orm::Statement::from_string(
                 database.connection().get_database_backend(),
-                "SELECT holder, lease_until_micros FROM feed_relays WHERE name = 'jetstream'",
+                "SELECT holder FROM feed_relays WHERE name = 'jetstream'",
             ))
             .await
             .unwrap();

@@ -1,10 +1,11 @@
-//! Three replicas of the budget service, each a process of its own, against
-//! one PostgreSQL database, behave as one: callers race projects against one
-//! allocation through all three, retry each request on another replica, and
-//! one replica is killed with SIGKILL mid-load. Then no allocation is
-//! overrun, no request is applied twice, the audit log verifies and the
-//! change feed is gap-free and identical as read from every replica, and
-//! JetStream holds each event exactly once.
+//! Three replicas of a backend, each a process of its own, against one
+//! PostgreSQL database, behave as one. For budget and for grants in turn,
+//! callers race requests against a limit (projects against an allocation,
+//! approvals against a region's quota) through all three, retry each request
+//! on another replica, and one replica is killed with SIGKILL mid-load. Then
+//! no limit is overrun, no request is applied twice, the audit log verifies
+//! and the change feed is gap-free and identical as read from every replica,
+//! and JetStream holds each event exactly once.
 //!
 //! A test without the libtest harness: the binary is run again as each
 //! replica (see `replica.rs`). Skips without PostgreSQL or NATS unless
@@ -12,24 +13,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod budget;
+mod grants;
 mod load;
 mod replica;
 
 use std::time::Duration;
 
-use aimaq_e2e::scenario::{REGION, TIYN, program_with_envelope, this_year};
-use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
-use aimaq_proto::budget::v1::*;
 use aimaq_proto::common::v1::ChangeEvent;
 use aimaq_testing::territories::governance_with;
-use aimaq_testing::{TestDatabase, TestTokens, test_nats_url, with_token};
+use aimaq_testing::{TestDatabase, TestServer, TestTokens, test_nats_url};
 use async_nats::jetstream;
-use replica::Replica;
+use replica::{Replica, Settings};
 
 const REPLICAS: usize = 3;
-/// The allocation holds this many projects of one cost.
-const ROOM: i64 = 60;
-const COST: i64 = 1_000 * TIYN;
 
 fn main() {
     if replica::serves() {
@@ -37,6 +34,7 @@ fn main() {
     }
     if std::env::args().skip(1).any(|arg| arg == "--list") {
         println!("three_budget_replicas_behave_as_one: test");
+        println!("three_grants_replicas_behave_as_one: test");
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -44,110 +42,94 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(three_budget_replicas_behave_as_one());
-    println!("test three_budget_replicas_behave_as_one ... ok");
+    runtime.block_on(async {
+        let Some(shared) = Shared::start().await else {
+            return;
+        };
+        budget::three_replicas_behave_as_one(&shared).await;
+        println!("test three_budget_replicas_behave_as_one ... ok");
+        grants::three_replicas_behave_as_one(&shared).await;
+        println!("test three_grants_replicas_behave_as_one ... ok");
+    });
 }
 
-async fn three_budget_replicas_behave_as_one() {
-    let Some(database) = TestDatabase::postgres().await else {
-        return;
-    };
-    let Some(nats) = test_nats_url().await else {
-        return;
-    };
-    let prefix = format!("replicas{}", uuid::Uuid::new_v4().simple());
-    let tokens = TestTokens::new();
-    let token = tokens.admin();
-    let governance = governance_with(&tokens, aimaq_governance::run, &[]).await;
-    let keys = tempfile::tempdir().unwrap();
-    tokens.keys.publish(keys.path()).unwrap();
-    let settings = replica::Settings {
-        database: database.url.clone(),
-        governance: governance.url(),
-        keys: keys.path().to_path_buf(),
-        log_key: aimaq_testing::test_log_key().log_signing_key.unwrap(),
-        nats: nats.clone(),
-        prefix: prefix.clone(),
-    };
-    // The first migrates; the others start on the migrated database.
-    let mut replicas = vec![Replica::start(&settings).await];
-    for _ in 1..REPLICAS {
-        replicas.push(Replica::start(&settings).await);
-    }
-    let allocation = prepare(&replicas[0], &token).await;
-
-    let outcome = load::race(&mut replicas, &allocation, &token).await;
-    assert_eq!(outcome.killed, 1, "one replica was killed mid-load");
-    assert!(outcome.retried > 0, "requests met the killed replica");
-    eprintln!(
-        "{} projects made, {} sends retried on another replica",
-        outcome.created.len(),
-        outcome.retried
-    );
-    let alive: Vec<&Replica> = replicas.iter().filter(|r| r.alive()).collect();
-    let mut budget = BudgetServiceClient::new(alive[0].channel().await);
-    let held = budget
-        .get_allocation(with_token(
-            GetAllocationRequest {
-                allocation: allocation.clone(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .allocation
-        .unwrap();
-    assert_eq!(
-        outcome.created.len() as i64,
-        ROOM,
-        "the room is used, not more"
-    );
-    assert_eq!(held.committed_tiyn, ROOM * COST, "no overrun");
-    assert!(held.committed_tiyn <= held.amount_tiyn);
-
-    // Verifying first sequences what the killed replica committed and left.
-    for replica in &alive {
-        let verification = replica.verify(&token).await;
-        assert!(verification.intact, "{verification:?}");
-    }
-    let feed = same_feed_everywhere(&alive, &token).await;
-    let mut kinds = std::collections::BTreeMap::new();
-    for event in &feed {
-        *kinds.entry(event.resource_type.as_str()).or_insert(0) += 1;
-    }
-    eprintln!("feed: {kinds:?}");
-    let created = feed
-        .iter()
-        .filter(|event| event.resource_type == "project")
-        .count();
-    assert_eq!(created as i64, ROOM, "each project created once");
-    jetstream_holds_each_event_once(&nats, &prefix, &feed).await;
-    drop(replicas);
+/// What the replicas of both services share: governance (in this process),
+/// the token keys, the log key and the NATS server.
+pub struct Shared {
+    pub tokens: TestTokens,
+    pub token: String,
+    governance: TestServer,
+    keys: tempfile::TempDir,
+    nats: String,
 }
 
-/// A programme, its envelope and a region's allocation with room for ROOM
-/// projects; the allocation's name.
-async fn prepare(replica: &Replica, token: &str) -> String {
-    let mut budget = BudgetServiceClient::new(replica.channel().await);
-    program_with_envelope(&mut budget, token, 10 * ROOM * COST).await;
-    let allocated = budget
-        .allocate(with_token(
-            AllocateRequest {
-                request_id: "allocate".into(),
-                program_code: "AUYL_EL_BESIGI".into(),
-                fiscal_year: this_year(),
-                territory_kato: REGION.into(),
-                amount_tiyn: ROOM * COST,
-            },
-            token,
-        ))
-        .await
-        .unwrap();
-    allocated.into_inner().allocation.unwrap().name
+impl Shared {
+    /// None (with a message) without PostgreSQL or NATS.
+    async fn start() -> Option<Shared> {
+        TestDatabase::postgres().await?;
+        let nats = test_nats_url().await?;
+        let tokens = TestTokens::new();
+        let governance = governance_with(&tokens, aimaq_governance::run, &[]).await;
+        let keys = tempfile::tempdir().unwrap();
+        tokens.keys.publish(keys.path()).unwrap();
+        Some(Shared {
+            token: tokens.admin(),
+            tokens,
+            governance,
+            keys,
+            nats,
+        })
+    }
+
+    /// Three replicas of `service` on a fresh PostgreSQL database, the first
+    /// migrating it, each relaying to JetStream under `prefix`.
+    pub async fn replicas(
+        &self,
+        service: &str,
+        database: &TestDatabase,
+        prefix: &str,
+    ) -> Vec<Replica> {
+        let settings = Settings {
+            service: service.into(),
+            database: database.url.clone(),
+            governance: self.governance.url(),
+            keys: self.keys.path().to_path_buf(),
+            log_key: aimaq_testing::test_log_key().log_signing_key.unwrap(),
+            nats: self.nats.clone(),
+            prefix: prefix.into(),
+        };
+        let mut replicas = vec![Replica::start(&settings).await];
+        for _ in 1..REPLICAS {
+            replicas.push(Replica::start(&settings).await);
+        }
+        replicas
+    }
+
+    /// The checks after the race: the audit log verifies on every replica
+    /// left (which also sequences what the killed one committed and left),
+    /// each serves the same gap-free feed, and JetStream holds each of its
+    /// events once. The feed.
+    pub async fn behave_as_one(&self, alive: &[&Replica], stream: &str) -> Vec<ChangeEvent> {
+        for replica in alive {
+            let verification = replica.verify(&self.token).await;
+            assert!(verification.intact, "{verification:?}");
+        }
+        let feed = same_feed_everywhere(alive, &self.token).await;
+        let mut kinds = std::collections::BTreeMap::new();
+        for event in &feed {
+            *kinds.entry(event.resource_type.as_str()).or_insert(0) += 1;
+        }
+        eprintln!("{stream}: {kinds:?}");
+        jetstream_holds_each_event_once(&self.nats, stream, &feed).await;
+        feed
+    }
 }
 
-/// The whole change feed read from each replica: gap-free and the same.
+/// A prefix of the feed's subjects and streams unique to this run.
+pub fn unique_prefix() -> String {
+    format!("replicas{}", uuid::Uuid::new_v4().simple())
+}
+
 async fn same_feed_everywhere(replicas: &[&Replica], token: &str) -> Vec<ChangeEvent> {
     let mut feeds = Vec::new();
     for replica in replicas {
@@ -166,21 +148,20 @@ async fn same_feed_everywhere(replicas: &[&Replica], token: &str) -> Vec<ChangeE
     feeds.remove(0)
 }
 
-/// The budget stream holds the feed's events, each once, in feed order (the
+/// The stream holds the feed's events, each once, in feed order (the
 /// relay's lease moves off the killed replica once it lapses).
-async fn jetstream_holds_each_event_once(nats: &str, prefix: &str, feed: &[ChangeEvent]) {
+async fn jetstream_holds_each_event_once(nats: &str, name: &str, feed: &[ChangeEvent]) {
     let context = jetstream::new(async_nats::connect(nats).await.unwrap());
-    let name = format!("{prefix}_BUDGET").to_uppercase();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut stream = loop {
-        if let Ok(mut stream) = context.get_stream(&name).await
+        if let Ok(mut stream) = context.get_stream(name).await
             && stream.info().await.unwrap().state.messages >= feed.len() as u64
         {
             break stream;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the stream did not catch up with the feed"
+            "{name} did not catch up with the feed"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -195,5 +176,5 @@ async fn jetstream_holds_each_event_once(nats: &str, prefix: &str, feed: &[Chang
             .map(|value| value.as_str().to_owned());
         assert_eq!(sequence, Some(event.sequence.to_string()));
     }
-    context.delete_stream(&name).await.unwrap();
+    context.delete_stream(name).await.unwrap();
 }

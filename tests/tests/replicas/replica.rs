@@ -1,4 +1,4 @@
-//! One budget replica in a process of its own: this test binary run again
+//! One replica of budget or grants in a process of its own: this test binary run again
 //! with `AIMAQ_REPLICA` set. It prints its address, serves, and drains when
 //! its standard input closes; the test can also kill it with SIGKILL.
 
@@ -7,8 +7,9 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
-use aimaq_proto::budget::v1::{VerifyAuditLogRequest, WatchChangesRequest};
 use aimaq_proto::common::v1::{AuditVerification, ChangeEvent};
+use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
+use aimaq_proto::{budget, grants};
 use aimaq_testing::{TestPki, with_token};
 use tonic::transport::Channel;
 
@@ -18,6 +19,8 @@ const ROLE: &str = "AIMAQ_REPLICA";
 /// What every replica shares.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
+    /// `budget` or `grants`.
+    pub service: String,
     pub database: String,
     pub governance: String,
     pub keys: PathBuf,
@@ -31,6 +34,7 @@ pub struct Replica {
     child: Option<Child>,
     pub address: std::net::SocketAddr,
     pub database: String,
+    service: String,
 }
 
 impl Replica {
@@ -42,6 +46,7 @@ impl Replica {
             child: Some(child),
             address,
             database: settings.database.clone(),
+            service: settings.service.clone(),
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !aimaq_server::is_serving(&replica.url(), &TestPki::get().client(), "").await {
@@ -82,36 +87,57 @@ impl Replica {
 
     /// The change feed from the start until it has been quiet for a second.
     pub async fn feed(&self, token: &str) -> Vec<ChangeEvent> {
-        let mut client = BudgetServiceClient::new(self.channel().await);
-        let asked = WatchChangesRequest {
-            after_sequence: 0,
-            resource_types: Vec::new(),
-        };
-        let mut stream = client
-            .watch_changes(with_token(asked, token))
-            .await
-            .unwrap()
-            .into_inner();
+        let channel = self.channel().await;
         let mut events = Vec::new();
-        while let Ok(message) = tokio::time::timeout(Duration::from_secs(1), stream.message()).await
-        {
-            let Some(message) = message.unwrap() else {
-                break;
-            };
-            events.push(message.event.unwrap());
+        macro_rules! read {
+            ($client:expr, $package:ident) => {{
+                let asked = $package::v1::WatchChangesRequest {
+                    after_sequence: 0,
+                    resource_types: Vec::new(),
+                };
+                let mut stream = $client
+                    .watch_changes(with_token(asked, token))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                while let Ok(message) =
+                    tokio::time::timeout(Duration::from_secs(1), stream.message()).await
+                {
+                    let Some(message) = message.unwrap() else {
+                        break;
+                    };
+                    events.push(message.event.unwrap());
+                }
+            }};
+        }
+        match self.service.as_str() {
+            "budget" => read!(BudgetServiceClient::new(channel), budget),
+            _ => read!(GrantsServiceClient::new(channel), grants),
         }
         events
     }
 
     pub async fn verify(&self, token: &str) -> AuditVerification {
-        let mut client = BudgetServiceClient::new(self.channel().await);
-        client
-            .verify_audit_log(with_token(VerifyAuditLogRequest {}, token))
-            .await
-            .unwrap()
-            .into_inner()
-            .verification
-            .unwrap()
+        let channel = self.channel().await;
+        let verification = match self.service.as_str() {
+            "budget" => {
+                BudgetServiceClient::new(channel)
+                    .verify_audit_log(with_token(budget::v1::VerifyAuditLogRequest {}, token))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .verification
+            }
+            _ => {
+                GrantsServiceClient::new(channel)
+                    .verify_audit_log(with_token(grants::v1::VerifyAuditLogRequest {}, token))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .verification
+            }
+        };
+        verification.unwrap()
     }
 }
 
@@ -161,9 +187,14 @@ pub fn serves() -> bool {
             })
             .await;
         });
-        aimaq_budget::run(config, settings.governance, listener, stop)
-            .await
-            .unwrap();
+        match settings.service.as_str() {
+            "budget" => aimaq_budget::run(config, settings.governance, listener, stop)
+                .await
+                .unwrap(),
+            _ => aimaq_grants::run(config, settings.governance, listener, stop)
+                .await
+                .unwrap(),
+        }
     });
     true
 }
