@@ -1,14 +1,17 @@
 //! A backend started with `--nats-url` publishes its change feed to JetStream:
 //! a territory written through its API arrives on its subject, with its
-//! message id, as the feed's event. Skips without NATS unless
+//! message id, as the feed's event; over mutual TLS too, to a NATS server
+//! that verifies the backend's certificate. Skips without NATS unless
 //! `AIMAQ_REQUIRE_NATS=1`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
 use aimaq_proto::common::v1::{ChangeEvent, LocalizedText};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
-use aimaq_testing::{TestDatabase, TestServer, TestTokens, test_nats_url, with_token};
+use aimaq_testing::{TestDatabase, TestPki, TestServer, TestTokens, test_nats_url, with_token};
 use async_nats::jetstream;
 use prost::Message;
 
@@ -17,6 +20,104 @@ async fn a_write_reaches_jetstream_on_its_subject() {
     let Some(url) = test_nats_url().await else {
         return;
     };
+    let context = jetstream::new(async_nats::connect(url.as_str()).await.expect("NATS"));
+    a_write_reaches(&url, context).await;
+}
+
+/// The backend connects with `tls://`: the NATS server's certificate checked
+/// against the backend's CA, the backend's own presented and verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_reaches_jetstream_over_mutual_tls() {
+    let Some(nats) = TlsNats::start() else {
+        return;
+    };
+    let pki = TestPki::get();
+    let client = async_nats::ConnectOptions::new()
+        .require_tls(true)
+        .add_root_certificates(pki.ca.clone())
+        .add_client_certificate(pki.client.cert.clone(), pki.client.key.clone())
+        .connect(nats.url.as_str())
+        .await
+        .expect("NATS over mutual TLS");
+    // Without a certificate the server refuses.
+    let anonymous = async_nats::ConnectOptions::new()
+        .require_tls(true)
+        .add_root_certificates(pki.ca.clone())
+        .connection_timeout(Duration::from_secs(2))
+        .connect(nats.url.as_str())
+        .await;
+    assert!(
+        anonymous.is_err(),
+        "a client without a certificate is refused"
+    );
+    a_write_reaches(&nats.url, jetstream::new(client)).await;
+}
+
+/// A NATS server with JetStream on its own port, taking only mutual TLS with
+/// the test PKI; stopped when dropped.
+struct TlsNats {
+    url: String,
+    process: std::process::Child,
+    _store: tempfile::TempDir,
+}
+
+impl TlsNats {
+    fn start() -> Option<TlsNats> {
+        let required = std::env::var("AIMAQ_REQUIRE_NATS").is_ok_and(|v| v == "1");
+        let pki = TestPki::get();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let store = tempfile::tempdir().expect("a store directory");
+        let started = std::process::Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store.path())
+            .arg("--tlsverify")
+            .arg("--tlscert")
+            .arg(&pki.server.cert)
+            .arg("--tlskey")
+            .arg(&pki.server.key)
+            .arg("--tlscacert")
+            .arg(&pki.ca)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let process = match started {
+            Ok(process) => process,
+            Err(error) if !required => {
+                eprintln!("SKIPPED: NATS over TLS: no nats-server to start ({error})");
+                return None;
+            }
+            Err(error) => panic!("NATS is required but nats-server does not start: {error}"),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(TlsNats {
+            url: format!("tls://127.0.0.1:{port}"),
+            process,
+            _store: store,
+        })
+    }
+}
+
+impl Drop for TlsNats {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// A governance server publishing to `url` under a prefix of its own: its
+/// write arrives in its stream, as `context` reads it.
+async fn a_write_reaches(url: &str, context: jetstream::Context) {
+    let url = url.to_owned();
     let prefix = format!("e2e{}", uuid::Uuid::new_v4().simple());
     let tokens = TestTokens::new();
     let relayed = {
@@ -47,7 +148,6 @@ async fn a_write_reaches_jetstream_on_its_subject() {
         .await
         .expect("the territory is written");
 
-    let context = jetstream::new(async_nats::connect(url.as_str()).await.expect("NATS"));
     let stream_name = format!("{prefix}_GOVERNANCE").to_uppercase();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let message = loop {
