@@ -114,9 +114,30 @@ impl Drop for TlsNats {
     }
 }
 
+/// The caller's trace, which the change's message carries on.
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+/// Spans with trace ids and W3C propagation, as every server binary has.
+fn traced() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let config = aimaq_config::TelemetryConfig {
+            log_format: aimaq_config::LogFormat::Text,
+            // The servers' call spans are at info: the trace lives in them.
+            log_filter: "warn,aimaq_telemetry=info".into(),
+            ..aimaq_config::TelemetryConfig::default()
+        };
+        let guard = aimaq_telemetry::init("jetstream-test", &config, &Default::default());
+        // Kept for the whole process.
+        std::mem::forget(guard.expect("telemetry"));
+    });
+}
+
 /// A governance server publishing to `url` under a prefix of its own: its
-/// write arrives in its stream, as `context` reads it.
+/// write arrives in its stream, as `context` reads it, carrying the
+/// caller's trace.
 async fn a_write_reaches(url: &str, context: jetstream::Context) {
+    traced();
     let url = url.to_owned();
     let prefix = format!("e2e{}", uuid::Uuid::new_v4().simple());
     let tokens = TestTokens::new();
@@ -143,8 +164,13 @@ async fn a_write_reaches(url: &str, context: jetstream::Context) {
         }),
         expected_version: 0,
     };
+    let mut request = with_token(asked, &tokens.admin());
+    let traceparent = format!("00-{TRACE_ID}-00f067aa0ba902b7-01");
+    request
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().expect("a header value"));
     client
-        .upsert_territory(with_token(asked, &tokens.admin()))
+        .upsert_territory(request)
         .await
         .expect("the territory is written");
 
@@ -172,6 +198,14 @@ async fn a_write_reaches(url: &str, context: jetstream::Context) {
     assert_eq!(event.resource_name, "territories/710000000");
     assert_eq!(event.request_id, "relayed-region");
     assert!(!event.state_digest.is_empty());
+    // The event and its message carry the trace of the request that made it.
+    assert!(
+        event.trace_parent.contains(TRACE_ID),
+        "{}",
+        event.trace_parent
+    );
+    let traceparent = message.headers.get("traceparent").map(|v| v.as_str());
+    assert_eq!(traceparent, Some(event.trace_parent.as_str()));
     drop(server);
     context
         .delete_stream(&stream_name)

@@ -71,6 +71,7 @@ pub mod change_event {
         pub actor: String,
         pub commit_time_micros: i64,
         pub state_digest: String,
+        pub trace_parent: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -38,7 +38,8 @@ pub use audit::AuditQuery;
 pub use feed::{ChangeFeed, FeedQueries};
 pub use keys::LogKeys;
 pub use migration::{
-    CreatePendingRecords, CreateRecordTables, RecordCertificates, StateDigests, TransparencyLog,
+    CreatePendingRecords, CreateRecordTables, RecordCertificates, StateDigests, TraceParents,
+    TransparencyLog,
 };
 pub use mutation::{Change, Mutation, Records, next_version};
 pub use states::{ResourceStates, StateTable, name_fields, name_number};

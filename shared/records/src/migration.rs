@@ -349,3 +349,35 @@ impl MigrationTrait for StateDigests {
             .await
     }
 }
+
+/// Change events carry the trace of the request that made them.
+pub struct TraceParents;
+
+impl MigrationName for TraceParents {
+    fn name(&self) -> &str {
+        "m0000_trace_parents"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for TraceParents {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        add_column(
+            manager,
+            "change_events",
+            string("trace_parent").default("").to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("change_events")
+                    .drop_column("trace_parent")
+                    .to_owned(),
+            )
+            .await
+    }
+}

@@ -38,6 +38,8 @@ pub struct Mutation {
     pub agency: String,
     /// The subject of the caller's client certificate; empty without one.
     pub certificate: String,
+    /// The request's W3C traceparent, for its change events; empty untraced.
+    pub trace_parent: String,
 }
 
 /// A resource the mutation changed; the first one is the audit record's resource.
@@ -92,6 +94,7 @@ impl Mutation {
             actor: caller.subject.clone(),
             agency: caller.agency.clone(),
             certificate: caller.certificate_subject().to_owned(),
+            trace_parent: aimaq_telemetry::current_traceparent(),
         })
     }
 }

@@ -57,6 +57,7 @@ pub(crate) fn pending_row(
                 action: change.action as i32,
                 resource_version: change.version,
                 state_digest: state_digest.clone(),
+                trace_parent: mutation.trace_parent.clone(),
                 ..ChangeEvent::default()
             })
             .collect(),

@@ -440,6 +440,7 @@ async fn insert_change_events(
             change_event::Column::Actor,
             change_event::Column::CommitTimeMicros,
             change_event::Column::StateDigest,
+            change_event::Column::TraceParent,
         ]);
         for (sequence, event, row) in chunk {
             insert.values_panic([
@@ -453,6 +454,7 @@ async fn insert_change_events(
                 row.actor.clone().into(),
                 row.occurred_at_micros.into(),
                 event.state_digest.clone().into(),
+                event.trace_parent.clone().into(),
             ]);
         }
         transaction

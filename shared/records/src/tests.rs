@@ -33,6 +33,7 @@ impl MigratorTrait for RecordsOnly {
             Box::new(RecordCertificates),
             Box::new(crate::TransparencyLog),
             Box::new(crate::StateDigests),
+            Box::new(crate::TraceParents),
         ]
     }
 }
@@ -63,6 +64,7 @@ fn mutation(request_id: &str) -> Mutation {
         actor: "tester".into(),
         agency: "test agency".into(),
         certificate: "CN=tester".into(),
+        trace_parent: String::new(),
     }
 }
 

@@ -103,6 +103,9 @@ pub(crate) fn message(
         "Aimaq-Resource",
         header_value(&event.resource_name).as_str(),
     );
+    if !event.trace_parent.is_empty() {
+        headers.insert("traceparent", header_value(&event.trace_parent).as_str());
+    }
     headers.insert(
         "Content-Type",
         "application/protobuf; proto=aimaq.common.v1.ChangeEvent",

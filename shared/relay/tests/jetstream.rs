@@ -32,6 +32,7 @@ impl MigratorTrait for RecordsAndRelay {
             Box::new(RecordCertificates),
             Box::new(TransparencyLog),
             Box::new(StateDigests),
+            Box::new(aimaq_records::TraceParents),
             Box::new(FeedRelays),
         ]
     }
@@ -94,6 +95,7 @@ async fn put(records: &Records, request_id: &str, n: usize) -> usize {
         actor: "tester".into(),
         agency: "test agency".into(),
         certificate: String::new(),
+        trace_parent: format!("00-{:0>32x}-{:0>16x}-01", n + 1, n + 1),
     };
     records
         .apply(&mutation, |transaction: DatabaseTransaction| {
@@ -157,6 +159,15 @@ async fn stored(
             .map(|value| value.as_str().to_owned())
             .unwrap_or_default();
         let event = ChangeEvent::decode(message.payload).unwrap();
+        let traceparent = message
+            .headers
+            .get("traceparent")
+            .map(|v| v.as_str().to_owned());
+        assert_eq!(traceparent.as_deref(), Some(event.trace_parent.as_str()));
+        assert!(
+            event.trace_parent.starts_with("00-"),
+            "each event its request's trace"
+        );
         messages.push((message.subject.to_string(), id, event));
     }
     messages

@@ -18,7 +18,9 @@ use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::prelude::*;
 
 pub use layer::{RpcMethod, RpcTelemetryLayer, RpcTelemetryService};
-pub use propagation::{TracePropagation, extract_context, inject_context, inject_headers};
+pub use propagation::{
+    TracePropagation, current_traceparent, extract_context, inject_context, inject_headers,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {

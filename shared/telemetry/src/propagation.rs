@@ -67,6 +67,18 @@ pub fn inject_headers(headers: &mut http::HeaderMap) {
     });
 }
 
+/// The current span's context as a W3C `traceparent` value; empty when there
+/// is none.
+pub fn current_traceparent() -> String {
+    let mut headers = http::HeaderMap::new();
+    inject_headers(&mut headers);
+    headers
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Client interceptor that carries the caller's trace to the next service.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TracePropagation;

@@ -33,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(TransparencyLog),
             Box::new(StateDigests),
             Box::new(aimaq_runtime::FeedRelays),
+            Box::new(aimaq_records::TraceParents),
         ]
     }
 }
