@@ -312,16 +312,13 @@ pub async fn grants_scenario(channel: Channel, token: &str) {
         .unwrap();
 }
 
-/// Governance through the gateway: the village's akim election run to
-/// certification (from the archive), and the rural district's revenue.
-pub async fn governance_scenario(channel: Channel, token: &str) -> Election {
-    let mut governance = GovernanceServiceClient::new(channel);
-    let stations = vec![PollingStation {
-        number: 1,
-        address: "School No. 1".into(),
-        registered_voters: 1000,
-        ..PollingStation::default()
-    }];
+/// An archival election of VILLAGE's akim (plurality) with `stations` and
+/// two candidates; the election and the candidates' names.
+pub async fn election_with_candidates(
+    governance: &mut GovernanceServiceClient<Channel>,
+    token: &str,
+    stations: Vec<PollingStation>,
+) -> (Election, Vec<String>) {
     let election = governance
         .schedule_election(with_token(
             ScheduleElectionRequest {
@@ -368,28 +365,52 @@ pub async fn governance_scenario(channel: Channel, token: &str) -> Election {
             .unwrap();
         candidates.push(candidate.name);
     }
+    (election, candidates)
+}
+
+/// A first protocol of `station`: `first` votes for the first candidate, 200
+/// for the second, 50 against all and 10 spoiled of 700 ballots.
+pub fn protocol(
+    request_id: &str,
+    election: &str,
+    station: i32,
+    candidates: &[String],
+    first: i64,
+) -> SubmitProtocolRequest {
+    SubmitProtocolRequest {
+        request_id: request_id.into(),
+        election: election.into(),
+        station_number: station,
+        ballots_issued: 700,
+        candidate_votes: candidates
+            .iter()
+            .zip([first, 200])
+            .map(|(candidate, votes)| CandidateVotes {
+                candidate: candidate.clone(),
+                votes,
+            })
+            .collect(),
+        against_all: 50,
+        spoiled: 10,
+        expected_version: 0,
+        correction_reason: String::new(),
+    }
+}
+
+/// Governance through the gateway: the village's akim election run to
+/// certification (from the archive), and the rural district's revenue.
+pub async fn governance_scenario(channel: Channel, token: &str) -> Election {
+    let mut governance = GovernanceServiceClient::new(channel);
+    let stations = vec![PollingStation {
+        number: 1,
+        address: "School No. 1".into(),
+        registered_voters: 1000,
+        ..PollingStation::default()
+    }];
+    let (election, candidates) = election_with_candidates(&mut governance, token, stations).await;
+    let asked = protocol("protocol", &election.name, 1, &candidates, 400);
     governance
-        .submit_protocol(with_token(
-            SubmitProtocolRequest {
-                request_id: "protocol".into(),
-                election: election.name.clone(),
-                station_number: 1,
-                ballots_issued: 700,
-                candidate_votes: candidates
-                    .iter()
-                    .zip([400, 200])
-                    .map(|(candidate, votes)| CandidateVotes {
-                        candidate: candidate.clone(),
-                        votes,
-                    })
-                    .collect(),
-                against_all: 50,
-                spoiled: 10,
-                expected_version: 0,
-                correction_reason: String::new(),
-            },
-            token,
-        ))
+        .submit_protocol(with_token(asked, token))
         .await
         .unwrap();
     governance

@@ -28,7 +28,7 @@ pub struct Outcome<T> {
 
 /// Sends `requests` requests, the k-th as `send(channel, k)` makes it, from
 /// CALLERS callers at once. A request refused as FAILED_PRECONDITION (no room
-/// left) makes nothing.
+/// left) or ABORTED (another won the version) makes nothing.
 pub async fn race<T, F, Fut>(replicas: &mut [Replica], requests: usize, send: F) -> Outcome<T>
 where
     T: PartialEq + Debug + Send + 'static,
@@ -93,7 +93,9 @@ where
         let replica = attempt % channels.len();
         match send(channels[replica].clone(), k).await {
             Ok(thing) => return (Some(thing), replica),
-            Err(status) if status.code() == Code::FailedPrecondition => return (None, replica),
+            Err(status) if matches!(status.code(), Code::FailedPrecondition | Code::Aborted) => {
+                return (None, replica);
+            }
             // Gone, cut off mid-answer, or too slow: the next replica.
             Err(status) => {
                 assert!(

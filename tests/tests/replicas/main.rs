@@ -1,7 +1,8 @@
 //! Three replicas of a backend, each a process of its own, against one
-//! PostgreSQL database, behave as one. For budget and for grants in turn,
-//! callers race requests against a limit (projects against an allocation,
-//! approvals against a region's quota) through all three, retry each request
+//! PostgreSQL database, behave as one. For governance, budget and grants in
+//! turn, callers race requests against a limit (two protocols for each
+//! polling station, projects against an allocation, approvals against a
+//! region's quota) through all three, retry each request
 //! on another replica, and one replica is killed with SIGKILL mid-load. Then
 //! no limit is overrun, no request is applied twice, the audit log verifies
 //! and the change feed is gap-free and identical as read from every replica,
@@ -14,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod budget;
+mod governance;
 mod grants;
 mod load;
 mod replica;
@@ -33,6 +35,7 @@ fn main() {
         return;
     }
     if std::env::args().skip(1).any(|arg| arg == "--list") {
+        println!("three_governance_replicas_behave_as_one: test");
         println!("three_budget_replicas_behave_as_one: test");
         println!("three_grants_replicas_behave_as_one: test");
         return;
@@ -46,6 +49,8 @@ fn main() {
         let Some(shared) = Shared::start().await else {
             return;
         };
+        governance::three_replicas_behave_as_one(&shared).await;
+        println!("test three_governance_replicas_behave_as_one ... ok");
         budget::three_replicas_behave_as_one(&shared).await;
         println!("test three_budget_replicas_behave_as_one ... ok");
         grants::three_replicas_behave_as_one(&shared).await;

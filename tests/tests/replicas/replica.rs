@@ -1,4 +1,4 @@
-//! One replica of budget or grants in a process of its own: this test binary run again
+//! One replica of a backend in a process of its own: this test binary run again
 //! with `AIMAQ_REPLICA` set. It prints its address, serves, and drains when
 //! its standard input closes; the test can also kill it with SIGKILL.
 
@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use aimaq_proto::budget::v1::budget_service_client::BudgetServiceClient;
 use aimaq_proto::common::v1::{AuditVerification, ChangeEvent};
+use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::grants::v1::grants_service_client::GrantsServiceClient;
-use aimaq_proto::{budget, grants};
+use aimaq_proto::{budget, governance, grants};
 use aimaq_testing::{TestPki, with_token};
 use tonic::transport::Channel;
 
@@ -19,7 +20,7 @@ const ROLE: &str = "AIMAQ_REPLICA";
 /// What every replica shares.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
-    /// `budget` or `grants`.
+    /// `governance`, `budget` or `grants`.
     pub service: String,
     pub database: String,
     pub governance: String,
@@ -111,6 +112,7 @@ impl Replica {
             }};
         }
         match self.service.as_str() {
+            "governance" => read!(GovernanceServiceClient::new(channel), governance),
             "budget" => read!(BudgetServiceClient::new(channel), budget),
             _ => read!(GrantsServiceClient::new(channel), grants),
         }
@@ -120,6 +122,14 @@ impl Replica {
     pub async fn verify(&self, token: &str) -> AuditVerification {
         let channel = self.channel().await;
         let verification = match self.service.as_str() {
+            "governance" => {
+                GovernanceServiceClient::new(channel)
+                    .verify_audit_log(with_token(governance::v1::VerifyAuditLogRequest {}, token))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .verification
+            }
             "budget" => {
                 BudgetServiceClient::new(channel)
                     .verify_audit_log(with_token(budget::v1::VerifyAuditLogRequest {}, token))
@@ -188,6 +198,7 @@ pub fn serves() -> bool {
             .await;
         });
         match settings.service.as_str() {
+            "governance" => aimaq_governance::run(config, listener, stop).await.unwrap(),
             "budget" => aimaq_budget::run(config, settings.governance, listener, stop)
                 .await
                 .unwrap(),
