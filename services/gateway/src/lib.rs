@@ -184,6 +184,8 @@ pub enum GatewayError {
     TokenKey(#[from] aimaq_auth::KeyError),
     #[error("backend {0}")]
     Backend(String),
+    #[error("rate limit store: {0}")]
+    RateStore(String),
     #[error(transparent)]
     Tls(#[from] aimaq_tls::TlsError),
     #[error(transparent)]
@@ -237,7 +239,7 @@ pub async fn run(
                 .as_deref()
                 .zip(config.tls.tls_key.as_deref()),
         };
-        let rates = SharedRates::connect(url, tls).map_err(GatewayError::Backend)?;
+        let rates = SharedRates::connect(url, tls).map_err(GatewayError::RateStore)?;
         guard = guard.with_shared_rates(rates, config.rate.gateway_replicas);
         tracing::info!(
             replicas = config.rate.gateway_replicas,

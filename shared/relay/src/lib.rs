@@ -36,6 +36,8 @@ const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 pub enum RelayError {
     #[error("NATS: {0}")]
     Nats(String),
+    #[error("reading the change feed: {0}")]
+    Feed(#[from] tonic::Status),
     #[error(transparent)]
     Records(#[from] aimaq_error::Error),
 }
@@ -182,12 +184,10 @@ impl Relay {
             let Some(first) = first else {
                 return Ok(());
             };
-            let mut batch = vec![first.map_err(|status| RelayError::Nats(status.to_string()))?];
+            let mut batch = vec![first?];
             while batch.len() < BATCH {
                 match events.next().now_or_never() {
-                    Some(Some(event)) => {
-                        batch.push(event.map_err(|status| RelayError::Nats(status.to_string()))?)
-                    }
+                    Some(Some(event)) => batch.push(event?),
                     _ => break,
                 }
             }

@@ -121,31 +121,20 @@ impl Replica {
 
     pub async fn verify(&self, token: &str) -> AuditVerification {
         let channel = self.channel().await;
+        macro_rules! verify {
+            ($client:expr, $package:ident) => {
+                $client
+                    .verify_audit_log(with_token($package::v1::VerifyAuditLogRequest {}, token))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .verification
+            };
+        }
         let verification = match self.service.as_str() {
-            "governance" => {
-                GovernanceServiceClient::new(channel)
-                    .verify_audit_log(with_token(governance::v1::VerifyAuditLogRequest {}, token))
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .verification
-            }
-            "budget" => {
-                BudgetServiceClient::new(channel)
-                    .verify_audit_log(with_token(budget::v1::VerifyAuditLogRequest {}, token))
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .verification
-            }
-            _ => {
-                GrantsServiceClient::new(channel)
-                    .verify_audit_log(with_token(grants::v1::VerifyAuditLogRequest {}, token))
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .verification
-            }
+            "governance" => verify!(GovernanceServiceClient::new(channel), governance),
+            "budget" => verify!(BudgetServiceClient::new(channel), budget),
+            _ => verify!(GrantsServiceClient::new(channel), grants),
         };
         verification.unwrap()
     }

@@ -52,13 +52,13 @@ impl SharedRates {
             redis::Client::open(url)
         }
         // The URL may hold a password: the error is told without it.
-        .map_err(|error| format!("the rate limit store's URL: {:?}", error.kind()))?;
+        .map_err(|error| format!("its URL: {:?}", error.kind()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(STORE_TIMEOUT))
             .set_response_timeout(Some(STORE_TIMEOUT))
             .set_number_of_retries(1);
         let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|error| format!("the rate limit store: {:?}", error.kind()))?;
+            .map_err(|error| format!("{:?}", error.kind()))?;
         Ok(SharedRates {
             connection,
             script: redis::Script::new(include_str!("rate.lua")),
