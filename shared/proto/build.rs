@@ -42,6 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Message names let the codec find a request's descriptor.
             let mut config = tonic_prost_build::Config::new();
             config.enable_type_names();
+            // Change events carry resources as `Any` under the usual domain.
+            config.type_name_domain(["."], "type.googleapis.com");
             config
         })?;
     Ok(())

@@ -1,6 +1,6 @@
 //! A backend started with `--nats-url` publishes its change feed to JetStream:
 //! a territory written through its API arrives on its subject, with its
-//! message id, as the feed's event; over mutual TLS too, to a NATS server
+//! message id, as the feed's event carrying the territory; over mutual TLS too, to a NATS server
 //! that verifies the backend's certificate. Skips without NATS unless
 //! `AIMAQ_REQUIRE_NATS=1`.
 
@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use aimaq_proto::common::v1::{ChangeEvent, LocalizedText};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
-use aimaq_proto::governance::v1::{TerritoryInput, TerritoryKind, UpsertTerritoryRequest};
+use aimaq_proto::governance::v1::{
+    Territory, TerritoryInput, TerritoryKind, UpsertTerritoryRequest,
+};
 use aimaq_testing::{TestDatabase, TestPki, TestServer, TestTokens, test_nats_url, with_token};
 use async_nats::jetstream;
 use prost::Message;
@@ -151,28 +153,19 @@ async fn a_write_reaches(url: &str, context: jetstream::Context) {
     };
     let server = TestServer::start(TestDatabase::sqlite().await, &tokens, relayed).await;
     let mut client = GovernanceServiceClient::new(server.channel().await);
-    let asked = UpsertTerritoryRequest {
-        request_id: "relayed-region".into(),
-        territory: Some(TerritoryInput {
-            kato: "710000000".into(),
-            kind: TerritoryKind::Region as i32,
-            name: Some(LocalizedText {
-                ru: "Астана".into(),
-                ..LocalizedText::default()
-            }),
-            ..TerritoryInput::default()
-        }),
-        expected_version: 0,
-    };
+    let asked = asked_region("relayed-region", "710000000");
     let mut request = with_token(asked, &tokens.admin());
     let traceparent = format!("00-{TRACE_ID}-00f067aa0ba902b7-01");
     request
         .metadata_mut()
         .insert("traceparent", traceparent.parse().expect("a header value"));
-    client
+    let written = client
         .upsert_territory(request)
         .await
-        .expect("the territory is written");
+        .expect("the territory is written")
+        .into_inner()
+        .territory
+        .expect("the territory answered");
 
     let stream_name = format!("{prefix}_GOVERNANCE").to_uppercase();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -198,6 +191,16 @@ async fn a_write_reaches(url: &str, context: jetstream::Context) {
     assert_eq!(event.resource_name, "territories/710000000");
     assert_eq!(event.request_id, "relayed-region");
     assert!(!event.state_digest.is_empty());
+    // A fat event: the territory as written, no call back needed.
+    let carried = event
+        .resource
+        .as_ref()
+        .expect("the event carries its resource");
+    assert_eq!(
+        carried.type_url,
+        "type.googleapis.com/aimaq.governance.v1.Territory"
+    );
+    assert_eq!(carried.to_msg::<Territory>().ok(), Some(written));
     // The event and its message carry the trace of the request that made it.
     assert!(
         event.trace_parent.contains(TRACE_ID),
@@ -206,9 +209,87 @@ async fn a_write_reaches(url: &str, context: jetstream::Context) {
     );
     let traceparent = message.headers.get("traceparent").map(|v| v.as_str());
     assert_eq!(traceparent, Some(event.trace_parent.as_str()));
+
+    // Another region's territory: a durable consumer of territory events keeps
+    // one region's by the territory each event carries.
+    let mut other = asked_region("relayed-other", "610000000");
+    other.territory.as_mut().unwrap().name.as_mut().unwrap().ru = "Туркестанская".into();
+    client
+        .upsert_territory(with_token(other, &tokens.admin()))
+        .await
+        .expect("the other territory is written");
+    assert_eq!(
+        regional_territories(&context, &stream_name, &prefix, "71").await,
+        ["710000000"]
+    );
     drop(server);
     context
         .delete_stream(&stream_name)
         .await
         .expect("the test's stream is removed");
+}
+
+fn asked_region(request_id: &str, kato: &str) -> UpsertTerritoryRequest {
+    UpsertTerritoryRequest {
+        request_id: request_id.into(),
+        territory: Some(TerritoryInput {
+            kato: kato.into(),
+            kind: TerritoryKind::Region as i32,
+            name: Some(LocalizedText {
+                ru: "Астана".into(),
+                ..LocalizedText::default()
+            }),
+            ..TerritoryInput::default()
+        }),
+        expected_version: 0,
+    }
+}
+
+/// What a durable pull consumer of the stream's territory events keeps of
+/// one region: the territories whose KATO starts with `region`, read from
+/// the events themselves; every event is acknowledged.
+async fn regional_territories(
+    context: &jetstream::Context,
+    stream_name: &str,
+    prefix: &str,
+    region: &str,
+) -> Vec<String> {
+    let stream = context.get_stream(stream_name).await.expect("the stream");
+    let consumer = stream
+        .get_or_create_consumer(
+            "regional",
+            jetstream::consumer::pull::Config {
+                durable_name: Some("regional".into()),
+                filter_subject: format!("{prefix}.governance.territory.>"),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("a durable consumer");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = 0;
+    let mut kept = Vec::new();
+    while seen < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "{seen} of 2 events");
+        let mut batch = consumer
+            .fetch()
+            .max_messages(2)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .expect("a batch");
+        while let Some(message) = futures::StreamExt::next(&mut batch).await {
+            let message = message.expect("a message");
+            let event = ChangeEvent::decode(message.payload.clone()).expect("a ChangeEvent");
+            let territory = event.resource.and_then(|r| r.to_msg::<Territory>().ok());
+            let territory = territory.expect("each event carries its territory");
+            if territory.kato.starts_with(region) {
+                kept.push(territory.kato);
+            }
+            message.ack().await.expect("acknowledged");
+            seen += 1;
+        }
+    }
+    kept
 }

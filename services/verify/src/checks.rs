@@ -2,9 +2,9 @@
 //! database or shares code with the services beyond `aimaq_tlog`'s
 //! definitions of hashes, notes and records.
 
-use aimaq_proto::common::v1::AuditRecord;
+use aimaq_proto::common::v1::{AuditRecord, ChangeEvent};
 use aimaq_tlog::{
-    AuditLeaf, Checkpoint, EventFields, Hash, Note, NoteVerifier, events_digest,
+    AuditLeaf, Checkpoint, EventFields, Hash, Note, NoteVerifier, events_digest, resource_digest,
     verify_consistency, verify_inclusion,
 };
 
@@ -170,6 +170,28 @@ pub struct FeedEvent {
     /// empty); exports from before it was kept read as empty.
     #[serde(default)]
     pub state_digest: String,
+    /// The digest of the resource the event carried (empty when none);
+    /// exports from before events carried resources read as empty.
+    #[serde(default)]
+    pub resource_digest: String,
+}
+
+impl From<&ChangeEvent> for FeedEvent {
+    fn from(event: &ChangeEvent) -> FeedEvent {
+        FeedEvent {
+            sequence: event.sequence,
+            resource_type: event.resource_type.clone(),
+            resource_name: event.resource_name.clone(),
+            action: event.action,
+            resource_version: event.resource_version,
+            state_digest: event.state_digest.clone(),
+            resource_digest: event
+                .resource
+                .as_ref()
+                .map(|any| resource_digest(&any.type_url, &any.value))
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Checks that the feed's events of `record` are those it committed to.
@@ -187,6 +209,7 @@ pub fn check_events(record: &AuditRecord, events: &[FeedEvent]) -> Result<(), Fi
         action: event.action,
         resource_version: event.resource_version,
         state_digest: &event.state_digest,
+        resource_digest: &event.resource_digest,
     }));
     if mine.len() != record.change_count as usize || digest != record.events_digest {
         return Err(Finding::EventsDiffer {

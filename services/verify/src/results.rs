@@ -120,18 +120,7 @@ fn check_evidence(
         )));
     }
     check_included(record, checkpoint, &hashes(&proof.hashes)?)?;
-    let events: Vec<FeedEvent> = evidence
-        .events
-        .iter()
-        .map(|event| FeedEvent {
-            sequence: event.sequence,
-            resource_type: event.resource_type.clone(),
-            resource_name: event.resource_name.clone(),
-            action: event.action,
-            resource_version: event.resource_version,
-            state_digest: event.state_digest.clone(),
-        })
-        .collect();
+    let events: Vec<FeedEvent> = evidence.events.iter().map(FeedEvent::from).collect();
     check_events(record, &events)?;
     let committed = events
         .iter()

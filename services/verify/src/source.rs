@@ -218,14 +218,7 @@ impl GrpcLog {
                     let Some(event) = message.event else { continue };
                     let done = event.sequence >= last;
                     if event.sequence <= last {
-                        events.push(FeedEvent {
-                            sequence: event.sequence,
-                            resource_type: event.resource_type,
-                            resource_name: event.resource_name,
-                            action: event.action,
-                            resource_version: event.resource_version,
-                            state_digest: event.state_digest,
-                        });
+                        events.push(FeedEvent::from(&event));
                     }
                     if done {
                         break;

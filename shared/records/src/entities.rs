@@ -72,6 +72,8 @@ pub mod change_event {
         pub commit_time_micros: i64,
         pub state_digest: String,
         pub trace_parent: String,
+        /// The encoded `google.protobuf.Any` of the resource after the change.
+        pub resource: Option<Vec<u8>>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -281,5 +281,6 @@ pub(crate) fn to_proto(row: change_event::Model) -> ChangeEvent {
         commit_time: Some(aimaq_proto::timestamp_from_micros(row.commit_time_micros)),
         state_digest: row.state_digest,
         trace_parent: row.trace_parent,
+        resource: crate::resources::stored_resource(row.resource),
     }
 }

@@ -27,6 +27,7 @@ mod mutation;
 mod pending;
 mod platform;
 mod refusal;
+mod resources;
 mod sequencer;
 mod statecheck;
 mod states;
@@ -38,10 +39,11 @@ pub use audit::AuditQuery;
 pub use feed::{ChangeFeed, FeedQueries};
 pub use keys::LogKeys;
 pub use migration::{
-    CreatePendingRecords, CreateRecordTables, RecordCertificates, StateDigests, TraceParents,
-    TransparencyLog,
+    ChangeResources, CreatePendingRecords, CreateRecordTables, RecordCertificates, StateDigests,
+    TraceParents, TransparencyLog,
 };
 pub use mutation::{Change, Mutation, Records, next_version};
+pub use resources::{Held, ResourceMessages};
 pub use states::{ResourceStates, StateTable, name_fields, name_number};
 
 pub use aimaq_proto::common::v1::ChangeAction;

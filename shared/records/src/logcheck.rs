@@ -10,7 +10,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use crate::audit::AuditFields;
 use crate::entities::{audit_record, change_event, log_node, record_head, refused_record};
+use crate::feed::to_proto;
 use crate::keys::LogKeys;
+use crate::resources::committed_events_digest;
+use aimaq_proto::common::v1::ChangeEvent;
 
 /// A record that fails a check, and why.
 pub(crate) type Finding = (i64, String);
@@ -108,14 +111,8 @@ fn events_differ(
         }
         found.push(event);
     }
-    let digest = aimaq_tlog::events_digest(found.iter().map(|event| aimaq_tlog::EventFields {
-        sequence: u64::try_from(event.sequence).unwrap_or(0),
-        resource_type: &event.resource_type,
-        resource_name: &event.resource_name,
-        action: event.action,
-        resource_version: event.resource_version,
-        state_digest: &event.state_digest,
-    }));
+    let found: Vec<ChangeEvent> = found.into_iter().cloned().map(to_proto).collect();
+    let digest = committed_events_digest(found.iter().map(|event| (event.sequence, event)));
     (row.change_count > 0 && digest != fields.events_digest).then(|| {
         format!(
             "the change events {}..{} differ from those the record committed to",

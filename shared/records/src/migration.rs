@@ -1,6 +1,6 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_pk_auto, blob, integer, string, string_len, text,
+    big_integer, big_pk_auto, blob, blob_null, integer, string, string_len, text,
 };
 
 /// Creates the record-keeping tables; every service lists it first in its migrator.
@@ -376,6 +376,34 @@ impl MigrationTrait for TraceParents {
                 Table::alter()
                     .table("change_events")
                     .drop_column("trace_parent")
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Change events carry their resource as it stood after the change.
+pub struct ChangeResources;
+
+impl MigrationName for ChangeResources {
+    fn name(&self) -> &str {
+        "m0000_change_resources"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for ChangeResources {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The encoded `google.protobuf.Any`; NULL when the event carries none.
+        add_column(manager, "change_events", blob_null("resource")).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("change_events")
+                    .drop_column("resource")
                     .to_owned(),
             )
             .await

@@ -23,6 +23,7 @@ use crate::entities::{idempotency_key, pending_record, record_head};
 use crate::feed::ChangeFeed;
 use crate::keys::LogKeys;
 use crate::pending::{pending_insert, pending_row, pending_values};
+use crate::resources::{Held, ResourceMessages};
 use crate::sequencer::Sequencer;
 use crate::states::ResourceStates;
 
@@ -49,6 +50,9 @@ pub struct Change {
     pub resource_name: String,
     pub action: ChangeAction,
     pub version: i64,
+    /// A value the change's event is to carry as its resource, when the
+    /// resource's row alone does not make its message (see `resources.rs`).
+    pub resource: Option<Held>,
 }
 
 const MAX_REQUEST_ID: usize = 128;
@@ -115,6 +119,8 @@ pub struct Records {
     streams: StreamLimits,
     /// The resource types whose state the change events commit to.
     pub(crate) states: ResourceStates,
+    /// How the change events' resources become messages.
+    messages: ResourceMessages,
 }
 
 impl Records {
@@ -150,6 +156,7 @@ impl Records {
             wake_sequencer,
             streams: StreamLimits::default(),
             states: ResourceStates::default(),
+            messages: ResourceMessages::default(),
         })
     }
 
@@ -157,6 +164,12 @@ impl Records {
     /// state of the resource's rows after it (see `states.rs`).
     pub fn with_states(mut self, states: ResourceStates) -> Records {
         self.states = states;
+        self
+    }
+
+    /// Each change event carries its resource as `messages` encode it.
+    pub fn with_messages(mut self, messages: ResourceMessages) -> Records {
+        self.messages = messages;
         self
     }
 
@@ -229,9 +242,10 @@ impl Records {
                 };
                 let outcome = match outcome {
                     Ok((response, changes)) => {
-                        match self.states.digests(&transaction, &changes).await {
-                            Ok(digests) => {
-                                let pending = pending_row(&self.keys, mutation, &changes, &digests);
+                        let states = self.states.after(&transaction, &changes, &self.messages);
+                        match states.await {
+                            Ok(states) => {
+                                let pending = pending_row(&self.keys, mutation, &changes, states);
                                 match record(&transaction, mutation, &response, pending, claimed)
                                     .await
                                 {
@@ -476,7 +490,15 @@ impl Change {
                 ChangeAction::Updated
             },
             version,
+            resource: None,
         }
+    }
+
+    /// A change of `resource_type` whose event carries the resource as the
+    /// service makes its message from `value`.
+    pub fn holding<V: std::any::Any + Send + Sync>(mut self, value: V) -> Change {
+        self.resource = Some(Held::new(value));
+        self
     }
 }
 

@@ -10,6 +10,7 @@ use crate::entities::pending_record;
 use crate::keys::LogKeys;
 use crate::mutation::{Change, Mutation, now_micros};
 use crate::sequencer::PendingChanges;
+use crate::states::StateAfter;
 
 /// The pending row's columns, in the order of [`pending_values`].
 pub(crate) fn pending_insert() -> InsertStatement {
@@ -37,7 +38,7 @@ pub(crate) fn pending_row(
     keys: &LogKeys,
     mutation: &Mutation,
     changes: &[Change],
-    state_digests: &[String],
+    states: Vec<StateAfter>,
 ) -> pending_record::Model {
     let (resource_type, resource_name) = changes
         .first()
@@ -47,17 +48,18 @@ pub(crate) fn pending_row(
         events: changes
             .iter()
             .zip(
-                state_digests
-                    .iter()
-                    .chain(std::iter::repeat(&String::new())),
+                states
+                    .into_iter()
+                    .chain(std::iter::repeat_with(Default::default)),
             )
-            .map(|(change, state_digest)| ChangeEvent {
+            .map(|(change, state)| ChangeEvent {
                 resource_type: change.resource_type.to_owned(),
                 resource_name: change.resource_name.clone(),
                 action: change.action as i32,
                 resource_version: change.version,
-                state_digest: state_digest.clone(),
+                state_digest: state.digest,
                 trace_parent: mutation.trace_parent.clone(),
+                resource: state.resource,
                 ..ChangeEvent::default()
             })
             .collect(),

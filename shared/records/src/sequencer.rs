@@ -31,6 +31,7 @@ use crate::audit::{AuditFields, chain_hash};
 use crate::entities::{audit_record, change_event, pending_record, record_head};
 use crate::keys::LogKeys;
 use crate::refusal::{insert_refused, screen};
+use crate::resources::committed_events_digest;
 use aimaq_storage::chunks::in_powers_of_two;
 use aimaq_storage::within;
 use aimaq_tlog::Hash;
@@ -326,17 +327,8 @@ impl<'a> Chained<'a> {
                 Error::internal(format!("pending record {} cannot be read: {e}", row.id))
             })?;
             let first_change = chained.change_sequence + 1;
-            let events_digest =
-                aimaq_tlog::events_digest(changes.events.iter().zip(first_change..).map(
-                    |(event, sequence)| aimaq_tlog::EventFields {
-                        sequence: u64::try_from(sequence).unwrap_or(0),
-                        resource_type: &event.resource_type,
-                        resource_name: &event.resource_name,
-                        action: event.action,
-                        resource_version: event.resource_version,
-                        state_digest: &event.state_digest,
-                    },
-                ));
+            let sequences = (first_change..).map(|s| u64::try_from(s).unwrap_or(0));
+            let events_digest = committed_events_digest(sequences.zip(&changes.events));
             let fields = AuditFields {
                 sequence: chained.audit_sequence,
                 occurred_at_micros: row.occurred_at_micros,
@@ -441,6 +433,7 @@ async fn insert_change_events(
             change_event::Column::CommitTimeMicros,
             change_event::Column::StateDigest,
             change_event::Column::TraceParent,
+            change_event::Column::Resource,
         ]);
         for (sequence, event, row) in chunk {
             insert.values_panic([
@@ -455,6 +448,7 @@ async fn insert_change_events(
                 row.occurred_at_micros.into(),
                 event.state_digest.clone().into(),
                 event.trace_parent.clone().into(),
+                event.resource.as_ref().map(Message::encode_to_vec).into(),
             ]);
         }
         transaction

@@ -30,6 +30,7 @@ use sea_orm::{
 };
 
 use crate::mutation::Change;
+use crate::resources::ResourceMessages;
 
 /// Names of the resources asked for at once, so that the condition stays well
 /// under SQLite's expression depth.
@@ -49,17 +50,23 @@ pub struct StateTable<E: EntityTrait> {
 }
 
 type Pinned<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
-type Rows<'a> = Pinned<'a, Vec<(String, [u8; 32])>>;
+type Rows<'a> = Pinned<'a, Vec<StateOfRow>>;
+
+/// A row's resource name and hash, with the resource's message when the row
+/// makes one.
+type StateOfRow = (String, [u8; 32], Option<prost_types::Any>);
 
 /// A table's rows as row hashes with the name of their resource.
 trait StateSource: Send + Sync {
     fn resource_type(&self) -> &'static str;
 
-    /// The rows of the resources named, or of every resource when `None`.
+    /// The rows of the resources named, or of every resource when `None`;
+    /// with `messages`, each with the message it makes.
     fn rows<'a>(
         &'a self,
         transaction: &'a DatabaseTransaction,
         names: Option<&'a [String]>,
+        messages: Option<&'a ResourceMessages>,
     ) -> Rows<'a>;
 
     /// The rows of the resource named, as the digest encodes them.
@@ -73,7 +80,7 @@ trait StateSource: Send + Sync {
 impl<E> StateSource for StateTable<E>
 where
     E: EntityTrait + Sync,
-    E::Model: Sync,
+    E::Model: Sync + 'static,
 {
     fn resource_type(&self) -> &'static str {
         self.resource_type
@@ -83,10 +90,17 @@ where
         &'a self,
         transaction: &'a DatabaseTransaction,
         names: Option<&'a [String]>,
+        messages: Option<&'a ResourceMessages>,
     ) -> Rows<'a> {
         Box::pin(async move {
             let mut select = E::find();
-            let hashed = |model: &E::Model| ((self.name_of)(model), row_hash(&self.row(model)));
+            let hashed = |model: &E::Model| -> Result<StateOfRow, Error> {
+                let message = messages
+                    .and_then(|messages| messages.encode(self.resource_type, model))
+                    .transpose()?;
+                let name = (self.name_of)(model);
+                Ok((name, row_hash(&self.row(model)), message))
+            };
             if let Some(names) = names {
                 let mut any = Condition::any();
                 for name in names {
@@ -97,7 +111,7 @@ where
                 }
                 // A few rows, inside a write: one plain query.
                 let models = E::find().filter(any).all(transaction).await?;
-                return Ok(models.iter().map(hashed).collect());
+                return models.iter().map(hashed).collect();
             }
             // Every row of the table: one at a time, not all in memory.
             for key in E::PrimaryKey::iter() {
@@ -106,7 +120,7 @@ where
             let mut stream = select.stream(transaction).await?;
             let mut rows = Vec::new();
             while let Some(model) = stream.try_next().await? {
-                rows.push(hashed(&model));
+                rows.push(hashed(&model)?);
             }
             Ok(rows)
         })
@@ -162,6 +176,15 @@ pub struct ResourceStates {
     sources: Vec<Arc<dyn StateSource>>,
 }
 
+/// A resource's state right after a change.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StateAfter {
+    /// Its state digest; empty for a type whose state is not described.
+    pub digest: String,
+    /// Its message, when the service makes one for its type.
+    pub resource: Option<prost_types::Any>,
+}
+
 /// A resource: its type and name.
 pub(crate) type ResourceKey = (String, String);
 
@@ -170,7 +193,7 @@ impl ResourceStates {
     pub fn with<E>(mut self, table: StateTable<E>) -> ResourceStates
     where
         E: EntityTrait + Sync,
-        E::Model: Sync,
+        E::Model: Sync + 'static,
     {
         self.sources.push(Arc::new(table));
         self
@@ -183,13 +206,15 @@ impl ResourceStates {
             .any(|source| source.resource_type() == resource_type)
     }
 
-    /// The state digest of each change's resource as the transaction now
-    /// holds it; empty for types not described.
-    pub(crate) async fn digests(
+    /// The state of each change's resource as the transaction now holds it:
+    /// its digest (empty for types not described) and its message (see
+    /// `resources.rs`).
+    pub(crate) async fn after(
         &self,
         transaction: &DatabaseTransaction,
         changes: &[Change],
-    ) -> Result<Vec<String>, Error> {
+        messages: &ResourceMessages,
+    ) -> Result<Vec<StateAfter>, Error> {
         let mut names: HashMap<&'static str, Vec<String>> = HashMap::new();
         for change in changes.iter().filter(|c| self.covers(c.resource_type)) {
             names
@@ -198,30 +223,51 @@ impl ResourceStates {
                 .push(change.resource_name.clone());
         }
         let mut rows: HashMap<ResourceKey, Vec<[u8; 32]>> = HashMap::new();
+        let mut made: HashMap<ResourceKey, prost_types::Any> = HashMap::new();
         for (resource_type, mut wanted) in names {
             wanted.sort_unstable();
             wanted.dedup();
             for chunk in wanted.chunks(NAMES_PER_QUERY) {
-                self.gather(transaction, Some(resource_type), Some(chunk), &mut rows)
-                    .await?;
+                let sources = self.of_type(Some(resource_type));
+                for source in sources {
+                    let found = source.rows(transaction, Some(chunk), Some(messages));
+                    for (name, hash, message) in found.await? {
+                        let key = (resource_type.to_owned(), name);
+                        if let Some(message) = message {
+                            made.insert(key.clone(), message);
+                        }
+                        rows.entry(key).or_default().push(hash);
+                    }
+                }
             }
         }
-        Ok(changes
+        changes
             .iter()
             .map(|change| {
-                if !self.covers(change.resource_type) {
-                    return String::new();
-                }
                 let key = (
                     change.resource_type.to_owned(),
                     change.resource_name.clone(),
                 );
-                state_digest(
-                    change.resource_type,
-                    rows.get(&key).cloned().unwrap_or_default(),
-                )
+                let held = change
+                    .resource
+                    .as_ref()
+                    .and_then(|held| messages.encode_held(change.resource_type, held));
+                Ok(StateAfter {
+                    digest: if self.covers(change.resource_type) {
+                        state_digest(
+                            change.resource_type,
+                            rows.get(&key).cloned().unwrap_or_default(),
+                        )
+                    } else {
+                        String::new()
+                    },
+                    resource: match held {
+                        Some(message) => Some(message?),
+                        None => made.get(&key).cloned(),
+                    },
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The state digest of every resource that has rows.
@@ -230,7 +276,13 @@ impl ResourceStates {
         transaction: &DatabaseTransaction,
     ) -> Result<HashMap<ResourceKey, String>, Error> {
         let mut rows: HashMap<ResourceKey, Vec<[u8; 32]>> = HashMap::new();
-        self.gather(transaction, None, None, &mut rows).await?;
+        for source in self.of_type(None) {
+            for (name, hash, _) in source.rows(transaction, None, None).await? {
+                rows.entry((source.resource_type().to_owned(), name))
+                    .or_default()
+                    .push(hash);
+            }
+        }
         Ok(rows
             .into_iter()
             .map(|((resource_type, name), hashes)| {
@@ -263,24 +315,14 @@ impl ResourceStates {
         state_digest(resource_type, Vec::new())
     }
 
-    async fn gather(
-        &self,
-        transaction: &DatabaseTransaction,
-        resource_type: Option<&str>,
-        names: Option<&[String]>,
-        rows: &mut HashMap<ResourceKey, Vec<[u8; 32]>>,
-    ) -> Result<(), Error> {
-        let wanted = |source: &&Arc<dyn StateSource>| {
+    /// The tables of resources of `resource_type`, or every table.
+    fn of_type<'a>(
+        &'a self,
+        resource_type: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Arc<dyn StateSource>> + 'a {
+        self.sources.iter().filter(move |source| {
             resource_type.is_none_or(|wanted| source.resource_type() == wanted)
-        };
-        for source in self.sources.iter().filter(wanted) {
-            for (name, hash) in source.rows(transaction, names).await? {
-                rows.entry((source.resource_type().to_owned(), name))
-                    .or_default()
-                    .push(hash);
-            }
-        }
-        Ok(())
+        })
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 mod feed;
+mod resources;
 
 use crate::entities::{audit_record, pending_record};
 use crate::{
@@ -34,6 +35,7 @@ impl MigratorTrait for RecordsOnly {
             Box::new(crate::TransparencyLog),
             Box::new(crate::StateDigests),
             Box::new(crate::TraceParents),
+            Box::new(crate::ChangeResources),
         ]
     }
 }
@@ -76,6 +78,7 @@ fn changes(request_id: &str, n: usize) -> Vec<Change> {
             resource_name: format!("things/{request_id}-{k}"),
             action: ChangeAction::Created,
             version: 1,
+            resource: None,
         })
         .collect()
 }
@@ -200,7 +203,7 @@ async fn records_left_pending_are_sequenced_at_start(database: TestDatabase) {
                         &records_keys(),
                         &mutation("orphan"),
                         &changes("orphan", 2),
-                        &[],
+                        Vec::new(),
                     ),
                     false,
                 )
@@ -248,6 +251,7 @@ async fn recorded_text_and_answers_survive_quoting(database: TestDatabase) {
         resource_name: format!("things/{awkward}"),
         action: ChangeAction::Created,
         version: 1,
+        resource: None,
     };
     for _attempt in 0..2 {
         let replied = records
@@ -341,6 +345,7 @@ async fn apply_work(
                     resource_name: format!("things/{answer}"),
                     action: ChangeAction::Created,
                     version: 1,
+                    resource: None,
                 };
                 Ok((
                     LocalizedText {
@@ -445,7 +450,7 @@ async fn a_claimed_request_id_gets_its_answer(database: TestDatabase) {
                         &records_keys(),
                         &claimed,
                         &changes("claimed", 1),
-                        &[],
+                        Vec::new(),
                     ),
                     true,
                 )
@@ -508,7 +513,7 @@ async fn a_copied_pending_row_is_refused(database: TestDatabase) {
         &records_keys(),
         &mutation("copied"),
         &changes("copied", 1),
-        &[],
+        Vec::new(),
     );
     for _ in 0..2 {
         let row = pending_record::ActiveModel {
@@ -525,7 +530,7 @@ async fn a_copied_pending_row_is_refused(database: TestDatabase) {
         &records_keys(),
         &mutation("first"),
         &changes("first", 1),
-        &[],
+        Vec::new(),
     );
     pending_record::Entity::insert(pending_record::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,

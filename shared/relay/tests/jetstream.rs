@@ -33,6 +33,7 @@ impl MigratorTrait for RecordsAndRelay {
             Box::new(TransparencyLog),
             Box::new(StateDigests),
             Box::new(aimaq_records::TraceParents),
+            Box::new(aimaq_records::ChangeResources),
             Box::new(FeedRelays),
         ]
     }
@@ -85,6 +86,7 @@ async fn put(records: &Records, request_id: &str, n: usize) -> usize {
                 ChangeAction::Updated
             },
             version: 1,
+            resource: None,
         })
         .collect();
     let count = changes.len();

@@ -26,5 +26,5 @@ mod tests;
 pub use checkpoint::Checkpoint;
 pub use hash::{Hash, leaf_hash, node_hash};
 pub use note::{KeyRole, Note, NoteError, NoteSigner, NoteVerifier};
-pub use record::{AuditLeaf, EventFields, events_digest};
+pub use record::{AuditLeaf, EventFields, events_digest, resource_digest};
 pub use verify::{ProofError, verify_consistency, verify_inclusion};

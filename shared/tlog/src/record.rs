@@ -13,6 +13,10 @@
 //! encoded with the field `state` before those five and the digest after
 //! them; a sequence is decimal, so the two forms cannot be taken for each
 //! other, and events recorded before state digests keep their encoding.
+//! An event that carries its resource is encoded with the field `resource`
+//! first, then the five, the state digest (possibly empty) and the resource
+//! digest: the hex SHA-256 of the resource's type URL and encoded message,
+//! each length-prefixed (`resource_digest`).
 
 use sha2::{Digest, Sha256};
 
@@ -84,13 +88,31 @@ pub struct EventFields<'a> {
     /// Hex SHA-256 of the resource's stored state after the change; empty
     /// when the event carries none (a deletion, a record from before).
     pub state_digest: &'a str,
+    /// [`resource_digest`] of the resource the event carries; empty when it
+    /// carries none.
+    pub resource_digest: &'a str,
+}
+
+/// The digest of a resource an event carries: its type URL and its encoded
+/// message, as the `google.protobuf.Any` holds them.
+pub fn resource_digest(type_url: &str, value: &[u8]) -> String {
+    let mut encoded = Vec::new();
+    put(&mut encoded, type_url.as_bytes());
+    put(&mut encoded, value);
+    hex::encode(Sha256::digest(&encoded))
 }
 
 /// The hex SHA-256 of `events`, in order.
 pub fn events_digest<'a>(events: impl IntoIterator<Item = EventFields<'a>>) -> String {
     let mut encoded = Vec::new();
     for event in events {
-        if !event.state_digest.is_empty() {
+        let (stated, carried) = (
+            !event.state_digest.is_empty(),
+            !event.resource_digest.is_empty(),
+        );
+        if carried {
+            put(&mut encoded, b"resource");
+        } else if stated {
             put(&mut encoded, b"state");
         }
         put(&mut encoded, event.sequence.to_string().as_bytes());
@@ -98,8 +120,11 @@ pub fn events_digest<'a>(events: impl IntoIterator<Item = EventFields<'a>>) -> S
         put(&mut encoded, event.resource_name.as_bytes());
         put(&mut encoded, event.action.to_string().as_bytes());
         put(&mut encoded, event.resource_version.to_string().as_bytes());
-        if !event.state_digest.is_empty() {
+        if stated || carried {
             put(&mut encoded, event.state_digest.as_bytes());
+        }
+        if carried {
+            put(&mut encoded, event.resource_digest.as_bytes());
         }
     }
     hex::encode(Sha256::digest(&encoded))
@@ -149,6 +174,7 @@ mod tests {
             action: 1,
             resource_version: 1,
             state_digest: "",
+            resource_digest: "",
         };
         let one = events_digest([event("a")]);
         assert_ne!(one, events_digest([event("b")]));
@@ -163,5 +189,21 @@ mod tests {
             events_digest([with_state("00")]),
             events_digest([with_state("01")])
         );
+        let digests = [
+            resource_digest("t/a", b"1"),
+            resource_digest("t/a", b"2"),
+            resource_digest("t/b", b"1"),
+        ];
+        let [a1, a2, b1] = digests.each_ref().map(|digest| {
+            events_digest([EventFields {
+                resource_digest: digest,
+                ..with_state("00")
+            }])
+        });
+        assert_ne!(a1, events_digest([with_state("00")]));
+        assert_ne!(a1, a2);
+        assert_ne!(a1, b1);
+        // Type URL and message cannot trade bytes.
+        assert_ne!(resource_digest("t/a", b"1"), resource_digest("t/a1", b""));
     }
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod evidence;
+mod feeds;
 
 use std::path::Path;
 
@@ -167,6 +168,7 @@ async fn governance_demo_data_holds_the_facts() {
     grants_demo_data_holds_the_facts(&stack, &token).await;
     dashboard_shows_the_facts(&stack, &token).await;
     every_resource_is_in_its_committed_state(&stack, &token).await;
+    feeds::every_event_carries_its_resource(&stack, &token).await;
     let certified = a_certified_election_recounts(&stack, &token).await;
     edited_rows_are_found(&stack, &token, dir.path()).await;
     let altered = results_bundle(&stack, &token, &certified)

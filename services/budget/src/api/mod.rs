@@ -2,6 +2,7 @@
 //! requests into checked values for `ops`, and domain values into proto.
 
 mod allocations;
+mod messages;
 mod programs;
 mod projects;
 mod reports;
@@ -31,7 +32,7 @@ pub struct BudgetApi {
 impl BudgetApi {
     pub fn new(records: Records, territories: TerritoryDirectory) -> BudgetApi {
         BudgetApi {
-            records,
+            records: records.with_messages(messages::messages()),
             territories: Arc::new(territories),
         }
     }

@@ -49,7 +49,7 @@ fn source_to_proto(source: FundingSource) -> pb::FundingSource {
     }
 }
 
-fn program_to_proto(program: &Program) -> pb::Program {
+pub(super) fn program_to_proto(program: &Program) -> pb::Program {
     pb::Program {
         code: program.code.clone(),
         title: Some(LocalizedText {

@@ -62,7 +62,7 @@ fn category_to_proto(category: ProjectCategory) -> pb::ProjectCategory {
     }
 }
 
-fn to_proto(project: &Kept) -> Project {
+pub(super) fn to_proto(project: &Kept) -> Project {
     let key = (
         project.program_code.as_str(),
         project.fiscal_year,

@@ -14,7 +14,7 @@ use crate::ops::standards::Asked;
 use crate::store::project;
 use aimaq_territories::TerritoryDirectory;
 
-fn to_proto(status: &Kept) -> StandardStatus {
+pub(super) fn to_proto(status: &Kept) -> StandardStatus {
     StandardStatus {
         settlement_kato: status.settlement.to_string(),
         standard_code: status.standard_code.clone(),

@@ -33,7 +33,7 @@ fn metric_to_proto(metric: TargetMetric) -> pb::TargetMetric {
     }
 }
 
-fn target_to_proto(target: &ProgramTarget) -> pb::ProgramTarget {
+pub(super) fn target_to_proto(target: &ProgramTarget) -> pb::ProgramTarget {
     pb::ProgramTarget {
         name: name(
             &target.program_code,

@@ -49,6 +49,7 @@ async fn move_on_envelope(
         resource_name: this,
         action: ChangeAction::Updated,
         version,
+        resource: None,
     })
 }
 
@@ -97,6 +98,7 @@ pub async fn draw_on(
             resource_name: this,
             action: ChangeAction::Updated,
             version,
+            resource: None,
         })),
         // Refused: say why, with the numbers.
         None => {
@@ -189,6 +191,7 @@ pub async fn allocate<R: Answer>(
                     resource_name: this,
                     action: ChangeAction::Created,
                     version: 1,
+                    resource: None,
                 };
                 let changes = [created].into_iter().chain(parent_change).collect();
                 Ok((answer(&allocation), changes))
@@ -246,6 +249,7 @@ pub async fn adjust<R: Answer>(
                     resource_name: this,
                     action: ChangeAction::Updated,
                     version: allocation.version,
+                    resource: None,
                 };
                 let changes = [changed].into_iter().chain(parent_change).collect();
                 Ok((answer(&allocation), changes))

@@ -37,6 +37,7 @@ pub async fn create<R: Answer>(
                     resource_name: name,
                     action: ChangeAction::Created,
                     version: 1,
+                    resource: None,
                 };
                 Ok((answer(&program), vec![created]))
             })

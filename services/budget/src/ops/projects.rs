@@ -55,6 +55,7 @@ async fn insert(tx: &impl ConnectionTrait, project: Project) -> Result<(Project,
         resource_name: name(project.id),
         action: ChangeAction::Created,
         version: project.version,
+        resource: None,
     };
     Ok((project, created))
 }

@@ -34,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(StateDigests),
             Box::new(aimaq_runtime::FeedRelays),
             Box::new(aimaq_records::TraceParents),
+            Box::new(aimaq_records::ChangeResources),
         ]
     }
 }

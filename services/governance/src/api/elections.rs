@@ -21,6 +21,7 @@ use crate::ops;
 use crate::ops::elections::{Filter, NewCandidate, Schedule, Station, Target};
 use crate::store::election::{
     ElectionRecord, StatusColumn, candidate_name, candidates, name, nomination_of, parse_name,
+    polling_stations,
 };
 
 pub(super) fn date(
@@ -71,7 +72,7 @@ fn status_to_proto(status: StatusColumn) -> pb::ElectionStatus {
     }
 }
 
-fn candidate_to_proto(model: &candidates::Model) -> Result<Candidate, Error> {
+pub(super) fn candidate_to_proto(model: &candidates::Model) -> Result<Candidate, Error> {
     Ok(Candidate {
         name: candidate_name(model.election_id, model.id),
         iin: model.iin.clone(),
@@ -83,6 +84,16 @@ fn candidate_to_proto(model: &candidates::Model) -> Result<Candidate, Error> {
         } as i32,
         party: model.party.clone(),
     })
+}
+
+pub(super) fn station_to_proto(station: &polling_stations::Model) -> PollingStation {
+    PollingStation {
+        number: station.number,
+        address: station.address.clone(),
+        registered_voters: station.registered_voters,
+        closed: station.closed,
+        protocol_version: station.protocol_version,
+    }
 }
 
 pub fn election_to_proto(record: &ElectionRecord) -> Result<Election, Error> {
@@ -100,17 +111,7 @@ pub fn election_to_proto(record: &ElectionRecord) -> Result<Election, Error> {
         round: e.round,
         repeat: e.is_repeat,
         status: status_to_proto(e.status) as i32,
-        polling_stations: record
-            .stations
-            .iter()
-            .map(|s| PollingStation {
-                number: s.number,
-                address: s.address.clone(),
-                registered_voters: s.registered_voters,
-                closed: s.closed,
-                protocol_version: s.protocol_version,
-            })
-            .collect(),
+        polling_stations: record.stations.iter().map(station_to_proto).collect(),
         candidates: record
             .candidates
             .iter()

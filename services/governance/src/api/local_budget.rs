@@ -11,7 +11,7 @@ use tonic::Request;
 use super::convert::kato;
 use crate::domain::local_budget::{RevenueSource, RevenueSummary};
 use crate::ops;
-use crate::store::local_budget::{indicators, revenue_name};
+use crate::store::local_budget::{indicators, revenue_name, revenues};
 
 const FIRST_YEAR: i32 = 1991;
 const LAST_YEAR: i32 = 2100;
@@ -90,16 +90,21 @@ pub async fn record_revenue(
         note: body.note.trim().to_owned(),
     };
     ops::local_budget::record_revenue(records, &mutation, &asked, |saved| RecordRevenueResponse {
-        revenue: Some(RevenueRecord {
-            name: revenue_name(saved.id),
-            territory_kato: saved.territory_kato.clone(),
-            fiscal_year: saved.fiscal_year,
-            source: source_to_proto(source) as i32,
-            amount_tiyn: saved.amount_tiyn,
-            record_time: Some(aimaq_proto::timestamp_from_micros(saved.recorded_at_micros)),
-        }),
+        revenue: Some(revenue_to_proto(saved, source)),
     })
     .await
+}
+
+/// A stored revenue, whose `source` the caller gave or the row was read as.
+pub(super) fn revenue_to_proto(saved: &revenues::Model, source: RevenueSource) -> RevenueRecord {
+    RevenueRecord {
+        name: revenue_name(saved.id),
+        territory_kato: saved.territory_kato.clone(),
+        fiscal_year: saved.fiscal_year,
+        source: source_to_proto(source) as i32,
+        amount_tiyn: saved.amount_tiyn,
+        record_time: Some(aimaq_proto::timestamp_from_micros(saved.recorded_at_micros)),
+    }
 }
 
 pub async fn revenue_summary(
@@ -200,7 +205,7 @@ fn figure_name(value: i32) -> Option<&'static str> {
         .and_then(|figure| figure.as_str_name().strip_prefix(FIGURE_PREFIX))
 }
 
-fn indicator_to_proto(model: &indicators::Model) -> Indicator {
+pub(super) fn indicator_to_proto(model: &indicators::Model) -> Indicator {
     Indicator {
         territory_kato: model.territory_kato.clone(),
         kind: pb::IndicatorKind::from_str_name(&format!("{KIND_PREFIX}{}", model.kind))

@@ -6,6 +6,7 @@ pub(crate) mod convert;
 mod elections;
 mod import;
 mod local_budget;
+mod messages;
 mod protocols;
 mod rural_report;
 mod summary;
@@ -30,7 +31,7 @@ pub struct GovernanceApi {
 impl GovernanceApi {
     pub fn new(records: Records) -> GovernanceApi {
         GovernanceApi {
-            records,
+            records: records.with_messages(messages::messages()),
             territories: Arc::default(),
         }
     }

@@ -21,7 +21,10 @@ use crate::store::election::{
 };
 
 /// A protocol as answered; `registered` is its station's registered voters.
-fn protocol_to_proto(registered: i64, protocol: &protocols::Model) -> Result<Protocol, Error> {
+pub(super) fn protocol_to_proto(
+    registered: i64,
+    protocol: &protocols::Model,
+) -> Result<Protocol, Error> {
     let counts = store::election::counts(protocol)?;
     let election = protocol.election_id;
     Ok(Protocol {

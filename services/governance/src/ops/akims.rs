@@ -23,12 +23,14 @@ pub fn changes(akim: &Akim, predecessor: Option<&Akim>) -> Vec<Change> {
         resource_name: name(akim.id),
         action: ChangeAction::Created,
         version: akim.version,
+        resource: None,
     };
     let left = predecessor.map(|previous| Change {
         resource_type: "akim",
         resource_name: name(previous.id),
         action: ChangeAction::Updated,
         version: previous.version,
+        resource: None,
     });
     [created].into_iter().chain(left).collect()
 }

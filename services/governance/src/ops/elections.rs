@@ -75,6 +75,7 @@ pub fn updated(election: &elections::Model) -> Change {
         resource_name: name(election.id),
         action: ChangeAction::Updated,
         version: election.version,
+        resource: None,
     }
 }
 
@@ -86,6 +87,7 @@ fn station_change(election: i64, number: i32, action: ChangeAction) -> Change {
         resource_name: station_name(election, number),
         action,
         version: 0,
+        resource: None,
     }
 }
 
@@ -189,6 +191,7 @@ pub async fn schedule<R: Answer>(
                     resource_name: name(id),
                     action: ChangeAction::Created,
                     version: record.election.version,
+                    resource: None,
                 };
                 let stations = record
                     .stations
@@ -379,6 +382,7 @@ pub async fn register_candidate<R: Answer>(
                     resource_name: candidate_name(id, stored.id),
                     action: ChangeAction::Created,
                     version: 1,
+                    resource: None,
                 };
                 Ok((answer(&stored)?, vec![created, updated(&election)]))
             })

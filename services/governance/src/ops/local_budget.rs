@@ -66,6 +66,7 @@ pub async fn record_revenue<R: Answer>(
                     resource_name: revenue_name(saved.id),
                     action: ChangeAction::Created,
                     version: 1,
+                    resource: None,
                 };
                 Ok((answer(&saved), vec![created]))
             })

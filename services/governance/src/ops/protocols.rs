@@ -95,8 +95,23 @@ fn counts_of(asked: &Submission) -> Result<Counts, Error> {
     })
 }
 
-fn protocol_change(election: i64, protocol: &protocols::Model) -> Change {
-    Change {
+/// A protocol with its station's registered voters: what its message shows,
+/// which its change event carries.
+#[derive(Debug, Clone)]
+pub struct StationProtocol {
+    pub registered_voters: i64,
+    pub protocol: protocols::Model,
+}
+
+/// An election's certified count, which the change of its results carries.
+#[derive(Debug, Clone)]
+pub struct CountedResults {
+    pub record: ElectionRecord,
+    pub results: Results,
+}
+
+fn protocol_change(election: i64, protocol: &protocols::Model, registered_voters: i64) -> Change {
+    let change = Change {
         resource_type: "protocol",
         resource_name: protocol_name(election, protocol.station_number),
         action: if protocol.version == 1 {
@@ -105,7 +120,12 @@ fn protocol_change(election: i64, protocol: &protocols::Model) -> Change {
             ChangeAction::Updated
         },
         version: protocol.version,
-    }
+        resource: None,
+    };
+    change.holding(StationProtocol {
+        registered_voters,
+        protocol: protocol.clone(),
+    })
 }
 
 /// Stores a station's protocol (or its correction); the election starts
@@ -153,7 +173,10 @@ pub async fn submit<R: Answer>(
                 let counting = (election.status == StatusColumn::Scheduled)
                     .then_some(ElectionStatus::Counting);
                 let election = store::election::touch(tx, &election, counting, None).await?;
-                let changes = vec![protocol_change(id, &protocol), updated(&election)];
+                let changes = vec![
+                    protocol_change(id, &protocol, station.registered_voters),
+                    updated(&election),
+                ];
                 Ok((answer(&protocol, station.registered_voters)?, changes))
             })
         })
@@ -287,13 +310,7 @@ pub async fn certify<R: Answer>(
                 store::results::keep_certified(tx, &record, (&results, &summary), now).await?;
                 let election =
                     store::election::touch(tx, &record.election, certified, Some(summary)).await?;
-                let kept = Change {
-                    resource_type: "election_results",
-                    resource_name: store::results::certified_name(id),
-                    action: ChangeAction::Created,
-                    version: 1,
-                };
-                let mut changes = vec![updated(&election), kept];
+                let mut changes = vec![updated(&election)];
                 let akim = match results.outcome {
                     Outcome::Winner(winner) => {
                         let (akim, elected) =
@@ -305,6 +322,18 @@ pub async fn certify<R: Answer>(
                 };
                 let record = load(tx, id, false).await?;
                 let results = results_of(tx, &record).await?;
+                let kept = Change {
+                    resource_type: "election_results",
+                    resource_name: store::results::certified_name(id),
+                    action: ChangeAction::Created,
+                    version: 1,
+                    resource: None,
+                };
+                let counted = CountedResults {
+                    record: record.clone(),
+                    results: results.clone(),
+                };
+                changes.insert(1, kept.holding(counted));
                 Ok((answer(&(record, results, akim))?, changes))
             })
         })

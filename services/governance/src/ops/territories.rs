@@ -141,6 +141,7 @@ async fn write(
         resource_name: name(draft.kato),
         action,
         version: territory.version,
+        resource: None,
     }];
     if action == ChangeAction::Created {
         store::territory::insert(tx, &territory).await?;
@@ -151,6 +152,7 @@ async fn write(
             resource_name: name(child),
             action: ChangeAction::Updated,
             version,
+            resource: None,
         }));
     } else {
         store::territory::update(tx, &territory).await?;
@@ -185,6 +187,7 @@ pub async fn import<R: Answer>(
                         resource_name: name(territory.draft.kato),
                         action,
                         version: territory.version,
+                        resource: None,
                     })
                     .collect();
                 Ok((answer(&plan), changes))

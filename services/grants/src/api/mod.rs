@@ -4,6 +4,7 @@
 mod annual_report;
 mod applications;
 mod decisions;
+mod messages;
 mod quotas;
 mod statistics;
 mod terms;
@@ -40,7 +41,7 @@ pub struct GrantsApi {
 impl GrantsApi {
     pub fn new(records: Records, territories: TerritoryDirectory) -> GrantsApi {
         GrantsApi {
-            records,
+            records: records.with_messages(messages::messages()),
             territories: Arc::new(territories),
         }
     }

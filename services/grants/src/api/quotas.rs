@@ -11,7 +11,7 @@ use crate::domain::application::Quota as Kept;
 use crate::ops;
 use crate::ops::quotas::SetQuota;
 
-fn to_proto(quota: &Kept) -> Quota {
+pub(super) fn to_proto(quota: &Kept) -> Quota {
     Quota {
         region_kato: quota.region.to_string(),
         year: quota.year,

@@ -46,7 +46,7 @@ fn granted_row(row: &Granted) -> StatisticsRow {
     }
 }
 
-fn historical_row(row: &Historical) -> StatisticsRow {
+pub(super) fn historical_row(row: &Historical) -> StatisticsRow {
     StatisticsRow {
         year: row.year,
         region_kato: row.region_kato.clone(),

@@ -71,7 +71,7 @@ fn check_source(violations: &mut Violations, field: &str, source: &str) {
     );
 }
 
-fn rate_to_proto(rate: &KeptRate) -> MciRate {
+pub(super) fn rate_to_proto(rate: &KeptRate) -> MciRate {
     MciRate {
         effective_from: Some(aimaq_proto::date_to_proto(rate.effective_from)),
         value_tiyn: rate.value.tiyn(),
@@ -80,7 +80,7 @@ fn rate_to_proto(rate: &KeptRate) -> MciRate {
     }
 }
 
-fn policy_to_proto(policy: &PolicyRecord) -> Policy {
+pub(super) fn policy_to_proto(policy: &PolicyRecord) -> Policy {
     let terms = &policy.terms;
     Policy {
         effective_from: Some(aimaq_proto::date_to_proto(policy.effective_from)),

@@ -81,6 +81,7 @@ pub async fn submit<R: Answer>(
                     resource_name: name(stored.id),
                     action: ChangeAction::Created,
                     version: 1,
+                    resource: None,
                 };
                 Ok((answer(&stored), vec![created]))
             })
