@@ -1,11 +1,15 @@
 //! A backend started with `--nats-url` publishes its change feed to JetStream:
 //! a territory written through its API arrives on its subject, with its
-//! message id, as the feed's event carrying the territory; over mutual TLS too, to a NATS server
-//! that verifies the backend's certificate. Skips without NATS unless
-//! `AIMAQ_REQUIRE_NATS=1`.
+//! message id, as the feed's event carrying the territory; over mutual TLS
+//! too, to a NATS server that verifies the backend's certificate, and with a
+//! credentials file, to a NATS server in operator mode. Skips without NATS
+//! unless `AIMAQ_REQUIRE_NATS=1`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod nats;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use aimaq_proto::common::v1::{ChangeEvent, LocalizedText};
@@ -15,6 +19,7 @@ use aimaq_proto::governance::v1::{
 };
 use aimaq_testing::{TestDatabase, TestPki, TestServer, TestTokens, test_nats_url, with_token};
 use async_nats::jetstream;
+use nats::SpawnedNats;
 use prost::Message;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,14 +28,14 @@ async fn a_write_reaches_jetstream_on_its_subject() {
         return;
     };
     let context = jetstream::new(async_nats::connect(url.as_str()).await.expect("NATS"));
-    a_write_reaches(&url, context).await;
+    a_write_reaches(&url, None, context).await;
 }
 
 /// The backend connects with `tls://`: the NATS server's certificate checked
 /// against the backend's CA, the backend's own presented and verified.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_reaches_jetstream_over_mutual_tls() {
-    let Some(nats) = TlsNats::start() else {
+    let Some(nats) = SpawnedNats::with_mutual_tls() else {
         return;
     };
     let pki = TestPki::get();
@@ -52,68 +57,34 @@ async fn a_write_reaches_jetstream_over_mutual_tls() {
         anonymous.is_err(),
         "a client without a certificate is refused"
     );
-    a_write_reaches(&nats.url, jetstream::new(client)).await;
+    a_write_reaches(&nats.url, None, jetstream::new(client)).await;
 }
 
-/// A NATS server with JetStream on its own port, taking only mutual TLS with
-/// the test PKI; stopped when dropped.
-struct TlsNats {
-    url: String,
-    process: std::process::Child,
-    _store: tempfile::TempDir,
-}
-
-impl TlsNats {
-    fn start() -> Option<TlsNats> {
-        let required = std::env::var("AIMAQ_REQUIRE_NATS").is_ok_and(|v| v == "1");
-        let pki = TestPki::get();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let store = tempfile::tempdir().expect("a store directory");
-        let started = std::process::Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store.path())
-            .arg("--tlsverify")
-            .arg("--tlscert")
-            .arg(&pki.server.cert)
-            .arg("--tlskey")
-            .arg(&pki.server.key)
-            .arg("--tlscacert")
-            .arg(&pki.ca)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
-        let process = match started {
-            Ok(process) => process,
-            Err(error) if !required => {
-                eprintln!("SKIPPED: NATS over TLS: no nats-server to start ({error})");
-                return None;
-            }
-            Err(error) => panic!("NATS is required but nats-server does not start: {error}"),
-        };
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "nats-server did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(TlsNats {
-            url: format!("tls://127.0.0.1:{port}"),
-            process,
-            _store: store,
-        })
-    }
-}
-
-impl Drop for TlsNats {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
+/// The backend connects with `--nats-credentials` to a server in operator
+/// mode, which refuses a client without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_reaches_jetstream_with_credentials() {
+    let Some((nats, creds)) = SpawnedNats::with_credentials() else {
+        return;
+    };
+    let anonymous = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(2))
+        .max_reconnects(1)
+        .retry_on_initial_connect()
+        .connect(nats.url.as_str())
+        .await;
+    let refused = match anonymous {
+        Err(_) => true,
+        Ok(client) => jetstream::new(client).query_account().await.is_err(),
+    };
+    assert!(refused, "a client without credentials is refused");
+    let client = async_nats::ConnectOptions::with_credentials_file(&creds)
+        .await
+        .expect("the credentials read")
+        .connect(nats.url.as_str())
+        .await
+        .expect("NATS with credentials");
+    a_write_reaches(&nats.url, Some(creds), jetstream::new(client)).await;
 }
 
 /// The caller's trace, which the change's message carries on.
@@ -138,7 +109,7 @@ fn traced() {
 /// A governance server publishing to `url` under a prefix of its own: its
 /// write arrives in its stream, as `context` reads it, carrying the
 /// caller's trace.
-async fn a_write_reaches(url: &str, context: jetstream::Context) {
+async fn a_write_reaches(url: &str, credentials: Option<PathBuf>, context: jetstream::Context) {
     traced();
     let url = url.to_owned();
     let prefix = format!("e2e{}", uuid::Uuid::new_v4().simple());
@@ -148,6 +119,7 @@ async fn a_write_reaches(url: &str, context: jetstream::Context) {
         move |mut config: aimaq_config::ServerConfig, listener, shutdown| {
             config.relay.nats_url = Some(url);
             config.relay.nats_prefix = prefix;
+            config.relay.nats_credentials = credentials;
             aimaq_governance::run(config, listener, shutdown)
         }
     };
