@@ -25,6 +25,11 @@ impl Held {
     pub fn new<V: Any + Send + Sync>(value: V) -> Held {
         Held(Arc::new(value))
     }
+
+    /// The value held.
+    pub(crate) fn value(&self) -> &dyn Any {
+        self.0.as_ref()
+    }
 }
 
 impl fmt::Debug for Held {
@@ -113,7 +118,7 @@ impl ResourceMessages {
         resource_type: &str,
         held: &Held,
     ) -> Option<Result<prost_types::Any, Error>> {
-        self.encode(resource_type, held.0.as_ref())
+        self.encode(resource_type, held.value())
     }
 }
 

@@ -30,7 +30,7 @@ use sea_orm::{
 };
 
 use crate::mutation::Change;
-use crate::resources::ResourceMessages;
+use crate::resources::{Held, ResourceMessages};
 
 /// Names of the resources asked for at once, so that the condition stays well
 /// under SQLite's expression depth.
@@ -56,6 +56,9 @@ type Rows<'a> = Pinned<'a, Vec<StateOfRow>>;
 /// makes one.
 type StateOfRow = (String, [u8; 32], Option<prost_types::Any>);
 
+/// A held row's hash, with the resource's message when the row makes one.
+type HeldRow = ([u8; 32], Option<prost_types::Any>);
+
 /// A table's rows as row hashes with the name of their resource.
 trait StateSource: Send + Sync {
     fn resource_type(&self) -> &'static str;
@@ -68,6 +71,15 @@ trait StateSource: Send + Sync {
         names: Option<&'a [String]>,
         messages: Option<&'a ResourceMessages>,
     ) -> Rows<'a>;
+
+    /// The row an operation held out with its change of `name`, when it is
+    /// a row of this table: its hash, with the message it makes.
+    fn held_row(
+        &self,
+        held: &Held,
+        name: &str,
+        messages: &ResourceMessages,
+    ) -> Option<Result<HeldRow, Error>>;
 
     /// The rows of the resource named, as the digest encodes them.
     fn literal_rows<'a>(
@@ -124,6 +136,25 @@ where
             }
             Ok(rows)
         })
+    }
+
+    fn held_row(
+        &self,
+        held: &Held,
+        name: &str,
+        messages: &ResourceMessages,
+    ) -> Option<Result<HeldRow, Error>> {
+        let model = held.value().downcast_ref::<E::Model>()?;
+        Some((|| {
+            if (self.name_of)(model) != name {
+                return Err(Error::internal(format!(
+                    "a change of {name} held the row of {}",
+                    (self.name_of)(model)
+                )));
+            }
+            let message = messages.encode(self.resource_type, model).transpose()?;
+            Ok((row_hash(&self.row(model)), message))
+        })())
     }
 
     fn literal_rows<'a>(
@@ -188,6 +219,13 @@ pub(crate) struct StateAfter {
 /// A resource: its type and name.
 pub(crate) type ResourceKey = (String, String);
 
+fn key_of(change: &Change) -> ResourceKey {
+    (
+        change.resource_type.to_owned(),
+        change.resource_name.clone(),
+    )
+}
+
 impl ResourceStates {
     /// Adds a table to the resources of its type.
     pub fn with<E>(mut self, table: StateTable<E>) -> ResourceStates
@@ -215,15 +253,35 @@ impl ResourceStates {
         changes: &[Change],
         messages: &ResourceMessages,
     ) -> Result<Vec<StateAfter>, Error> {
+        // A resource of one table whose row the operation held out (the row
+        // it just wrote, as the database returned it) costs no query.
+        let mut held_rows: HashMap<ResourceKey, HeldRow> = HashMap::new();
         let mut names: HashMap<&'static str, Vec<String>> = HashMap::new();
         for change in changes.iter().filter(|c| self.covers(c.resource_type)) {
-            names
-                .entry(change.resource_type)
-                .or_default()
-                .push(change.resource_name.clone());
+            match self.held_row(change, messages)? {
+                Some(row) => {
+                    held_rows.insert(key_of(change), row);
+                }
+                None => names
+                    .entry(change.resource_type)
+                    .or_default()
+                    .push(change.resource_name.clone()),
+            }
         }
+        // A resource also changed without its row is read back whole.
+        held_rows.retain(|(resource_type, name), _| {
+            names
+                .get(resource_type.as_str())
+                .is_none_or(|wanted| !wanted.contains(name))
+        });
         let mut rows: HashMap<ResourceKey, Vec<[u8; 32]>> = HashMap::new();
         let mut made: HashMap<ResourceKey, prost_types::Any> = HashMap::new();
+        for (key, (hash, message)) in &held_rows {
+            rows.insert(key.clone(), vec![*hash]);
+            if let Some(message) = message {
+                made.insert(key.clone(), message.clone());
+            }
+        }
         for (resource_type, mut wanted) in names {
             wanted.sort_unstable();
             wanted.dedup();
@@ -244,13 +302,11 @@ impl ResourceStates {
         changes
             .iter()
             .map(|change| {
-                let key = (
-                    change.resource_type.to_owned(),
-                    change.resource_name.clone(),
-                );
+                let key = key_of(change);
                 let held = change
                     .resource
                     .as_ref()
+                    .filter(|_| !held_rows.contains_key(&key))
                     .and_then(|held| messages.encode_held(change.resource_type, held));
                 Ok(StateAfter {
                     digest: if self.covers(change.resource_type) {
@@ -313,6 +369,25 @@ impl ResourceStates {
     /// The digest of a resource without rows (deleted, or never written).
     pub(crate) fn absent(resource_type: &str) -> String {
         state_digest(resource_type, Vec::new())
+    }
+
+    /// The row `change` holds, when its type has one table and the row is
+    /// of it.
+    fn held_row(
+        &self,
+        change: &Change,
+        messages: &ResourceMessages,
+    ) -> Result<Option<HeldRow>, Error> {
+        let Some(held) = &change.resource else {
+            return Ok(None);
+        };
+        let mut tables = self.of_type(Some(change.resource_type));
+        let (Some(table), None) = (tables.next(), tables.next()) else {
+            return Ok(None);
+        };
+        table
+            .held_row(held, &change.resource_name, messages)
+            .transpose()
     }
 
     /// The tables of resources of `resource_type`, or every table.

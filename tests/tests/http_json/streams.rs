@@ -97,6 +97,14 @@ async fn change_feeds_are_server_sent_events_that_resume() {
     assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
     for (id, event) in &first {
         assert_eq!(event["event"]["sequence"].as_str().unwrap(), id);
+        // The resource after the change, as JSON of its own message.
+        let resource = &event["event"]["resource"];
+        let kind = resource["@type"].as_str().unwrap_or_default();
+        assert!(
+            kind.starts_with("type.googleapis.com/aimaq.budget.v1."),
+            "{event}"
+        );
+        assert!(resource.as_object().is_some_and(|r| r.len() > 2), "{event}");
     }
     // Reconnecting after the first event continues with the second.
     let resumed = events(&channel, &token, "/v1/budget/changes", Some(&first[0].0), 2).await;

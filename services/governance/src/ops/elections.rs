@@ -68,15 +68,17 @@ pub fn refuse_if_certified(election: &elections::Model) -> Result<(), Error> {
     Ok(())
 }
 
-/// The change event of the election at its current version.
+/// The change event of the election at its current version; `election` is
+/// its row as just written, which the event's state is made from.
 pub fn updated(election: &elections::Model) -> Change {
-    Change {
+    let change = Change {
         resource_type: RESOURCE,
         resource_name: name(election.id),
         action: ChangeAction::Updated,
         version: election.version,
         resource: None,
-    }
+    };
+    change.holding(election.clone())
 }
 
 /// The change event of a polling station (stations have no version of
