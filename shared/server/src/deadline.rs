@@ -9,6 +9,11 @@ use std::time::Duration;
 
 use tower::{BoxError, Layer, Service};
 
+/// How much sooner than a caller's `grpc-timeout` the call is cut off:
+/// tonic's own timer on that header, started a little earlier, would
+/// otherwise sometimes fire first and answer CANCELLED instead.
+const CALLER_MARGIN: Duration = Duration::from_millis(5);
+
 #[derive(Clone, Copy, Debug)]
 pub struct DeadlineLayer {
     limit: Duration,
@@ -52,8 +57,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let limit =
-            grpc_timeout(request.headers()).map_or(self.limit, |asked| asked.min(self.limit));
+        let limit = grpc_timeout(request.headers()).map_or(self.limit, |asked| {
+            asked.saturating_sub(CALLER_MARGIN).min(self.limit)
+        });
         let response = self.inner.call(request);
         Box::pin(async move {
             match tokio::time::timeout(limit, response).await {
