@@ -9,6 +9,7 @@
 //! document is at `/openapi.json`, and a page of it, needing no network, at
 //! `/docs`.
 
+mod deadline;
 mod docs;
 mod grpc;
 mod input;
@@ -31,6 +32,7 @@ use tonic::body::Body;
 use tonic::{Code, Status};
 use tower::{Layer, Service, ServiceExt as _};
 
+pub use deadline::{caller_deadline, grpc_timeout};
 use grpc::{Answer, Next};
 pub use input::set_from_text;
 use route::Route;
@@ -309,6 +311,19 @@ where
                 .map_err(Into::into),
         );
         let api = self.api.clone();
-        Box::pin(async move { Ok(api.answer(inner, request).await) })
+        // Bounded here, before tonic's own timer on the same header can
+        // answer in gRPC's form.
+        let deadline = caller_deadline(request.headers());
+        Box::pin(async move {
+            let Some(limit) = deadline else {
+                return Ok(api.answer(inner, request).await);
+            };
+            let answered = tokio::time::timeout(limit, api.clone().answer(inner, request)).await;
+            Ok(answered.unwrap_or_else(|_| {
+                let late =
+                    Status::deadline_exceeded(format!("the call did not finish within {limit:?}"));
+                status::error_response(&late, &api.pool)
+            }))
+        })
     }
 }

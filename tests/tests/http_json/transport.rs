@@ -40,10 +40,14 @@ async fn http1_connection(
 
 /// `asked` over a new HTTP/1.1 connection to `address`: the answer's version,
 /// status and body.
-async fn http1_send(
+async fn http1_send<B>(
     address: std::net::SocketAddr,
-    asked: Request<http_body_util::Empty<Bytes>>,
-) -> (http::Version, StatusCode, Bytes) {
+    asked: Request<B>,
+) -> (http::Version, StatusCode, Bytes)
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let tls = http1_connection(address).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     let (mut sender, connection) =
@@ -108,4 +112,44 @@ async fn a_deadline_from_the_caller_bounds_the_call() {
         answer.json()
     );
     assert_eq!(answer.json()["code"], 4);
+}
+
+/// A caller whose body arrives after its deadline is answered
+/// DEADLINE_EXCEEDED in JSON when the deadline passes, not in gRPC's form
+/// (an empty 200) by tonic's own timer on the same header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_passing_while_the_body_arrives_is_answered_in_json() {
+    let (_system, gateway, token, _channel) = system_with_data().await;
+    let (sender, chunks) = tokio::sync::mpsc::channel::<Bytes>(1);
+    let body = http_body_util::StreamBody::new(futures::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(chunks),
+        |chunk| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(chunk)),
+    ));
+    let asked = Request::post("/v1/programs")
+        .header("host", "localhost")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("grpc-timeout", "300m")
+        .body(body)
+        .unwrap();
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let _ = sender.send(Bytes::from_static(b"{}")).await;
+    });
+    let started = std::time::Instant::now();
+    let (_, status, body) = http1_send(gateway.address, asked).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["code"], 4, "{answer}");
+    late.abort();
 }
