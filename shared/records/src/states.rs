@@ -216,6 +216,23 @@ pub(crate) struct StateAfter {
     pub resource: Option<prost_types::Any>,
 }
 
+/// The rows of the resources a mutation changed, as held or read back: their
+/// hashes, and the message each resource's row made.
+#[derive(Default)]
+struct ReadBack {
+    rows: HashMap<ResourceKey, Vec<[u8; 32]>>,
+    made: HashMap<ResourceKey, prost_types::Any>,
+}
+
+impl ReadBack {
+    fn add(&mut self, key: ResourceKey, hash: [u8; 32], message: Option<prost_types::Any>) {
+        if let Some(message) = message {
+            self.made.insert(key.clone(), message);
+        }
+        self.rows.entry(key).or_default().push(hash);
+    }
+}
+
 /// A resource: its type and name.
 pub(crate) type ResourceKey = (String, String);
 
@@ -274,31 +291,23 @@ impl ResourceStates {
                 .get(resource_type.as_str())
                 .is_none_or(|wanted| !wanted.contains(name))
         });
-        let mut rows: HashMap<ResourceKey, Vec<[u8; 32]>> = HashMap::new();
-        let mut made: HashMap<ResourceKey, prost_types::Any> = HashMap::new();
+        let mut read = ReadBack::default();
         for (key, (hash, message)) in &held_rows {
-            rows.insert(key.clone(), vec![*hash]);
-            if let Some(message) = message {
-                made.insert(key.clone(), message.clone());
-            }
+            read.add(key.clone(), *hash, message.clone());
         }
         for (resource_type, mut wanted) in names {
             wanted.sort_unstable();
             wanted.dedup();
             for chunk in wanted.chunks(NAMES_PER_QUERY) {
-                let sources = self.of_type(Some(resource_type));
-                for source in sources {
+                for source in self.of_type(Some(resource_type)) {
                     let found = source.rows(transaction, Some(chunk), Some(messages));
                     for (name, hash, message) in found.await? {
-                        let key = (resource_type.to_owned(), name);
-                        if let Some(message) = message {
-                            made.insert(key.clone(), message);
-                        }
-                        rows.entry(key).or_default().push(hash);
+                        read.add((resource_type.to_owned(), name), hash, message);
                     }
                 }
             }
         }
+        let ReadBack { rows, made } = read;
         changes
             .iter()
             .map(|change| {

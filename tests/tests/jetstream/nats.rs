@@ -24,12 +24,16 @@ impl SpawnedNats {
     /// without nats-server unless `AIMAQ_REQUIRE_NATS=1`.
     pub fn with_mutual_tls() -> Option<SpawnedNats> {
         let pki = TestPki::get();
-        let mut args: Vec<String> = ["--tlsverify", "--tlscert"].map(String::from).into();
-        args.push(pki.server.cert.display().to_string());
-        args.push("--tlskey".into());
-        args.push(pki.server.key.display().to_string());
-        args.push("--tlscacert".into());
-        args.push(pki.ca.display().to_string());
+        let path = |path: &Path| path.display().to_string();
+        let args = vec![
+            "--tlsverify".into(),
+            "--tlscert".into(),
+            path(&pki.server.cert),
+            "--tlskey".into(),
+            path(&pki.server.key),
+            "--tlscacert".into(),
+            path(&pki.ca),
+        ];
         SpawnedNats::start("tls", |_| args)
     }
 
@@ -171,7 +175,7 @@ fn jwt(issuer: &KeyPair, subject: &str, name: &str, nats: serde_json::Value) -> 
     let header = URL_SAFE_NO_PAD.encode(json!({ "typ": "JWT", "alg": "ed25519-nkey" }).to_string());
     let claims = json!({
         "jti": uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
-        "iat": chrono_now(),
+        "iat": unix_seconds(),
         "iss": issuer.public_key(),
         "name": name,
         "sub": subject,
@@ -183,7 +187,7 @@ fn jwt(issuer: &KeyPair, subject: &str, name: &str, nats: serde_json::Value) -> 
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
-fn chrono_now() -> u64 {
+fn unix_seconds() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())

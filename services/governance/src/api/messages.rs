@@ -9,7 +9,7 @@ use aimaq_records::ResourceMessages;
 use crate::domain::local_budget::RevenueSource;
 use crate::domain::territory::Territory;
 use crate::ops::protocols::{CountedResults, StationProtocol};
-use crate::store::election::{ElectionRecord, candidates, elections, polling_stations};
+use crate::store::election::{ElectionRecord, elections};
 use crate::store::local_budget::revenues;
 use crate::store::territory;
 
@@ -30,12 +30,8 @@ pub(super) fn messages() -> ResourceMessages {
                 candidates: Vec::new(),
             })
         })
-        .with("polling_station", |row: &polling_stations::Model| {
-            super::elections::station_to_proto(row)
-        })
-        .with_fallible("candidate", |row: &candidates::Model| {
-            super::elections::candidate_to_proto(row)
-        })
+        .with("polling_station", super::elections::station_to_proto)
+        .with_fallible("candidate", super::elections::candidate_to_proto)
         .with_fallible("protocol", |held: &StationProtocol| {
             super::protocols::protocol_to_proto(held.registered_voters, &held.protocol)
         })
