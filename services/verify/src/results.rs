@@ -34,6 +34,33 @@ fn malformed(what: impl Into<String>) -> Finding {
     Finding::Malformed(what.into())
 }
 
+/// The pages of a bundle, in the order served, as one bundle: the first
+/// page's checkpoint, which every later page's proofs are against, and every
+/// page's evidence. A page of another election, or a later page with a
+/// checkpoint of its own, is refused.
+pub fn join_pages(pages: Vec<ElectionResultsBundle>) -> Result<ElectionResultsBundle, Finding> {
+    let mut pages = pages.into_iter();
+    let mut bundle = pages
+        .next()
+        .ok_or_else(|| malformed("the bundle has no pages"))?;
+    for (index, page) in pages.enumerate() {
+        let number = index + 2;
+        if page.election != bundle.election {
+            return Err(malformed(format!(
+                "page {number} is of {}, not {}",
+                page.election, bundle.election
+            )));
+        }
+        if page.checkpoint.is_some() {
+            return Err(malformed(format!(
+                "page {number} has a checkpoint of its own: only the first page's proves the bundle"
+            )));
+        }
+        bundle.evidence.extend(page.evidence);
+    }
+    Ok(bundle)
+}
+
 /// Checks every piece of evidence of `bundle`, then recounts.
 pub fn verify_bundle(
     bundle: &ElectionResultsBundle,

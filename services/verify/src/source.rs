@@ -14,6 +14,10 @@ use tonic::transport::Channel;
 
 use crate::checks::{FeedEvent, Finding, hashes};
 
+/// Pages of a results bundle read at most: a million stations at the
+/// service's largest page.
+const MAX_BUNDLE_PAGES: usize = 1_000;
+
 /// A service whose log is verified.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
@@ -98,19 +102,38 @@ macro_rules! same {
 
 impl GrpcLog {
     /// A certified election's results bundle, from governance (a read scope).
+    /// Every page of it, joined (see [`crate::results::join_pages`]).
     pub async fn results_bundle(
         &self,
         election: &str,
     ) -> Result<governance::v1::ElectionResultsBundle, SourceError> {
-        let request = governance::v1::GetElectionResultsBundleRequest {
-            election: election.to_owned(),
-        };
-        GovernanceServiceClient::new(self.channel.clone())
-            .get_election_results_bundle(self.request(request))
-            .await?
-            .into_inner()
-            .bundle
-            .ok_or(SourceError::Missing("bundle"))
+        let mut client = GovernanceServiceClient::new(self.channel.clone());
+        let mut pages = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = governance::v1::GetElectionResultsBundleRequest {
+                election: election.to_owned(),
+                page_token: page_token.clone(),
+                ..Default::default()
+            };
+            let answer = client
+                .get_election_results_bundle(self.request(request))
+                .await?
+                .into_inner();
+            pages.push(answer.bundle.ok_or(SourceError::Missing("bundle"))?);
+            if answer.next_page_token.is_empty() {
+                break;
+            }
+            if answer.next_page_token == page_token || pages.len() >= MAX_BUNDLE_PAGES {
+                return Err(Finding::Malformed(format!(
+                    "the bundle's pages do not end ({} read)",
+                    pages.len()
+                ))
+                .into());
+            }
+            page_token = answer.next_page_token;
+        }
+        Ok(crate::results::join_pages(pages)?)
     }
 
     fn request<T>(&self, message: T) -> tonic::Request<T> {

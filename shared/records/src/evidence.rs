@@ -21,25 +21,49 @@ impl Records {
     ) -> Result<(LogCheckpoint, Vec<ResourceEvidence>), Error> {
         self.sequencer.flush().await?;
         let checkpoint = self.checkpoint().await?;
+        let found = self.evidence_in(resources, checkpoint.tree_size).await?;
+        Ok((checkpoint, found))
+    }
+
+    /// As [`Records::evidence`], with proofs against the log of `tree_size`
+    /// records, which a checkpoint signed earlier names (a later page of
+    /// evidence, proved against the first page's checkpoint). Nothing is
+    /// signed here: a size past the current checkpoint's is refused.
+    pub async fn evidence_at(
+        &self,
+        resources: &[(String, String)],
+        tree_size: u64,
+    ) -> Result<Vec<ResourceEvidence>, Error> {
+        let current = self.checkpoint().await?.tree_size;
+        if tree_size == 0 || tree_size > current {
+            return Err(Error::invalid(
+                "page_token",
+                format!("names a log of {tree_size} records; it holds {current}"),
+            ));
+        }
+        self.evidence_in(resources, tree_size).await
+    }
+
+    async fn evidence_in(
+        &self,
+        resources: &[(String, String)],
+        tree_size: u64,
+    ) -> Result<Vec<ResourceEvidence>, Error> {
         let transaction = self.database.begin_snapshot().await?;
         let mut found = Vec::with_capacity(resources.len());
         for (resource_type, name) in resources {
             let mut evidence = self
-                .evidence_of(&transaction, resource_type, name, checkpoint.tree_size)
+                .evidence_of(&transaction, resource_type, name, tree_size)
                 .await?;
             let sequence = evidence.record.as_ref().map_or(0, |r| r.sequence);
             evidence.proof = Some(
-                crate::log::inclusion_proof(
-                    &transaction,
-                    sequence.saturating_sub(1),
-                    checkpoint.tree_size,
-                )
-                .await?,
+                crate::log::inclusion_proof(&transaction, sequence.saturating_sub(1), tree_size)
+                    .await?,
             );
             found.push(evidence);
         }
         transaction.commit().await?;
-        Ok((checkpoint, found))
+        Ok(found)
     }
 
     async fn evidence_of(

@@ -500,6 +500,18 @@ impl Change {
         self.resource = Some(Held::new(value));
         self
     }
+
+    /// As [`Change::holding`], where `row` is the resource's one stored row
+    /// as it was just written: its state digest is made from `row` without
+    /// reading it back. Only for a resource that has no other row.
+    pub fn holding_with_row<V, R>(mut self, value: V, row: R) -> Change
+    where
+        V: std::any::Any + Send + Sync,
+        R: std::any::Any + Send + Sync,
+    {
+        self.resource = Some(Held::with_row(value, row));
+        self
+    }
 }
 
 /// The version a create-or-update at `expected` leads to, given the `current` one:

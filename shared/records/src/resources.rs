@@ -17,18 +17,42 @@ use aimaq_error::Error;
 use aimaq_proto::common::v1::ChangeEvent;
 
 /// A value an operation hands over with a change, for the encoder its service
-/// registered for that type of value.
+/// registered for that type of value; and the row the state digest is made
+/// of, when the value is not that row itself.
 #[derive(Clone)]
-pub struct Held(Arc<dyn Any + Send + Sync>);
+pub struct Held {
+    value: Arc<dyn Any + Send + Sync>,
+    row: Option<Arc<dyn Any + Send + Sync>>,
+}
 
 impl Held {
     pub fn new<V: Any + Send + Sync>(value: V) -> Held {
-        Held(Arc::new(value))
+        Held {
+            value: Arc::new(value),
+            row: None,
+        }
+    }
+
+    /// `value`, whose resource's one stored row is `row`.
+    pub fn with_row<V, R>(value: V, row: R) -> Held
+    where
+        V: Any + Send + Sync,
+        R: Any + Send + Sync,
+    {
+        Held {
+            value: Arc::new(value),
+            row: Some(Arc::new(row)),
+        }
     }
 
     /// The value held.
     pub(crate) fn value(&self) -> &dyn Any {
-        self.0.as_ref()
+        self.value.as_ref()
+    }
+
+    /// The row held: the one given, or else the value.
+    pub(crate) fn row(&self) -> &dyn Any {
+        self.row.as_deref().unwrap_or(self.value.as_ref())
     }
 }
 
@@ -40,7 +64,7 @@ impl fmt::Debug for Held {
 
 impl PartialEq for Held {
     fn eq(&self, other: &Held) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.value, &other.value)
     }
 }
 

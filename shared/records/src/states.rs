@@ -144,7 +144,7 @@ where
         name: &str,
         messages: &ResourceMessages,
     ) -> Option<Result<HeldRow, Error>> {
-        let model = held.value().downcast_ref::<E::Model>()?;
+        let model = held.row().downcast_ref::<E::Model>()?;
         Some((|| {
             if (self.name_of)(model) != name {
                 return Err(Error::internal(format!(
@@ -152,7 +152,10 @@ where
                     (self.name_of)(model)
                 )));
             }
-            let message = messages.encode(self.resource_type, model).transpose()?;
+            let message = messages
+                .encode_held(self.resource_type, held)
+                .or_else(|| messages.encode(self.resource_type, model))
+                .transpose()?;
             Ok((row_hash(&self.row(model)), message))
         })())
     }

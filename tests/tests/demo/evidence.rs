@@ -64,11 +64,14 @@ pub async fn results_bundle(
 ) -> Result<aimaq_proto::governance::v1::ElectionResultsBundle, tonic::Status> {
     let request = GetElectionResultsBundleRequest {
         election: election.to_owned(),
+        ..GetElectionResultsBundleRequest::default()
     };
     let answer = GovernanceServiceClient::new(stack.channel("gateway").await.unwrap())
         .get_election_results_bundle(authorized(request, token))
-        .await?;
-    Ok(answer.into_inner().bundle.unwrap())
+        .await?
+        .into_inner();
+    assert_eq!(answer.next_page_token, "", "a demo election fits one page");
+    Ok(answer.bundle.unwrap())
 }
 
 /// The demo's first certified election: its bundle, fetched through the

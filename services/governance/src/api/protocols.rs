@@ -187,13 +187,20 @@ pub async fn results_bundle(
     request: &GetElectionResultsBundleRequest,
 ) -> Result<GetElectionResultsBundleResponse, Error> {
     let id = parse_name("election", &request.election)?;
-    let (checkpoint, evidence) = ops::protocols::bundle(records, id).await?;
+    // Unsized, a page holds as many stations as any page may.
+    let page_size = match request.page_size {
+        0 => i32::MAX,
+        size => size,
+    };
+    let page = Page::from_request(page_size, &request.page_token)?;
+    let page = ops::protocols::bundle(records, id, &page).await?;
     Ok(GetElectionResultsBundleResponse {
         bundle: Some(ElectionResultsBundle {
             election: name(id),
-            checkpoint: Some(checkpoint),
-            evidence,
+            checkpoint: page.checkpoint,
+            evidence: page.evidence,
         }),
+        next_page_token: page.next_page_token,
     })
 }
 

@@ -122,10 +122,18 @@ fn protocol_change(election: i64, protocol: &protocols::Model, registered_voters
         version: protocol.version,
         resource: None,
     };
-    change.holding(StationProtocol {
+    let value = StationProtocol {
         registered_voters,
         protocol: protocol.clone(),
-    })
+    };
+    // A protocol's state is every version its station submitted. The first
+    // is the only row, as written here, so its digest needs no read-back;
+    // a correction's digest reads the versions before it.
+    if protocol.version == 1 {
+        change.holding_with_row(value, protocol.clone())
+    } else {
+        change.holding(value)
+    }
 }
 
 /// Stores a station's protocol (or its correction); the election starts
@@ -340,15 +348,49 @@ pub async fn certify<R: Answer>(
         .await
 }
 
-/// Stations a results bundle holds at most: one message carries it.
-const BUNDLE_STATIONS: usize = 1_000;
+/// A page of a certified election's results bundle: the evidence, the
+/// checkpoint (on the first page) and the next page's token.
+pub struct BundlePage {
+    pub checkpoint: Option<LogCheckpoint>,
+    pub evidence: Vec<ResourceEvidence>,
+    pub next_page_token: String,
+}
 
-/// The evidence of a certified election's results: what certification
-/// counted, and each counted station's protocols.
-pub async fn bundle(
-    records: &Records,
-    id: i64,
-) -> Result<(LogCheckpoint, Vec<ResourceEvidence>), Error> {
+/// Where a page of a bundle starts: after which station, proved against a
+/// log of how many records (the first page's checkpoint). Kept in the page
+/// token as `election:tree_size:station`.
+struct BundleCursor {
+    tree_size: u64,
+    after_station: i32,
+}
+
+impl BundleCursor {
+    fn key(election: i64, tree_size: u64, station: i32) -> String {
+        format!("{election}:{tree_size}:{station}")
+    }
+
+    fn read(election: i64, key: &str) -> Result<BundleCursor, Error> {
+        let refuse = || Error::invalid("page_token", "not a token of this election's bundle");
+        let mut fields = key.split(':');
+        let (Some(of), Some(tree_size), Some(station), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(refuse());
+        };
+        if of.parse::<i64>().ok() != Some(election) {
+            return Err(refuse());
+        }
+        Ok(BundleCursor {
+            tree_size: tree_size.parse().map_err(|_| refuse())?,
+            after_station: station.parse().map_err(|_| refuse())?,
+        })
+    }
+}
+
+/// A page of the evidence of a certified election's results: on the first,
+/// what certification counted; then each counted station's protocols, by
+/// station number, every page against the first page's checkpoint.
+pub async fn bundle(records: &Records, id: i64, page: &Page) -> Result<BundlePage, Error> {
     let record = load(records.database().connection(), id, false).await?;
     if record.election.status != StatusColumn::Certified {
         return Err(Error::precondition(
@@ -366,25 +408,48 @@ pub async fn bundle(
                 "the election was certified before results bundles were kept",
             )
         })?;
-    let stations = store::results::counted_stations(&certified)?;
-    if stations.len() > BUNDLE_STATIONS {
-        return Err(Error::precondition(
-            "TOO_LARGE",
-            name(id),
-            format!(
-                "{} stations: a bundle holds at most {BUNDLE_STATIONS}",
-                stations.len()
-            ),
+    let cursor = page
+        .after
+        .as_deref()
+        .map(|key| BundleCursor::read(id, key))
+        .transpose()?;
+    // By station number, as certification keeps them.
+    let mut stations = store::results::counted_stations(&certified)?;
+    let after = cursor.as_ref().map_or(i32::MIN, |c| c.after_station);
+    stations.retain(|station| *station > after);
+    stations.truncate(usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX));
+    let shown = &stations[..stations
+        .len()
+        .min(usize::try_from(page.size).unwrap_or(usize::MAX))];
+    let mut resources = Vec::with_capacity(shown.len() + 1);
+    if cursor.is_none() {
+        resources.push((
+            "election_results".to_owned(),
+            store::results::certified_name(id),
         ));
     }
-    let mut resources = vec![(
-        "election_results".to_owned(),
-        store::results::certified_name(id),
-    )];
     resources.extend(
-        stations
+        shown
             .iter()
             .map(|station| ("protocol".to_owned(), protocol_name(id, *station))),
     );
-    records.evidence(&resources).await
+    let (checkpoint, evidence, tree_size) = match cursor {
+        Some(cursor) => {
+            let evidence = records.evidence_at(&resources, cursor.tree_size).await?;
+            (None, evidence, cursor.tree_size)
+        }
+        None => {
+            let (checkpoint, evidence) = records.evidence(&resources).await?;
+            let tree_size = checkpoint.tree_size;
+            (Some(checkpoint), evidence, tree_size)
+        }
+    };
+    let (_, next_page_token) = page.finish(stations, |station| {
+        BundleCursor::key(id, tree_size, *station)
+    });
+    Ok(BundlePage {
+        checkpoint,
+        evidence,
+        next_page_token,
+    })
 }

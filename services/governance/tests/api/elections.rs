@@ -497,6 +497,12 @@ async fn an_election_runs_to_certification(database: TestDatabase) {
         .into_inner();
     assert_eq!(listed.elections.len(), 1);
     crate::bundle::the_bundle_recounts_to_the_certified_result(&mut harness, &election).await;
+    crate::bundle::the_bundle_comes_in_pages(&mut harness, &election).await;
+
+    // The first protocols' state was digested from the rows as written, the
+    // correction's from the versions read back: both are what the rows hold.
+    let verification = harness.verify_audit_log().await;
+    assert!(verification.intact, "{verification:?}");
 }
 
 async fn ties_against_all_and_runoffs(database: TestDatabase) {

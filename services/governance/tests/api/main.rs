@@ -16,10 +16,11 @@ mod summary;
 mod territories;
 
 use aimaq_auth::Scope;
-use aimaq_proto::common::v1::LocalizedText;
+use aimaq_proto::common::v1::{AuditVerification, LocalizedText};
 use aimaq_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use aimaq_proto::governance::v1::{
     TerritoryInput, TerritoryKind, UpsertTerritoryRequest, UpsertTerritoryResponse,
+    VerifyAuditLogRequest,
 };
 use aimaq_testing::{TestDatabase, TestServer, TestTokens, with_token};
 use tonic::transport::Channel;
@@ -76,6 +77,18 @@ impl Harness {
             &[Scope::GovernanceRead, Scope::GovernanceWrite],
             kato_prefix,
         )
+    }
+
+    /// The service's own check of its audit log, asked by an admin.
+    pub async fn verify_audit_log(&mut self) -> AuditVerification {
+        let token = self.admin();
+        self.client
+            .verify_audit_log(with_token(VerifyAuditLogRequest {}, &token))
+            .await
+            .unwrap()
+            .into_inner()
+            .verification
+            .unwrap()
     }
 
     pub async fn upsert(&mut self, request: UpsertTerritoryRequest) -> UpsertTerritoryResponse {

@@ -125,16 +125,7 @@ async fn tokens_are_checked(database: TestDatabase) {
 }
 
 async fn records_checked(harness: &mut super::Harness) -> u64 {
-    let token = harness.admin();
-    harness
-        .client
-        .verify_audit_log(with_token(VerifyAuditLogRequest {}, &token))
-        .await
-        .unwrap()
-        .into_inner()
-        .verification
-        .unwrap()
-        .records_checked
+    harness.verify_audit_log().await.records_checked
 }
 
 async fn retries_return_the_first_answer(database: TestDatabase) {
@@ -221,15 +212,7 @@ async fn audit_chain_reports_the_first_broken_link(database: TestDatabase) {
             ))
             .await;
     }
-    let token = harness.admin();
-    let verification = harness
-        .client
-        .verify_audit_log(with_token(VerifyAuditLogRequest {}, &token))
-        .await
-        .unwrap()
-        .into_inner()
-        .verification
-        .unwrap();
+    let verification = harness.verify_audit_log().await;
     assert!(verification.intact, "{verification:?}");
     assert_eq!(verification.records_checked, 64);
     assert_eq!(verification.head_hash.len(), 64);
@@ -241,14 +224,7 @@ async fn audit_chain_reports_the_first_broken_link(database: TestDatabase) {
         .await
         .unwrap();
     db.close().await.unwrap();
-    let verification = harness
-        .client
-        .verify_audit_log(with_token(VerifyAuditLogRequest {}, &token))
-        .await
-        .unwrap()
-        .into_inner()
-        .verification
-        .unwrap();
+    let verification = harness.verify_audit_log().await;
     assert!(!verification.intact);
     assert_eq!(verification.first_broken_sequence, 30, "{verification:?}");
 }
