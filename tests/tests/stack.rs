@@ -133,7 +133,64 @@ async fn the_backends_witness_each_other() {
             );
         }
     }
+    for log in ["governance", "budget", "grants"] {
+        each_log_serves_both_cosignatures(&stack, dir.path(), log, deadline).await;
+    }
     stack.stop().await.unwrap();
+}
+
+/// An auditor holding only the public keys checks that the other two
+/// backends cosigned a checkpoint that `log`'s current one extends.
+async fn each_log_serves_both_cosignatures(
+    stack: &Stack,
+    data_dir: &std::path::Path,
+    log: &str,
+    deadline: tokio::time::Instant,
+) {
+    let keys = data_dir.join("log-keys");
+    let read = |name: String| std::fs::read_to_string(keys.join(name)).unwrap();
+    let witnesses = ["governance", "budget", "grants"]
+        .into_iter()
+        .filter(|w| *w != log)
+        .map(|w| {
+            let signer = aimaq_tlog::NoteSigner::parse(read(format!("{w}-witness.key")).trim());
+            aimaq_tlog::NoteVerifier::parse(&signer.unwrap().verifier_key()).unwrap()
+        })
+        .collect();
+    let options = aimaq_verify::Options {
+        log_key: aimaq_tlog::NoteVerifier::parse(read(format!("{log}.pub")).trim()).unwrap(),
+        witnesses,
+        saved: None,
+        witnessed: None,
+        min_cosigners: 2,
+        records: None,
+        events: false,
+    };
+    let token = std::fs::read_to_string(data_dir.join("witness-token")).unwrap();
+    let grpc_log = aimaq_verify::GrpcLog {
+        channel: channel(stack, log).await,
+        service: match log {
+            "governance" => aimaq_verify::Service::Governance,
+            "budget" => aimaq_verify::Service::Budget,
+            _ => aimaq_verify::Service::Grants,
+        },
+        authorization: Some(format!("Bearer {}", token.trim()).parse().unwrap()),
+        timeout: Duration::from_secs(5),
+    };
+    loop {
+        match aimaq_verify::verify(&grpc_log, &options).await {
+            Ok(report) => {
+                assert_eq!(report.cosigned_by.len(), 2, "{report:?}");
+                return;
+            }
+            Err(aimaq_verify::SourceError::Finding(aimaq_verify::Finding::TooFewCosigners {
+                ..
+            })) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(other) => panic!("{log}: {other}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -228,6 +228,14 @@ pub struct AuditVerifyArgs {
     /// Also compares those records' change events with the feed.
     #[arg(long, requires = "log_key")]
     pub events: bool,
+    /// A witness's public key: each checkpoint it cosigned that the log
+    /// serves back must be extended by the current one (repeatable).
+    #[arg(long, requires = "log_key")]
+    pub witness: Vec<String>,
+    /// How many of --witness must have cosigned a checkpoint the log
+    /// extends (refused, exit 4, when fewer did).
+    #[arg(long, requires = "log_key", default_value_t = 0)]
+    pub min_cosigners: usize,
 }
 
 #[derive(Debug, Args)]

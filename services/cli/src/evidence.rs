@@ -29,6 +29,14 @@ pub async fn verify(
                 .map_err(|error| CliError::Usage(format!("--saved {}: {error}", path.display())))
         })
         .transpose()?;
+    let witnesses = args
+        .witness
+        .iter()
+        .map(|key| {
+            NoteVerifier::parse(key)
+                .map_err(|error| CliError::Usage(format!("--witness {key}: {error}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let log = GrpcLog {
         channel: connection.channel.clone(),
         service: args.service,
@@ -37,9 +45,10 @@ pub async fn verify(
     };
     let options = Options {
         log_key,
-        witnesses: Vec::new(),
+        witnesses,
         saved,
         witnessed: None,
+        min_cosigners: args.min_cosigners,
         records: args.records.clone(),
         events: args.events,
     };

@@ -182,26 +182,31 @@ async fn the_feed_and_the_audit_chain() {
         .await;
     assert_eq!(again[1]["extends_saved_size"], size, "{again:?}");
     assert_eq!(again[1]["records_included"], size);
-    // A key that is not the log's finds no valid signature: refused, exit 4.
+    // A key that is not the log's finds no valid signature; a witness asked
+    // for cosigned nothing the log serves: both refused, exit 4.
     let impostor =
         aimaq_tlog::NoteSigner::generate(aimaq_testing::TEST_LOG_ORIGIN, aimaq_tlog::KeyRole::Log)
             .unwrap()
             .verifier_key();
-    let refused = stack
-        .run(&[
-            "audit",
-            "verify",
-            "--service",
-            "budget",
-            "--log-key",
-            &impostor,
-        ])
-        .await;
-    assert_eq!(refused.status.code(), Some(4));
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("not validly signed"),
-        "{refused:?}"
-    );
+    let witness =
+        aimaq_tlog::NoteSigner::generate("aimaq.test/witness", aimaq_tlog::KeyRole::Cosigner)
+            .unwrap()
+            .verifier_key();
+    let verify = ["audit", "verify", "--service", "budget", "--log-key"];
+    for (extra, reason) in [
+        (vec![impostor.as_str()], "not validly signed"),
+        (
+            vec![key.as_str(), "--witness", &witness, "--min-cosigners", "1"],
+            "0 of the witnesses given",
+        ),
+    ] {
+        let refused = stack.run(&[&verify[..], &extra[..]].concat()).await;
+        assert_eq!(refused.status.code(), Some(4));
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains(reason),
+            "{refused:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,6 +155,7 @@ impl Launch<'_> {
             telemetry: self.options.telemetry(),
             log: aimaq_config::LogKeyConfig {
                 log_signing_key: Some(logkeys::log_key_path(&self.options.data_dir, service)),
+                log_cosigner: Vec::new(),
             },
             witness: aimaq_config::WitnessConfig::default(),
             relay: aimaq_config::RelayConfig::default(),
@@ -195,10 +196,11 @@ impl Launch<'_> {
         let governance_url = endpoints[0].url();
         for (listener, endpoint) in bound {
             let service = endpoint.service;
-            let config = ServerConfig {
+            let mut config = ServerConfig {
                 witness: logkeys::witness_config(&self.options.data_dir, service, &endpoints)?,
                 ..self.server_config(service, endpoint.address)
             };
+            config.log.log_cosigner = logkeys::cosigners(&self.options.data_dir, service)?;
             let shutdown = self.stopped();
             let governance_url = governance_url.clone();
             self.tasks.spawn(async move {

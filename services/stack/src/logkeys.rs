@@ -43,8 +43,22 @@ pub(crate) fn log_keys(data_dir: &Path) -> Result<Vec<(&'static str, String)>, S
             aimaq_config::files::write_private(&witness, &format!("{}\n", signer.private_key()))
                 .map_err(|e| failed(&e))?;
         }
+        let text = std::fs::read_to_string(&witness).map_err(|e| failed(&e))?;
+        let signer = aimaq_tlog::NoteSigner::parse(text.trim()).map_err(|e| failed(&e))?;
+        std::fs::write(
+            witness_public_path(data_dir, service),
+            format!("{}\n", signer.verifier_key()),
+        )
+        .map_err(|e| failed(&e))?;
     }
     Ok(keys)
+}
+
+/// Where a backend's development witness public key is kept.
+fn witness_public_path(data_dir: &Path, service: &str) -> std::path::PathBuf {
+    data_dir
+        .join("log-keys")
+        .join(format!("{service}-witness.pub"))
 }
 
 /// A token with no scope for the development witnesses (checkpoints and
@@ -87,4 +101,19 @@ pub(crate) fn witness_config(
         witness_file: Some(data_dir.join(format!("witnessed-by-{service}.jsonl"))),
         ..aimaq_config::WitnessConfig::default()
     })
+}
+
+/// The public keys of the other backends' development witnesses, whose
+/// cosignatures `service`'s log keeps and serves back.
+pub(crate) fn cosigners(data_dir: &Path, service: &str) -> Result<Vec<String>, StackError> {
+    let others = ["governance", "budget", "grants"].into_iter();
+    others
+        .filter(|other| *other != service)
+        .map(|other| {
+            let path = witness_public_path(data_dir, other);
+            std::fs::read_to_string(&path)
+                .map(|key| key.trim().to_owned())
+                .map_err(|e| StackError::Demo(format!("{}: {e}", path.display())))
+        })
+        .collect()
 }

@@ -31,6 +31,10 @@ pub enum Finding {
     EventsDiffer { sequence: u64 },
     #[error("{resource}'s rows differ from the state its last change committed to")]
     StateDiffers { resource: String },
+    #[error(
+        "{found} of the witnesses given cosigned a checkpoint the log extends; {wanted} are required"
+    )]
+    TooFewCosigners { wanted: usize, found: usize },
     #[error("the recount differs from the certified results: {reason}")]
     RecountDiffers { reason: String },
     #[error("{0}")]

@@ -54,8 +54,14 @@ enum Command {
         #[arg(long)]
         events: bool,
         /// A witness's public key whose cosignature is reported (repeatable).
+        /// Without --witnessed, the cosigned checkpoints the log serves back
+        /// are checked: each must be extended by the current one.
         #[arg(long)]
         witness: Vec<String>,
+        /// How many of --witness must have cosigned a checkpoint the log
+        /// extends (exit 1 when fewer did).
+        #[arg(long, default_value_t = 0)]
+        min_cosigners: usize,
     },
     /// Saves records with their inclusion proofs, to check offline.
     Export {
@@ -162,6 +168,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             records,
             events,
             witness,
+            min_cosigners,
         } => {
             let log_key = key(&log.log_key)?;
             let witnessed = witnessed
@@ -173,6 +180,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 witnesses: witness.iter().map(|w| key(w)).collect::<Result<_, _>>()?,
                 saved: saved.as_deref().map(read).transpose()?,
                 witnessed,
+                min_cosigners,
                 records,
                 events,
             };

@@ -153,6 +153,28 @@ impl GrpcLog {
         same!(answer, |a| a.checkpoint.map(|c| c.note)).ok_or(SourceError::Missing("checkpoint"))
     }
 
+    /// The latest checkpoint each witness the log accepts cosigned, as the
+    /// log serves them back: notes, unchecked.
+    pub async fn cosigned(&self) -> Result<Vec<String>, SourceError> {
+        let answer = call!(self, get_checkpoint, GetCheckpointRequest {})?;
+        Ok(same!(answer, |a| a.cosigned)
+            .into_iter()
+            .map(|checkpoint| checkpoint.note)
+            .collect())
+    }
+
+    /// Hands a cosigned checkpoint back to its log; the witnesses it kept.
+    pub async fn add_cosignature(&self, note: &str) -> Result<Vec<String>, SourceError> {
+        let answer = call!(
+            self,
+            add_cosignature,
+            AddCosignatureRequest {
+                note: note.to_owned()
+            }
+        )?;
+        Ok(same!(answer, |a| a.witnesses))
+    }
+
     /// The consistency proof from `from` to `to` records.
     pub async fn consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>, SourceError> {
         let answer = call!(

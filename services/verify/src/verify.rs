@@ -22,8 +22,12 @@ pub struct Options {
     pub saved: Option<String>,
     /// A checkpoint a witness cosigned (its note, from the witness's file),
     /// which the current must extend too; its cosigners among `witnesses`
-    /// are reported.
+    /// are reported. Without it, the cosigned checkpoints the log serves
+    /// back are checked so.
     pub witnessed: Option<String>,
+    /// Of `witnesses`, how many must have cosigned a checkpoint the current
+    /// one extends.
+    pub min_cosigners: usize,
     /// Records whose inclusion is checked.
     pub records: Option<RangeInclusive<u64>>,
     /// Whether those records' change events are compared with the feed.
@@ -81,6 +85,17 @@ pub async fn verify(log: &GrpcLog, options: &Options) -> Result<Report, SourceEr
         check_extends(&witnessed.checkpoint, &current.checkpoint, &proof)?;
         report.extends_witnessed_size = Some(witnessed.checkpoint.size);
         report.cosigned_by = witnessed.cosigned_by;
+    } else if !options.witnesses.is_empty() {
+        let (size, cosigned_by) = served_cosignatures(log, options, &current.checkpoint).await?;
+        report.extends_witnessed_size = size;
+        report.cosigned_by = cosigned_by;
+    }
+    if report.cosigned_by.len() < options.min_cosigners {
+        return Err(Finding::TooFewCosigners {
+            wanted: options.min_cosigners,
+            found: report.cosigned_by.len(),
+        }
+        .into());
     }
     if let Some(range) = &options.records {
         let (included, events) = verify_records(log, &current, range, options.events).await?;
@@ -88,6 +103,30 @@ pub async fn verify(log: &GrpcLog, options: &Options) -> Result<Report, SourceEr
         report.events_checked = events;
     }
     Ok(report)
+}
+
+/// The cosigned checkpoints the log serves back, each checked: signed by the
+/// log, cosigned by one of the witnesses given (others are passed over),
+/// and extended by `current`. The largest such size, and the witnesses.
+async fn served_cosignatures(
+    log: &GrpcLog,
+    options: &Options,
+    current: &aimaq_tlog::Checkpoint,
+) -> Result<(Option<u64>, Vec<String>), SourceError> {
+    let (mut largest, mut cosigned_by) = (None, Vec::new());
+    for note in log.cosigned().await? {
+        let cosigned = open_checkpoint(&note, &options.log_key, &options.witnesses)?;
+        if cosigned.cosigned_by.is_empty() {
+            continue;
+        }
+        let proof = extension_proof(log, &cosigned.checkpoint, current).await?;
+        check_extends(&cosigned.checkpoint, current, &proof)?;
+        largest = largest.max(Some(cosigned.checkpoint.size));
+        cosigned_by.extend(cosigned.cosigned_by);
+    }
+    cosigned_by.sort_unstable();
+    cosigned_by.dedup();
+    Ok((largest, cosigned_by))
 }
 
 /// The consistency proof from `older` to `current`, when one is needed.

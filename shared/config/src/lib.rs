@@ -299,6 +299,13 @@ pub struct LogKeyConfig {
     /// only, with a warning.
     #[arg(long, env = "AIMAQ_LOG_SIGNING_KEY")]
     pub log_signing_key: Option<PathBuf>,
+
+    /// A witness whose cosignatures of this log's checkpoints are kept and
+    /// served back with the checkpoint: its public key (`<name>+<id>+<key>`,
+    /// `aimaq-verify keygen --witness`); repeated, or `;`-separated in the
+    /// environment.
+    #[arg(long, env = "AIMAQ_LOG_COSIGNERS", value_delimiter = ';')]
+    pub log_cosigner: Vec<String>,
 }
 
 impl Default for LimitsConfig {

@@ -182,3 +182,25 @@ pub mod refused_record {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The latest checkpoint each witness cosigned, as the log serves it back:
+/// the log's note with that witness's cosignature line.
+pub mod log_cosignature {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "log_cosignatures")]
+    pub struct Model {
+        /// The witness's key name.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub witness: String,
+        pub tree_size: i64,
+        pub note: String,
+        pub added_at_micros: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use aimaq_error::Error;
-use aimaq_tlog::{KeyRole, NoteSigner};
+use aimaq_tlog::{KeyRole, NoteSigner, NoteVerifier};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -20,6 +20,8 @@ pub struct LogKeys {
     signer: NoteSigner,
     /// The current key's MAC key first, then those of keys being retired.
     mac_keys: Vec<[u8; 32]>,
+    /// The witnesses whose cosignatures the log keeps and serves back.
+    cosigners: Vec<NoteVerifier>,
 }
 
 impl std::fmt::Debug for LogKeys {
@@ -54,6 +56,7 @@ impl LogKeys {
         Ok(LogKeys {
             signer: first.clone(),
             mac_keys: signers.iter().map(mac_key).collect(),
+            cosigners: Vec::new(),
         })
     }
 
@@ -65,6 +68,7 @@ impl LogKeys {
         Ok(LogKeys {
             mac_keys: vec![mac_key(&signer)],
             signer,
+            cosigners: Vec::new(),
         })
     }
 
@@ -81,8 +85,30 @@ impl LogKeys {
         LogKeys::load(path)
     }
 
+    /// The keys, accepting the cosignatures of the witnesses whose public
+    /// keys (`<name>+<id>+<key>`, of a witness) are given.
+    pub fn with_cosigners(mut self, keys: &[String]) -> Result<LogKeys, Error> {
+        for key in keys {
+            let refuse =
+                |message: String| Error::internal(format!("--log-cosigner {key}: {message}"));
+            let verifier = NoteVerifier::parse(key).map_err(|e| refuse(e.to_string()))?;
+            if verifier.role() != KeyRole::Cosigner {
+                return Err(refuse(
+                    "not a witness's key (aimaq-verify keygen --witness)".into(),
+                ));
+            }
+            self.cosigners.push(verifier);
+        }
+        Ok(self)
+    }
+
     pub fn signer(&self) -> &NoteSigner {
         &self.signer
+    }
+
+    /// The witnesses whose cosignatures the log keeps.
+    pub(crate) fn cosigners(&self) -> &[NoteVerifier] {
+        &self.cosigners
     }
 
     /// The public key checkpoints verify with (`<origin>+<id>+<key>`).

@@ -15,6 +15,7 @@
 //! not queue on that lock, and nothing committed can miss its records.
 
 mod audit;
+mod cosignatures;
 mod entities;
 mod evidence;
 mod feed;
@@ -39,8 +40,8 @@ pub use audit::AuditQuery;
 pub use feed::{ChangeFeed, FeedQueries};
 pub use keys::LogKeys;
 pub use migration::{
-    ChangeResources, CreatePendingRecords, CreateRecordTables, RecordCertificates, StateDigests,
-    TraceParents, TransparencyLog,
+    ChangeResources, CreatePendingRecords, CreateRecordTables, LogCosignatures, RecordCertificates,
+    StateDigests, TraceParents, TransparencyLog,
 };
 pub use mutation::{Change, Mutation, Records, next_version};
 pub use resources::{Held, ResourceMessages};
@@ -56,8 +57,8 @@ pub trait Answer: prost::Message + Default {}
 impl<T: prost::Message + Default> Answer for T {}
 
 /// Implements the platform RPCs, `WatchChanges`, `VerifyAuditLog`,
-/// `ListAuditRecords`, `GetCheckpoint`, `GetInclusionProof` and
-/// `GetConsistencyProof`, inside a backend's `#[tonic::async_trait]` service impl:
+/// `ListAuditRecords`, `GetCheckpoint`, `AddCosignature`, `GetInclusionProof`
+/// and `GetConsistencyProof`, inside a backend's `#[tonic::async_trait]` service impl:
 /// the same code for every service, typed by its own proto package. Needs
 /// `self.records: Records` and the package's `WatchChanges*`,
 /// `VerifyAuditLog*` and `ListAuditRecords*` messages in scope. The methods
@@ -153,6 +154,18 @@ macro_rules! platform_rpcs {
             |records, _caller, _body| {
                 GetCheckpointResponse {
                     checkpoint: Some(records.checkpoint().await?),
+                    cosigned: records.cosigned_checkpoints().await?,
+                }
+            }
+        );
+
+        $crate::platform_unary!(
+            add_cosignature,
+            AddCosignatureRequest,
+            AddCosignatureResponse,
+            |records, _caller, body| {
+                AddCosignatureResponse {
+                    witnesses: records.add_cosignature(&body.note).await?,
                 }
             }
         );

@@ -409,3 +409,36 @@ impl MigrationTrait for ChangeResources {
             .await
     }
 }
+
+/// The witnesses' cosignatures the log serves back: the latest checkpoint
+/// each witness cosigned.
+pub struct LogCosignatures;
+
+impl MigrationName for LogCosignatures {
+    fn name(&self) -> &str {
+        "m0000_log_cosignatures"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for LogCosignatures {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("log_cosignatures")
+                    .col(string("witness").primary_key())
+                    .col(big_integer("tree_size"))
+                    .col(text("note"))
+                    .col(big_integer("added_at_micros"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("log_cosignatures").to_owned())
+            .await
+    }
+}

@@ -36,6 +36,7 @@ impl MigratorTrait for RecordsOnly {
             Box::new(crate::StateDigests),
             Box::new(crate::TraceParents),
             Box::new(crate::ChangeResources),
+            Box::new(crate::LogCosignatures),
         ]
     }
 }

@@ -34,6 +34,7 @@ impl MigratorTrait for RecordsAndRelay {
             Box::new(StateDigests),
             Box::new(aimaq_records::TraceParents),
             Box::new(aimaq_records::ChangeResources),
+            Box::new(aimaq_records::LogCosignatures),
             Box::new(FeedRelays),
         ]
     }

@@ -124,7 +124,7 @@ pub async fn prepare<M: MigratorTrait>(
 
 /// The log's keys from their file; without one, a key for this process only.
 fn log_keys(name: &str, config: &ServerConfig) -> Result<LogKeys, StartError> {
-    match &config.log.log_signing_key {
+    let keys = match &config.log.log_signing_key {
         Some(path) => LogKeys::load(path).map_err(|error| StartError::Config(error.to_string())),
         None => {
             tracing::warn!(
@@ -134,7 +134,9 @@ fn log_keys(name: &str, config: &ServerConfig) -> Result<LogKeys, StartError> {
             LogKeys::ephemeral(&format!("aimaq.local/{name}"))
                 .map_err(|error| StartError::Config(error.to_string()))
         }
-    }
+    }?;
+    keys.with_cosigners(&config.log.log_cosigner)
+        .map_err(|error| StartError::Config(error.to_string()))
 }
 
 fn authenticator(config: &ServerConfig) -> Result<Authenticator, StartError> {

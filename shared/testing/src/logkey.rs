@@ -36,6 +36,7 @@ fn key() -> &'static TestLogKey {
 pub fn test_log_key() -> LogKeyConfig {
     LogKeyConfig {
         log_signing_key: Some(key().path.clone()),
+        log_cosigner: Vec::new(),
     }
 }
 

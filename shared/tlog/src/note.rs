@@ -344,6 +344,13 @@ impl Note {
             .ok_or_else(|| NoteError::Unverified(verifier.name.clone()))
     }
 
+    /// The signature line of `verifier` that verifies, if the note has one.
+    pub fn line_of(&self, verifier: &NoteVerifier) -> Option<&SignatureLine> {
+        self.signatures
+            .iter()
+            .find(|line| verifier.verifies(&self.text, line).is_some())
+    }
+
     /// The note with `line` (a signature line) added, unless it holds one of
     /// the same key already.
     pub fn with_signature(&self, line: &str) -> Result<String, NoteError> {

@@ -366,7 +366,7 @@ mod tests {
             .values()
             .map(|methods| methods.as_object().unwrap().len())
             .sum();
-        assert_eq!(count, 86);
+        assert_eq!(count, 89);
         let decide = &doc["paths"]["/v1/applications/{application}:decide"]["post"];
         assert_eq!(decide["parameters"][0]["in"], "path");
         assert!(

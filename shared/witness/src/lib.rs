@@ -1,12 +1,14 @@
 //! A witness of other services' audit logs. Every interval it fetches each
 //! witnessed log's signed checkpoint, checks its signature and that it
 //! extends the last checkpoint it cosigned (RFC 9162 consistency proof), then
-//! cosigns it (C2SP `tlog-cosignature/v1`) and appends it, cosigned, to its
-//! file — a line of JSON each, which an operator can ship elsewhere and from
-//! which the witness remembers what it saw across restarts. A checkpoint that
-//! does not extend the last one (a rollback, a fork, rewritten history) is
-//! not cosigned: it is an alert (log, `aimaq_witness_alerts_total`) and the
-//! witnessed log's health name turns NOT_SERVING.
+//! cosigns it (C2SP `tlog-cosignature/v1`), appends it, cosigned, to its file
+//! (a line of JSON each, which an operator can ship elsewhere and from which
+//! the witness remembers what it saw across restarts), and hands it back to
+//! the log (`AddCosignature`), which serves it with its checkpoint. A
+//! checkpoint that does not extend the last one (a rollback, a fork,
+//! rewritten history) is not cosigned: it is an alert (log,
+//! `aimaq_witness_alerts_total`) and the witnessed log's health name turns
+//! NOT_SERVING.
 
 mod state;
 
@@ -159,6 +161,7 @@ impl Witness {
                 if let Err(error) = state::append(&self.file, &witnessed) {
                     tracing::error!(file = %self.file.display(), %error, "keeping a cosigned checkpoint");
                 }
+                self.hand_back(peer, &witnessed).await;
                 seen.insert(origin, witnessed);
                 self.set_health(peer, true);
             }
@@ -206,6 +209,19 @@ impl Witness {
             .with_signature(&line)
             .map_err(|e| Finding::Malformed(e.to_string()))?;
         Ok(Some(Witnessed::of(&current.checkpoint, cosigned)))
+    }
+
+    /// Gives the cosigned checkpoint to the log, which serves it back with
+    /// its checkpoint. A log that does not take it (not configured to accept
+    /// this witness, or unreachable) is told again with the next one.
+    async fn hand_back(&self, peer: &Peer, witnessed: &Witnessed) {
+        let handed = match self.log(peer) {
+            Ok(log) => log.add_cosignature(&witnessed.note).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = handed {
+            tracing::warn!(origin = %witnessed.origin, tree_size = witnessed.tree_size, %error, "the witnessed log did not take the cosignature");
+        }
     }
 
     fn log(&self, peer: &Peer) -> Result<GrpcLog, SourceError> {

@@ -370,7 +370,7 @@ async fn the_openapi_document_and_its_page_are_served() {
         .values()
         .map(|methods| methods.as_object().unwrap().len())
         .sum();
-    assert_eq!(operations, 86);
+    assert_eq!(operations, 89);
     let page = send(&channel, request(Method::GET, "/docs", None, None)).await;
     assert_eq!(page.status, StatusCode::OK);
     let page = String::from_utf8(page.body.to_vec()).unwrap();

@@ -28,7 +28,21 @@ use witness::a_witness_cosigns_the_log_and_alerts_on_a_rollback;
 
 /// Governance with the seeded territories: 13 audit records.
 async fn governance(database: TestDatabase, tokens: &TestTokens) -> TestServer {
-    let server = TestServer::start(database, tokens, aimaq_governance::run).await;
+    governance_accepting(database, tokens, Vec::new()).await
+}
+
+/// Governance whose log keeps and serves back the cosignatures of the
+/// witnesses whose public keys are given.
+async fn governance_accepting(
+    database: TestDatabase,
+    tokens: &TestTokens,
+    cosigners: Vec<String>,
+) -> TestServer {
+    let server = TestServer::start(database, tokens, move |mut config, listener, shutdown| {
+        config.log.log_cosigner = cosigners;
+        aimaq_governance::run(config, listener, shutdown)
+    })
+    .await;
     seed(server.channel().await, tokens, &[]).await;
     server
 }
@@ -59,6 +73,7 @@ fn options(saved: Option<&str>) -> Options {
         witnesses: Vec::new(),
         saved: saved.map(str::to_owned),
         witnessed: None,
+        min_cosigners: 0,
         records: Some(1..=10_000),
         events: true,
     }

@@ -13,7 +13,7 @@ use aimaq_witness::read_witnessed;
 use crate::attacker::Attacker;
 use aimaq_verify::Finding;
 
-use crate::{governance, log, options, write};
+use crate::{governance_accepting, log, options, write};
 
 const WITNESSED: &str = "aimaq.witness/aimaq.test/log";
 
@@ -21,13 +21,13 @@ struct Witnessing {
     server: TestServer,
     file: PathBuf,
     key: NoteVerifier,
+    signer: NoteSigner,
     _dir: tempfile::TempDir,
 }
 
-/// Governance on its own database, witnessing `log`.
-async fn witness_of(log: &TestServer, tokens: &TestTokens) -> Witnessing {
+/// Governance on its own database, witnessing `log` with `signer`'s key.
+async fn witness_of(log: &TestServer, tokens: &TestTokens, signer: &NoteSigner) -> Witnessing {
     let dir = tempfile::tempdir().unwrap();
-    let signer = NoteSigner::generate("aimaq.test/witness", KeyRole::Cosigner).unwrap();
     let key_file = dir.path().join("witness.key");
     std::fs::write(&key_file, signer.private_key()).unwrap();
     let token_file = dir.path().join("token");
@@ -58,6 +58,7 @@ async fn witness_of(log: &TestServer, tokens: &TestTokens) -> Witnessing {
         server,
         file,
         key: NoteVerifier::parse(&signer.verifier_key()).unwrap(),
+        signer: signer.clone(),
         _dir: dir,
     }
 }
@@ -88,8 +89,9 @@ impl Witnessing {
 
 pub async fn a_witness_cosigns_the_log_and_alerts_on_a_rollback(database: TestDatabase) {
     let tokens = TestTokens::new();
-    let server = governance(database, &tokens).await;
-    let witness = witness_of(&server, &tokens).await;
+    let signer = NoteSigner::generate("aimaq.test/witness", KeyRole::Cosigner).unwrap();
+    let server = governance_accepting(database, &tokens, vec![signer.verifier_key()]).await;
+    let witness = witness_of(&server, &tokens, &signer).await;
     witness.until_cosigned(13).await;
     let entry = read_witnessed(&witness.file).unwrap()[aimaq_testing::TEST_LOG_ORIGIN].clone();
     let log_key = NoteVerifier::parse(&test_log_verifier_key()).unwrap();
@@ -117,6 +119,7 @@ pub async fn a_witness_cosigns_the_log_and_alerts_on_a_rollback(database: TestDa
         .unwrap();
     assert_eq!(report.extends_witnessed_size, Some(15));
     assert_eq!(report.cosigned_by, vec!["aimaq.test/witness".to_owned()]);
+    the_log_serves_its_cosignatures_back(&server, &tokens, &witness, 15).await;
 
     // Rolled back to 13, with the genuine checkpoint of 13 put back.
     let attacker = Attacker::on(&server.database.url).await;
@@ -133,15 +136,112 @@ pub async fn a_witness_cosigns_the_log_and_alerts_on_a_rollback(database: TestDa
     // its file shows the auditor the rollback too.
     assert_eq!(witness.health("").await, Some(true));
     assert_eq!(witness.cosigned_size().await, 15);
-    let found = aimaq_verify::verify(&log(&server, &tokens).await, &against_witness()).await;
+    // So does an auditor holding only the witness's public key: the log
+    // still serves the cosignature of 15, which it no longer extends.
+    let mut served = options(None);
+    served.witnesses = vec![witness.key.clone()];
+    for auditor in [against_witness(), served] {
+        let found = aimaq_verify::verify(&log(&server, &tokens).await, &auditor).await;
+        assert!(
+            matches!(
+                found,
+                Err(aimaq_verify::SourceError::Finding(Finding::RolledBack {
+                    saved: 15,
+                    current: 13
+                }))
+            ),
+            "{found:?}"
+        );
+    }
+}
+
+/// The witness handed its cosignature of `size` back: the log serves it, an
+/// auditor holding only the witness's public key checks the log against
+/// it, and asks for a witness. A cosignature of another witness, or of a
+/// checkpoint the log did not sign, is refused.
+async fn the_log_serves_its_cosignatures_back(
+    server: &TestServer,
+    tokens: &TestTokens,
+    witness: &Witnessing,
+    size: u64,
+) {
+    let log = log(server, tokens).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let cosigned = loop {
+        let served = log.cosigned().await.unwrap();
+        if let Some(note) = served
+            .iter()
+            .find(|note| note.contains(&format!("\n{size}\n")))
+        {
+            break note.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never served {served:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log_key = NoteVerifier::parse(&test_log_verifier_key()).unwrap();
+    let verified =
+        aimaq_verify::open_checkpoint(&cosigned, &log_key, std::slice::from_ref(&witness.key))
+            .unwrap();
+    assert_eq!(verified.cosigned_by, vec!["aimaq.test/witness".to_owned()]);
+
+    let mut served = options(None);
+    served.witnesses = vec![witness.key.clone()];
+    served.min_cosigners = 1;
+    let report = aimaq_verify::verify(&log, &served).await.unwrap();
+    assert_eq!(report.extends_witnessed_size, Some(size));
+    assert_eq!(report.cosigned_by, vec!["aimaq.test/witness".to_owned()]);
+    served.min_cosigners = 2;
+    assert!(matches!(
+        aimaq_verify::verify(&log, &served).await,
+        Err(aimaq_verify::SourceError::Finding(
+            Finding::TooFewCosigners {
+                wanted: 2,
+                found: 1
+            }
+        ))
+    ));
+
+    // Another witness's cosignature is not kept; nor one of a checkpoint
+    // this log's key did not sign.
+    let stranger = NoteSigner::generate("aimaq.test/stranger", KeyRole::Cosigner).unwrap();
+    let parsed = aimaq_tlog::Note::parse(&cosigned).unwrap();
+    let line = stranger.signature_line(&parsed.text).unwrap();
+    let by_stranger = format!("{}\n{}{line}", parsed.text, parsed.signatures[0].line);
+    let refused = log.add_cosignature(&by_stranger).await.unwrap_err();
     assert!(
-        matches!(
-            found,
-            Err(aimaq_verify::SourceError::Finding(Finding::RolledBack {
-                saved: 15,
-                current: 13
-            }))
-        ),
-        "{found:?}"
+        refused.to_string().contains("no valid cosignature"),
+        "{refused}"
+    );
+    let other_log = NoteSigner::generate(aimaq_testing::TEST_LOG_ORIGIN, KeyRole::Log).unwrap();
+    let forged = other_log.sign(&parsed.text).unwrap();
+    let forged = aimaq_tlog::Note::parse(&forged).unwrap();
+    let line = witness.signer.signature_line(&forged.text).unwrap();
+    let refused = log
+        .add_cosignature(&forged.with_signature(&line).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("not a checkpoint signed"),
+        "{refused}"
+    );
+
+    // Signed with the log's own key, but of another tree (a fork): refused,
+    // so the log never serves a witness's view of a tree it does not hold.
+    let key_file = aimaq_testing::test_log_key().log_signing_key.unwrap();
+    let log_signer = NoteSigner::parse(&std::fs::read_to_string(key_file).unwrap()).unwrap();
+    let mut fork = aimaq_tlog::Checkpoint::parse(&parsed.text).unwrap();
+    fork.root[0] ^= 1;
+    let fork = aimaq_tlog::Note::parse(&log_signer.sign(&fork.text()).unwrap()).unwrap();
+    let line = witness.signer.signature_line(&fork.text).unwrap();
+    let refused = log
+        .add_cosignature(&fork.with_signature(&line).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("its root is not the log's"),
+        "{refused}"
     );
 }

@@ -26,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(aimaq_runtime::FeedRelays),
             Box::new(aimaq_records::TraceParents),
             Box::new(aimaq_records::ChangeResources),
+            Box::new(aimaq_records::LogCosignatures),
         ]
     }
 }

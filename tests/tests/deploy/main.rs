@@ -12,6 +12,10 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+mod witnesses;
+
+use witnesses::check_witnesses;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -482,58 +486,6 @@ fn check_shared_rate_limits(objects: &[Value]) {
         Some(largest.to_string().as_str()),
         "the share without the store is of the largest scale"
     );
-}
-
-/// Each backend witnesses the other two's audit logs, with its own witness
-/// key and the others' public log keys, and keeps what it cosigned.
-fn check_witnesses(objects: &[Value]) {
-    let backends = [("governance", 50051), ("budget", 50052), ("grants", 50053)];
-    for (backend, _) in backends {
-        let deployment = objects
-            .iter()
-            .find(|o| kind(o) == "Deployment" && name(o) == backend)
-            .unwrap();
-        let container = &pod(deployment)["containers"][0];
-        let env = container["env"].as_sequence().unwrap();
-        let value = |wanted: &str| {
-            env.iter()
-                .find(|e| e["name"].as_str() == Some(wanted))
-                .map(|e| e["value"].as_str().unwrap_or_default().to_owned())
-        };
-        let peers = value("AIMAQ_WITNESS_PEERS").unwrap();
-        let peers: Vec<&str> = peers.split(';').collect();
-        let others: Vec<_> = backends.iter().filter(|(b, _)| *b != backend).collect();
-        assert_eq!(peers.len(), others.len(), "{backend}: {peers:?}");
-        for ((other, port), peer) in others.into_iter().zip(peers) {
-            let variable = format!("{}_LOG_KEY", other.to_uppercase());
-            assert_eq!(
-                peer,
-                format!("{other} https://{other}:{port} $({variable})"),
-                "{backend}"
-            );
-            let key = env
-                .iter()
-                .find(|e| e["name"].as_str() == Some(variable.as_str()))
-                .unwrap();
-            assert_eq!(
-                key["valueFrom"]["configMapKeyRef"]["name"].as_str(),
-                Some("aimaq-log-public-keys")
-            );
-        }
-        for variable in [
-            "AIMAQ_WITNESS_KEY",
-            "AIMAQ_WITNESS_TOKEN_FILE",
-            "AIMAQ_WITNESS_FILE",
-        ] {
-            assert!(value(variable).is_some(), "{backend}: {variable}");
-        }
-        let volumes = pod(deployment)["volumes"].as_sequence().unwrap();
-        assert!(
-            volumes.iter().any(|v| v["secret"]["secretName"].as_str()
-                == Some(format!("aimaq-{backend}-witness").as_str())),
-            "{backend} mounts its witness key"
-        );
-    }
 }
 
 #[test]
