@@ -455,7 +455,7 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_bounded_memory() {
     assert_eq!(pragma("journal_mode").await, "wal");
     assert_eq!(pragma("foreign_keys").await, "1");
     assert_eq!(pragma("busy_timeout").await, "10000");
-    assert_eq!(pragma("soft_heap_limit").await, (16 << 20).to_string());
+    assert_eq!(pragma("soft_heap_limit").await, (4 << 20).to_string());
 }
 
 #[tokio::test]
