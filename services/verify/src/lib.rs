@@ -17,7 +17,7 @@ pub mod witnessed;
 
 pub use checks::{Finding, Verified, open_checkpoint};
 pub use results::{Recount, verify_bundle};
-pub use source::{GrpcLog, Service, SourceError};
+pub use source::{GrpcLog, ServedCheckpoints, Service, SourceError};
 pub use verify::{Export, Options, Report, export, verify, verify_export};
 
 /// A range of record sequences as written on a command line: `FIRST..LAST`.

@@ -40,6 +40,14 @@ pub enum SourceError {
     Missing(&'static str),
 }
 
+/// What `GetCheckpoint` answers: the latest checkpoint, and the latest
+/// checkpoint each witness the log accepts cosigned.
+#[derive(Debug, Clone)]
+pub struct ServedCheckpoints {
+    pub latest: String,
+    pub cosigned: Vec<String>,
+}
+
 /// One service's log over gRPC.
 #[derive(Clone)]
 pub struct GrpcLog {
@@ -149,18 +157,18 @@ impl GrpcLog {
 
     /// The latest signed checkpoint, as a note.
     pub async fn checkpoint(&self) -> Result<String, SourceError> {
-        let answer = call!(self, get_checkpoint, GetCheckpointRequest {})?;
-        same!(answer, |a| a.checkpoint.map(|c| c.note)).ok_or(SourceError::Missing("checkpoint"))
+        Ok(self.checkpoints().await?.latest)
     }
 
-    /// The latest checkpoint each witness the log accepts cosigned, as the
-    /// log serves them back: notes, unchecked.
-    pub async fn cosigned(&self) -> Result<Vec<String>, SourceError> {
+    /// The latest signed checkpoint with the cosigned ones the log serves
+    /// back: notes, unchecked.
+    pub async fn checkpoints(&self) -> Result<ServedCheckpoints, SourceError> {
         let answer = call!(self, get_checkpoint, GetCheckpointRequest {})?;
-        Ok(same!(answer, |a| a.cosigned)
-            .into_iter()
-            .map(|checkpoint| checkpoint.note)
-            .collect())
+        let (latest, cosigned) = same!(answer, |a| (a.checkpoint, a.cosigned));
+        Ok(ServedCheckpoints {
+            latest: latest.ok_or(SourceError::Missing("checkpoint"))?.note,
+            cosigned: cosigned.into_iter().map(|c| c.note).collect(),
+        })
     }
 
     /// Hands a cosigned checkpoint back to its log; the witnesses it kept.

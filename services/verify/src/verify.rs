@@ -70,8 +70,8 @@ impl Report {
 
 /// Runs the checks against `log`; the first finding ends them.
 pub async fn verify(log: &GrpcLog, options: &Options) -> Result<Report, SourceError> {
-    let note = log.checkpoint().await?;
-    let current = open_checkpoint(&note, &options.log_key, &options.witnesses)?;
+    let served = log.checkpoints().await?;
+    let current = open_checkpoint(&served.latest, &options.log_key, &options.witnesses)?;
     let mut report = Report::of(&current);
     if let Some(saved) = &options.saved {
         let saved = open_checkpoint(saved, &options.log_key, &[])?.checkpoint;
@@ -86,7 +86,8 @@ pub async fn verify(log: &GrpcLog, options: &Options) -> Result<Report, SourceEr
         report.extends_witnessed_size = Some(witnessed.checkpoint.size);
         report.cosigned_by = witnessed.cosigned_by;
     } else if !options.witnesses.is_empty() {
-        let (size, cosigned_by) = served_cosignatures(log, options, &current.checkpoint).await?;
+        let (size, cosigned_by) =
+            served_cosignatures(log, options, &served.cosigned, &current.checkpoint).await?;
         report.extends_witnessed_size = size;
         report.cosigned_by = cosigned_by;
     }
@@ -111,11 +112,12 @@ pub async fn verify(log: &GrpcLog, options: &Options) -> Result<Report, SourceEr
 async fn served_cosignatures(
     log: &GrpcLog,
     options: &Options,
+    notes: &[String],
     current: &aimaq_tlog::Checkpoint,
 ) -> Result<(Option<u64>, Vec<String>), SourceError> {
     let (mut largest, mut cosigned_by) = (None, Vec::new());
-    for note in log.cosigned().await? {
-        let cosigned = open_checkpoint(&note, &options.log_key, &options.witnesses)?;
+    for note in notes {
+        let cosigned = open_checkpoint(note, &options.log_key, &options.witnesses)?;
         if cosigned.cosigned_by.is_empty() {
             continue;
         }

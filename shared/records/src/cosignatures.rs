@@ -11,8 +11,8 @@
 
 use aimaq_error::Error;
 use aimaq_proto::common::v1::LogCheckpoint;
-use aimaq_tlog::{Note, NoteVerifier};
-use sea_orm::sea_query::OnConflict;
+use aimaq_tlog::{Checkpoint, Note, NoteVerifier};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{EntityTrait, QueryOrder, Set};
 
 use crate::Records;
@@ -24,7 +24,8 @@ const MAX_NOTE_BYTES: usize = 4096;
 impl Records {
     /// `AddCosignature`: keeps the cosignature of each accepted witness that
     /// `note` (a checkpoint of this log) carries, unless the witness's kept
-    /// one is of a larger tree. Returns the witnesses kept.
+    /// one is of a larger tree. Returns the witnesses whose cosignature
+    /// verified.
     pub async fn add_cosignature(&self, note: &str) -> Result<Vec<String>, Error> {
         if note.len() > MAX_NOTE_BYTES {
             return Err(Error::invalid(
@@ -35,10 +36,9 @@ impl Records {
         let parsed = Note::parse(note).map_err(|e| Error::invalid("note", e.to_string()))?;
         let log_key = NoteVerifier::parse(&self.keys.verifier_key())
             .map_err(|e| Error::internal(format!("the log's key: {e}")))?;
-        let (Some(log_line), Some(checkpoint)) = (
-            parsed.line_of(&log_key),
-            crate::log::signed_by(&self.keys, note),
-        ) else {
+        let (Some(log_line), Ok(checkpoint)) =
+            (parsed.line_of(&log_key), Checkpoint::parse(&parsed.text))
+        else {
             return Err(Error::invalid(
                 "note",
                 "not a checkpoint signed by this log's current key",
@@ -84,7 +84,7 @@ impl Records {
 
     /// Refuses a checkpoint this log's key signed whose tree is not the log's
     /// own: larger than it, or with another root at that size (a fork).
-    async fn check_own_tree(&self, checkpoint: &aimaq_tlog::Checkpoint) -> Result<(), Error> {
+    async fn check_own_tree(&self, checkpoint: &Checkpoint) -> Result<(), Error> {
         let current = self.checkpoint().await?.tree_size;
         if checkpoint.size > current {
             return Err(Error::invalid(
@@ -110,22 +110,18 @@ impl Records {
         Ok(())
     }
 
+    /// Keeps `note` as `witness`'s latest, in one statement: a kept note of
+    /// a larger tree stays (two hand-backs racing never move it back).
     async fn keep(&self, witness: &str, tree_size: u64, note: String) -> Result<(), Error> {
         let tree_size = i64::try_from(tree_size)
             .map_err(|_| Error::invalid("note", "a tree size out of range"))?;
-        let connection = self.database.connection();
-        let kept = log_cosignature::Entity::find_by_id(witness.to_owned())
-            .one(connection)
-            .await?;
-        if kept.is_some_and(|kept| kept.tree_size > tree_size) {
-            return Ok(());
-        }
         let row = log_cosignature::ActiveModel {
             witness: Set(witness.to_owned()),
             tree_size: Set(tree_size),
             note: Set(note),
             added_at_micros: Set(crate::mutation::now_micros()),
         };
+        let kept = (log_cosignature::Entity, log_cosignature::Column::TreeSize);
         log_cosignature::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(log_cosignature::Column::Witness)
@@ -134,9 +130,10 @@ impl Records {
                         log_cosignature::Column::Note,
                         log_cosignature::Column::AddedAtMicros,
                     ])
+                    .action_and_where(Expr::col(kept).lte(tree_size))
                     .to_owned(),
             )
-            .exec_without_returning(connection)
+            .exec_without_returning(self.database.connection())
             .await?;
         Ok(())
     }

@@ -156,12 +156,21 @@ impl Witness {
     /// One look at one peer's log.
     async fn round(&self, peer: &Peer, seen: &mut HashMap<String, Witnessed>) {
         let origin = peer.key.name().to_owned();
-        match self.check(peer, seen.get(&origin)).await {
+        // A client that cannot be made (an unreadable token) is this
+        // witness's own trouble, not the log's: no alert.
+        let log = match self.log(peer) {
+            Ok(log) => log,
+            Err(error) => {
+                tracing::warn!(%origin, %error, "the witnessed log could not be read this round");
+                return;
+            }
+        };
+        match self.check(&log, peer, seen.get(&origin)).await {
             Ok(Some(witnessed)) => {
                 if let Err(error) = state::append(&self.file, &witnessed) {
                     tracing::error!(file = %self.file.display(), %error, "keeping a cosigned checkpoint");
                 }
-                self.hand_back(peer, &witnessed).await;
+                Self::hand_back(&log, &witnessed).await;
                 seen.insert(origin, witnessed);
                 self.set_health(peer, true);
             }
@@ -182,10 +191,10 @@ impl Witness {
     /// the last seen; `None` when nothing changed.
     async fn check(
         &self,
+        log: &GrpcLog,
         peer: &Peer,
         last: Option<&Witnessed>,
     ) -> Result<Option<Witnessed>, SourceError> {
-        let log = self.log(peer)?;
         let note = log.checkpoint().await?;
         let current = open_checkpoint(&note, &peer.key, &[])?;
         if let Some(last) = last {
@@ -214,12 +223,8 @@ impl Witness {
     /// Gives the cosigned checkpoint to the log, which serves it back with
     /// its checkpoint. A log that does not take it (not configured to accept
     /// this witness, or unreachable) is told again with the next one.
-    async fn hand_back(&self, peer: &Peer, witnessed: &Witnessed) {
-        let handed = match self.log(peer) {
-            Ok(log) => log.add_cosignature(&witnessed.note).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = handed {
+    async fn hand_back(log: &GrpcLog, witnessed: &Witnessed) {
+        if let Err(error) = log.add_cosignature(&witnessed.note).await {
             tracing::warn!(origin = %witnessed.origin, tree_size = witnessed.tree_size, %error, "the witnessed log did not take the cosignature");
         }
     }

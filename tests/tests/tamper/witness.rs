@@ -120,6 +120,12 @@ pub async fn a_witness_cosigns_the_log_and_alerts_on_a_rollback(database: TestDa
     assert_eq!(report.extends_witnessed_size, Some(15));
     assert_eq!(report.cosigned_by, vec!["aimaq.test/witness".to_owned()]);
     the_log_serves_its_cosignatures_back(&server, &tokens, &witness, 15).await;
+    // The cosignature of 13, handed back late, leaves that of 15 served.
+    let late = log(&server, &tokens).await;
+    late.add_cosignature(&entry.note).await.unwrap();
+    let served = late.checkpoints().await.unwrap().cosigned;
+    assert_eq!(served.len(), 1, "{served:?}");
+    assert!(served[0].contains("\n15\n"), "{served:?}");
 
     // Rolled back to 13, with the genuine checkpoint of 13 put back.
     let attacker = Attacker::on(&server.database.url).await;
@@ -168,7 +174,7 @@ async fn the_log_serves_its_cosignatures_back(
     let log = log(server, tokens).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let cosigned = loop {
-        let served = log.cosigned().await.unwrap();
+        let served = log.checkpoints().await.unwrap().cosigned;
         if let Some(note) = served
             .iter()
             .find(|note| note.contains(&format!("\n{size}\n")))
