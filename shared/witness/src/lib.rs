@@ -4,7 +4,8 @@
 //! cosigns it (C2SP `tlog-cosignature/v1`), appends it, cosigned, to its file
 //! (a line of JSON each, which an operator can ship elsewhere and from which
 //! the witness remembers what it saw across restarts), and hands it back to
-//! the log (`AddCosignature`), which serves it with its checkpoint. A
+//! the log (`AddCosignature`), which serves it with its checkpoint; one the
+//! log did not take is offered again each round until it does. A
 //! checkpoint that does not extend the last one (a rollback, a fork,
 //! rewritten history) is not cosigned: it is an alert (log,
 //! `aimaq_witness_alerts_total`) and the witnessed log's health name turns
@@ -74,6 +75,38 @@ impl Peer {
     }
 }
 
+/// What each witnessed log was handed back (by origin): the tree size of
+/// the cosigned checkpoint last offered, and whether the log took it.
+#[derive(Default)]
+struct HandBacks(HashMap<String, (u64, bool)>);
+
+impl HandBacks {
+    /// Gives the cosigned checkpoint to the log, which serves it back with
+    /// its checkpoint, unless the log took it already. One the log does not
+    /// take (not configured to accept this witness, or unreachable) is
+    /// offered again every round until it does; only the first refusal of
+    /// each is a warning.
+    async fn offer(&mut self, log: &GrpcLog, latest: &Witnessed) {
+        let before = self.0.get(&latest.origin).copied();
+        if before == Some((latest.tree_size, true)) {
+            return;
+        }
+        let taken = match log.add_cosignature(&latest.note).await {
+            Ok(_) => true,
+            Err(error) if before == Some((latest.tree_size, false)) => {
+                tracing::debug!(origin = %latest.origin, tree_size = latest.tree_size, %error, "the witnessed log still does not take the cosignature");
+                false
+            }
+            Err(error) => {
+                tracing::warn!(origin = %latest.origin, tree_size = latest.tree_size, %error, "the witnessed log did not take the cosignature; offering it again every round");
+                false
+            }
+        };
+        self.0
+            .insert(latest.origin.clone(), (latest.tree_size, taken));
+    }
+}
+
 /// The witness, as configured.
 pub struct Witness {
     pub signer: NoteSigner,
@@ -139,9 +172,10 @@ impl Witness {
                 HashMap::new()
             }
         };
+        let mut handed = HandBacks::default();
         loop {
             for peer in &self.peers {
-                self.round(peer, &mut seen).await;
+                self.round(peer, &mut seen, &mut handed).await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.interval) => {}
@@ -154,7 +188,12 @@ impl Witness {
     }
 
     /// One look at one peer's log.
-    async fn round(&self, peer: &Peer, seen: &mut HashMap<String, Witnessed>) {
+    async fn round(
+        &self,
+        peer: &Peer,
+        seen: &mut HashMap<String, Witnessed>,
+        handed: &mut HandBacks,
+    ) {
         let origin = peer.key.name().to_owned();
         // A client that cannot be made (an unreadable token) is this
         // witness's own trouble, not the log's: no alert.
@@ -170,8 +209,7 @@ impl Witness {
                 if let Err(error) = state::append(&self.file, &witnessed) {
                     tracing::error!(file = %self.file.display(), %error, "keeping a cosigned checkpoint");
                 }
-                Self::hand_back(&log, &witnessed).await;
-                seen.insert(origin, witnessed);
+                seen.insert(origin.clone(), witnessed);
                 self.set_health(peer, true);
             }
             Ok(None) => self.set_health(peer, true),
@@ -180,10 +218,18 @@ impl Witness {
                     .increment(1);
                 tracing::error!(%origin, %finding, "ALERT: a witnessed audit log does not extend the checkpoint this witness cosigned");
                 self.set_health(peer, false);
+                return;
             }
             Err(error) => {
                 tracing::warn!(%origin, %error, "the witnessed log could not be read this round");
+                return;
             }
+        }
+        // The checkpoint just cosigned, or one an earlier round (or an
+        // earlier run of this witness) could not hand back: a log that
+        // takes no more writes still comes to serve its latest cosignature.
+        if let Some(latest) = seen.get(&origin) {
+            handed.offer(&log, latest).await;
         }
     }
 
@@ -218,15 +264,6 @@ impl Witness {
             .with_signature(&line)
             .map_err(|e| Finding::Malformed(e.to_string()))?;
         Ok(Some(Witnessed::of(&current.checkpoint, cosigned)))
-    }
-
-    /// Gives the cosigned checkpoint to the log, which serves it back with
-    /// its checkpoint. A log that does not take it (not configured to accept
-    /// this witness, or unreachable) is told again with the next one.
-    async fn hand_back(log: &GrpcLog, witnessed: &Witnessed) {
-        if let Err(error) = log.add_cosignature(&witnessed.note).await {
-            tracing::warn!(origin = %witnessed.origin, tree_size = witnessed.tree_size, %error, "the witnessed log did not take the cosignature");
-        }
     }
 
     fn log(&self, peer: &Peer) -> Result<GrpcLog, SourceError> {

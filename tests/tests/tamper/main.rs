@@ -24,7 +24,9 @@ use aimaq_tlog::{KeyRole, NoteSigner, NoteVerifier};
 use aimaq_verify::{Finding, GrpcLog, Options, Service, SourceError};
 use attacker::Attacker;
 use rows::edited_deleted_and_inserted_rows_are_found;
-use witness::a_witness_cosigns_the_log_and_alerts_on_a_rollback;
+use witness::{
+    a_refused_cosignature_is_offered_again, a_witness_cosigns_the_log_and_alerts_on_a_rollback,
+};
 
 /// Governance with the seeded territories: 13 audit records.
 async fn governance(database: TestDatabase, tokens: &TestTokens) -> TestServer {
@@ -137,6 +139,7 @@ on_both_backends!(
     edited_change_events_are_found,
     a_checkpoint_signed_by_another_key_is_refused,
     a_witness_cosigns_the_log_and_alerts_on_a_rollback,
+    a_refused_cosignature_is_offered_again,
     edited_deleted_and_inserted_rows_are_found,
 );
 

@@ -251,3 +251,36 @@ async fn the_log_serves_its_cosignatures_back(
         "{refused}"
     );
 }
+
+/// A cosignature the log did not take is offered again each round: a log
+/// that takes no more writes still comes to serve its witness's latest.
+pub async fn a_refused_cosignature_is_offered_again(database: TestDatabase) {
+    let tokens = TestTokens::new();
+    let signer = NoteSigner::generate("aimaq.test/witness", KeyRole::Cosigner).unwrap();
+    // At first the log accepts no witness: the cosignature of 13 is refused.
+    let mut server = governance_accepting(database, &tokens, Vec::new()).await;
+    let witness = witness_of(&server, &tokens, &signer).await;
+    witness.until_cosigned(13).await;
+    let served = log(&server, &tokens).await.checkpoints().await.unwrap();
+    assert!(served.cosigned.is_empty(), "{:?}", served.cosigned);
+
+    // Restarted where it was, now accepting the witness, and written to no
+    // more: its checkpoint stays the one the witness cosigned.
+    let address = server.address;
+    let handle = server.database.another_handle();
+    let database = std::mem::replace(&mut server.database, handle);
+    drop(server);
+    let accepted = vec![signer.verifier_key()];
+    let server = TestServer::start_at(
+        address,
+        database,
+        &tokens,
+        move |mut config, listener, shutdown| {
+            config.log.log_cosigner = accepted;
+            aimaq_governance::run(config, listener, shutdown)
+        },
+    )
+    .await;
+    the_log_serves_its_cosignatures_back(&server, &tokens, &witness, 13).await;
+    assert_eq!(witness.cosigned_size().await, 13);
+}
