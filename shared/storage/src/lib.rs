@@ -218,8 +218,10 @@ impl Database {
 /// The memory all SQLite connections of a process may hold, in bytes. Page
 /// caches are most of it; a page that no longer fits is read again from the
 /// operating system's file cache, which keeps the database file anyway. At
-/// national scale 4 MiB read as fast as 16 (BENCHMARKS.md) and kept each
-/// server 16–24 MiB smaller.
+/// national scale 4 MiB read as fast as 16 and kept each server 16–24 MiB
+/// smaller; the writer's cache shrinks too, which costs `SubmitProtocol`
+/// about a sixth of its throughput (BENCHMARKS.md, 2026-12-07): memory
+/// chosen over write speed.
 const SQLITE_MEMORY_LIMIT: i64 = 4 << 20;
 
 /// What a pool is for.
