@@ -7,6 +7,7 @@
 
 use aimaq_error::Error;
 use aimaq_tlog::Hash;
+use futures::TryStreamExt;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
@@ -39,15 +40,18 @@ pub(crate) async fn extend_tree(
     }
     let mut tree = Frontier::read(transaction, u64::try_from(head.tree_size).unwrap_or(0)).await?;
     crate::refusal::check_extends(transaction, last_signed, &tree).await?;
-    let rows = audit_record::Entity::find()
+    // One row at a time: a pass catching up after a burst of writes holds
+    // a leaf hash per record, not the records themselves.
+    let mut rows = audit_record::Entity::find()
         .filter(audit_record::Column::Sequence.gt(head.tree_size))
         .order_by_asc(audit_record::Column::Sequence)
         .limit(TREE_BATCH)
-        .all(transaction)
+        .stream(transaction)
         .await?;
-    for row in &rows {
-        tree.append(AuditFields::from(row).leaf().hash());
+    while let Some(row) = rows.try_next().await? {
+        tree.append(AuditFields::from(&row).leaf().hash());
     }
+    drop(rows);
     tree.store(transaction).await?;
     let root = tree.root();
     let checkpoint = crate::log::sign(keys, tree.size(), root)?;
