@@ -138,7 +138,7 @@ impl Records {
             .await?
             .ok_or_else(|| Error::internal("record_heads is empty: migrations did not run"))?;
         let (committed, _) = watch::channel(u64::try_from(head.change_sequence).unwrap_or(0));
-        let sequencer = Sequencer::new(database.clone(), committed.clone(), keys.clone());
+        let sequencer = Sequencer::new(database.for_passes(), committed.clone(), keys.clone());
         let wake_sequencer = sequencer.clone().start(shutdown.clone());
         let feed = ChangeFeed::start(
             database.clone(),

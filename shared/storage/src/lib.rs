@@ -55,6 +55,9 @@ pub struct Database {
     /// file lock, spares them its busy-wait sleeps. (Other processes still meet
     /// the busy timeout.)
     writer: Option<Arc<SqliteWriter>>,
+    /// On PostgreSQL, a pool of its own for passes that run one at a time
+    /// (see [`Database::for_passes`]); opened at its first use.
+    passes: Option<DatabaseConnection>,
 }
 
 /// Runs `work` on a borrowed transaction and hands the transaction back with the
@@ -78,24 +81,50 @@ impl Database {
             SqliteConnectOptions::from_str(url)
                 .map_err(|e| Error::internal(format!("invalid SQLite URL {url:?}: {e}")))?;
         }
-        let (connection, writer) = match (sqlite, in_memory) {
-            (false, _) => (open(url, Pool::Shared(32)).await?, None),
+        let (connection, writer, passes) = match (sqlite, in_memory) {
+            (false, _) => (
+                open(url, Pool::Shared(32)).await?,
+                None,
+                Some(open(url, Pool::Passes).await?),
+            ),
             // SQLite drops a connection's page cache whenever another connection
             // has written, so writes get a connection of their own, whose cache
             // stays warm. Four readers keep two cores busy; each more is a thread
             // with its own C heap arena.
             (true, false) => {
                 let writes = open(url, Pool::Writes).await?;
-                (open(url, Pool::Shared(4)).await?, Some(writes))
+                (open(url, Pool::Shared(4)).await?, Some(writes), None)
             }
             // An in-memory database exists per connection: keep exactly one, for all.
             (true, true) => {
                 let only = open(url, Pool::Shared(1)).await?;
-                (only.clone(), Some(only))
+                (only.clone(), Some(only), None)
             }
         };
         let writer = writer.map(|writes| Arc::new(SqliteWriter::new(writes)));
-        Ok(Database { connection, writer })
+        Ok(Database {
+            connection,
+            writer,
+            passes,
+        })
+    }
+
+    /// The same database for a background pass that runs one at a time (the
+    /// audit log's sequencer). On PostgreSQL it reads and writes through two
+    /// connections of its own: each connection prepares and keeps the
+    /// statements it runs, with buffers grown to their size, and a pass's
+    /// multi-row statements are large, so in the shared pool every one of its
+    /// 32 connections came to keep them (17 MiB of grants' heap at a tenth of
+    /// national scale). On SQLite writes already have their own connection.
+    pub fn for_passes(&self) -> Database {
+        match &self.passes {
+            Some(passes) => Database {
+                connection: passes.clone(),
+                writer: None,
+                passes: None,
+            },
+            None => self.clone(),
+        }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -206,7 +235,10 @@ impl Database {
     /// Closes the pools, for a clean exit.
     pub async fn close(self) {
         let writes = self.writer.map(|writer| writer.connection().clone());
-        for pool in [Some(self.connection), writes].into_iter().flatten() {
+        for pool in [Some(self.connection), writes, self.passes]
+            .into_iter()
+            .flatten()
+        {
             // Closing a pool twice (in memory, where they are one) is harmless.
             if let Err(error) = pool.close().await {
                 tracing::warn!(%error, "closing the database");
@@ -231,6 +263,8 @@ enum Pool {
     Shared(u32),
     /// SQLite's writes: one connection, kept open, with a larger page cache.
     Writes,
+    /// PostgreSQL's background passes: two connections, opened when first used.
+    Passes,
 }
 
 /// A pool to the database at `url`; SQLite in WAL mode with a busy timeout and
@@ -239,13 +273,15 @@ async fn open(url: &str, pool: Pool) -> Result<DatabaseConnection, Error> {
     let connections = match pool {
         Pool::Shared(connections) => connections,
         Pool::Writes => 1,
+        Pool::Passes => 2,
     };
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
-        .max_connections(connections);
+        .max_connections(connections)
+        .connect_lazy(pool == Pool::Passes);
     if url.starts_with("sqlite:") {
         // sqlx pings a connection on every checkout by default: one more round
         // trip (on SQLite, to the connection's thread) before each query. An

@@ -572,3 +572,76 @@ async fn connections_dropped_while_idle_are_replaced() {
         .await;
     assert_eq!(written, Ok(1));
 }
+
+/// The backend process a transaction runs in.
+async fn backend_pid(tx: &DatabaseTransaction) -> Result<i32, Error> {
+    let row = tx
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT pg_backend_pid() AS pid",
+        ))
+        .await?
+        .ok_or_else(|| Error::internal("no pid"))?;
+    Ok(row.try_get::<i32>("", "pid")?)
+}
+
+/// On PostgreSQL, passes run on two connections of their own, never on the
+/// shared pool's, so the statements they prepare are kept on those two only;
+/// what they write is the same database's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_run_on_connections_of_their_own() {
+    let Some(test) = TestDatabase::postgres().await else {
+        return;
+    };
+    let database = Arc::new(counter_database(&test).await);
+    let passes = Arc::new(database.for_passes());
+    // With `together`, each task holds its transaction until all have begun,
+    // so that the pool must hand out a connection to each.
+    let pids_of = |database: Arc<Database>, tasks: usize, together: bool| async move {
+        let barrier = Arc::new(tokio::sync::Barrier::new(tasks));
+        let running: Vec<_> = (0..tasks)
+            .map(|_| {
+                let (database, barrier) = (database.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    database
+                        .write(|tx| {
+                            let barrier = barrier.clone();
+                            async move {
+                                let pid = backend_pid(&tx).await;
+                                if together {
+                                    barrier.wait().await;
+                                }
+                                (tx, pid)
+                            }
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut pids = std::collections::BTreeSet::new();
+        for task in running {
+            pids.insert(task.await.unwrap().unwrap());
+        }
+        pids
+    };
+    let shared = pids_of(database.clone(), 4, true).await;
+    let own = pids_of(passes.clone(), 8, false).await;
+    assert_eq!(shared.len(), 4, "the shared pool held four at once");
+    assert!(own.len() <= 2, "passes used {own:?}");
+    assert!(own.is_disjoint(&shared), "{own:?} and {shared:?}");
+    let backend = test.engine;
+    passes
+        .write(|tx| async move {
+            let result = increment(&tx, backend).await;
+            (tx, result)
+        })
+        .await
+        .unwrap();
+    let seen = database
+        .write(|tx| async move {
+            let result = value(&tx, backend).await;
+            (tx, result)
+        })
+        .await;
+    assert_eq!(seen, Ok(1));
+}
