@@ -78,7 +78,8 @@ pub(crate) fn pending_row(
         certificate: mutation.certificate.clone(),
         mac: String::new(),
     };
-    row.mac = keys.mac(&crate::refusal::mac_content(&row));
+    let occurred = row.occurred_at_micros.to_string();
+    row.mac = keys.mac(&crate::refusal::mac_content(&row, &occurred));
     row
 }
 

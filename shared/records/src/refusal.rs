@@ -14,12 +14,11 @@ use crate::entities::{audit_record, pending_record, refused_record};
 use crate::keys::LogKeys;
 use crate::log::Frontier;
 
-/// The bytes of a pending row its MAC covers: every column but the id and
-/// the MAC, each length-prefixed.
-pub(crate) fn mac_content(row: &pending_record::Model) -> Vec<u8> {
-    let mut content = Vec::new();
-    let occurred = row.occurred_at_micros.to_string();
-    for part in [
+/// The columns of a pending row its MAC covers, in order: every one but the
+/// id and the MAC, the time as `occurred` (its decimal digits). The MAC
+/// length-prefixes each ([`LogKeys::mac`]).
+pub(crate) fn mac_content<'a>(row: &'a pending_record::Model, occurred: &'a str) -> [&'a [u8]; 10] {
+    [
         occurred.as_bytes(),
         row.actor.as_bytes(),
         row.agency.as_bytes(),
@@ -30,11 +29,7 @@ pub(crate) fn mac_content(row: &pending_record::Model) -> Vec<u8> {
         row.request_digest.as_bytes(),
         row.changes.as_slice(),
         row.certificate.as_bytes(),
-    ] {
-        content.extend_from_slice(&(part.len() as u64).to_be_bytes());
-        content.extend_from_slice(part);
-    }
-    content
+    ]
 }
 
 /// Pending rows refused, each with why.
@@ -54,7 +49,8 @@ pub(crate) async fn screen<'a>(
     let mut refused: Refused<'a> = Vec::new();
     let mut genuine = Vec::with_capacity(pending.len());
     for row in pending {
-        if keys.verifies(&mac_content(row), &row.mac) {
+        let occurred = row.occurred_at_micros.to_string();
+        if keys.verifies(&mac_content(row, &occurred), &row.mac) {
             genuine.push(row);
         } else {
             refused.push((row, FORGED));

@@ -57,7 +57,8 @@ pub(crate) async fn check_states(
         .all(&transaction)
         .await?;
     for row in pending {
-        if !keys.verifies(&crate::refusal::mac_content(&row), &row.mac) {
+        let occurred = row.occurred_at_micros.to_string();
+        if !keys.verifies(&crate::refusal::mac_content(&row, &occurred), &row.mac) {
             continue;
         }
         let Ok(changes) = PendingChanges::decode(row.changes.as_slice()) else {
