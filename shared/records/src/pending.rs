@@ -78,8 +78,7 @@ pub(crate) fn pending_row(
         certificate: mutation.certificate.clone(),
         mac: String::new(),
     };
-    let occurred = row.occurred_at_micros.to_string();
-    row.mac = keys.mac(&crate::refusal::mac_content(&row, &occurred));
+    row.mac = crate::refusal::row_mac(keys, &row);
     row
 }
 

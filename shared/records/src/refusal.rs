@@ -14,10 +14,22 @@ use crate::entities::{audit_record, pending_record, refused_record};
 use crate::keys::LogKeys;
 use crate::log::Frontier;
 
+/// The MAC that shows the service wrote `row`.
+pub(crate) fn row_mac(keys: &LogKeys, row: &pending_record::Model) -> String {
+    let occurred = row.occurred_at_micros.to_string();
+    keys.mac(&mac_content(row, &occurred))
+}
+
+/// Whether `row`'s MAC verifies under the log's keys.
+pub(crate) fn row_verifies(keys: &LogKeys, row: &pending_record::Model) -> bool {
+    let occurred = row.occurred_at_micros.to_string();
+    keys.verifies(&mac_content(row, &occurred), &row.mac)
+}
+
 /// The columns of a pending row its MAC covers, in order: every one but the
 /// id and the MAC, the time as `occurred` (its decimal digits). The MAC
 /// length-prefixes each ([`LogKeys::mac`]).
-pub(crate) fn mac_content<'a>(row: &'a pending_record::Model, occurred: &'a str) -> [&'a [u8]; 10] {
+fn mac_content<'a>(row: &'a pending_record::Model, occurred: &'a str) -> [&'a [u8]; 10] {
     [
         occurred.as_bytes(),
         row.actor.as_bytes(),
@@ -49,8 +61,7 @@ pub(crate) async fn screen<'a>(
     let mut refused: Refused<'a> = Vec::new();
     let mut genuine = Vec::with_capacity(pending.len());
     for row in pending {
-        let occurred = row.occurred_at_micros.to_string();
-        if keys.verifies(&mac_content(row, &occurred), &row.mac) {
+        if row_verifies(keys, row) {
             genuine.push(row);
         } else {
             refused.push((row, FORGED));

@@ -57,8 +57,7 @@ pub(crate) async fn check_states(
         .all(&transaction)
         .await?;
     for row in pending {
-        let occurred = row.occurred_at_micros.to_string();
-        if !keys.verifies(&crate::refusal::mac_content(&row, &occurred), &row.mac) {
+        if !crate::refusal::row_verifies(keys, &row) {
             continue;
         }
         let Ok(changes) = PendingChanges::decode(row.changes.as_slice()) else {
