@@ -113,10 +113,11 @@ impl Database {
     /// The same database for a background pass that runs one at a time (the
     /// audit log's sequencer). On PostgreSQL it reads and writes through two
     /// connections of its own: each connection prepares and keeps the
-    /// statements it runs, with buffers grown to their size, and a pass's
-    /// multi-row statements are large, so in the shared pool every one of its
-    /// 32 connections came to keep them (17 MiB of grants' heap at a tenth of
-    /// national scale). On SQLite writes already have their own connection.
+    /// statements it runs, and a pass's multi-row statements are large, so in
+    /// the shared pool every one of its 32 connections came to keep them
+    /// (17 MiB of grants' heap at a tenth of national scale, with the buffers
+    /// they had grown, which connections now give back). On SQLite writes
+    /// already have their own connection.
     pub fn for_passes(&self) -> Database {
         match &self.passes {
             Some(passes) => Database {
